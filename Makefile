@@ -1,0 +1,44 @@
+# Two commands: `make demo` (demo needs only, then the embedded demo) and `make test` (everything,
+# then the whole suite). Both create .venv on first use and reinstall only when requirements change.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+CORES ?= all
+
+.PHONY: demo test lint unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.demo-installed: requirements/demo.txt | $(BIN)/python
+	$(PIP) install --quiet -r requirements/demo.txt
+	touch $@
+
+$(VENV)/.test-installed: requirements/test.txt requirements/demo.txt | $(BIN)/python
+	$(PIP) install --quiet -r requirements/test.txt
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/snakemake --cores $(CORES)
+	@echo "Demo results: $(CURDIR)/results/demo/ (per video: detections.parquet, tracks.parquet,"
+	@echo "tracks.csv, evaluation.csv, provenance.json; all videos: evaluation_summary.csv)"
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint
+
+test: lint
+	$(BIN)/python -m pytest
+
+unit: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -m "not workflow"
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/dry_run.py
+	$(BIN)/python benchmarks/demo_throughput.py
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,85 @@
+"""Shared fixtures: the repository, the shared real data, and real Snakemake runs in temp dirs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SNAKEHERD_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@dataclass
+class SnakemakeRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    workdir: Path
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_snakemake(
+    workdir: Path,
+    config: dict | None = None,
+    *args: str,
+    cores: int = 2,
+    timeout: float = 600,
+) -> SnakemakeRun:
+    """Run the real workflow in ``workdir`` (with ``config`` written there when given)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+    ]
+    if config is not None:
+        config_path = workdir / "config.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        command += ["--configfile", str(config_path)]
+    command += list(args)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False
+    )
+    return SnakemakeRun(result.returncode, result.stdout, result.stderr, workdir)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(
+            f"shared test data not found at {SHARED_DATA}; CI puts ../shared beside the repo "
+            "(or set SNAKEHERD_SHARED_DATA)"
+        )
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def small_videos(tmp_path_factory) -> dict[str, Path]:
+    """Two short generated videos with ground truth tables, written outside any workflow."""
+    from snakeherd import io
+    from snakeherd.synthetic import SceneSpec, simulate, write_video
+
+    folder = tmp_path_factory.mktemp("videos")
+    videos = {}
+    for name, seed in (("small_a", 11), ("small_b", 12)):
+        spec = SceneSpec(n_animals=4, n_frames=60, width=256, height=256, seed=seed)
+        truth = simulate(spec)
+        write_video(spec, truth, str(folder / f"{name}.mp4"))
+        io.write_table(truth, folder / f"{name}_truth.parquet", "ground_truth", {})
+        videos[name] = folder / f"{name}.mp4"
+    return videos

@@ -1,0 +1,93 @@
+"""Result tables: core columns, schema metadata, atomic and byte-stable writes, CSV export."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from snakeherd import io
+
+
+def detections(n=3):
+    return pd.DataFrame(
+        {
+            "video_id": ["v"] * n,
+            "frame": range(n),
+            "det_id": [0] * n,
+            "x": [1.25, 2.5, 3.75][:n],
+            "y": [4.0, 5.0, 6.0][:n],
+            "w": [10.0] * n,
+            "h": [4.0] * n,
+            "angle": [0.1] * n,
+            "score": [0.9] * n,
+            "class_id": [0] * n,
+            "area": [30] * n,
+        }
+    )
+
+
+def test_round_trip_with_metadata_and_core_column_order(tmp_path):
+    path = tmp_path / "d.parquet"
+    table = detections()[["area", *io.CORE_COLUMNS["detections"]]]
+    io.write_table(table, path, "detections", {"method": "test", "runtime": "cpu"})
+    schema = pq.read_schema(path)
+    assert schema.names[:10] == list(io.CORE_COLUMNS["detections"])
+    assert schema.names[-1] == "area"
+    assert schema.field("x").type == "double" and schema.field("frame").type == "int64"
+    metadata = io.read_metadata(path)
+    assert metadata == {
+        "schema_version": io.SCHEMA_VERSION,
+        "table": "detections",
+        "stage": {"method": "test", "runtime": "cpu"},
+    }
+    back = io.read_table(path, "detections")
+    assert back["x"].tolist() == [1.25, 2.5, 3.75]  # sub-pixel, never rounded
+
+
+def test_same_content_same_bytes(tmp_path):
+    io.write_table(detections(), tmp_path / "a.parquet", "detections", {"k": 1})
+    io.write_table(detections(), tmp_path / "b.parquet", "detections", {"k": 1})
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+
+
+def test_missing_core_column_is_refused_and_nothing_is_written(tmp_path):
+    with pytest.raises(io.TableSchemaError, match="angle"):
+        io.write_table(detections().drop(columns="angle"), tmp_path / "x.parquet", "detections", {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_checks_table_name_and_version(tmp_path):
+    path = tmp_path / "d.parquet"
+    io.write_table(detections(), path, "detections", {})
+    with pytest.raises(io.TableSchemaError, match="not 'tracks'"):
+        io.read_table(path, "tracks")
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "foreign.parquet")
+    with pytest.raises(io.TableSchemaError, match="not written by snakeherd"):
+        io.read_table(tmp_path / "foreign.parquet", "detections")
+
+
+def test_tracks_csv_uses_the_desktop_tool_columns(tmp_path):
+    tracks = pd.DataFrame(
+        {
+            "video_id": ["v"],
+            "frame": [3],
+            "track_id": [7],
+            "det_id": [1],
+            "x": [1.123456789],
+            "y": [2.0],
+            "angle": [0.5],
+            "score": [0.9],
+        }
+    )
+    io.write_tracks_csv(tracks, tmp_path / "t.csv")
+    written = pd.read_csv(tmp_path / "t.csv")
+    assert list(written.columns)[:6] == [
+        "TrajectoryID",
+        "FrameID",
+        "X",
+        "Y",
+        "Theta",
+        "DetectionConfidence",
+    ]
+    assert written["X"].iloc[0] == 1.123456789

@@ -1,0 +1,111 @@
+"""Frame selections and streaming frames from real (generated) videos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snakeherd.errors import VideoError
+from snakeherd.video import FrameRangeError, FrameSelection, VideoReader, probe
+
+
+@pytest.mark.parametrize(
+    ("text", "ranges"),
+    [
+        (None, ((0, None),)),
+        ("", ((0, None),)),
+        ("0-99,200-299", ((0, 99), (200, 299))),
+        ("200-299, 0-99", ((0, 99), (200, 299))),
+        ("5", ((5, 5),)),
+        (7, ((7, 7),)),
+        ("500-", ((500, None),)),
+        ("0-10,5-20", ((0, 20),)),
+        ("0-10,11-20", ((0, 20),)),
+        ("0-10,8-", ((0, None),)),
+    ],
+)
+def test_parse(text, ranges):
+    assert FrameSelection.parse(text).ranges == ranges
+
+
+@pytest.mark.parametrize("text", ["a-b", "10-5", "1--2", "-5", "1,,2", "3.5"])
+def test_parse_rejects(text):
+    with pytest.raises(FrameRangeError):
+        FrameSelection.parse(text)
+
+
+def test_resolve_closes_open_ranges_and_rejects_out_of_video():
+    assert FrameSelection.parse("10-").resolve(20).ranges == ((10, 19),)
+    with pytest.raises(FrameRangeError, match="past the end of the video"):
+        FrameSelection.parse("0-20").resolve(20)
+    with pytest.raises(FrameRangeError, match="starting at frame 25"):
+        FrameSelection.parse("25-").resolve(20)
+
+
+def test_frames_count_and_spacing():
+    selection = FrameSelection.parse("0-9,20-29").resolve(100)
+    assert len(selection) == 20
+    assert selection.frames().tolist() == list(range(10)) + list(range(20, 30))
+    spread = selection.evenly_spaced(5)
+    assert spread[0] == 0 and spread[-1] == 29 and len(spread) == 5
+    assert str(selection) == "0-9,20-29"
+    with pytest.raises(ValueError):
+        len(FrameSelection.parse("5-"))
+
+
+def test_reader_returns_the_same_frame_by_seek_and_by_stream(small_videos):
+    path = small_videos["small_a"]
+    info = probe(path)
+    assert (info.n_frames, info.width, info.height) == (60, 256, 256)
+    with VideoReader(path) as reader:
+        streamed = {index: image for index, image in reader.iter_frames(np.arange(60))}
+    with VideoReader(path) as reader:
+        # backwards forces a seek
+        for index in (50, 3, 41):
+            assert np.array_equal(reader.read(index), streamed[index])
+    assert streamed[0].shape == (256, 256)
+
+
+def test_missing_and_corrupt_videos_name_the_file_and_fix(tmp_path, small_videos):
+    with pytest.raises(VideoError, match="video file not found") as caught:
+        probe(tmp_path / "nope.mp4")
+    assert "Fix:" in str(caught.value)
+
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"this is not a video" * 100)
+    with pytest.raises(VideoError) as caught:
+        probe(garbage)
+    assert str(garbage) in str(caught.value)
+    assert "Fix:" in str(caught.value)
+
+
+def test_truncated_mp4_cannot_be_opened(tmp_path, small_videos):
+    data = small_videos["small_a"].read_bytes()
+    truncated = tmp_path / "truncated.mp4"
+    # OpenCV writes the index (moov atom) last: cutting the file loses it.
+    truncated.write_bytes(data[: len(data) // 3])
+    with pytest.raises(VideoError, match="cannot open video") as caught:
+        probe(truncated)
+    assert str(truncated) in str(caught.value)
+
+
+def test_truncated_avi_fails_at_the_first_frame_it_cannot_decode(tmp_path):
+    from snakeherd.synthetic import SceneSpec, simulate, write_video
+
+    spec = SceneSpec(n_animals=3, n_frames=60, width=128, height=128, seed=5)
+    whole = tmp_path / "whole.avi"
+    write_video(spec, simulate(spec), str(whole), fourcc="MJPG")
+    data = whole.read_bytes()
+    truncated = tmp_path / "truncated.avi"
+    # AVI's header keeps claiming 60 frames; the frame data ends a third of the way in.
+    truncated.write_bytes(data[: len(data) // 3])
+    assert probe(truncated).n_frames == 60
+    decoded = []
+    with (
+        pytest.raises(VideoError, match=r"frame \d+ cannot be decoded") as caught,
+        VideoReader(truncated) as reader,
+    ):
+        for index, _ in reader.iter_frames(np.arange(60)):
+            decoded.append(index)
+    assert 5 < len(decoded) < 40
+    assert str(truncated) in str(caught.value) and "Fix:" in str(caught.value)

@@ -1,0 +1,56 @@
+"""Corrupt videos among good ones: with --keep-going the good ones finish, the bad ones fail
+clearly and leave no partial outputs."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_snakemake
+
+from snakeherd.synthetic import SceneSpec, simulate, write_video
+
+pytestmark = pytest.mark.workflow
+
+
+def test_keep_going_past_corrupt_videos(small_videos, tmp_path):
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00\x01not a video" * 500)
+    spec = SceneSpec(n_animals=3, n_frames=60, width=128, height=128, seed=9)
+    whole = tmp_path / "whole.avi"
+    write_video(spec, simulate(spec), str(whole), fourcc="MJPG")
+    truncated = tmp_path / "truncated.avi"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
+    config = {
+        "experiment": "mixed",
+        "runtime": "cpu",
+        "videos": [
+            {
+                "id": "good_a",
+                "path": str(small_videos["small_a"]),
+                "ground_truth": str(small_videos["small_a"].with_name("small_a_truth.parquet")),
+            },
+            {"id": "garbage", "path": str(garbage)},
+            {"id": "truncated", "path": str(truncated)},
+            {"id": "good_b", "path": str(small_videos["small_b"]), "frames": "0-39"},
+        ],
+        "detection": {"method": "background", "background": {"n_animals": 4}},
+    }
+    run = run_snakemake(tmp_path / "work", config, "--keep-going")
+    assert run.returncode != 0
+    results = tmp_path / "work" / "results" / "mixed"
+    for good in ("good_a", "good_b"):
+        assert (results / good / "provenance.json").is_file(), run.output
+        assert (results / good / "tracks.csv").is_file()
+    assert (results / "evaluation_summary.csv").is_file()
+
+    assert f"cannot open video {garbage}" in run.stderr
+    assert f"video {truncated}: frame" in run.stderr and "cannot be decoded" in run.stderr
+    assert run.stderr.count("Fix:") >= 2
+    for bad in ("garbage", "truncated"):
+        leftovers = (
+            [p for p in (results / bad).rglob("*") if p.is_file()]
+            if (results / bad).exists()
+            else []
+        )
+        assert leftovers == [], leftovers
+        log = (results / "logs" / bad / "detect_background.log").read_text()
+        assert "Fix:" in log

@@ -1,0 +1,115 @@
+import re
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+
+from snakeherd.config import check_config, describe_schema_error, read_sample_sheet
+from snakeherd.errors import ConfigError
+
+
+def reject_config(message):
+    """Stop before any job runs with one readable message (no traceback)."""
+    sources = (
+        ", ".join(map(str, workflow.config_settings.configfiles))
+        or "config/config.yaml"
+    )
+    print(f"snakeherd: invalid configuration ({sources}):\n{message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def validate_or_reject(data, schema, where):
+    try:
+        validate(data, schema=schema)
+    except WorkflowError as error:
+        cause = error.__context__
+        if cause is None or not hasattr(cause, "validator"):
+            reject_config(str(error))
+        # Snakemake names the failing row of a data frame only in its message (0-based).
+        row = re.match(r"Error validating row (\d+)", str(error))
+        where += f" row {int(row.group(1)) + 1}" if row else ""
+        reject_config(describe_schema_error(cause, where=where))
+
+
+validate_or_reject(config, "../../config/schemas/config.schema.yaml", "config")
+try:
+    SAMPLE_SHEET = None
+    if config.get("sample_sheet") and not config.get("videos"):
+        SAMPLE_SHEET = read_sample_sheet(config["sample_sheet"])
+        validate_or_reject(
+            SAMPLE_SHEET,
+            "../../config/schemas/sample_sheet.schema.yaml",
+            f"sample_sheet {config['sample_sheet']}",
+        )
+    VIDEOS = {entry.id: entry for entry in check_config(config, SAMPLE_SHEET)}
+except ConfigError as error:
+    reject_config(str(error))
+
+EXPERIMENT = config["experiment"]
+RESULTS = f"results/{EXPERIMENT}"
+LOGS = f"{RESULTS}/logs"
+BENCHMARKS = f"{RESULTS}/benchmarks"
+TRACKING = config["tracking"]["enabled"]
+CORE_ENV = "../../envs/core.yaml"
+
+
+wildcard_constraints:
+    video=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+
+
+def video_file(wildcards):
+    entry = VIDEOS[wildcards.video]
+    if entry.is_synthetic:
+        return f"{RESULTS}/{entry.id}/synthetic/video.mp4"
+    return entry.path
+
+
+def ground_truth_file(wildcards):
+    entry = VIDEOS[wildcards.video]
+    if entry.is_synthetic:
+        return f"{RESULTS}/{entry.id}/synthetic/ground_truth.parquet"
+    return entry.ground_truth
+
+
+def has_ground_truth(entry):
+    return TRACKING and (entry.is_synthetic or entry.ground_truth is not None)
+
+
+def evaluated_videos():
+    return [entry.id for entry in VIDEOS.values() if has_ground_truth(entry)]
+
+
+def video_results(wildcards):
+    """Every result file of one video (what its provenance record describes)."""
+    entry = VIDEOS[wildcards.video]
+    folder = f"{RESULTS}/{entry.id}"
+    results = {"detections": f"{folder}/detections.parquet"}
+    if TRACKING:
+        results["tracks"] = f"{folder}/tracks.parquet"
+        results["tracks_csv"] = f"{folder}/tracks.csv"
+    if has_ground_truth(entry):
+        results["evaluation"] = f"{folder}/evaluation.parquet"
+    return results
+
+
+def final_outputs():
+    outputs = [f"{RESULTS}/{video_id}/provenance.json" for video_id in VIDEOS]
+    if evaluated_videos():
+        outputs.append(f"{RESULTS}/evaluation_summary.csv")
+    return outputs
+
+
+def report_success():
+    summary = Path(f"{RESULTS}/evaluation_summary.parquet")
+    if summary.exists():
+        import pandas as pd
+        from snakeherd.evaluation import format_summary
+
+        print(
+            f"\nTracking evaluation ({summary.with_suffix('.csv')}):", file=sys.stderr
+        )
+        print(format_summary(pd.read_parquet(summary)), file=sys.stderr)
+    print(f"\nsnakeherd: results are in {Path(RESULTS).resolve()}/", file=sys.stderr)

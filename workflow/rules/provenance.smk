@@ -1,0 +1,23 @@
+rule provenance:
+    input:
+        unpack(video_results),
+        video=video_file,
+    output:
+        f"{RESULTS}/{{video}}/provenance.json",
+    log:
+        f"{LOGS}/{{video}}/provenance.log",
+    benchmark:
+        f"{BENCHMARKS}/{{video}}/provenance.tsv"
+    conda:
+        CORE_ENV
+    threads: 1
+    resources:
+        mem_mb=512,
+        runtime=30,
+    params:
+        config={key: value for key, value in config.items() if key != "videos"},
+        entry=lambda wildcards: VIDEOS[wildcards.video].as_dict(),
+        ground_truth=ground_truth_file,
+        workflow_dir=workflow.basedir,
+    script:
+        "../scripts/write_provenance.py"

@@ -1,0 +1,20 @@
+rule track:
+    input:
+        f"{RESULTS}/{{video}}/detections.parquet",
+    output:
+        table=f"{RESULTS}/{{video}}/tracks.parquet",
+        csv=f"{RESULTS}/{{video}}/tracks.csv",
+    log:
+        f"{LOGS}/{{video}}/track.log",
+    benchmark:
+        f"{BENCHMARKS}/{{video}}/track.tsv"
+    conda:
+        CORE_ENV
+    threads: 1
+    resources:
+        mem_mb=2048,
+        runtime=60,
+    params:
+        tracking=config["tracking"],
+    script:
+        "../scripts/track.py"

@@ -1,0 +1,25 @@
+"""Rule detect_background: oriented-ellipse detections by background subtraction."""
+
+from snakeherd import io
+from snakeherd.detection import BackgroundParams, detect_video
+from snakeherd.scripting import logger, run_rule
+from snakeherd.video import FrameSelection
+
+
+def main(smk):
+    import cv2
+
+    cv2.setNumThreads(smk.threads)
+    params = BackgroundParams.from_config(smk.params.background)
+    table, summary = detect_video(smk.input.video, FrameSelection.parse(smk.params.frames), params)
+    table.insert(0, "video_id", smk.wildcards.video)
+    io.write_table(table, smk.output[0], "detections", summary)
+    logger.info(
+        "%d detections in %d frames (animal area %.0f px²)",
+        len(table),
+        summary["frames"],
+        summary["animal_area_px"],
+    )
+
+
+run_rule(main, snakemake)  # noqa: F821

@@ -1,0 +1,361 @@
+"""Checking a config beyond its JSON Schema, and turning it into the list of videos to process.
+
+The Snakefile validates the config against ``config/schemas/config.schema.yaml`` with Snakemake's
+``validate()`` (which also fills in defaults); :func:`describe_schema_error` rewrites a schema
+violation as one readable message. Then :func:`check_config` judges the runtime first (so a config
+is rejected for its runtime before anything else), then the videos, the frame selections and the
+models. Every rejection is a :class:`~snakeherd.errors.ConfigError` naming the key, the bad value
+and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import runtimes
+from .errors import ConfigError, VideoError
+from .synthetic import SceneSpec
+from .video import FrameRangeError, FrameSelection, probe
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SAMPLE_SHEET_COLUMNS = ("id", "path", "frames", "ground_truth", "predictions")
+
+# Stage methods this version runs; the schema and the runtime matrix know every method of the
+# design, so a config is judged on its runtime even for a method that is still to come.
+AVAILABLE_METHODS = {
+    "detection": {"background", "none"},
+    "pose": {"none"},
+}
+
+
+@dataclass(frozen=True)
+class VideoEntry:
+    """One video to process, as the rules need it."""
+
+    id: str
+    path: str | None
+    frames: FrameSelection
+    ground_truth: str | None = None
+    predictions: str | None = None
+    synthetic: dict | None = field(default=None, hash=False)
+    source: str = "config"  # where the entry came from, for messages
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.synthetic is not None
+
+    def as_dict(self) -> dict:
+        """Plain values, for rule params and provenance."""
+        return {
+            "id": self.id,
+            "path": self.path,
+            "frames": str(self.frames),
+            "ground_truth": self.ground_truth,
+            "predictions": self.predictions,
+            "synthetic": self.synthetic,
+        }
+
+
+def _key_path(parts) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def describe_schema_error(error, schema: dict | None = None, where: str = "config") -> str:
+    """One readable sentence (plus a fix) for a jsonschema ``ValidationError``."""
+    key = _key_path(error.absolute_path)
+    value = error.instance
+    validator = error.validator
+    expected = error.validator_value
+    if validator == "additionalProperties":
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        unknown = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+            hints.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        return (
+            f"{where} {key}: unknown key {', '.join(hints)}.\n"
+            f"Fix: use only the keys {', '.join(allowed)} (see config/README.md)."
+        )
+    if validator == "enum":
+        close = difflib.get_close_matches(str(value), [str(v) for v in expected], n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return (
+            f"{where} {key}: {value!r} is not one of {', '.join(map(str, expected))}.{hint}\n"
+            f"Fix: set {key} to one of {', '.join(map(str, expected))}."
+        )
+    if validator == "required":
+        missing = [name for name in expected if name not in (value or {})]
+        return (
+            f"{where} {key}: missing required key {', '.join(repr(m) for m in missing)}.\n"
+            f"Fix: add {', '.join(missing)} (see config/README.md)."
+        )
+    if validator == "type":
+        kinds = expected if isinstance(expected, list) else [expected]
+        return (
+            f"{where} {key}: {value!r} is a {type(value).__name__}, expected "
+            f"{' or '.join(kinds)}.\nFix: give {key} a value of type {' or '.join(kinds)}."
+        )
+    if validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        relation = {
+            "minimum": ">=",
+            "exclusiveMinimum": ">",
+            "maximum": "<=",
+            "exclusiveMaximum": "<",
+        }[validator]
+        return (
+            f"{where} {key}: {value!r} is out of range; it must be {relation} {expected}.\n"
+            f"Fix: set {key} to a value {relation} {expected}."
+        )
+    if validator == "pattern":
+        return (
+            f"{where} {key}: {value!r} has characters that are not allowed (pattern "
+            f"{expected}).\nFix: use letters, digits, '_', '.' and '-', starting with a letter "
+            "or digit."
+        )
+    if validator == "minItems":
+        return f"{where} {key}: needs at least {expected} item(s).\nFix: add entries to {key}."
+    description = (error.schema or {}).get("description")
+    return f"{where} {key}: {error.message}." + (f"\nFix: {description}" if description else "")
+
+
+def _exists(path: str, key: str, what: str, fix: str) -> None:
+    if not Path(path).exists():
+        raise ConfigError(f"{key}: {what} not found: {path}", fix)
+
+
+def _entry_from(
+    record: dict, index: int, where: str, base: Path | None, probe_videos: bool
+) -> VideoEntry:
+    key = f"{where}[{index}]" if where == "videos" else f"{where} row {index + 1}"
+    video_id = str(record.get("id") or "").strip()
+    if not video_id:
+        raise ConfigError(f"{key}: the video has no id.", "give every video a unique `id`.")
+    if not SAFE_ID.match(video_id) or video_id in (".", ".."):
+        raise ConfigError(
+            f"{key}.id: {video_id!r} is not a safe folder name (it becomes "
+            "results/<experiment>/<id>/).",
+            "use letters, digits, '_', '.' and '-' only, starting with a letter or digit.",
+        )
+
+    def located(value) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        path = Path(str(value).strip()).expanduser()
+        if base is not None and not path.is_absolute():
+            path = base / path
+        return str(path)
+
+    path = located(record.get("path"))
+    synthetic = record.get("synthetic")
+    if (path is None) == (synthetic is None):
+        raise ConfigError(
+            f"{key} (id {video_id}): give exactly one of `path` (a video file) or `synthetic` "
+            "(a generated demo scene).",
+            "set `path:` to your video file.",
+        )
+    if path is not None:
+        _exists(
+            path,
+            f"{key}.path",
+            "video file",
+            "fix the path (relative paths are resolved against "
+            + (
+                "the sample sheet's folder"
+                if base is not None
+                else "the directory you run snakemake in"
+            )
+            + ") or remove the video.",
+        )
+    try:
+        frames = FrameSelection.parse(record.get("frames"))
+    except FrameRangeError as error:
+        raise ConfigError(
+            f"{key}.frames (id {video_id}): {error}.",
+            "write frames as inclusive 0-based ranges, e.g. '0-99,200-299'.",
+        ) from None
+    if frames.ranges != ((0, None),):
+        length = None
+        if synthetic is not None:
+            length = SceneSpec.from_config(synthetic).n_frames
+        elif probe_videos:
+            try:
+                length = probe(path).n_frames
+            except VideoError:
+                # The job reports an unreadable video for this video alone, so --keep-going
+                # still processes the others.
+                length = None
+        if length is not None:
+            try:
+                frames.resolve(length)
+            except FrameRangeError as error:
+                raise ConfigError(
+                    f"{key}.frames (id {video_id}): {error}.",
+                    f"keep frames within 0-{length - 1}.",
+                ) from None
+    ground_truth = located(record.get("ground_truth"))
+    if ground_truth is not None:
+        _exists(
+            ground_truth,
+            f"{key}.ground_truth",
+            "ground truth file",
+            "fix the path or remove ground_truth.",
+        )
+    predictions = located(record.get("predictions"))
+    if predictions is not None:
+        _exists(
+            predictions,
+            f"{key}.predictions",
+            "predictions file",
+            "fix the path or remove predictions.",
+        )
+    return VideoEntry(
+        id=video_id,
+        path=path,
+        frames=frames,
+        ground_truth=ground_truth,
+        predictions=predictions,
+        synthetic=synthetic,
+        source=where,
+    )
+
+
+def check_models(config: dict) -> None:
+    """Model stages name model files that exist."""
+    detection = config.get("detection") or {}
+    if detection.get("method") == "yolo_obb":
+        model = detection.get("model")
+        if not model:
+            raise ConfigError(
+                "detection.model: detection.method 'yolo_obb' needs a model, and none is set.",
+                "set detection.model to your trained YOLO-OBB .pt file.",
+            )
+        _exists(model, "detection.model", "model file", "fix the path to your .pt file.")
+    pose = config.get("pose") or {}
+    if pose.get("method") in ("yolo_pose", "sleap"):
+        models = pose.get("models") or []
+        if not models:
+            raise ConfigError(
+                f"pose.models: pose.method '{pose['method']}' needs at least one model.",
+                "list your model file (YOLO-pose .pt) or SLEAP model folder(s) under pose.models.",
+            )
+        for index, model in enumerate(models):
+            _exists(
+                model,
+                f"pose.models[{index}]",
+                "model",
+                "fix the path to the model file or SLEAP model folder.",
+            )
+
+
+def read_sample_sheet(path: str):
+    """The sample sheet as a DataFrame of strings (empty cells are empty strings)."""
+    import pandas as pd
+
+    if not Path(path).is_file():
+        raise ConfigError(
+            f"sample_sheet: file not found: {path}",
+            "fix the path (relative to the directory you run snakemake in).",
+        )
+    try:
+        sheet = pd.read_csv(
+            path, sep="\t", dtype=str, keep_default_na=False, comment="#", skip_blank_lines=True
+        )
+    except Exception as error:  # pandas raises several parser error types
+        raise ConfigError(
+            f"sample_sheet {path} cannot be read as a tab-separated table: {error}",
+            "save it as TSV with a header line: id, path, and optionally frames, ground_truth, "
+            "predictions.",
+        ) from None
+    sheet.columns = [str(c).strip() for c in sheet.columns]
+    unknown = [c for c in sheet.columns if c not in SAMPLE_SHEET_COLUMNS]
+    if unknown:
+        raise ConfigError(
+            f"sample_sheet {path}: unknown column(s) {unknown}.",
+            f"use the columns {', '.join(SAMPLE_SHEET_COLUMNS)} (tab-separated).",
+        )
+    for required in ("id", "path"):
+        if required not in sheet.columns:
+            raise ConfigError(
+                f"sample_sheet {path}: missing the column '{required}'.",
+                f"add a header line with at least: id<TAB>path (all: "
+                f"{', '.join(SAMPLE_SHEET_COLUMNS)}).",
+            )
+    if sheet.empty:
+        raise ConfigError(f"sample_sheet {path} lists no videos.", "add one row per video.")
+    return sheet
+
+
+def check_config(config: dict, sample_sheet=None, probe_videos: bool = True) -> list[VideoEntry]:
+    """Check a schema-validated config; return its videos. Raises :class:`ConfigError`.
+
+    ``sample_sheet`` is the sheet already read (and schema-validated) by the caller, when the
+    config names one.
+    """
+    # The runtime comes first: a config is judged on its runtime before anything else.
+    stages = runtimes.enabled_model_stages(config)
+    runtimes.validate_runtime(config.get("runtime"), stages)
+
+    check_models(config)
+    for section, available in AVAILABLE_METHODS.items():
+        method = (config.get(section) or {}).get("method")
+        if method not in available:
+            raise ConfigError(
+                f"{section}.method: '{method}' is part of snakeherd's design but not available "
+                "in this version yet.",
+                f"use {section}.method: {' or '.join(sorted(available))} for now.",
+            )
+
+    has_list = bool(config.get("videos"))
+    has_sheet = bool(config.get("sample_sheet"))
+    if has_list == has_sheet:
+        raise ConfigError(
+            "videos: give the videos either as a `videos:` list or as a `sample_sheet:` TSV, "
+            + ("not both." if has_list else "(neither is set)."),
+            "keep exactly one of `videos` and `sample_sheet` in your config.",
+        )
+    if has_list:
+        entries = [
+            _entry_from(record, index, "videos", None, probe_videos)
+            for index, record in enumerate(config["videos"])
+        ]
+    else:
+        sheet_path = config["sample_sheet"]
+        base = Path(sheet_path).parent
+        entries = [
+            _entry_from(record, index, f"sample_sheet {sheet_path}", base, probe_videos)
+            for index, record in enumerate(sample_sheet.to_dict("records"))
+        ]
+
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if entry.id in seen:
+            raise ConfigError(
+                f"video id '{entry.id}' is used twice (entries {seen[entry.id] + 1} and "
+                f"{index + 1} of {entry.source}); ids name the result folders.",
+                "give every video a unique id.",
+            )
+        seen[entry.id] = index
+
+    detection = config.get("detection") or {}
+    if detection.get("method") == "none" and (config.get("pose") or {}).get("method") == "none":
+        without = [e.id for e in entries if e.predictions is None]
+        if without:
+            raise ConfigError(
+                "detection.method and pose.method are both 'none', so there is nothing to "
+                f"detect animals with in video(s) {', '.join(without[:5])}.",
+                "set detection.method (e.g. background), or give each video `predictions:` "
+                "(an existing .slp) for a track-only run.",
+            )
+        raise ConfigError(
+            "track-only runs (detection and pose 'none', videos with `predictions:`) are part "
+            "of snakeherd's design but not available in this version yet.",
+            "set detection.method: background for now.",
+        )
+    return entries

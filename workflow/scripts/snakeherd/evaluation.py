@@ -1,0 +1,188 @@
+"""Scoring tracks against ground truth with py-motmetrics (CLEAR-MOT and identity metrics).
+
+A predicted position matches a ground-truth animal when it lies within ``match_distance`` pixels;
+per frame, matches are solved by motmetrics (Hungarian, keeping earlier correspondences), which
+counts misses, false positives and identity switches; IDF1 comes from the global identity matching.
+Only frames the workflow processed are scored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputFileError
+
+METRICS = {
+    "mota": "MOTA",
+    "motp": "MOTP_px",
+    "idf1": "IDF1",
+    "idp": "IDP",
+    "idr": "IDR",
+    "precision": "precision",
+    "recall": "recall",
+    "num_switches": "id_switches",
+    "num_fragmentations": "fragmentations",
+    "num_false_positives": "false_positives",
+    "num_misses": "misses",
+    "num_objects": "gt_instances",
+    "num_predictions": "predicted_instances",
+    "num_unique_objects": "gt_tracks",
+    "mostly_tracked": "mostly_tracked",
+    "mostly_lost": "mostly_lost",
+    "num_frames": "frames",
+    "idtp": "id_true_positives",
+    "idfp": "id_false_positives",
+    "idfn": "id_false_negatives",
+}
+"""motmetrics metric → column name in our evaluation tables."""
+
+COUNT_COLUMNS = [
+    "id_switches",
+    "fragmentations",
+    "false_positives",
+    "misses",
+    "gt_instances",
+    "predicted_instances",
+    "gt_tracks",
+    "mostly_tracked",
+    "mostly_lost",
+    "frames",
+    "id_true_positives",
+    "id_false_positives",
+    "id_false_negatives",
+]
+SHORT_SUMMARY = ["video_id", "MOTA", "IDF1", "id_switches", "precision", "recall", "MOTP_px"]
+
+
+def load_ground_truth(path: str) -> pd.DataFrame:
+    """Ground-truth positions as columns ``frame, track_id, x, y``.
+
+    Accepts a table (``.parquet``, ``.csv``, ``.tsv``) with those columns, or a SLEAP ``.slp``
+    file with tracks, whose animal position is the mean of each instance's visible keypoints.
+    """
+    suffix = Path(path).suffix.lower()
+    if not Path(path).is_file():
+        raise InputFileError(
+            f"ground truth file not found: {path}",
+            "fix the `ground_truth` path of this video in the config or sample sheet.",
+        )
+    if suffix == ".slp":
+        return _ground_truth_from_slp(path)
+    if suffix == ".parquet":
+        table = pd.read_parquet(path)
+    elif suffix in (".csv", ".tsv"):
+        table = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    else:
+        raise InputFileError(
+            f"ground truth {path}: unknown format '{suffix}'",
+            "give a SLEAP .slp file with tracks, or a .parquet/.csv/.tsv table with columns "
+            "frame, track_id, x, y.",
+        )
+    missing = {"frame", "track_id", "x", "y"} - set(table.columns)
+    if missing:
+        raise InputFileError(
+            f"ground truth {path} lacks the columns {sorted(missing)}",
+            "provide columns frame (0-based), track_id, x, y (video pixels).",
+        )
+    return table[["frame", "track_id", "x", "y"]].astype(
+        {"frame": "int64", "x": "float64", "y": "float64"}
+    )
+
+
+def _ground_truth_from_slp(path: str) -> pd.DataFrame:
+    try:
+        import sleap_io
+    except ImportError as error:
+        raise InputFileError(
+            f"ground truth {path} is a SLEAP file, and reading it needs sleap-io.",
+            "`pip install sleap-io` in the workflow's environment.",
+        ) from error
+    labels = sleap_io.load_slp(path)
+    track_index = {id(track): index for index, track in enumerate(labels.tracks)}
+    rows = []
+    for frame in labels.labeled_frames:
+        for instance in frame.instances:
+            if instance.track is None:
+                continue
+            points = instance.numpy()
+            visible = ~np.isnan(points).any(axis=1)
+            if not visible.any():
+                continue
+            x, y = points[visible].mean(axis=0)
+            rows.append((int(frame.frame_idx), track_index[id(instance.track)], x, y))
+    if not rows:
+        raise InputFileError(
+            f"ground truth {path} has no tracked instances",
+            "give a .slp whose instances are assigned to tracks (proofread in SLEAP).",
+        )
+    return pd.DataFrame(rows, columns=["frame", "track_id", "x", "y"])
+
+
+def evaluate_tracks(
+    tracks: pd.DataFrame,
+    ground_truth: pd.DataFrame,
+    frames: np.ndarray,
+    match_distance: float,
+) -> pd.DataFrame:
+    """One-row table of tracking metrics over ``frames`` (see :data:`METRICS`)."""
+    import motmetrics
+
+    accumulator = motmetrics.MOTAccumulator(auto_id=False)
+    truth_by_frame = {f: g for f, g in ground_truth.groupby("frame")}
+    tracks_by_frame = {f: g for f, g in tracks.groupby("frame")}
+    empty = pd.DataFrame({"track_id": [], "x": [], "y": []})
+    max_squared = match_distance**2
+    for frame in frames:
+        frame = int(frame)
+        truth = truth_by_frame.get(frame, empty)
+        predicted = tracks_by_frame.get(frame, empty)
+        distances = motmetrics.distances.norm2squared_matrix(
+            truth[["x", "y"]].to_numpy(float),
+            predicted[["x", "y"]].to_numpy(float),
+            max_d2=max_squared,
+        )
+        accumulator.update(
+            truth["track_id"].tolist(),
+            predicted["track_id"].tolist(),
+            np.sqrt(distances),
+            frameid=frame,
+        )
+    summary = motmetrics.metrics.create().compute(accumulator, metrics=list(METRICS), name="video")
+    table = summary.rename(columns=METRICS).reset_index(drop=True)
+    return table.astype({name: "int64" for name in COUNT_COLUMNS})
+
+
+def summarize(per_video: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per-video metric rows plus an ``ALL`` row pooled over every video's counts."""
+    table = pd.concat(per_video, ignore_index=True)
+    totals = table[COUNT_COLUMNS].sum()
+    matched = totals["gt_instances"] - totals["misses"]
+    overall = dict(totals)
+    overall["video_id"] = "ALL"
+    overall["MOTA"] = 1.0 - (
+        totals["misses"] + totals["false_positives"] + totals["id_switches"]
+    ) / max(totals["gt_instances"], 1)
+    overall["MOTP_px"] = float(
+        (table["MOTP_px"] * (table["gt_instances"] - table["misses"])).sum() / max(matched, 1)
+    )
+    overall["precision"] = matched / max(matched + totals["false_positives"], 1)
+    overall["recall"] = matched / max(totals["gt_instances"], 1)
+    idtp, idfp, idfn = (
+        totals["id_true_positives"],
+        totals["id_false_positives"],
+        totals["id_false_negatives"],
+    )
+    overall["IDF1"] = 2 * idtp / max(2 * idtp + idfp + idfn, 1)
+    overall["IDP"] = idtp / max(idtp + idfp, 1)
+    overall["IDR"] = idtp / max(idtp + idfn, 1)
+    if "match_distance_px" in table:
+        overall["match_distance_px"] = table["match_distance_px"].iloc[0]
+    return pd.concat([table, pd.DataFrame([overall])[table.columns]], ignore_index=True)
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The few numbers people read first, as an aligned text table."""
+    return summary[SHORT_SUMMARY].to_string(index=False, float_format=lambda v: f"{v:.3f}")

@@ -1,0 +1,167 @@
+"""Result tables: their core columns, Parquet files with a schema version, and CSV exports.
+
+Core columns (DESIGN.md §5) are never renamed; stages may add more. Every Parquet file carries, in
+its key-value metadata under ``snakeherd``, the schema version, the table's name and what the stage
+that wrote it recorded (runtime, providers, parameters). Files are written to a temporary name and
+renamed, so a crash never leaves a half-written table. Nothing time- or host-dependent goes into
+a table, so the same inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA_VERSION = 1
+METADATA_KEY = b"snakeherd"
+
+CORE_COLUMNS: dict[str, dict[str, pa.DataType]] = {
+    "detections": {
+        "video_id": pa.string(),
+        "frame": pa.int64(),
+        "det_id": pa.int64(),
+        "x": pa.float64(),
+        "y": pa.float64(),
+        "w": pa.float64(),
+        "h": pa.float64(),
+        "angle": pa.float64(),
+        "score": pa.float64(),
+        "class_id": pa.int64(),
+    },
+    "poses": {
+        "video_id": pa.string(),
+        "frame": pa.int64(),
+        "det_id": pa.int64(),
+        "node": pa.string(),
+        "x": pa.float64(),
+        "y": pa.float64(),
+        "score": pa.float64(),
+    },
+    "tracks": {
+        "video_id": pa.string(),
+        "frame": pa.int64(),
+        "track_id": pa.int64(),
+        "det_id": pa.int64(),
+        "x": pa.float64(),
+        "y": pa.float64(),
+        "angle": pa.float64(),
+        "score": pa.float64(),
+    },
+    "ground_truth": {
+        "frame": pa.int64(),
+        "track_id": pa.int64(),
+        "x": pa.float64(),
+        "y": pa.float64(),
+    },
+    "evaluation": {
+        "video_id": pa.string(),
+    },
+}
+
+# The desktop tracking tool's CSV columns, so existing analysis scripts read our tracks.
+TRACKS_CSV_COLUMNS = {
+    "track_id": "TrajectoryID",
+    "frame": "FrameID",
+    "x": "X",
+    "y": "Y",
+    "angle": "Theta",
+    "score": "DetectionConfidence",
+    "det_id": "DetectionID",
+    "video_id": "VideoID",
+}
+
+
+class TableSchemaError(ValueError):
+    """A table lacks core columns or has the wrong schema version."""
+
+
+def _atomic_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
+    """Arrow table with the core columns first, in contract order and types, extras after."""
+    core = CORE_COLUMNS[table]
+    missing = [name for name in core if name not in frame.columns]
+    if missing:
+        raise TableSchemaError(f"{table} table lacks core columns {missing}")
+    extras = [name for name in frame.columns if name not in core]
+    arrays = []
+    fields = []
+    for name in [*core, *extras]:
+        array = pa.array(frame[name].to_numpy(), from_pandas=True)
+        if name in core and array.type != core[name]:
+            array = array.cast(core[name])
+        arrays.append(array)
+        fields.append(pa.field(name, array.type))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike, table: str, stage: dict) -> None:
+    """Write ``frame`` as the Parquet table ``table`` with the stage's record in its metadata."""
+    path = Path(path)
+    arrow = to_arrow(frame.reset_index(drop=True), table)
+    metadata = {
+        "schema_version": SCHEMA_VERSION,
+        "table": table,
+        "stage": stage,
+    }
+    arrow = arrow.replace_schema_metadata(
+        {METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str).encode()}
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _atomic_path(path)
+    try:
+        pq.write_table(arrow, temporary, compression="zstd")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The ``snakeherd`` metadata record of a table written by :func:`write_table`."""
+    raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise TableSchemaError(f"{path} was not written by snakeherd (no schema metadata)")
+    return json.loads(raw)
+
+
+def read_table(path: str | os.PathLike, table: str) -> pd.DataFrame:
+    """Read a snakeherd table, checking its name and schema version."""
+    metadata = read_metadata(path)
+    if metadata.get("table") != table:
+        raise TableSchemaError(f"{path} holds a '{metadata.get('table')}' table, not '{table}'")
+    if metadata.get("schema_version") != SCHEMA_VERSION:
+        raise TableSchemaError(
+            f"{path} has schema version {metadata.get('schema_version')}; this snakeherd reads "
+            f"version {SCHEMA_VERSION}: re-run the workflow to regenerate it"
+        )
+    return pd.read_parquet(path)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _atomic_path(path)
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_tracks_csv(tracks: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Tracks as CSV in the desktop tool's column names, extra columns kept under their own."""
+    renamed = tracks.rename(columns=TRACKS_CSV_COLUMNS)
+    first = [name for name in TRACKS_CSV_COLUMNS.values() if name in renamed.columns]
+    ordered = renamed[first + [c for c in renamed.columns if c not in first]]
+    write_text_atomic(path, ordered.to_csv(index=False))
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    write_text_atomic(path, frame.to_csv(index=False))

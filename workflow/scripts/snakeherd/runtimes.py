@@ -1,0 +1,362 @@
+"""The runtime contract: which stage runs on which runtime, and whether this node can run it.
+
+This module is the only place that knows the capability matrix (DESIGN.md §2). Two checks use it:
+
+* :func:`validate_runtime` runs while Snakemake parses the config, before any job: the runtime must
+  be a canonical name and inside the intersection of what the enabled model stages support.
+* :func:`check_node` runs first thing inside every model job, on the node that runs it (a cluster's
+  login node has no GPU): is the device, execution provider or package there? It never falls back
+  to another backend; it fails with what is missing and how to install it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass, field
+
+from .errors import ConfigError, RuntimeUnavailableError
+
+RUNTIMES: tuple[str, ...] = (
+    "cpu",
+    "mps",
+    "cuda",
+    "rocm",
+    "onnx_cpu",
+    "onnx_cuda",
+    "onnx_rocm",
+    "tensorrt",
+    "tract",
+)
+"""Canonical runtime names, in the order every message lists them."""
+
+ONNX_RUNTIMES = ("onnx_cpu", "onnx_cuda", "onnx_rocm")
+NATIVE_RUNTIMES = ("cpu", "mps", "cuda", "rocm")
+CPU_ONLY_RUNTIMES = ("cpu", "onnx_cpu", "tract")
+
+
+@dataclass(frozen=True)
+class ModelStage:
+    """A stage that runs a model, hence depends on the runtime."""
+
+    name: str
+    label: str
+    config_key: str
+    method: str
+    runtimes: frozenset[str]
+
+
+_ALL = frozenset(RUNTIMES)
+
+MODEL_STAGES: dict[str, ModelStage] = {
+    stage.name: stage
+    for stage in (
+        ModelStage("yolo_obb", "YOLO-OBB detection", "detection", "yolo_obb", _ALL),
+        ModelStage("yolo_pose", "YOLO-pose", "pose", "yolo_pose", _ALL),
+        # sleap-nn has no ROCm build and runs exported models only through ONNX Runtime
+        # (CPU/CUDA providers) or TensorRT, so tract and the ROCm runtimes are out.
+        ModelStage(
+            "sleap",
+            "SLEAP pose",
+            "pose",
+            "sleap",
+            _ALL - {"rocm", "onnx_rocm", "tract"},
+        ),
+    )
+}
+"""Stages whose support is limited by the runtime; every other stage (background-subtraction
+detection, tracking, outputs, evaluation) is CPU work and runs under any runtime."""
+
+_ORT_PROVIDERS = {
+    "onnx_cpu": ["CPUExecutionProvider"],
+    "onnx_cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "onnx_rocm": ["ROCMExecutionProvider", "CPUExecutionProvider"],
+}
+
+
+def onnxruntime_providers(runtime: str) -> list[str]:
+    """The ONNX Runtime provider list for an ``onnx_*`` runtime, accelerator first."""
+    return list(_ORT_PROVIDERS[runtime])
+
+
+def enabled_model_stages(config: dict) -> list[ModelStage]:
+    """Model stages switched on by a (schema-validated) config, in pipeline order."""
+    stages = []
+    for stage in MODEL_STAGES.values():
+        section = config.get(stage.config_key) or {}
+        if section.get("method") == stage.method:
+            stages.append(stage)
+    return stages
+
+
+def valid_runtimes(stages: list[ModelStage]) -> list[str]:
+    """Runtimes every given stage supports, in canonical order (all of them when none)."""
+    return [r for r in RUNTIMES if all(r in stage.runtimes for stage in stages)]
+
+
+def validate_runtime(runtime: object, stages: list[ModelStage]) -> str:
+    """Reject a runtime that is unknown or outside the enabled stages' intersection.
+
+    Returns the runtime when valid; raises :class:`ConfigError` naming the runtime, the stage(s)
+    that exclude it and the valid runtimes otherwise.
+    """
+    valid = valid_runtimes(stages)
+    valid_text = ", ".join(valid)
+    stage_text = (
+        ", ".join(f"{s.label} ({s.config_key}.method: {s.method})" for s in stages)
+        or "no model stage"
+    )
+    if not isinstance(runtime, str) or runtime not in RUNTIMES:
+        suggestion = ""
+        if isinstance(runtime, str):
+            close = difflib.get_close_matches(
+                runtime.lower().replace("-", "_"), RUNTIMES, n=1, cutoff=0.5
+            )
+            if close:
+                suggestion = f" Did you mean '{close[0]}'?"
+        raise ConfigError(
+            f"runtime: {runtime!r} is not a runtime snakeherd knows.{suggestion}\n"
+            f"Known runtimes: {', '.join(RUNTIMES)}.\n"
+            f"Valid for this config's enabled stages [{stage_text}]: {valid_text}.",
+            f"set `runtime:` in your config to one of: {valid_text}.",
+        )
+    excluding = [s for s in stages if runtime not in s.runtimes]
+    if excluding:
+        names = ", ".join(f"{s.label} ({s.config_key}.method: {s.method})" for s in excluding)
+        raise ConfigError(
+            f"runtime: '{runtime}' cannot run the enabled stage(s) {names}.\n"
+            + "".join(
+                f"{s.label} supports: {', '.join(r for r in RUNTIMES if r in s.runtimes)}.\n"
+                for s in excluding
+            )
+            + f"Valid for this config's enabled stages [{stage_text}]: {valid_text}.",
+            f"set `runtime:` to one of: {valid_text}; or disable the stage that excludes "
+            f"'{runtime}'.",
+        )
+    return runtime
+
+
+# --------------------------------------------------------------------------------------------
+# Inside the job: can this node run the runtime?
+# --------------------------------------------------------------------------------------------
+
+_INSTALL_HINTS = {
+    "torch": "install PyTorch with torchvision from one index (https://pytorch.org/get-started/"
+    "locally/), e.g. `pip install torch torchvision`",
+    "torchvision": "install torchvision from the same index as torch "
+    "(`pip install torch torchvision` together)",
+    "ultralytics": "`pip install ultralytics` (or run with `--sdm conda`, which builds "
+    "envs/ultralytics.yaml)",
+    "onnxruntime": "`pip install onnxruntime` (CPU) or `pip install onnxruntime-gpu` (CUDA)",
+    "tensorrt": "`pip install tensorrt` on a node with an NVIDIA GPU and driver",
+    "tract": "`pip install tract`",
+    "sleap_nn": "run the SLEAP stage in its own environment: `--sdm conda` (envs/sleap*.yaml) "
+    "or `pose.env` naming an environment that has `pip install sleap-nn[export]`",
+}
+
+# Which Python packages each (stage family, runtime family) imports inside the job.
+_STAGE_PACKAGES = {
+    ("yolo", "native"): ("torch", "ultralytics"),
+    ("yolo", "onnx"): ("onnxruntime",),
+    ("yolo", "tensorrt"): ("torch", "tensorrt", "ultralytics"),
+    ("yolo", "tract"): ("tract",),
+    ("sleap", "native"): ("torch", "sleap_nn"),
+    ("sleap", "onnx"): ("onnxruntime", "sleap_nn"),
+    ("sleap", "tensorrt"): ("torch", "tensorrt", "sleap_nn"),
+}
+
+
+def _runtime_family(runtime: str) -> str:
+    if runtime in NATIVE_RUNTIMES:
+        return "native"
+    if runtime in ONNX_RUNTIMES:
+        return "onnx"
+    return runtime
+
+
+@dataclass
+class NodeCapability:
+    """What a job found on its node for its runtime; recorded in the outputs' provenance."""
+
+    runtime: str
+    stage: str
+    device: str
+    providers: list[str] = field(default_factory=list)
+    packages: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "runtime": self.runtime,
+            "stage": self.stage,
+            "device": self.device,
+            "providers": list(self.providers),
+            "packages": dict(self.packages),
+        }
+
+
+def accelerator_hiding_environment(runtime: str) -> dict[str, str]:
+    """Environment variables that keep CPU runtimes off any accelerator present on the node.
+
+    Results must not depend on a GPU happening to be there, and frameworks' GPU probing stays out
+    of the logs.
+    """
+    if runtime not in CPU_ONLY_RUNTIMES:
+        return {}
+    return {
+        "CUDA_VISIBLE_DEVICES": "-1",
+        "HIP_VISIBLE_DEVICES": "-1",
+        "ROCR_VISIBLE_DEVICES": "-1",
+        "JAX_PLATFORMS": "cpu",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTORCH_ENABLE_MPS_FALLBACK": "0",
+    }
+
+
+def prepare_process(runtime: str) -> None:
+    """Call first in a job, before any framework is imported."""
+    os.environ.update(accelerator_hiding_environment(runtime))
+
+
+def _import_or_fail(module: str, runtime: str, stage: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise RuntimeUnavailableError(
+            f"runtime '{runtime}' for stage {stage} needs the Python package '{module}', "
+            f"which this environment cannot import ({error}).",
+            _INSTALL_HINTS.get(module, f"`pip install {module}`"),
+        ) from error
+
+
+def _package_version(module) -> str:
+    return str(getattr(module, "__version__", "unknown"))
+
+
+def _check_torch_device(torch, runtime: str, stage: str) -> str:
+    if runtime == "cpu":
+        return "cpu"
+    if runtime == "mps":
+        if not torch.backends.mps.is_available():
+            raise RuntimeUnavailableError(
+                f"runtime 'mps' for stage {stage}: PyTorch reports no MPS device "
+                f"(torch {torch.__version__}, built with MPS: {torch.backends.mps.is_built()}).",
+                "MPS needs an Apple Silicon Mac with macOS 12.3 or newer and an arm64 Python; "
+                "elsewhere use runtime 'cpu' or 'onnx_cpu'.",
+            )
+        return "mps"
+    hip = getattr(torch.version, "hip", None)
+    if runtime == "rocm":
+        if hip is None:
+            raise RuntimeUnavailableError(
+                f"runtime 'rocm' for stage {stage}: torch {torch.__version__} is not a ROCm build.",
+                "install a ROCm build of torch and torchvision "
+                "(`pip install torch torchvision --index-url "
+                "https://download.pytorch.org/whl/rocm6.4`) on a node with an AMD GPU.",
+            )
+        if not torch.cuda.is_available():
+            raise RuntimeUnavailableError(
+                f"runtime 'rocm' for stage {stage}: no AMD GPU is visible (torch "
+                f"{torch.__version__}, HIP {hip}, HIP_VISIBLE_DEVICES="
+                f"{os.environ.get('HIP_VISIBLE_DEVICES', '<unset>')}).",
+                "run on a node with an AMD GPU (on SLURM request one with --gres=gpu:1) and "
+                "check `rocm-smi`.",
+            )
+        return f"rocm:{torch.cuda.get_device_name(0)}"
+    # cuda and tensorrt both need an NVIDIA device.
+    if hip is not None or torch.version.cuda is None:
+        raise RuntimeUnavailableError(
+            f"runtime '{runtime}' for stage {stage}: torch {torch.__version__} has no CUDA "
+            f"support ({'a ROCm build' if hip else 'a CPU-only build'}).",
+            "install a CUDA build of torch and torchvision (https://pytorch.org/get-started/"
+            "locally/) on a node with an NVIDIA GPU.",
+        )
+    if not torch.cuda.is_available():
+        raise RuntimeUnavailableError(
+            f"runtime '{runtime}' for stage {stage}: no CUDA device is visible (torch "
+            f"{torch.__version__} built for CUDA {torch.version.cuda}, CUDA_VISIBLE_DEVICES="
+            f"{os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}).",
+            "run on a node with an NVIDIA GPU (on SLURM request one, e.g. --gres=gpu:1) and "
+            "check `nvidia-smi`; a driver older than the torch build's CUDA also hides the GPU.",
+        )
+    return f"cuda:{torch.cuda.get_device_name(0)}"
+
+
+def check_node(runtime: str, stage: str) -> NodeCapability:
+    """Check, inside the job, that this node can run ``stage`` on ``runtime``; never falls back.
+
+    ``stage`` is a key of :data:`MODEL_STAGES`. Returns what was found (device, providers,
+    package versions) for provenance; raises :class:`RuntimeUnavailableError` naming what is
+    missing and how to install it.
+    """
+    if runtime not in RUNTIMES:
+        raise RuntimeUnavailableError(
+            f"unknown runtime {runtime!r}", f"use one of {', '.join(RUNTIMES)}"
+        )
+    model_stage = MODEL_STAGES[stage]
+    if runtime not in model_stage.runtimes:
+        raise RuntimeUnavailableError(
+            f"stage {model_stage.label} does not support runtime '{runtime}'.",
+            "use one of "
+            + ", ".join(r for r in RUNTIMES if r in model_stage.runtimes)
+            + " (the config check should have caught this; is the config edited mid-run?)",
+        )
+    family = "sleap" if stage == "sleap" else "yolo"
+    label = model_stage.label
+    capability = NodeCapability(runtime=runtime, stage=stage, device="cpu")
+    modules = {}
+    for module_name in _STAGE_PACKAGES[(family, _runtime_family(runtime))]:
+        module = _import_or_fail(module_name, runtime, label)
+        modules[module_name] = module
+        capability.packages[module_name] = _package_version(module)
+
+    if runtime in ONNX_RUNTIMES:
+        available = modules["onnxruntime"].get_available_providers()
+        wanted = onnxruntime_providers(runtime)
+        if wanted[0] not in available:
+            raise RuntimeUnavailableError(
+                f"runtime '{runtime}' for stage {label} needs ONNX Runtime's {wanted[0]}, but "
+                f"this onnxruntime {capability.packages['onnxruntime']} offers only "
+                f"{', '.join(available)}.",
+                {
+                    "onnx_cpu": "reinstall onnxruntime: `pip install --force-reinstall "
+                    "onnxruntime`.",
+                    "onnx_cuda": "`pip uninstall onnxruntime && pip install onnxruntime-gpu` "
+                    "(one of the two, never both) on a node with an NVIDIA GPU and CUDA 12 "
+                    "libraries.",
+                    "onnx_rocm": "install AMD's onnxruntime-rocm wheel (https://rocm.docs.amd."
+                    "com, 'ONNX Runtime') on a node with an AMD GPU.",
+                }[runtime],
+            )
+        capability.providers = wanted
+        capability.device = wanted[0].removesuffix("ExecutionProvider").lower()
+    elif "torch" in modules:
+        capability.device = _check_torch_device(modules["torch"], runtime, label)
+    if runtime == "tract":
+        capability.device = "cpu"
+    return capability
+
+
+def require_session_providers(session, runtime: str, model_path: str) -> list[str]:
+    """Fail when ONNX Runtime quietly dropped the accelerator provider when creating a session.
+
+    ONNX Runtime falls back to the CPU provider when, say, the CUDA libraries do not load; that
+    would silently run ``onnx_cuda`` on the CPU.
+    """
+    used = list(session.get_providers())
+    wanted = onnxruntime_providers(runtime)[0]
+    if not used or used[0] != wanted:
+        raise RuntimeUnavailableError(
+            f"runtime '{runtime}': ONNX Runtime created the session for {model_path} with "
+            f"{used} instead of {wanted} (it could not load the accelerator libraries).",
+            "read the onnxruntime warnings above in this log; for CUDA install the CUDA 12 and "
+            "cuDNN 9 libraries onnxruntime-gpu needs (`pip install onnxruntime-gpu[cuda,cudnn]`)"
+            " or pick runtime 'onnx_cpu'.",
+        )
+    return used
+
+
+def find_spec(module: str) -> bool:
+    """Whether a module is importable, without importing it."""
+    return importlib.util.find_spec(module) is not None

@@ -1,0 +1,24 @@
+"""Rule provenance: record what produced one video's results folder."""
+
+from snakeherd import io
+from snakeherd.provenance import build_provenance, dumps
+from snakeherd.scripting import run_rule
+
+TABLES = ("detections", "tracks", "evaluation")
+
+
+def main(smk):
+    results = {name: path for name, path in smk.input.items() if name != "video"}
+    record = build_provenance(
+        experiment=smk.params.config["experiment"],
+        video_id=smk.wildcards.video,
+        config={**smk.params.config, "video": smk.params.entry},
+        inputs={"video": smk.input.video, "ground_truth": smk.params.ground_truth},
+        tables={name: path for name, path in results.items() if name in TABLES},
+        outputs=results,
+        workflow_dir=smk.params.workflow_dir,
+    )
+    io.write_text_atomic(smk.output[0], dumps(record))
+
+
+run_rule(main, snakemake)  # noqa: F821
