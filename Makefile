@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
+# SLEAP runs in its own environment; tests build it once here and reuse it.
+SLEAP_VENV := .venv-sleap
 CORES ?= all
 
-.PHONY: demo test lint unit bench clean
+.PHONY: demo test lint unit bench clean sleap-env
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +21,13 @@ $(VENV)/.test-installed: requirements/test.txt requirements/demo.txt | $(BIN)/py
 	$(PIP) install --quiet -r requirements/test.txt
 	touch $@ $(VENV)/.demo-installed
 
+$(SLEAP_VENV)/.installed: requirements/sleap.txt
+	$(PYTHON) -m venv $(SLEAP_VENV)
+	$(SLEAP_VENV)/bin/python -m pip --disable-pip-version-check install --quiet -r requirements/sleap.txt
+	touch $@
+
+sleap-env: $(SLEAP_VENV)/.installed
+
 demo: $(VENV)/.demo-installed
 	$(BIN)/snakemake --cores $(CORES)
 	@echo "Demo results: $(CURDIR)/results/demo/ (per video: detections.parquet, tracks.parquet,"
@@ -30,7 +39,7 @@ lint: $(VENV)/.test-installed
 	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint
 
-test: lint
+test: lint sleap-env
 	$(BIN)/python -m pytest
 
 unit: $(VENV)/.test-installed

@@ -13,6 +13,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SNAKEHERD_SHARED_DATA", REPO.parent / "shared" / "data"))
+SLEAP_PYTHON = REPO / ".venv-sleap" / "bin" / "python"
 
 
 @dataclass
@@ -66,6 +67,14 @@ def shared_data() -> Path:
             "(or set SNAKEHERD_SHARED_DATA)"
         )
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sleap_python() -> Path:
+    """The interpreter of the separate SLEAP environment (`make sleap-env` builds it)."""
+    if not SLEAP_PYTHON.exists():
+        pytest.fail(f"{SLEAP_PYTHON} not found: run `make sleap-env` (make test does)")
+    return SLEAP_PYTHON
 
 
 @pytest.fixture(scope="session")
