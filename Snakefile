@@ -15,6 +15,13 @@ if not workflow.config_settings.configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/detect.smk"
+
+
+if config["pose"]["method"] == "sleap":
+
+    include: "workflow/rules/sleap.smk"
+
+
 include: "workflow/rules/track.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/provenance.smk"

@@ -1,4 +1,5 @@
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -8,7 +9,10 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from snakeherd.config import check_config, describe_schema_error, read_sample_sheet
-from snakeherd.errors import ConfigError
+from snakeherd.errors import ConfigError, VideoError
+from snakeherd import sleap_env, sleap_models
+from snakeherd.synthetic import SceneSpec
+from snakeherd.video import probe
 
 
 def reject_config(message):
@@ -48,6 +52,17 @@ try:
 except ConfigError as error:
     reject_config(str(error))
 
+POSE = config["pose"]["method"]
+SLEAP = POSE == "sleap"
+try:
+    if SLEAP:
+        SLEAP_PIPELINE = sleap_models.resolve_pipeline(
+            config["pose"]["models"], config["detection"]["method"]
+        )
+        SLEAP_ENV_PYTHON = sleap_env.resolve_env(config["pose"]["env"])
+except ConfigError as error:
+    reject_config(str(error))
+
 EXPERIMENT = config["experiment"]
 RESULTS = f"results/{EXPERIMENT}"
 LOGS = f"{RESULTS}/logs"
@@ -61,7 +76,11 @@ wildcard_constraints:
 
 
 def video_file(wildcards):
-    entry = VIDEOS[wildcards.video]
+    return video_path(wildcards.video)
+
+
+def video_path(video_id):
+    entry = VIDEOS[video_id]
     if entry.is_synthetic:
         return f"{RESULTS}/{entry.id}/synthetic/video.mp4"
     return entry.path
@@ -75,11 +94,35 @@ def ground_truth_file(wildcards):
 
 
 def has_ground_truth(entry):
-    return TRACKING and (entry.is_synthetic or entry.ground_truth is not None)
+    """Tracking is scored against the video's ground truth (pose-only .slp files are not)."""
+    if not TRACKING:
+        return False
+    if entry.is_synthetic:
+        return True
+    return entry.ground_truth is not None and not (
+        SLEAP and entry.ground_truth.endswith(".slp") and not slp_has_tracks(entry.ground_truth)
+    )
+
+
+def slp_has_tracks(path):
+    """Whether a ground-truth .slp assigns its instances to tracks (else it scores poses only)."""
+    try:
+        import sleap_io
+    except ImportError:
+        return True  # the evaluate rule reports what it needs
+    return any(
+        instance.track is not None
+        for frame in sleap_io.load_slp(path).labeled_frames
+        for instance in frame.instances
+    )
 
 
 def evaluated_videos():
     return [entry.id for entry in VIDEOS.values() if has_ground_truth(entry)]
+
+
+def has_pose_ground_truth(entry):
+    return SLEAP and entry.ground_truth is not None and entry.ground_truth.endswith(".slp")
 
 
 def video_results(wildcards):
@@ -87,12 +130,31 @@ def video_results(wildcards):
     entry = VIDEOS[wildcards.video]
     folder = f"{RESULTS}/{entry.id}"
     results = {"detections": f"{folder}/detections.parquet"}
+    if SLEAP:
+        results["poses"] = f"{folder}/poses.parquet"
+        results["poses_slp"] = f"{folder}/poses.slp"
+    if has_pose_ground_truth(entry):
+        results["pose_evaluation"] = f"{folder}/pose_evaluation.json"
     if TRACKING:
         results["tracks"] = f"{folder}/tracks.parquet"
         results["tracks_csv"] = f"{folder}/tracks.csv"
     if has_ground_truth(entry):
         results["evaluation"] = f"{folder}/evaluation.parquet"
     return results
+
+
+def frame_size(video_id):
+    """(height, width) of a video's frames, known while the DAG is built."""
+    entry = VIDEOS[video_id]
+    if entry.is_synthetic:
+        spec = SceneSpec.from_config(entry.synthetic)
+        return spec.height, spec.width
+    try:
+        info = probe(entry.path)
+    except VideoError:
+        # Its own jobs report the unreadable video, so --keep-going processes the others.
+        return None
+    return info.height, info.width
 
 
 def final_outputs():

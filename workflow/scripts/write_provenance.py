@@ -4,7 +4,7 @@ from snakeherd import io
 from snakeherd.provenance import build_provenance, dumps
 from snakeherd.scripting import run_rule
 
-TABLES = ("detections", "tracks", "evaluation")
+TABLES = ("detections", "poses", "tracks", "evaluation")
 
 
 def main(smk):

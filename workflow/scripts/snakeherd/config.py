@@ -27,7 +27,7 @@ SAMPLE_SHEET_COLUMNS = ("id", "path", "frames", "ground_truth", "predictions")
 # design, so a config is judged on its runtime even for a method that is still to come.
 AVAILABLE_METHODS = {
     "detection": {"background", "none"},
-    "pose": {"none"},
+    "pose": {"none", "sleap"},
 }
 
 
@@ -252,6 +252,13 @@ def check_models(config: dict) -> None:
                 "model",
                 "fix the path to the model file or SLEAP model folder.",
             )
+        if pose["method"] == "sleap":
+            # Folders, their types, the pairing and the environment, before any job.
+            from .sleap_env import resolve_env
+            from .sleap_models import resolve_pipeline
+
+            resolve_pipeline(list(models), detection.get("method", "none"))
+            resolve_env(pose.get("env"))
 
 
 def read_sample_sheet(path: str):

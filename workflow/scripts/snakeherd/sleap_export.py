@@ -1,0 +1,254 @@
+"""Exporting SLEAP models (ONNX / TensorRT) and checking the export against its checkpoint.
+
+Runs inside the SLEAP environment. ``sleap-nn export`` writes the artifact at the video's frame
+size (sleap-nn freezes the size at export; a centered-instance model on crops is exported at its
+crop size), :func:`snakeherd.sleap_runtime.expose_confmaps` lets the stage refine its peaks, then
+the parity check runs the checkpoint and the export on a few real frames and measures how far
+their keypoints are apart, both for sleap-nn's exported output as is ("raw") and for what this
+stage produces from it ("corrected"). The numbers are written beside the artifact
+(``parity.json``); a corrected median distance over the tolerance fails the export with the
+numbers, and no artifact is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import sleap_inference, sleap_runtime
+from .errors import SnakeherdError
+
+logger = logging.getLogger("snakeherd")
+
+
+class ExportError(SnakeherdError):
+    """sleap-nn could not export the model, or the export disagrees with its checkpoint."""
+
+
+def run_sleap_nn_export(
+    model_paths: list[str], out: Path, fmt: str, height: int | None, width: int | None
+) -> None:
+    """``sleap-nn export`` through its own command, in this process."""
+    import click
+    from sleap_nn.export.cli import export as export_command
+
+    args = [*map(str, model_paths), "--output", str(out), "--format", fmt]
+    if height is not None and width is not None:
+        args += ["--input-height", str(int(height)), "--input-width", str(int(width))]
+    try:
+        export_command.main(args=args, standalone_mode=False)
+    except click.ClickException as error:
+        raise ExportError(
+            f"sleap-nn export of {', '.join(map(str, model_paths))} failed: {error.format_message()}",
+            "check that the model folders are sleap-nn models of a supported type; the log has "
+            "sleap-nn's full output.",
+        ) from None
+
+
+def _match(reference: np.ndarray, other: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs of instances (rows of ``(n, nodes, 2)``) by least mean keypoint distance."""
+    from scipy.optimize import linear_sum_assignment
+
+    if len(reference) == 0 or len(other) == 0:
+        return []
+    distances = np.linalg.norm(reference[:, None] - other[None], axis=-1)
+    with np.errstate(all="ignore"):
+        cost = np.nanmean(np.where(np.isnan(distances), np.nan, distances), axis=-1)
+    cost = np.where(np.isnan(cost), 1e9, cost)
+    rows, columns = linear_sum_assignment(cost)
+    return [(r, c) for r, c in zip(rows, columns, strict=True) if cost[r, c] < 1e9]
+
+
+def compare_poses(reference: dict, other: dict) -> dict:
+    """Keypoint agreement of two results (``PoseArrays.arrays()``), matched per frame."""
+    deltas = []
+    only_one = 0
+    unmatched = 0
+    frames = sorted(set(reference["frame"].tolist()) | set(other["frame"].tolist()))
+    for frame in frames:
+        ref = reference["points"][reference["frame"] == frame]
+        oth = other["points"][other["frame"] == frame]
+        pairs = _match(ref, oth)
+        unmatched += len(ref) + len(oth) - 2 * len(pairs)
+        for r, c in pairs:
+            both = ~np.isnan(ref[r]).any(-1) & ~np.isnan(oth[c]).any(-1)
+            either = ~np.isnan(ref[r]).any(-1) | ~np.isnan(oth[c]).any(-1)
+            only_one += int((either & ~both).sum())
+            deltas.append(oth[c][both] - ref[r][both])
+    delta = np.concatenate(deltas) if deltas else np.zeros((0, 2))
+    distance = np.linalg.norm(delta, axis=-1)
+
+    def stat(function):
+        return round(float(function(distance)), 4) if len(distance) else None
+
+    return {
+        "keypoints": len(distance),
+        "median_px": stat(np.median),
+        "mean_px": stat(np.mean),
+        "p90_px": stat(lambda d: np.percentile(d, 90)),
+        "max_px": stat(np.max),
+        "mean_offset_xy_px": [round(float(v), 4) for v in delta.mean(axis=0)]
+        if len(delta)
+        else None,
+        "unmatched_instances": int(unmatched),
+        "keypoints_found_by_one_only": int(only_one),
+        "reference_instances": len(reference["frame"]),
+        "other_instances": len(other["frame"]),
+    }
+
+
+def _grid_detections(frames: np.ndarray, height: int, width: int, crop_size: int) -> dict:
+    """Crop centres on a 3×3 grid of each frame (for a centered-instance model alone)."""
+    rows = []
+    for frame in frames:
+        for fy in (0.25, 0.5, 0.75):
+            for fx in (0.25, 0.5, 0.75):
+                rows.append((int(frame), len(rows), round(width * fx), round(height * fy)))
+    table = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+    return {
+        "frame": table[:, 0].astype(np.int64),
+        "det_id": table[:, 1].astype(np.int64),
+        "x": table[:, 2],
+        "y": table[:, 3],
+        "w": np.full(len(table), float(crop_size)),
+        "score": np.ones(len(table)),
+    }
+
+
+def _run(predictor, kind, video, frames, node_names, crop_size, detections):
+    timing = sleap_inference.Timing()
+    if kind == "crops":
+        arrays = sleap_inference.predict_crops(
+            predictor, video, frames, detections, crop_size, 1.0, 4, timing, node_names
+        )
+    else:
+        labels = sleap_inference.predict_whole_frames(predictor, video, frames, timing)
+        arrays = sleap_inference.labels_to_arrays(labels, node_names)
+    return arrays.arrays()
+
+
+def parity_check(
+    *,
+    kind: str,
+    model_paths: list[str],
+    folder: Path,
+    runtime: str,
+    video: str,
+    frames: np.ndarray,
+    node_names: list[str],
+    crop_size: int | None,
+    threads: int,
+) -> dict:
+    """Checkpoint (cpu) vs export (``runtime``), raw and corrected, on real frames."""
+    info = sleap_inference.probe(video)
+    detections = (
+        _grid_detections(frames, info.height, info.width, int(crop_size))
+        if kind == "crops"
+        else None
+    )
+    checkpoint = sleap_runtime.build_predictor(model_paths, "cpu", None, 4, threads)
+    reference = _run(checkpoint, kind, video, frames, node_names, crop_size, detections)
+    results = {}
+    for label, correct in (("raw", False), ("corrected", True)):
+        predictor = sleap_runtime.build_predictor(
+            model_paths, runtime, str(folder), 4, threads, correct=correct
+        )
+        exported = _run(predictor, kind, video, frames, node_names, crop_size, detections)
+        results[label] = compare_poses(reference, exported)
+    return results
+
+
+def export_and_check(
+    *,
+    kind: str,
+    model_paths: list[str],
+    folder: str,
+    runtime: str,
+    height: int,
+    width: int,
+    video: str,
+    parity_frames: int,
+    tolerance_px: float,
+    node_names: list[str],
+    crop_size: int | None,
+    threads: int,
+) -> dict:
+    """Export into ``folder`` (replaced atomically); return the parity report."""
+    folder = Path(folder)
+    temporary = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.parent.mkdir(parents=True, exist_ok=True)
+    fmt = "tensorrt" if runtime == "tensorrt" else "onnx"
+    started = time.perf_counter()
+    try:
+        on_crops = kind == "crops"
+        run_sleap_nn_export(
+            model_paths, temporary, fmt, None if on_crops else height, None if on_crops else width
+        )
+        for path in temporary.iterdir():  # sleap-nn copies read-only training configs as is
+            path.chmod(path.stat().st_mode | 0o200)
+        exposed = sleap_runtime.expose_confmaps(temporary / "model.onnx")
+        export_s = time.perf_counter() - started
+        frames = sleap_inference.FrameSelection.parse(None).resolve(
+            sleap_inference.probe(video).n_frames
+        ).evenly_spaced(parity_frames)
+        results = parity_check(
+            kind=kind,
+            model_paths=model_paths,
+            folder=temporary,
+            runtime=runtime,
+            video=video,
+            frames=frames,
+            node_names=node_names,
+            crop_size=crop_size,
+            threads=threads,
+        )
+        corrected = results["corrected"]
+        report = {
+            "models": list(map(str, model_paths)),
+            "pipeline": kind,
+            "runtime": runtime,
+            "format": fmt,
+            "input_size": [int(crop_size), int(crop_size)] if on_crops else [height, width],
+            "parity_video": str(video),
+            "parity_frames": [int(f) for f in frames],
+            "reference": "checkpoint on cpu (sleap-nn predict defaults)",
+            "measure": "distance (px) between matched keypoints, checkpoint vs export",
+            "tolerance_px": tolerance_px,
+            "tolerance_applies_to": "corrected median_px",
+            "confmaps_exposed": exposed,
+            "corrections": (
+                (["crop-grid geometry"] if kind in ("topdown",) else [])
+                + (["integral peak refinement"] if exposed and runtime != "tensorrt" else [])
+            ),
+            "raw": results["raw"],
+            "corrected": corrected,
+            "export_s": round(export_s, 2),
+        }
+        median = corrected["median_px"]
+        report["passed"] = median is not None and median <= tolerance_px
+        (temporary / "parity.json").write_text(json.dumps(report, indent=2) + "\n")
+        logger.info("parity: %s", json.dumps(report))
+        if not report["passed"]:
+            raise ExportError(
+                f"the {fmt} export of {', '.join(map(str, model_paths))} disagrees with its "
+                f"checkpoint on {len(frames)} frames of {video}: median keypoint distance "
+                f"{median} px (tolerance {tolerance_px} px; p90 {corrected['p90_px']} px, max "
+                f"{corrected['max_px']} px, {corrected['unmatched_instances']} unmatched "
+                f"instances; sleap-nn's raw export: median {results['raw']['median_px']} px).",
+                "run on a native runtime (cpu / cuda / mps) for checkpoint-exact keypoints, or "
+                "raise pose.export_tolerance_px if this difference is acceptable for your "
+                "analysis.",
+            )
+        if folder.exists():
+            shutil.rmtree(folder)
+        temporary.replace(folder)
+        return report
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)

@@ -1,0 +1,340 @@
+"""sleap-nn predictors on every runtime SLEAP supports, with exported models made exact.
+
+Runs inside the SLEAP environment. Native runtimes (``cpu``, ``mps``, ``cuda``) load the
+checkpoints with ``Predictor.from_model_paths``, with the same defaults as ``sleap-nn predict``.
+Exported runtimes load ``Predictor.from_export_dir`` and swap its model backend for ours:
+
+* ``onnx_*``: an ONNX Runtime session built here, with the rule's thread count, full graph
+  optimisation and no spinning, on exactly the provider list of the runtime (a session that
+  silently fell back to the CPU fails the job);
+* ``tensorrt``: sleap-nn's TensorRT engine backend.
+
+sleap-nn's exported graphs skip the checkpoint path's integral peak refinement, and the top-down
+bundle cuts its crops with ``grid_sample`` on a grid ``(W-1)/W`` too wide but maps keypoints back
+as if it were not, which puts keypoints about half a pixel up-left of where they belong (DESIGN.md
+§7: ~1.6 px median from the checkpoint on centered_pair). :class:`CorrectingBackend` repairs both
+on the graph's outputs: it maps crop keypoints back through the crop's exact sampling grid, and,
+where the export rule exposed the graph's confidence maps (``confmaps`` output, added by
+:func:`expose_confmaps`), refines every peak with sleap-nn's own integral refinement, as the
+checkpoint path does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import runtimes
+from .errors import InputFileError, RuntimeUnavailableError
+
+logger = logging.getLogger("snakeherd")
+
+CONFMAPS_OUTPUT = "confmaps"
+INTEGRAL_PATCH_SIZE = 5  # sleap-nn predict's default
+PEAK_THRESHOLD = 0.2  # sleap-nn predict's default
+TORCH_DEVICES = {"cpu": "cpu", "mps": "mps", "cuda": "cuda"}
+GLOBAL_PEAK_TYPES = ("single_instance", "centered_instance", "topdown")
+
+
+@dataclass(frozen=True)
+class ExportGeometry:
+    """What the correction needs to know about an exported graph."""
+
+    model_type: str
+    output_stride: float
+    instance_scale: float
+    crop_size: tuple[int, int] | None
+
+    @classmethod
+    def read(cls, folder: str | Path) -> ExportGeometry:
+        folder = Path(folder)
+        metadata = json.loads((folder / "export_metadata.json").read_text())
+        model_type = metadata["model_type"]
+        scale = float(metadata.get("input_scale") or 1.0)
+        if model_type == "topdown":
+            # The bundle's input_scale is the centroid model's; crops use the instance model's.
+            scale = _training_scale(folder / "training_config_centered_instance.yaml")
+        crop = metadata.get("crop_size")
+        return cls(
+            model_type=model_type,
+            output_stride=float(metadata["output_stride"]),
+            instance_scale=scale,
+            crop_size=(int(crop[0]), int(crop[1])) if crop else None,
+        )
+
+
+def _training_scale(path: Path) -> float:
+    import yaml
+
+    if not path.exists():
+        return 1.0
+    config = yaml.safe_load(path.read_text()) or {}
+    preprocessing = (config.get("data_config") or {}).get("preprocessing") or {}
+    return float(preprocessing.get("scale") or 1.0)
+
+
+def crop_grid_to_image(points, centroids, crop_size, image_hw):
+    """Exact image coordinates of crop-tensor points of sleap-nn's top-down bundle.
+
+    The bundle samples crop pixel ``p`` (0..c-1) at ``cx + (-1 + 2p/(c-1)) · c(W-1)/(2W)``
+    (``grid_sample`` with ``align_corners=True``), yet adds back ``cx - c/2``. ``points`` holds
+    what the graph reported (``p + cx - c/2``); the result is where ``p`` really was sampled.
+    """
+    import torch
+
+    crop_h, crop_w = crop_size
+    height, width = image_hw
+    half = points.new_tensor([crop_w / 2.0, crop_h / 2.0])
+    size = points.new_tensor([float(crop_w), float(crop_h)])
+    extent = points.new_tensor([width, height], dtype=points.dtype)
+    crop_points = points - centroids.unsqueeze(-2) + half
+    span = size * (extent - 1) / (2 * extent)
+    unit = -1 + 2 * crop_points / (size - 1)
+    return torch.as_tensor(centroids.unsqueeze(-2) + unit * span)
+
+
+def refined_global_peaks(confmaps, threshold: float = PEAK_THRESHOLD):
+    """Peaks of ``(n, channels, h, w)`` maps with sleap-nn's integral refinement (grid units)."""
+    from sleap_nn.inference.ops.peaks import find_global_peaks
+
+    return find_global_peaks(
+        confmaps, threshold=threshold, refinement="integral", integral_patch_size=INTEGRAL_PATCH_SIZE
+    )
+
+
+class CorrectingBackend:
+    """Wraps an exported-model backend; repairs its peaks before sleap-nn's layer reads them."""
+
+    does_baked_postproc = True
+
+    def __init__(self, inner, geometry: ExportGeometry, refine: bool = True, geometric: bool = True):
+        self.inner = inner
+        self.geometry = geometry
+        self.refine = refine
+        self.geometric = geometric
+
+    def warmup(self, input_shape) -> None:
+        if hasattr(self.inner, "warmup"):
+            self.inner.warmup(input_shape)
+
+    def __call__(self, x):
+        raw = dict(self.inner(x))
+        confmaps = raw.pop(CONFMAPS_OUTPUT, None)
+        geometry = self.geometry
+        if geometry.model_type not in GLOBAL_PEAK_TYPES:
+            return raw
+        peaks = raw["peaks"]
+        if self.refine and confmaps is not None:
+            refined, _ = refined_global_peaks(confmaps.float())
+            scale = geometry.output_stride / geometry.instance_scale
+            refined = refined * scale
+            if geometry.model_type == "topdown":
+                batch, instances = raw["centroids"].shape[:2]
+                refined = refined.reshape(batch, instances, -1, 2)
+                centroids = raw["centroids"]
+                crop_h, crop_w = geometry.crop_size
+                offset = centroids.unsqueeze(-2) - peaks.new_tensor([crop_w / 2.0, crop_h / 2.0])
+                refined = refined + offset
+            else:
+                refined = refined.reshape(peaks.shape)
+            # Keep the graph's own below-threshold decisions (NaN or zero-masked slots).
+            keep = ~torch_isnan(peaks).any(-1, keepdim=True)
+            peaks = refined.where(keep, peaks)
+        if geometry.model_type == "topdown" and self.geometric:
+            peaks = crop_grid_to_image(
+                peaks, raw["centroids"], geometry.crop_size, tuple(x.shape[-2:])
+            )
+        raw["peaks"] = peaks
+        return raw
+
+
+def torch_isnan(tensor):
+    import torch
+
+    return torch.isnan(tensor)
+
+
+class OrtSessionBackend:
+    """An ONNX Runtime session on exactly the runtime's providers (sleap-nn backend protocol)."""
+
+    does_baked_postproc = True
+
+    def __init__(self, model_path: str, runtime: str, threads: int):
+        import numpy as np
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, int(threads))
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        if runtime == "onnx_cuda" and hasattr(ort, "preload_dlls"):
+            ort.preload_dlls()
+        self.session = ort.InferenceSession(
+            model_path, sess_options=options, providers=runtimes.onnxruntime_providers(runtime)
+        )
+        self.providers = runtimes.require_session_providers(self.session, runtime, model_path)
+        inputs = self.session.get_inputs()[0]
+        self.input_name = inputs.name
+        self.input_dtype = np.uint8 if inputs.type == "tensor(uint8)" else np.float32
+        channels = inputs.shape[1] if len(inputs.shape) == 4 else None
+        self.channels = channels if isinstance(channels, int) else None
+        self.output_names = [output.name for output in self.session.get_outputs()]
+
+    def warmup(self, input_shape) -> None:
+        import numpy as np
+
+        self.session.run(None, {self.input_name: np.zeros(input_shape, self.input_dtype)})
+
+    def __call__(self, x):
+        import numpy as np
+        import torch
+
+        x = match_channels(x, self.channels)
+        array = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+        if array.dtype != self.input_dtype:
+            array = array.astype(self.input_dtype)
+        outputs = self.session.run(None, {self.input_name: array})
+        return {
+            name: torch.from_numpy(np.asarray(value))
+            for name, value in zip(self.output_names, outputs, strict=True)
+        }
+
+
+def match_channels(x, channels: int | None):
+    """Grey frames for an RGB-trained graph (or the reverse), as the checkpoint path converts.
+
+    The checkpoint path coerces channels to what the model was trained on; the exported graph
+    takes its input as is, so a grey video fails on an RGB-trained export without this.
+    """
+    if channels is None or x.shape[-3] == channels:
+        return x
+    from sleap_nn.data.normalization import convert_to_grayscale, convert_to_rgb
+
+    return convert_to_rgb(x) if channels == 3 else convert_to_grayscale(x)
+
+
+def expose_confmaps(model_path: str | Path) -> bool:
+    """Add the confidence maps behind the graph's global peak finder as output ``confmaps``.
+
+    sleap-nn's single-instance, centered-instance and top-down graphs find each keypoint with
+    an ArgMax over the instance model's confidence maps; exposing those maps lets the stage refine
+    peaks as the checkpoint path does. Returns False (graph unchanged) when the graph has no such
+    peak finder (centroid, bottom-up) or already exposes the maps.
+    """
+    import onnx
+    from onnx import helper
+
+    model_path = Path(model_path)
+    external = model_path.with_name(model_path.name + ".data")
+    model = onnx.load(str(model_path))
+    graph = model.graph
+    if any(output.name == CONFMAPS_OUTPUT for output in graph.output):
+        return False
+    producers = {out: node for node in graph.node for out in node.output}
+    argmaxes = [node for node in graph.node if node.op_type == "ArgMax"]
+    if len(argmaxes) != 1:
+        return False
+    reshape = producers.get(argmaxes[0].input[0])
+    if reshape is None or reshape.op_type != "Reshape":
+        return False
+    graph.node.append(helper.make_node("Identity", [reshape.input[0]], [CONFMAPS_OUTPUT]))
+    graph.output.append(
+        helper.make_tensor_value_info(
+            CONFMAPS_OUTPUT, onnx.TensorProto.FLOAT, ["n", "channels", "height", "width"]
+        )
+    )
+    onnx.checker.check_model(model)
+    if external.exists():
+        onnx.save(
+            model,
+            str(model_path),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=external.name,
+        )
+    else:
+        onnx.save(model, str(model_path))
+    return True
+
+
+def set_torch_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def native_predictor(model_paths: list[str], runtime: str, batch_size: int, threads: int):
+    """A checkpoint predictor with ``sleap-nn predict``'s defaults."""
+    from sleap_nn.inference.predictor import Predictor
+
+    set_torch_threads(threads)
+    return Predictor.from_model_paths(
+        list(model_paths),
+        device=TORCH_DEVICES[runtime],
+        batch_size=batch_size,
+        peak_threshold=PEAK_THRESHOLD,
+        integral_refinement="integral",
+        integral_patch_size=INTEGRAL_PATCH_SIZE,
+    )
+
+
+def exported_predictor(
+    export_folder: str,
+    runtime: str,
+    batch_size: int,
+    threads: int,
+    correct: bool = True,
+):
+    """A predictor on an exported model folder, with our backend and (optionally) corrections."""
+    from sleap_nn.inference.predictor import Predictor
+
+    folder = Path(export_folder)
+    if not (folder / "export_metadata.json").exists():
+        raise InputFileError(
+            f"exported SLEAP model {folder} has no export_metadata.json.",
+            "delete the folder and re-run: the export rule writes it again.",
+        )
+    set_torch_threads(threads)
+    if runtime == "tensorrt":
+        predictor = Predictor.from_export_dir(
+            folder, runtime="tensorrt", device="cuda", batch_size=batch_size
+        )
+        inner = predictor.layer.backend
+    else:
+        predictor = Predictor.from_export_dir(
+            folder, runtime="onnx", device="cpu", batch_size=batch_size
+        )
+        # from_export_dir opened a default session; ours replaces it (threads, providers).
+        inner = OrtSessionBackend(str(folder / "model.onnx"), runtime, threads)
+    geometry = ExportGeometry.read(folder)
+    predictor.layer.backend = CorrectingBackend(inner, geometry, refine=correct, geometric=correct)
+    return predictor
+
+
+def build_predictor(
+    model_paths: list[str],
+    runtime: str,
+    export_folder: str | None,
+    batch_size: int = 4,
+    threads: int = 1,
+    correct: bool = True,
+):
+    """The predictor for ``runtime``: checkpoints on native runtimes, the export otherwise."""
+    if runtime in TORCH_DEVICES:
+        return native_predictor(model_paths, runtime, batch_size, threads)
+    if runtime in ("onnx_cpu", "onnx_cuda", "tensorrt"):
+        if export_folder is None:
+            raise RuntimeUnavailableError(
+                f"runtime '{runtime}' runs an exported model, and no export folder was given.",
+                "run through the workflow, whose export rule writes it.",
+            )
+        return exported_predictor(export_folder, runtime, batch_size, threads, correct)
+    raise RuntimeUnavailableError(
+        f"the SLEAP stage does not support runtime '{runtime}'.",
+        "use one of " + ", ".join(r for r in runtimes.RUNTIMES if r in runtimes.MODEL_STAGES[
+            "sleap"].runtimes) + ".",
+    )
