@@ -48,7 +48,7 @@ def sleap_parity_video(wildcards):
 
 def sleap_predict_inputs(wildcards):
     inputs = {
-        "preflight": f"{RESULTS}/sleap/preflight.json",
+        "preflight": ancient(f"{RESULTS}/sleap/preflight.json"),
         "video": video_file(wildcards),
         "models": SLEAP_PIPELINE.files(),
     }
@@ -99,7 +99,7 @@ if SLEAP_EXPORT_ROOT:
 
     rule sleap_export:
         input:
-            preflight=f"{RESULTS}/sleap/preflight.json",
+            preflight=ancient(f"{RESULTS}/sleap/preflight.json"),
             models=SLEAP_PIPELINE.files(),
         output:
             directory(f"{SLEAP_EXPORT_ROOT}/{{height}}x{{width}}"),
@@ -220,7 +220,7 @@ rule sleap_tables:
 
 rule sleap_evaluate:
     input:
-        preflight=f"{RESULTS}/sleap/preflight.json",
+        preflight=ancient(f"{RESULTS}/sleap/preflight.json"),
         predictions=f"{RESULTS}/{{video}}/poses.slp",
         ground_truth=ground_truth_file,
     output:

@@ -116,7 +116,9 @@ def predict(args) -> None:
     if args.export:
         parity = Path(args.export) / "parity.json"
         if parity.exists():
-            stage["export_parity"] = json.loads(parity.read_text())
+            report = json.loads(parity.read_text())
+            report.pop("export_s", None)  # tables hold nothing time-dependent
+            stage["export_parity"] = report
     sleap_inference.write_npz(arrays, stage, args.npz)
     summary = timing.summary()
     logger.info(

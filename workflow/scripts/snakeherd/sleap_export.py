@@ -74,6 +74,9 @@ def compare_poses(reference: dict, other: dict) -> dict:
     for frame in frames:
         ref = reference["points"][reference["frame"] == frame]
         oth = other["points"][other["frame"] == frame]
+        # An instance without any keypoint (a crop with no animal) has nothing to compare.
+        ref = ref[~np.isnan(ref).all(axis=(1, 2))]
+        oth = oth[~np.isnan(oth).all(axis=(1, 2))]
         pairs = _match(ref, oth)
         unmatched += len(ref) + len(oth) - 2 * len(pairs)
         for r, c in pairs:
