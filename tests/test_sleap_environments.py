@@ -8,7 +8,6 @@ venv's torchvision 0.29.1 (built for torch 2.14.1), which fails as users see it 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import venv
@@ -54,8 +53,17 @@ def environment_without(sleap_python: Path, folder: Path, excluded: tuple[str, .
 def preflight(python: Path, runtime: str, tmp_path: Path) -> tuple[int, str]:
     log = tmp_path / f"preflight_{runtime}.log"
     result = subprocess.run(
-        [str(python), str(STAGE), "preflight", "--runtime", runtime, "--output",
-         str(tmp_path / "preflight.json"), "--log", str(log)],
+        [
+            str(python),
+            str(STAGE),
+            "preflight",
+            "--runtime",
+            runtime,
+            "--output",
+            str(tmp_path / "preflight.json"),
+            "--log",
+            str(log),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -82,8 +90,16 @@ def test_mismatched_torch_and_torchvision(sleap_python, tmp_path):
         [str(python), "-m", "ensurepip", "--default-pip"], capture_output=True, check=True
     )
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         str(LOCAL_TORCH_2_13)],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(LOCAL_TORCH_2_13),
+        ],
         capture_output=True,
         check=True,
         timeout=600,
@@ -112,8 +128,13 @@ def sleap_config(shared_data, env, models=None):
     return {
         "experiment": "bad",
         "runtime": "cpu",
-        "videos": [{"id": "pair", "path": str(shared_data / "sleap" / "centered_pair_small.mp4"),
-                    "frames": "0-3"}],
+        "videos": [
+            {
+                "id": "pair",
+                "path": str(shared_data / "sleap" / "centered_pair_small.mp4"),
+                "frames": "0-3",
+            }
+        ],
         "detection": {"method": "none"},
         "pose": {
             "method": "sleap",
@@ -137,7 +158,11 @@ def test_interpreter_without_sleap_nn_fails_in_the_preflight(shared_data, tmp_pa
     [
         ("no-such-sleap-env", None, "pose.env: 'no-such-sleap-env'"),
         ("/nowhere/bin/python", None, "the Python interpreter /nowhere/bin/python does not exist"),
-        (None, ["minimal_instance_centroid", "minimal_instance_centroid"], "both models are centroid"),
+        (
+            None,
+            ["minimal_instance_centroid", "minimal_instance_centroid"],
+            "both models are centroid",
+        ),
         (None, ["EMPTY"], "lacks best.ckpt and training_config.yaml"),
     ],
     ids=["unknown env name", "missing interpreter", "two centroids", "empty model folder"],

@@ -86,16 +86,23 @@ def test_folder_without_model_files(models, tmp_path, missing):
 
 def test_export_folders_follow_the_contract(models, tmp_path):
     pair = sleap_models.resolve_pipeline(
-        [str(models / "minimal_instance_centroid"), str(models / "minimal_instance_centered_instance")],
+        [
+            str(models / "minimal_instance_centroid"),
+            str(models / "minimal_instance_centered_instance"),
+        ],
         "none",
     )
     assert sleap_models.export_folder(pair, "cpu", None, 384, 384) is None
-    assert sleap_models.export_folder(pair, "onnx_cpu", None, 384, 512) == str(
-        models / "minimal_instance_centroid+minimal_instance_centered_instance.onnx"
-    ) + "/384x512"
-    assert sleap_models.export_folder(pair, "tensorrt", str(tmp_path), 384, 384) == str(
-        tmp_path / "minimal_instance_centroid+minimal_instance_centered_instance.tensorrt"
-    ) + "/384x384"
+    assert (
+        sleap_models.export_folder(pair, "onnx_cpu", None, 384, 512)
+        == str(models / "minimal_instance_centroid+minimal_instance_centered_instance.onnx")
+        + "/384x512"
+    )
+    assert (
+        sleap_models.export_folder(pair, "tensorrt", str(tmp_path), 384, 384)
+        == str(tmp_path / "minimal_instance_centroid+minimal_instance_centered_instance.tensorrt")
+        + "/384x384"
+    )
     crops = sleap_models.resolve_pipeline(
         [str(models / "minimal_instance_centered_instance")], "yolo_obb"
     )
@@ -133,7 +140,6 @@ def test_env_files_follow_the_runtime():
 
 def test_env_files_pin_the_install_profiles():
     import yaml
-
     from conftest import REPO
 
     for name, extra in (

@@ -198,7 +198,9 @@ def test_pose_evaluation_with_sleap_nn_evaluator(cpu_run, onnx_run):
 
 
 def test_onnx_export_sits_next_to_the_model_with_its_parity(onnx_run, models):
-    folder = models / "minimal_instance_centroid+minimal_instance_centered_instance.onnx" / "384x384"
+    folder = (
+        models / "minimal_instance_centroid+minimal_instance_centered_instance.onnx" / "384x384"
+    )
     assert (folder / "model.onnx").is_file()
     report = json.loads((folder / "parity.json").read_text())
     print(json.dumps({k: report[k] for k in ("raw", "corrected")}, indent=1))
@@ -301,7 +303,7 @@ def test_export_over_tolerance_fails_with_the_numbers(models, video, sleap_pytho
     config["pose"]["export_parity_frames"] = 3
     run = run_snakemake(tmp_path / "work", config)
     assert run.returncode != 0
-    log = (tmp_path / "work" / "results" / "sleap" / "logs" / "sleap_export_384x384.log")
+    log = tmp_path / "work" / "results" / "sleap" / "logs" / "sleap_export_384x384.log"
     message = log.read_text()
     assert "disagrees with its checkpoint" in message
     assert "median keypoint distance" in message and "tolerance 1.5 px" in message
@@ -337,8 +339,13 @@ def test_centered_instance_on_detection_crops(models, video, sleap_python, tmp_p
     distance = np.hypot(found["x"] - found["x_box"], found["y"] - found["y_box"])
     assert (distance <= 0.6 * found["w"] * 1.2 + 1).mean() > 0.9
     parity = json.loads(
-        (tmp_path / "exports" / "minimal_instance_centered_instance.onnx" / "96x96" / "parity.json")
-        .read_text()
+        (
+            tmp_path
+            / "exports"
+            / "minimal_instance_centered_instance.onnx"
+            / "96x96"
+            / "parity.json"
+        ).read_text()
     )
     # Same crops in both: the refined export reproduces the checkpoint.
     assert parity["raw"]["median_px"] > 0.2

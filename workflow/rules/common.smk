@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
@@ -100,7 +101,9 @@ def has_ground_truth(entry):
     if entry.is_synthetic:
         return True
     return entry.ground_truth is not None and not (
-        SLEAP and entry.ground_truth.endswith(".slp") and not slp_has_tracks(entry.ground_truth)
+        SLEAP
+        and entry.ground_truth.endswith(".slp")
+        and not slp_has_tracks(entry.ground_truth)
     )
 
 
@@ -122,7 +125,9 @@ def evaluated_videos():
 
 
 def has_pose_ground_truth(entry):
-    return SLEAP and entry.ground_truth is not None and entry.ground_truth.endswith(".slp")
+    return (
+        SLEAP and entry.ground_truth is not None and entry.ground_truth.endswith(".slp")
+    )
 
 
 def video_results(wildcards):
@@ -155,6 +160,82 @@ def frame_size(video_id):
         # Its own jobs report the unreadable video, so --keep-going processes the others.
         return None
     return info.height, info.width
+
+
+# ---- the SLEAP pose stage (workflow/rules/sleap.smk) ----
+
+if SLEAP:
+    RUNTIME = config["runtime"]
+    SLEAP_SCRIPT = f"{workflow.basedir}/workflow/scripts/sleap_stage.py"
+    SLEAP_CONDA_ENV = f"../../{sleap_env.conda_env_file(RUNTIME)}"
+    SLEAP_FAMILY = sleap_models.runtime_family(RUNTIME)
+    SLEAP_EXPORT_ROOT = (
+        SLEAP_PIPELINE.export_root(SLEAP_FAMILY, config["export_dir"])
+        if SLEAP_FAMILY
+        else None
+    )
+    SLEAP_NODES = " ".join(SLEAP_PIPELINE.node_names)
+    SLEAP_CROP_SIZE = SLEAP_PIPELINE.models[-1].crop_size or 0
+
+
+def sleap_python():
+    """pose.env's interpreter; else the conda env's (under --sdm conda) or Snakemake's."""
+    if SLEAP_ENV_PYTHON:
+        return SLEAP_ENV_PYTHON
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+        return "python"
+    return sys.executable
+
+
+def sleap_export_folder(video_id):
+    """The export this video runs on (None on native runtimes or an unreadable video)."""
+    if not SLEAP_FAMILY:
+        return None
+    size = frame_size(video_id)
+    if size is None:
+        return None
+    return sleap_models.export_folder(
+        SLEAP_PIPELINE, RUNTIME, config["export_dir"], *size
+    )
+
+
+def sleap_parity_video(wildcards):
+    """The first video whose frames the export at this size is checked on."""
+    height, width = int(wildcards.height), int(wildcards.width)
+    for video_id in VIDEOS:
+        size = frame_size(video_id)
+        if size is None:
+            continue
+        if SLEAP_PIPELINE.on_crops or size == (height, width):
+            return video_path(video_id)
+    raise WorkflowError(f"no video of {height}x{width} to check the SLEAP export on")
+
+
+def sleap_predict_inputs(wildcards):
+    inputs = {
+        "preflight": ancient(f"{RESULTS}/sleap/preflight.json"),
+        "video": video_file(wildcards),
+        "models": SLEAP_PIPELINE.files(),
+    }
+    folder = sleap_export_folder(wildcards.video)
+    if folder:
+        inputs["export"] = folder
+    if SLEAP_PIPELINE.on_crops:
+        inputs["boxes"] = f"{RESULTS}/{wildcards.video}/sleap/boxes.npz"
+    return inputs
+
+
+def sleap_export_argument(wildcards, input):
+    return f"--export {shlex.quote(input.export)}" if "export" in input.keys() else ""
+
+
+def sleap_crop_arguments(wildcards, input):
+    if not SLEAP_PIPELINE.on_crops:
+        return ""
+    return (
+        f"--detections {shlex.quote(input.boxes)} --crop-size {SLEAP_CROP_SIZE} "
+        f"--crop-scale {config['pose']['crop_scale']}"
+    )
 
 
 def final_outputs():

@@ -42,8 +42,9 @@ def preflight(args) -> None:
 
     report = run_preflight(args.runtime)
     Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
-    logger.info("SLEAP environment %s can run '%s': %s", report["python"], args.runtime,
-                report["versions"])
+    logger.info(
+        "SLEAP environment %s can run '%s': %s", report["python"], args.runtime, report["versions"]
+    )
 
 
 def export(args) -> None:

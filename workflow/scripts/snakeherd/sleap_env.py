@@ -43,8 +43,10 @@ def conda_env_file(runtime: str) -> str:
 
 
 def _looks_like_path(value: str) -> bool:
-    return os.sep in value or value.startswith((".", "~")) or (
-        os.altsep is not None and os.altsep in value
+    return (
+        os.sep in value
+        or value.startswith((".", "~"))
+        or (os.altsep is not None and os.altsep in value)
     )
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import sleap_inference, sleap_runtime
 from .errors import SnakeherdError
+from .video import FrameSelection, probe
 
 logger = logging.getLogger("snakeherd")
 
@@ -45,7 +46,8 @@ def run_sleap_nn_export(
         export_command.main(args=args, standalone_mode=False)
     except click.ClickException as error:
         raise ExportError(
-            f"sleap-nn export of {', '.join(map(str, model_paths))} failed: {error.format_message()}",
+            f"sleap-nn export of {', '.join(map(str, model_paths))} failed: "
+            f"{error.format_message()}",
             "check that the model folders are sleap-nn models of a supported type; the log has "
             "sleap-nn's full output.",
         ) from None
@@ -149,7 +151,7 @@ def parity_check(
     threads: int,
 ) -> dict:
     """Checkpoint (cpu) vs export (``runtime``), raw and corrected, on real frames."""
-    info = sleap_inference.probe(video)
+    info = probe(video)
     detections = (
         _grid_detections(frames, info.height, info.width, int(crop_size))
         if kind == "crops"
@@ -198,9 +200,9 @@ def export_and_check(
             path.chmod(path.stat().st_mode | 0o200)
         exposed = sleap_runtime.expose_confmaps(temporary / "model.onnx")
         export_s = time.perf_counter() - started
-        frames = sleap_inference.FrameSelection.parse(None).resolve(
-            sleap_inference.probe(video).n_frames
-        ).evenly_spaced(parity_frames)
+        frames = (
+            FrameSelection.parse(None).resolve(probe(video).n_frames).evenly_spaced(parity_frames)
+        )
         results = parity_check(
             kind=kind,
             model_paths=model_paths,

@@ -55,9 +55,9 @@ class PoseArrays:
         return {
             "frame": np.asarray(self.frame, dtype=np.int64),
             "det_id": np.asarray(self.det_id, dtype=np.int64),
-            "points": (
-                np.stack(self.points) if self.points else np.zeros((0, n_nodes, 2))
-            ).astype(np.float64),
+            "points": (np.stack(self.points) if self.points else np.zeros((0, n_nodes, 2))).astype(
+                np.float64
+            ),
             "point_scores": (
                 np.stack(self.point_scores) if self.point_scores else np.zeros((0, n_nodes))
             ).astype(np.float64),

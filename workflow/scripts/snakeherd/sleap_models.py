@@ -260,8 +260,10 @@ def resolve_pipeline(paths: list[str], detection_method: str) -> SleapPipeline:
             other = next(m for m in models if m.model_type != "centroid")
             if other.model_type in ("centered_instance", "multi_class_topdown"):
                 centroid = next(m for m in models if m.model_type == "centroid")
-                kind = "topdown" if other.model_type == "centered_instance" else (
-                    "multi_class_topdown"
+                kind = (
+                    "topdown"
+                    if other.model_type == "centered_instance"
+                    else ("multi_class_topdown")
                 )
                 if other.crop_size is None:
                     raise ConfigError(

@@ -82,7 +82,7 @@ def diagnose(module: str, error_text: str, runtime: str, python: str) -> Diagnos
             module,
             f"{python} has no sleap-nn: it is not a SLEAP environment.",
             f"point pose.env at the Python of your SLEAP environment, or install it there: "
-            f"`{python} -m pip install \"{SLEAP_NN_PIN}\" torch==2.14.1 torchvision==0.29.1`; "
+            f'`{python} -m pip install "{SLEAP_NN_PIN}" torch==2.14.1 torchvision==0.29.1`; '
             "or run with `--sdm conda` and leave pose.env unset (envs/sleap-*.yaml).",
         )
     if module in ("onnx", "onnxruntime", "onnxscript") and missing:
@@ -91,14 +91,14 @@ def diagnose(module: str, error_text: str, runtime: str, python: str) -> Diagnos
             module,
             f"runtime '{runtime}' exports the SLEAP model and runs it with ONNX Runtime, but "
             f"{python} lacks the export modules ({first_line}).",
-            f"install sleap-nn's export extras: `{python} -m pip install \"{extras}\"` "
+            f'install sleap-nn\'s export extras: `{python} -m pip install "{extras}"` '
             "(sleap-nn[export] for CPU, sleap-nn[export-gpu] for CUDA).",
         )
     if module == "tensorrt" and missing:
         return Diagnosis(
             module,
             f"runtime 'tensorrt' needs TensorRT, which {python} lacks ({first_line}).",
-            f"`{python} -m pip install \"sleap-nn[export-gpu,tensorrt]\"` on a node with an "
+            f'`{python} -m pip install "sleap-nn[export-gpu,tensorrt]"` on a node with an '
             "NVIDIA GPU and driver (envs/sleap-tensorrt.yaml).",
         )
     if module in ("torch", "torchvision") and missing:

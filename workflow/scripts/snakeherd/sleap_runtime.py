@@ -100,7 +100,10 @@ def refined_global_peaks(confmaps, threshold: float = PEAK_THRESHOLD):
     from sleap_nn.inference.ops.peaks import find_global_peaks
 
     return find_global_peaks(
-        confmaps, threshold=threshold, refinement="integral", integral_patch_size=INTEGRAL_PATCH_SIZE
+        confmaps,
+        threshold=threshold,
+        refinement="integral",
+        integral_patch_size=INTEGRAL_PATCH_SIZE,
     )
 
 
@@ -109,7 +112,9 @@ class CorrectingBackend:
 
     does_baked_postproc = True
 
-    def __init__(self, inner, geometry: ExportGeometry, refine: bool = True, geometric: bool = True):
+    def __init__(
+        self, inner, geometry: ExportGeometry, refine: bool = True, geometric: bool = True
+    ):
         self.inner = inner
         self.geometry = geometry
         self.refine = refine
@@ -335,6 +340,7 @@ def build_predictor(
         return exported_predictor(export_folder, runtime, batch_size, threads, correct)
     raise RuntimeUnavailableError(
         f"the SLEAP stage does not support runtime '{runtime}'.",
-        "use one of " + ", ".join(r for r in runtimes.RUNTIMES if r in runtimes.MODEL_STAGES[
-            "sleap"].runtimes) + ".",
+        "use one of "
+        + ", ".join(r for r in runtimes.RUNTIMES if r in runtimes.MODEL_STAGES["sleap"].runtimes)
+        + ".",
     )
