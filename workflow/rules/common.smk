@@ -167,7 +167,10 @@ def frame_size(video_id):
 if SLEAP:
     RUNTIME = config["runtime"]
     SLEAP_SCRIPT = f"{workflow.basedir}/workflow/scripts/sleap_stage.py"
-    SLEAP_CONDA_ENV = f"../../{sleap_env.conda_env_file(RUNTIME)}"
+    # pose.env names the environment itself: --sdm conda then builds none for SLEAP rules.
+    SLEAP_CONDA_ENV = (
+        None if SLEAP_ENV_PYTHON else f"../../{sleap_env.conda_env_file(RUNTIME)}"
+    )
     SLEAP_FAMILY = sleap_models.runtime_family(RUNTIME)
     SLEAP_EXPORT_ROOT = (
         SLEAP_PIPELINE.export_root(SLEAP_FAMILY, config["export_dir"])

@@ -10,7 +10,7 @@ def main(smk):
     video_id = smk.wildcards.video
     poses = poses_table(arrays, video_id)
     io.write_table(poses, smk.output.poses, "poses", stage)
-    if "detections" in smk.output:
+    if hasattr(smk.output, "detections"):
         detections = detections_table(arrays, video_id)
         io.write_table(detections, smk.output.detections, "detections", stage)
         logger.info("%d animals found by SLEAP in %d frames", len(detections), stage["frames"])
