@@ -293,23 +293,40 @@ def test_stage_reproduces_sleap_nn_predict(names, models, video, sleap_python, t
 
 
 def test_export_over_tolerance_fails_with_the_numbers(models, video, sleap_python, tmp_path):
-    # sleap-nn's exported single-instance graph skips the training-time resize to
-    # max_height x max_width (320x560) that the checkpoint applies: far apart on this video.
-    config = sleap_config(
-        models, video, sleap_python, ["minimal_instance_single_instance"], runtime="onnx_cpu"
-    )
+    config = sleap_config(models, video, sleap_python, PAIR, runtime="onnx_cpu")
     config["export_dir"] = str(tmp_path / "exports")
     config["videos"][0]["frames"] = "0-3"
     config["pose"]["export_parity_frames"] = 3
+    config["pose"]["export_tolerance_px"] = 0.05
     run = run_snakemake(tmp_path / "work", config)
     assert run.returncode != 0
     log = tmp_path / "work" / "results" / "sleap" / "logs" / "sleap_export_384x384.log"
     message = log.read_text()
     assert "disagrees with its checkpoint" in message
-    assert "median keypoint distance" in message and "tolerance 1.5 px" in message
+    assert "median keypoint distance" in message and "(tolerance 0.05 px" in message
+    assert "sleap-nn's raw export: median" in message
     assert "Traceback" not in message
-    assert not (tmp_path / "exports" / "minimal_instance_single_instance.onnx" / "384x384").exists()
+    assert not list((tmp_path / "exports").rglob("model.onnx"))
     assert not (tmp_path / "work" / "results" / "sleap" / "pair" / "poses.parquet").exists()
+
+
+def test_single_instance_export_is_resized_as_its_checkpoint(models, video, sleap_python, tmp_path):
+    # This model was trained at max_height x max_width 320 x 560 (frames resized and padded to
+    # it); sleap-nn's exported graph skips that, the stage does it for the graph.
+    folder = tmp_path / "single.onnx" / "384x384"
+    command = [
+        str(sleap_python), str(STAGE), "export", "--runtime", "onnx_cpu",
+        "--kind", "single_instance", "--models", str(models / "minimal_instance_single_instance"),
+        "--nodes", "A", "B", "--video", str(video), "--folder", str(folder),
+        "--height", "384", "--width", "384", "--tolerance", "1.5", "--parity-frames", "4",
+        "--threads", "2", "--log", str(tmp_path / "export.log"),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, (tmp_path / "export.log").read_text()[-3000:]
+    report = json.loads((folder / "parity.json").read_text())
+    print(json.dumps({k: report[k] for k in ("input_size", "raw", "corrected")}, indent=1))
+    assert report["input_size"] == [320, 560]
+    assert report["corrected"]["median_px"] < 0.5 < report["raw"]["median_px"]
 
 
 def test_centered_instance_on_detection_crops(models, video, sleap_python, tmp_path):

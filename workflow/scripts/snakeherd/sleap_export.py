@@ -193,9 +193,13 @@ def export_and_check(
     started = time.perf_counter()
     try:
         on_crops = kind == "crops"
-        run_sleap_nn_export(
-            model_paths, temporary, fmt, None if on_crops else height, None if on_crops else width
-        )
+        input_hw = (None, None) if on_crops else (height, width)
+        max_hw = sleap_runtime.training_max_hw(Path(model_paths[0]) / "training_config.yaml")
+        if kind in sleap_runtime.SIZE_MATCHED_TYPES and max_hw is not None:
+            # The stage resizes frames to the size the model was trained at, as the
+            # checkpoint path does; the graph takes that size.
+            input_hw = max_hw
+        run_sleap_nn_export(model_paths, temporary, fmt, *input_hw)
         for path in temporary.iterdir():  # sleap-nn copies read-only training configs as is
             path.chmod(path.stat().st_mode | 0o200)
         exposed = sleap_runtime.expose_confmaps(temporary / "model.onnx")
@@ -220,7 +224,8 @@ def export_and_check(
             "pipeline": kind,
             "runtime": runtime,
             "format": fmt,
-            "input_size": [int(crop_size), int(crop_size)] if on_crops else [height, width],
+            "frame_size": [height, width],
+            "input_size": [int(crop_size), int(crop_size)] if on_crops else list(input_hw),
             "parity_video": str(video),
             "parity_frames": [int(f) for f in frames],
             "reference": "checkpoint on cpu (sleap-nn predict defaults)",

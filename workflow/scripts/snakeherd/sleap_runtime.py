@@ -36,6 +36,9 @@ INTEGRAL_PATCH_SIZE = 5  # sleap-nn predict's default
 PEAK_THRESHOLD = 0.2  # sleap-nn predict's default
 TORCH_DEVICES = {"cpu": "cpu", "mps": "mps", "cuda": "cuda"}
 GLOBAL_PEAK_TYPES = ("single_instance", "centered_instance", "topdown")
+# Whole-frame models whose checkpoint path resizes and pads frames to the training config's
+# max_height x max_width (sleap-nn's sizematcher) while their exported graph does not.
+SIZE_MATCHED_TYPES = ("single_instance", "bottomup", "multi_class_bottomup")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class ExportGeometry:
     output_stride: float
     instance_scale: float
     crop_size: tuple[int, int] | None
+    max_hw: tuple[int, int] | None = None
 
     @classmethod
     def read(cls, folder: str | Path) -> ExportGeometry:
@@ -57,12 +61,30 @@ class ExportGeometry:
             # The bundle's input_scale is the centroid model's; crops use the instance model's.
             scale = _training_scale(folder / "training_config_centered_instance.yaml")
         crop = metadata.get("crop_size")
+        max_hw = None
+        if model_type in SIZE_MATCHED_TYPES:
+            max_hw = training_max_hw(folder / "training_config.yaml")
         return cls(
             model_type=model_type,
             output_stride=float(metadata["output_stride"]),
             instance_scale=scale,
             crop_size=(int(crop[0]), int(crop[1])) if crop else None,
+            max_hw=max_hw,
         )
+
+
+def training_max_hw(path: Path) -> tuple[int, int] | None:
+    """The frame size a whole-frame model resizes and pads every frame to (None: as is)."""
+    import yaml
+
+    if not path.exists():
+        return None
+    config = yaml.safe_load(path.read_text()) or {}
+    preprocessing = (config.get("data_config") or {}).get("preprocessing") or {}
+    height, width = preprocessing.get("max_height"), preprocessing.get("max_width")
+    if height is None or width is None:
+        return None
+    return int(height), int(width)
 
 
 def _training_scale(path: Path) -> float:
@@ -124,7 +146,31 @@ class CorrectingBackend:
         if hasattr(self.inner, "warmup"):
             self.inner.warmup(input_shape)
 
+    def _size_match(self, x):
+        """Frames resized and padded as the checkpoint path does; None when no resize is due."""
+        import torch
+        from sleap_nn.data.resizing import apply_sizematcher
+
+        max_hw = self.geometry.max_hw
+        if max_hw is None or tuple(x.shape[-2:]) == max_hw:
+            return x, None
+        frames, scales = [], []
+        for frame in x.float():
+            resized, scale = apply_sizematcher(frame, *max_hw)
+            frames.append(resized)
+            scales.append(float(scale))
+        matched = torch.stack(frames).round().clamp(0, 255).to(x.dtype)
+        return matched, torch.tensor(scales, dtype=torch.float32)
+
     def __call__(self, x):
+        x, eff_scale = self._size_match(x)
+        raw = self._corrected(x)
+        if eff_scale is not None:
+            shape = (-1,) + (1,) * (raw["peaks"].ndim - 1)
+            raw["peaks"] = raw["peaks"] / eff_scale.view(shape)
+        return raw
+
+    def _corrected(self, x):
         raw = dict(self.inner(x))
         confmaps = raw.pop(CONFMAPS_OUTPUT, None)
         geometry = self.geometry
