@@ -53,6 +53,11 @@ RESULTS = f"results/{EXPERIMENT}"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 TRACKING = config["tracking"]["enabled"]
+# Track-only runs: no detection or pose stage; each video's `predictions` .slp is tracked.
+TRACK_ONLY = (
+    config["detection"]["method"] == "none" and config["pose"]["method"] == "none"
+)
+HAS_POSES = TRACK_ONLY or config["pose"]["method"] != "none"
 CORE_ENV = "../../envs/core.yaml"
 
 
@@ -61,10 +66,32 @@ wildcard_constraints:
 
 
 def video_file(wildcards):
+    """The video (an empty list for a track-only video given without a path)."""
+    entry = VIDEOS[wildcards.video]
+    if entry.is_synthetic:
+        return f"{RESULTS}/{entry.id}/synthetic/video.mp4"
+    return entry.path or []
+
+
+def video_reference(wildcards):
+    """The video path that tracks.slp names (None: the one the predictions file names)."""
     entry = VIDEOS[wildcards.video]
     if entry.is_synthetic:
         return f"{RESULTS}/{entry.id}/synthetic/video.mp4"
     return entry.path
+
+
+def predictions_file(wildcards):
+    return VIDEOS[wildcards.video].predictions
+
+
+def tracking_inputs(wildcards):
+    """What the track rule reads: detections, and keypoints when a pose stage (or .slp) has them."""
+    folder = f"{RESULTS}/{wildcards.video}"
+    inputs = {"detections": f"{folder}/detections.parquet"}
+    if HAS_POSES:
+        inputs["poses"] = f"{folder}/poses.parquet"
+    return inputs
 
 
 def ground_truth_file(wildcards):
@@ -87,9 +114,12 @@ def video_results(wildcards):
     entry = VIDEOS[wildcards.video]
     folder = f"{RESULTS}/{entry.id}"
     results = {"detections": f"{folder}/detections.parquet"}
+    if HAS_POSES:
+        results["poses"] = f"{folder}/poses.parquet"
     if TRACKING:
         results["tracks"] = f"{folder}/tracks.parquet"
         results["tracks_csv"] = f"{folder}/tracks.csv"
+        results["tracks_slp"] = f"{folder}/tracks.slp"
     if has_ground_truth(entry):
         results["evaluation"] = f"{folder}/evaluation.parquet"
     return results

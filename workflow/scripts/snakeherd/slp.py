@@ -207,7 +207,143 @@ def read_predictions(
         poses=poses.reset_index(drop=True),
         nodes=nodes,
         edges=edges,
-        video_path=str(video.filename),
+        video_path=resolve_video_path(str(video.filename), path),
         n_frames=n_frames,
     )
 
+
+def resolve_video_path(recorded: str, slp_path: str) -> str:
+    """The video a .slp names: as recorded if it exists, else a file of that name beside the .slp
+    (as SLEAP looks for it), else the recorded path unchanged."""
+    if Path(recorded).exists():
+        return str(Path(recorded).resolve())
+    beside = Path(slp_path).resolve().parent / Path(recorded.replace("\\", "/")).name
+    return str(beside) if beside.exists() else recorded
+
+
+
+def write_tracks(
+    tracks: pd.DataFrame,
+    path: str,
+    video_path: str,
+    nodes: list[str],
+    edges: list[tuple[str, str]] | None = None,
+    n_frames: int | None = None,
+) -> None:
+    """Write tracks as a SLEAP labels file (predicted instances, one ``Track`` per track id).
+
+    ``nodes`` are the pose stage's keypoint names, read from the ``<node>.x/.y/.score`` columns;
+    without nodes each instance is a single ``centroid`` point at the track position. The video
+    is referenced by path (it need not exist; SLEAP asks for it when it does not).
+    """
+    sio = _sleap_io()
+    if not nodes:
+        nodes, edges = [CENTROID_NODE], []
+        points = tracks[["x", "y"]].to_numpy(dtype=np.float64)[:, None, :]
+        point_scores = np.ones((len(tracks), 1))
+    else:
+        points = np.stack(
+            [tracks[[f"{n}.x", f"{n}.y"]].to_numpy(dtype=np.float64) for n in nodes], axis=1
+        )
+        point_scores = np.stack(
+            [tracks[f"{n}.score"].to_numpy(dtype=np.float64) for n in nodes], axis=1
+        )
+    skeleton = sio.Skeleton(nodes=list(nodes), edges=[list(e) for e in (edges or [])])
+    backend_metadata = {"shape": (n_frames, 1, 1, 1)} if n_frames else {}
+    video = sio.Video(filename=str(video_path), open_backend=False, backend_metadata=backend_metadata)
+    track_ids = sorted(int(t) for t in tracks["track_id"].unique())
+    track_objects = {tid: sio.Track(name=f"track_{tid}") for tid in track_ids}
+    scores = tracks["score"].to_numpy(dtype=np.float64)
+    frame_of = tracks["frame"].to_numpy()
+    track_of = tracks["track_id"].to_numpy()
+    labeled_frames = []
+    bounds = np.flatnonzero(np.diff(frame_of)) + 1
+    for start, stop in zip(
+        np.concatenate([[0], bounds]), np.concatenate([bounds, [len(tracks)]]), strict=True
+    ):
+        if stop <= start:
+            continue
+        instances = [
+            sio.PredictedInstance.from_numpy(
+                points[i],
+                skeleton=skeleton,
+                point_scores=np.nan_to_num(point_scores[i], nan=0.0),
+                score=float(np.nan_to_num(scores[i], nan=0.0)),
+                track=track_objects[int(track_of[i])],
+                tracking_score=1.0,
+            )
+            for i in range(start, stop)
+        ]
+        labeled_frames.append(
+            sio.LabeledFrame(video=video, frame_idx=int(frame_of[start]), instances=instances)
+        )
+    labels = sio.Labels(
+        labeled_frames=labeled_frames,
+        videos=[video],
+        skeletons=[skeleton],
+        tracks=[track_objects[t] for t in track_ids],
+    )
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        sio.save_slp(labels, str(temporary), verbose=False)
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def prediction_tables(
+    path: str, video_id: str, video_path: str | None, frames: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Detections, poses and the stage record of a track-only run's input.
+
+    The frame selection is resolved against the video's length: from the video file when it is
+    on disk (``video_path``, else the one the .slp names), else from the length the .slp records.
+    """
+    from .errors import VideoError
+    from .video import FrameRangeError, FrameSelection, probe
+
+    selection = FrameSelection.parse(frames)
+    labels_info = read_predictions(path, video_id, video_path)
+    reference = video_path or labels_info.video_path
+    n_frames = None
+    if reference and Path(reference).is_file():
+        try:
+            n_frames = probe(reference).n_frames
+        except VideoError:
+            n_frames = None
+    if n_frames is None:
+        n_frames = labels_info.n_frames
+    if n_frames is None:
+        n_frames = int(labels_info.detections["frame"].max()) + 1
+    try:
+        resolved = selection.resolve(n_frames)
+    except FrameRangeError as error:
+        raise InputFileError(
+            f"frames of video {video_id}: {error}", f"keep frames within 0-{n_frames - 1}."
+        ) from None
+    wanted = resolved.frames()
+    detections = labels_info.detections
+    keep = detections["frame"].isin(wanted)
+    if not keep.any():
+        raise InputFileError(
+            f"predictions file {path} has no instances in the selected frames ({resolved}) of "
+            f"video {video_id}.",
+            "check the video's `frames` selection against the frames SLEAP predicted.",
+        )
+    poses = labels_info.poses
+    stage = {
+        "method": "predictions",
+        "source": str(path),
+        "video": reference,
+        "n_frames": n_frames,
+        "frame_selection": str(resolved),
+        "skeleton": {"nodes": labels_info.nodes, "edges": [list(e) for e in labels_info.edges]},
+        "existing_tracks": "ignored",
+    }
+    return (
+        detections[keep].reset_index(drop=True),
+        poses[poses["frame"].isin(wanted)].reset_index(drop=True),
+        stage,
+    )
