@@ -2,8 +2,8 @@
 
 A hole of at most ``interpolate_max_gap`` frames between two rows of the same track is filled
 with one row per missing frame (only frames that were processed: a gap in the frame selection is
-never filled): positions and keypoints linearly, the undirected body axis along the shorter way
-round (interpolating 2θ on the circle). Filled rows have ``det_id`` -1, ``score`` NaN and
+never filled): positions and keypoints linearly, the undirected body axis the shorter way round
+(179° to 1° passes through 0°, not 90°). Filled rows have ``det_id`` -1, ``score`` NaN and
 ``interpolated`` True. Coordinates stay sub-pixel.
 """
 
@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .kalman import wrap_axis
+
 
 def _lerp_axis(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
-    za, zb = np.exp(2j * a), np.exp(2j * b)
-    z = (1 - w) * za + w * zb
-    return np.mod(np.angle(z) / 2, np.pi)
+    """Undirected axes turned from ``a`` towards ``b`` the shorter way, by fraction ``w``."""
+    return np.mod(a + w * wrap_axis(b - a), np.pi)
 
 
 def interpolate(

@@ -145,5 +145,7 @@ def reduce_scores(scores: np.ndarray, reduction: str, quantile: float) -> np.nda
         high = np.minimum(low + 1, np.maximum(count - 1, 0))
         rows = np.arange(len(scores))
         fraction = position - low
-        result = ordered[rows, low] * (1 - fraction) + ordered[rows, high] * fraction
+        low_value, high_value = ordered[rows, low], ordered[rows, high]
+        with np.errstate(invalid="ignore"):
+            result = low_value + (high_value - low_value) * np.where(count > 1, fraction, 0.0)
     return np.where(count > 0, result, np.nan)
