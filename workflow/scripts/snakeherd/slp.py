@@ -87,8 +87,9 @@ def _pick_video(labels, path: str, video_path: str | None):
 def keypoint_geometry(points: np.ndarray) -> tuple[np.ndarray, ...]:
     """Centre, long side, short side and axis angle in [0, π) of keypoint sets (n, K, 2).
 
-    The axis is the keypoints' principal direction; the sides are their extents along it and
-    across it. Instances with fewer than two visible keypoints get NaN sides and angle.
+    The box is aligned with the keypoints' principal direction; its sides are their extents
+    along it and across it, the longer one first, and the angle is the long side's direction.
+    Instances with fewer than two visible keypoints get NaN sides and angle.
     """
     visible = np.isfinite(points).all(axis=2)
     count = visible.sum(axis=1)
@@ -109,6 +110,13 @@ def keypoint_geometry(points: np.ndarray) -> tuple[np.ndarray, ...]:
         return high - low
 
     long_side, short_side = extent(along), extent(across)
+    # The box's long side defines the angle (the detections contract), even when spread limbs
+    # make the keypoints wider across the body than along it.
+    wider = short_side > long_side
+    long_side, short_side = np.where(wider, short_side, long_side), np.where(
+        wider, long_side, short_side
+    )
+    angle = np.where(wider, np.mod(angle + np.pi / 2, np.pi), angle)
     few = count < 2
     long_side[few] = short_side[few] = angle[few] = np.nan
     return centre, long_side, short_side, angle
