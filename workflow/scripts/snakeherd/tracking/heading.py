@@ -63,18 +63,33 @@ def from_motion(frames: np.ndarray, xy: np.ndarray, axis: np.ndarray) -> np.ndar
     cos_turn = np.cos(np.diff(theta))
     keep_cost = FLIP_COST * (1 - cos_turn) / 2
     switch_cost = FLIP_COST * (1 + cos_turn) / 2
-    total = emission[0].copy()
-    back = np.zeros((len(theta), 2), dtype=np.int64)
+    # Two states only: plain Python floats beat NumPy calls on 2-element arrays by far here.
+    keep_list, switch_list = keep_cost.tolist(), switch_cost.tolist()
+    emit0, emit1 = emission[:, 0].tolist(), emission[:, 1].tolist()
+    total0, total1 = emit0[0], emit1[0]
+    back = bytearray(2 * len(theta))  # predecessor state of state s at step i: back[2i + s]
     for i in range(1, len(theta)):
-        stay = total + keep_cost[i - 1]  # previous state s -> same s
-        cross = total[::-1] + switch_cost[i - 1]  # previous state 1-s -> s
-        from_other = cross < stay
-        back[i] = np.where(from_other, [1, 0], [0, 1])
-        total = np.where(from_other, cross, stay) + emission[i]
+        keep, switch = keep_list[i - 1], switch_list[i - 1]
+        stay0, cross0 = total0 + keep, total1 + switch
+        stay1, cross1 = total1 + keep, total0 + switch
+        if cross0 < stay0:
+            back[2 * i] = 1
+            new0 = cross0
+        else:
+            new0 = stay0
+        if cross1 < stay1:
+            back[2 * i + 1] = 0
+            new1 = cross1
+        else:
+            back[2 * i + 1] = 1
+            new1 = stay1
+        total0, total1 = new0 + emit0[i], new1 + emit1[i]
     state = np.empty(len(theta), dtype=np.int64)
-    state[-1] = int(np.argmin(total))
+    current = 0 if total0 <= total1 else 1
+    state[-1] = current
     for i in range(len(theta) - 1, 0, -1):
-        state[i - 1] = back[i, state[i]]
+        current = back[2 * i + current]
+        state[i - 1] = current
     directed = theta + np.pi * state
     heading[known] = np.angle(np.exp(1j * directed))
     return heading

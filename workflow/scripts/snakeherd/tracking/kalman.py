@@ -41,30 +41,28 @@ def predict_value(value: np.ndarray, rate: np.ndarray, dt: np.ndarray) -> np.nda
 
 
 def update(
-    value: np.ndarray,
+    predicted_value: np.ndarray,
     rate: np.ndarray,
-    cov: np.ndarray,
-    dt: np.ndarray,
+    predicted_cov: np.ndarray,
     innovation: np.ndarray,
     measurement_variance: np.ndarray,
-    noise: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Predict ``dt`` frames ahead and fold in the measurements; returns the new state.
+    """Fold measurements into predicted states; returns the new value, rate and covariance.
 
-    ``value``, ``rate``, ``innovation`` are (n, 3) for x, y, θ; ``cov`` (n, 2, 3) per channel;
-    ``measurement_variance`` (n, 2) per channel (``inf`` = not measured: predict only).
+    ``predicted_value`` (n, 3) and ``predicted_cov`` (n, 2, 3) are the states already predicted
+    to the measurement's frame (:func:`predict_value`, :func:`predict_covariance`), ``rate``
+    (n, 3) the rates before it; ``innovation`` (n, 3) is measured minus predicted (NaN: not
+    measured); ``measurement_variance`` (n, 2) per channel (``inf`` = not measured).
     """
-    predicted_cov = predict_covariance(cov, dt, noise)
     pp, pv = predicted_cov[..., 0], predicted_cov[..., 1]
-    with np.errstate(invalid="ignore"):
-        gain_value = pp / (pp + measurement_variance)
-        gain_rate = pv / (pp + measurement_variance)
-    gain_value = np.nan_to_num(gain_value, nan=0.0)
-    gain_rate = np.nan_to_num(gain_rate, nan=0.0)
-    innovation = np.where(np.isfinite(innovation), innovation, 0.0)
-    new_value = predict_value(value, rate, dt) + gain_value[:, CHANNEL_OF] * innovation
+    # An unmeasured channel (infinite variance) gets zero gain: it is only predicted.
+    inverse = 1.0 / (pp + measurement_variance)
+    gain_value = pp * inverse
+    gain_rate = pv * inverse
+    innovation = np.where(np.isnan(innovation), 0.0, innovation)
+    new_value = predicted_value + gain_value[:, CHANNEL_OF] * innovation
     new_rate = rate + gain_rate[:, CHANNEL_OF] * innovation
-    new_cov = np.empty_like(cov)
+    new_cov = np.empty_like(predicted_cov)
     new_cov[..., 0] = (1 - gain_value) * pp
     new_cov[..., 1] = (1 - gain_value) * pv
     new_cov[..., 2] = predicted_cov[..., 2] - gain_rate * pv

@@ -165,11 +165,13 @@ class OnlineTracker:
         free = np.ones(len(rows), dtype=bool)
         matched_tracks = live[:0]
         if len(live):
-            cost, predicted = self._costs(frame, live, rows, gated=True)
+            cost, predicted, predicted_cov = self._costs(frame, live, rows, gated=True)
             t_idx, d_idx = self.match(cost)
             if len(t_idx):
                 matched_tracks = live[t_idx]
-                self._update(frame, matched_tracks, rows[d_idx], predicted[t_idx])
+                self._update(
+                    frame, matched_tracks, rows[d_idx], predicted[t_idx], predicted_cov[t_idx]
+                )
                 assigned[rows[d_idx]] = matched_tracks
                 free[d_idx] = False
         if free.all() and len(live) == 0 and tracks.n == 0:
@@ -187,7 +189,7 @@ class OnlineTracker:
             waiting[matched_tracks] = False
             waiting = np.flatnonzero(waiting)
             if len(waiting):
-                cost, _ = self._costs(frame, waiting, free_rows, gated=False)
+                cost, _, _ = self._costs(frame, waiting, free_rows, gated=False)
                 t_idx, d_idx = self.match(cost)
                 self._restart(frame, waiting[t_idx], free_rows[d_idx])
                 assigned[free_rows[d_idx]] = waiting[t_idx]
@@ -204,7 +206,7 @@ class OnlineTracker:
         dt = (frame - t.last_frame[tracks_idx]).astype(np.float64)
         cov = kalman.predict_covariance(t.cov[tracks_idx], dt, self.noise)
         predicted = kalman.predict_value(t.value[tracks_idx], t.rate[tracks_idx], dt)
-        track_variance = cov[..., 0]  # (T, 2)
+        track_variance = cov[..., 0].copy()  # (T, 2)
         if not gated:
             # Re-identification after a loss: extrapolating the velocity is meaningless, so the
             # animal is searched around where it was last seen, farther the longer it was lost.
@@ -219,11 +221,13 @@ class OnlineTracker:
             0.5 * (np.log(angle_spread) - self.log_measurement_variance[1])[:, None]
         )
         area_delta = self.log_area[rows][None, :] - t.log_area[tracks_idx][:, None]
+        area_term = 0.5 * (area_delta / p.size_noise) ** 2
         cost = (
             0.5 * mahalanobis2
-            + np.log(position_spread) - self.log_measurement_variance[0]
-            + np.nan_to_num(angle_term, nan=NEUTRAL_TERM)
-            + np.nan_to_num(0.5 * (area_delta / p.size_noise) ** 2, nan=NEUTRAL_TERM)
+            + np.log(position_spread)
+            - self.log_measurement_variance[0]
+            + np.where(np.isnan(angle_term), NEUTRAL_TERM, angle_term)
+            + np.where(np.isnan(area_term), NEUTRAL_TERM, area_term)
         )
         if gated:
             allowed = (mahalanobis2 <= p.gate**2) & (dist2 <= p.max_distance**2)
@@ -238,8 +242,9 @@ class OnlineTracker:
                 similarity[ti, di] = self._similarity(
                     frame, tracks_idx[ti], rows[di], predicted[ti, :2]
                 )
-            cost += p.similarity_weight * (1.0 - np.nan_to_num(similarity, nan=0.5))
-        return np.where(allowed, cost, np.inf), predicted
+            similarity = np.where(np.isnan(similarity), 0.5, similarity)
+            cost += p.similarity_weight * (1.0 - similarity)
+        return np.where(allowed, cost, np.inf), predicted, cov
 
     def _similarity(self, frame, track_of_pair, row_of_pair, predicted_of_pair) -> np.ndarray:
         p, t = self.p, self.tracks
@@ -287,29 +292,20 @@ class OnlineTracker:
         )
         t.last_frame[tracks_idx] = frame
 
-    def _update(self, frame, tracks_idx, rows, predicted) -> None:
+    def _update(self, frame, tracks_idx, rows, predicted, predicted_cov) -> None:
         t = self.tracks
-        dt = (frame - t.last_frame[tracks_idx]).astype(np.float64)
         measured = self.measured[rows]
         innovation = measured - predicted
         innovation[:, 2] = kalman.wrap_axis(innovation[:, 2])
         variance = np.empty((len(rows), 2))
         variance[:, 0] = self.det_variance[rows]
-        variance[:, 1] = np.where(
-            np.isfinite(innovation[:, 2]), self.measurement_variance[1], np.inf
-        )
+        variance[:, 1] = np.where(np.isnan(innovation[:, 2]), np.inf, self.measurement_variance[1])
         value, rate, cov = kalman.update(
-            t.value[tracks_idx],
-            t.rate[tracks_idx],
-            t.cov[tracks_idx],
-            dt,
-            innovation,
-            variance,
-            self.noise,
+            predicted, t.rate[tracks_idx], predicted_cov, innovation, variance
         )
         value[:, 2] = np.mod(value[:, 2], np.pi)
         # A track that had no orientation takes its first one from this detection.
-        first = np.isnan(value[:, 2]) & np.isfinite(measured[:, 2])
+        first = np.isnan(value[:, 2]) & ~np.isnan(measured[:, 2])
         if first.any():
             value[first, 2] = measured[first, 2]
             rate[first, 2] = 0.0
