@@ -84,22 +84,30 @@ def test_tracks_round_trip_through_a_slp(predictions, tmp_path):
         for part in ("x", "y", "score"):
             tracks[f"{node}.{part}"] = wide[(part, node)].to_numpy()
     path = tmp_path / "tracks.slp"
-    slp.write_tracks(tracks, str(path), predictions.video_path, predictions.nodes,
-                     predictions.edges, 1100)
+    slp.write_tracks(
+        tracks, str(path), predictions.video_path, predictions.nodes, predictions.edges, 1100
+    )
     labels = sio.load_slp(str(path), open_videos=False)
     assert len(labels.labeled_frames) == 1100 and len(labels.tracks) == 2
     assert labels.skeleton.node_names == predictions.nodes
     instance = labels.labeled_frames[0].instances[0]
     assert instance.track.name == "track_0"
-    original = predictions.poses[(predictions.poses["frame"] == 0) & (predictions.poses["det_id"] == 0)]
+    original = predictions.poses[
+        (predictions.poses["frame"] == 0) & (predictions.poses["det_id"] == 0)
+    ]
     assert np.allclose(instance.numpy()[:, 0], original["x"], equal_nan=True)
     assert labels.video.filename == predictions.video_path
 
 
 def test_tracks_without_keypoints_write_a_centroid_skeleton(tmp_path):
     tracks = pd.DataFrame(
-        {"frame": [0, 0, 1], "track_id": [0, 1, 0], "x": [1.5, 9.25, 2.5], "y": [3.0, 4.0, 5.0],
-         "score": [1.0, 0.5, np.nan]}
+        {
+            "frame": [0, 0, 1],
+            "track_id": [0, 1, 0],
+            "x": [1.5, 9.25, 2.5],
+            "y": [3.0, 4.0, 5.0],
+            "score": [1.0, 0.5, np.nan],
+        }
     )
     slp.write_tracks(tracks, str(tmp_path / "t.slp"), "video.mp4", [])
     labels = sio.load_slp(str(tmp_path / "t.slp"), open_videos=False)

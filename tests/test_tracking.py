@@ -195,7 +195,11 @@ def pose_detections(n_frames=40, crossing=True):
             x = 20.0 + 3 * f if animal == 0 else 140.0 - 3 * f
             y = 50.0 + (4.0 if animal else 0.0) * (1 if crossing else 10)
             direction = 1 if animal == 0 else -1
-            points = {"head": (x + 8 * direction, y), "thorax": (x, y), "abdomen": (x - 8 * direction, y)}
+            points = {
+                "head": (x + 8 * direction, y),
+                "thorax": (x, y),
+                "abdomen": (x - 8 * direction, y),
+            }
             detections.append((f, animal, x, y, 20.0, 6.0, 0.0, 0.9, animal))
             for node, (px, py) in points.items():
                 poses.append((f, animal, node, px, py, 0.8))

@@ -41,8 +41,15 @@ def track_only(shared_data, tmp_path_factory):
 
 def test_track_only_writes_tracks_in_every_format(track_only):
     folder = track_only.workdir / "results" / "retrack" / "flies"
-    for name in ("detections.parquet", "poses.parquet", "tracks.parquet", "tracks.csv",
-                 "tracks.slp", "evaluation.csv", "provenance.json"):
+    for name in (
+        "detections.parquet",
+        "poses.parquet",
+        "tracks.parquet",
+        "tracks.csv",
+        "tracks.slp",
+        "evaluation.csv",
+        "provenance.json",
+    ):
         assert (folder / name).is_file(), name
     tracks = io.read_table(folder / "tracks.parquet", "tracks")
     assert sorted(tracks["frame"].unique()) == list(range(400))

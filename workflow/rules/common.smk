@@ -85,8 +85,13 @@ def predictions_file(wildcards):
     return VIDEOS[wildcards.video].predictions
 
 
+def predictions_input(wildcards):
+    """The predictions .slp of a track-only video (an empty list otherwise)."""
+    return VIDEOS[wildcards.video].predictions or []
+
+
 def tracking_inputs(wildcards):
-    """What the track rule reads: detections, and keypoints when a pose stage (or .slp) has them."""
+    """Inputs of tracking: the detections, and their keypoints when a pose stage or .slp has them."""
     folder = f"{RESULTS}/{wildcards.video}"
     inputs = {"detections": f"{folder}/detections.parquet"}
     if HAS_POSES:

@@ -2,7 +2,7 @@ rule provenance:
     input:
         unpack(video_results),
         video=video_file,
-        predictions=lambda wildcards: VIDEOS[wildcards.video].predictions or [],
+        predictions=predictions_input,
     output:
         f"{RESULTS}/{{video}}/provenance.json",
     log:

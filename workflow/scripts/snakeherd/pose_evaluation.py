@@ -199,9 +199,11 @@ def evaluate_poses(
     predicted_points = track_keypoints(predicted, nodes)
     predicted_frames = predicted["frame"].to_numpy()
     scores = predicted["score"].to_numpy(dtype=np.float64)
-    result = {"pose_gt_instances": int(len(truth_frames)), "pose_oks_sigma": sigma}
+    result = {"pose_gt_instances": len(truth_frames), "pose_oks_sigma": sigma}
     result.update(
         oks_map(truth_frames, truth_points, predicted_frames, predicted_points, scores, sigma)
     )
-    result.update(pck(truth_frames, truth_points, predicted_frames, predicted_points, pck_thresholds))
+    result.update(
+        pck(truth_frames, truth_points, predicted_frames, predicted_points, pck_thresholds)
+    )
     return result

@@ -113,8 +113,9 @@ def keypoint_geometry(points: np.ndarray) -> tuple[np.ndarray, ...]:
     # The box's long side defines the angle (the detections contract), even when spread limbs
     # make the keypoints wider across the body than along it.
     wider = short_side > long_side
-    long_side, short_side = np.where(wider, short_side, long_side), np.where(
-        wider, long_side, short_side
+    long_side, short_side = (
+        np.where(wider, short_side, long_side),
+        np.where(wider, long_side, short_side),
     )
     angle = np.where(wider, np.mod(angle + np.pi / 2, np.pi), angle)
     few = count < 2
@@ -134,7 +135,9 @@ def read_predictions(
     video = _pick_video(labels, path, video_path)
     skeletons = list(labels.skeletons)
     if not skeletons:
-        raise InputFileError(f"predictions file {path} has no skeleton.", "re-export it from SLEAP.")
+        raise InputFileError(
+            f"predictions file {path} has no skeleton.", "re-export it from SLEAP."
+        )
     skeleton = skeletons[0]
     nodes = [str(name) for name in skeleton.node_names]
     edges = [(str(a), str(b)) for a, b in skeleton.edge_names]
@@ -229,7 +232,6 @@ def resolve_video_path(recorded: str, slp_path: str) -> str:
     return str(beside) if beside.exists() else recorded
 
 
-
 def write_tracks(
     tracks: pd.DataFrame,
     path: str,
@@ -258,7 +260,9 @@ def write_tracks(
         )
     skeleton = sio.Skeleton(nodes=list(nodes), edges=[list(e) for e in (edges or [])])
     backend_metadata = {"shape": (n_frames, 1, 1, 1)} if n_frames else {}
-    video = sio.Video(filename=str(video_path), open_backend=False, backend_metadata=backend_metadata)
+    video = sio.Video(
+        filename=str(video_path), open_backend=False, backend_metadata=backend_metadata
+    )
     track_ids = sorted(int(t) for t in tracks["track_id"].unique())
     track_objects = {tid: sio.Track(name=f"track_{tid}") for tid in track_ids}
     scores = tracks["score"].to_numpy(dtype=np.float64)

@@ -56,9 +56,7 @@ def from_motion(frames: np.ndarray, xy: np.ndarray, axis: np.ndarray) -> np.ndar
     travel = np.arctan2(velocity[:, 1], velocity[:, 0])
     # Emission cost of each choice (0: θ, 1: θ + π): misalignment with travel, where moving.
     weight = np.clip(speed - MIN_SPEED, 0, None)
-    emission = np.stack(
-        [-weight * np.cos(travel - theta), weight * np.cos(travel - theta)], axis=1
-    )
+    emission = np.stack([-weight * np.cos(travel - theta), weight * np.cos(travel - theta)], axis=1)
     # Transition cost: how far the directed heading turns, from 0 (none) to FLIP_COST (reversal).
     cos_turn = np.cos(np.diff(theta))
     keep_cost = FLIP_COST * (1 - cos_turn) / 2

@@ -53,8 +53,9 @@ def box_corners(xy: np.ndarray, size: np.ndarray, angle: np.ndarray) -> np.ndarr
     cos, sin = np.abs(np.cos(angle)), np.abs(np.sin(angle))
     extent_x = np.where(np.isfinite(angle), half_w * cos + half_h * sin, half_w)
     extent_y = np.where(np.isfinite(angle), half_w * sin + half_h * cos, half_h)
-    return np.column_stack([xy[:, 0] - extent_x, xy[:, 1] - extent_y, xy[:, 0] + extent_x,
-                            xy[:, 1] + extent_y])
+    return np.column_stack(
+        [xy[:, 0] - extent_x, xy[:, 1] - extent_y, xy[:, 0] + extent_x, xy[:, 1] + extent_y]
+    )
 
 
 def instance_scale(keypoints: np.ndarray, size: np.ndarray) -> np.ndarray:

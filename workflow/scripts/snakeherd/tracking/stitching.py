@@ -105,8 +105,8 @@ def stitch(instances: Instances, track: np.ndarray, params: TrackerParams) -> np
 
 def _links(instances, track, n_tracks, params) -> np.ndarray:
     settings = params.stitch
-    (first, last, start_xy, end_xy, start_v, end_v, log_area, start_row, end_row) = (
-        _fragment_ends(instances, track, n_tracks)
+    (first, last, start_xy, end_xy, start_v, end_v, log_area, start_row, end_row) = _fragment_ends(
+        instances, track, n_tracks
     )
     exists = np.zeros(n_tracks, dtype=bool)
     exists[track[track >= 0]] = True
