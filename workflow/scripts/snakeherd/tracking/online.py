@@ -278,18 +278,20 @@ class OnlineTracker:
 
     def _remember(self, frame: int, tracks_idx: np.ndarray, rows: np.ndarray) -> None:
         t = self.tracks
-        slot = t.cand_next[tracks_idx] % t.window
-        t.cand_frame[tracks_idx, slot] = frame
-        t.cand_anchor[tracks_idx, slot] = t.value[tracks_idx, :2]
-        t.cand_points[tracks_idx, slot] = self.points[rows]
-        t.cand_boxes[tracks_idx, slot] = self.boxes[rows]
-        t.cand_next[tracks_idx] += 1
+        if self.use_similarity:
+            # Only the similarity term reads the candidates: skip their bookkeeping otherwise.
+            slot = t.cand_next[tracks_idx] % t.window
+            t.cand_frame[tracks_idx, slot] = frame
+            t.cand_anchor[tracks_idx, slot] = t.value[tracks_idx, :2]
+            t.cand_points[tracks_idx, slot] = self.points[rows]
+            t.cand_boxes[tracks_idx, slot] = self.boxes[rows]
+            t.cand_next[tracks_idx] += 1
         area = self.log_area[rows]
         old = t.log_area[tracks_idx]
-        smoothed = (1 - AREA_SMOOTHING) * old + AREA_SMOOTHING * area
-        t.log_area[tracks_idx] = np.where(
-            np.isfinite(smoothed), smoothed, np.where(np.isfinite(area), area, old)
-        )
+        smoothed = old + AREA_SMOOTHING * (area - old)
+        # NaN on either side: keep whichever is known.
+        smoothed = np.where(np.isnan(smoothed), np.fmax(area, old), smoothed)
+        t.log_area[tracks_idx] = smoothed
         t.last_frame[tracks_idx] = frame
 
     def _update(self, frame, tracks_idx, rows, predicted, predicted_cov) -> None:
