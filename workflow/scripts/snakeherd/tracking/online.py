@@ -174,9 +174,7 @@ class OnlineTracker:
                 )
                 assigned[rows[d_idx]] = matched_tracks
                 free[d_idx] = False
-        if free.all() and len(live) == 0 and tracks.n == 0:
-            pass
-        elif not free.any():
+        if not free.any():
             return
         free_rows = rows[free]
         free_rows = free_rows[self.can_start[free_rows]]

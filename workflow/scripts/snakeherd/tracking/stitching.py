@@ -6,14 +6,17 @@ fragment starts from where the earlier one's motion (position and velocity over 
 says the animal should be, with a spread that grows with the hole; plus the change of box area;
 plus, with keypoints, ``similarity_weight`` × (1 - OKS) between the posture the earlier fragment
 ended with and the one the later fragment starts with, centred on each other. Links are chosen
-all at once by Hungarian assignment (each end continues at most one start), and only below
-``stitch.max_cost``. Chains of links become one track.
+by Hungarian assignment (each end continues at most one start; solved separately for each group
+of fragments that compete for the same links, so long videos with many fragments stay cheap), and
+only below ``stitch.max_cost``. Chains of links become one track.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from .instances import Instances
 from .params import TrackerParams
@@ -103,6 +106,21 @@ def stitch(instances: Instances, track: np.ndarray, params: TrackerParams) -> np
     return renumber(instances.frame, track)
 
 
+def _candidate_pairs(first, last, exists, max_gap):
+    """(end, start) fragment pairs whose hole is 1..max_gap frames, without an n² matrix."""
+    starts_sorted = np.flatnonzero(exists)
+    starts_sorted = starts_sorted[np.argsort(first[starts_sorted], kind="stable")]
+    first_sorted = first[starts_sorted]
+    ends = np.flatnonzero(exists)
+    low = np.searchsorted(first_sorted, last[ends] + 1, side="left")
+    high = np.searchsorted(first_sorted, last[ends] + max_gap, side="right")
+    counts = high - low
+    pair_end = np.repeat(ends, counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    pair_start = starts_sorted[np.repeat(low, counts) + offsets]
+    return pair_end, pair_start
+
+
 def _links(instances, track, n_tracks, params) -> np.ndarray:
     settings = params.stitch
     (first, last, start_xy, end_xy, start_v, end_v, log_area, start_row, end_row) = _fragment_ends(
@@ -110,40 +128,54 @@ def _links(instances, track, n_tracks, params) -> np.ndarray:
     )
     exists = np.zeros(n_tracks, dtype=bool)
     exists[track[track >= 0]] = True
-    gap = first[None, :] - last[:, None]  # (ends, starts), frames
-    candidate = (gap > 0) & (gap <= settings.max_gap) & exists[:, None] & exists[None, :]
     link_to = np.full(n_tracks, -1, dtype=np.int64)
-    if not candidate.any():
+    ends, starts = _candidate_pairs(first, last, exists, settings.max_gap)
+    if not len(ends):
         return link_to
-    g = gap.astype(np.float64)
-    # Where each end says the animal is at the next start, and where that start says it was:
-    # the midpoint of the hole is where both extrapolations should agree.
-    half = g / 2
-    forward = end_xy[:, None, :] + end_v[:, None, :] * half[..., None]
-    backward = start_xy[None, :, :] - start_v[None, :, :] * half[..., None]
-    miss = np.sqrt(((forward - backward) ** 2).sum(axis=-1))
-    travelled = np.sqrt(((start_xy[None, :, :] - end_xy[:, None, :]) ** 2).sum(axis=-1))
+    gap = (first[starts] - last[ends]).astype(np.float64)
+    # Where the end's motion says the animal is at the middle of the hole, and where the start's
+    # motion says it was: for one animal the two extrapolations agree.
+    half = gap / 2
+    forward = end_xy[ends] + end_v[ends] * half[:, None]
+    backward = start_xy[starts] - start_v[starts] * half[:, None]
+    miss = np.sqrt(((forward - backward) ** 2).sum(axis=1))
+    travelled = np.sqrt(((start_xy[starts] - end_xy[ends]) ** 2).sum(axis=1))
     spread = np.sqrt(2) * params.position_noise + params.acceleration_noise * half**2
     cost = 0.5 * (miss / spread) ** 2 + np.log(spread / params.position_noise)
-    candidate &= travelled <= settings.max_speed * g + params.max_distance
-    area_delta = log_area[:, None] - log_area[None, :]
+    area_delta = log_area[ends] - log_area[starts]
     cost += np.where(np.isfinite(area_delta), 0.5 * (area_delta / params.size_noise) ** 2, 0.5)
     if instances.has_keypoints:
-        ends, starts = np.nonzero(candidate)
         similarity = _posture_similarity(
             instances, end_row[ends], start_row[starts], params.oks_sigma
         )
-        cost[ends, starts] += params.similarity_weight * (
+        cost += params.similarity_weight * (
             1 - np.where(np.isfinite(similarity), similarity, 0.5)
         )
-    candidate &= cost <= settings.max_cost
-    if not candidate.any():
+    keep = (travelled <= settings.max_speed * gap + params.max_distance) & (
+        cost <= settings.max_cost
+    )
+    ends, starts, cost = ends[keep], starts[keep], cost[keep]
+    if not len(ends):
         return link_to
-    big = settings.max_cost + 1.0
-    matrix = np.where(candidate, cost, big)
-    rows, cols = linear_sum_assignment(matrix)
-    keep = candidate[rows, cols]
-    link_to[rows[keep]] = cols[keep]
+    # Links only compete within connected groups of ends and starts: one small Hungarian
+    # assignment per group instead of one over every fragment of the video.
+    graph = coo_matrix(
+        (np.ones(len(ends)), (ends, n_tracks + starts)), shape=(2 * n_tracks, 2 * n_tracks)
+    )
+    _, component = connected_components(graph, directed=False)
+    pair_component = component[ends]
+    order = np.argsort(pair_component, kind="stable")
+    bounds = np.flatnonzero(np.diff(pair_component[order])) + 1
+    for group in np.split(order, bounds):
+        group_ends, end_index = np.unique(ends[group], return_inverse=True)
+        group_starts, start_index = np.unique(starts[group], return_inverse=True)
+        matrix = np.full((len(group_ends), len(group_starts)), settings.max_cost + 1.0)
+        matrix[end_index, start_index] = cost[group]
+        allowed = np.zeros(matrix.shape, dtype=bool)
+        allowed[end_index, start_index] = True
+        rows, cols = linear_sum_assignment(matrix)
+        chosen = allowed[rows, cols]
+        link_to[group_ends[rows[chosen]]] = group_starts[cols[chosen]]
     return link_to
 
 
