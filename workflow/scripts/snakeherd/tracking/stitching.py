@@ -148,9 +148,7 @@ def _links(instances, track, n_tracks, params) -> np.ndarray:
         similarity = _posture_similarity(
             instances, end_row[ends], start_row[starts], params.oks_sigma
         )
-        cost += params.similarity_weight * (
-            1 - np.where(np.isfinite(similarity), similarity, 0.5)
-        )
+        cost += params.similarity_weight * (1 - np.where(np.isfinite(similarity), similarity, 0.5))
     keep = (travelled <= settings.max_speed * gap + params.max_distance) & (
         cost <= settings.max_cost
     )
