@@ -33,7 +33,7 @@ from snakeherd.yolo.export import (  # noqa: E402
     parity_frames,
     write_sidecar,
 )
-from snakeherd.yolo.pose import PoseRun, pose_on_crops  # noqa: E402
+from snakeherd.yolo.pose import PoseRun, pose_on_crops, pose_on_frames  # noqa: E402
 
 NODES = ("head", "neck", "thorax", "abdomen", "wingL", "wingR")
 HELD_OUT = "900-1099"
@@ -192,6 +192,34 @@ def test_pose_keypoints_agree_across_runtimes_and_land_near_labels(
     print(f"keypoint error: mean {errors.mean():.2f} px, median {np.median(errors):.2f} px")
     assert np.median(errors) < 5.0
     assert errors.mean() < 10.0
+
+
+def test_pose_on_whole_frames_agrees_across_runtimes(shared_data, clip, tmp_path):
+    """The crop model on whole frames at imgsz 640 (flies then appear at crop scale): its
+    instances become detections, identically on every runtime."""
+    source = str(shared_data / "yolo" / "fly_pose_crops_yolo11n.pt")
+    model = offline.load(source, "pose", "pose.models[0]")
+    artifact = str(tmp_path / "pose640.onnx")
+    export_artifact(model, artifact, 640, 1, "cpu")
+    write_sidecar(artifact, {"model": model_record(model, "pose", 640, 1, source)})
+    results = {}
+    for runtime, weights in (("cpu", source), ("onnx_cpu", artifact), ("tract", artifact)):
+        run = PoseRun(
+            yolo=YoloRun(model=weights, runtime=runtime, filters=Filters(), size=640),
+            mode="frames",
+        )
+        results[runtime] = pose_on_frames(clip, FrameSelection.parse("900-904"), run)
+    detections, poses, summary = results["cpu"]
+    assert summary["mode"] == "frames" and len(detections) >= 10
+    assert len(poses) == 6 * len(detections)
+    assert set(detections["angle"]) <= {0.0, math.pi / 2}
+    for runtime in ("onnx_cpu", "tract"):
+        other_detections, other_poses, _ = results[runtime]
+        assert len(other_detections) == len(detections)
+        box_gap = np.abs(detections[["x", "y", "w", "h"]] - other_detections[["x", "y", "w", "h"]])
+        assert box_gap.to_numpy().max() < 1e-2
+        point_gap = np.hypot(poses["x"] - other_poses["x"], poses["y"] - other_poses["y"])
+        assert point_gap.max() < 1e-2
 
 
 def test_crop_convention_matches_the_models_readme(clip):
