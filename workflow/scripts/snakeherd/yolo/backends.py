@@ -103,6 +103,22 @@ def ultralytics_device(runtime: str) -> str:
     ]
 
 
+def ultralytics_predict(model, images: list[np.ndarray], run, size: int):
+    """Ultralytics' own predictor on BGR images with the run's filters (native runtimes and
+    TensorRT engines); its results carry coordinates in the images' pixels."""
+    return model.predict(
+        images,
+        imgsz=size,
+        conf=run.filters.conf,
+        iou=run.filters.iou,
+        max_det=run.filters.max_det,
+        device=ultralytics_device(run.runtime),
+        batch=len(images),
+        half=False,
+        verbose=False,
+    )
+
+
 def run_in_batches(model, images: list[np.ndarray], batch: int) -> list[np.ndarray]:
     """Raw outputs for model-sized images, in the model's fixed batch (the last one padded)."""
     from .geometry import to_input_tensor

@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from ..video import FrameSelection, VideoReader
-from .backends import LEAN_RUNTIMES, ModelInfo, open_lean_model, run_in_batches, ultralytics_device
+from .backends import (
+    LEAN_RUNTIMES,
+    ModelInfo,
+    open_lean_model,
+    run_in_batches,
+    ultralytics_device,
+    ultralytics_predict,
+)
 from .decode import Filters, area_filter, decode_obb
 from .geometry import Letterbox, long_side_first
 
@@ -85,17 +92,7 @@ class ObbDetector:
                 rows[:, 3] /= self.letterbox.gain_y
                 found.append(area_filter(rows, self.run.filters))
             return found
-        results = self.model.predict(
-            frames,
-            imgsz=self.size,
-            conf=self.run.filters.conf,
-            iou=self.run.filters.iou,
-            max_det=self.run.filters.max_det,
-            device=ultralytics_device(self.run.runtime),
-            batch=len(frames),
-            half=False,
-            verbose=False,
-        )
+        results = ultralytics_predict(self.model, frames, self.run, self.size)
         found = []
         for result in results:
             obb = result.obb

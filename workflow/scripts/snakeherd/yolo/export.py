@@ -142,9 +142,7 @@ def compare_raw(source: np.ndarray, artifact: np.ndarray, task: str, n_classes: 
         "score": stats(slice(4, 4 + n_classes)),
     }
     if task == "obb":
-        angle = np.abs(
-            np.remainder(source[:, -1] - artifact[:, -1] + np.pi / 2, np.pi) - np.pi / 2
-        )
+        angle = np.abs(np.remainder(source[:, -1] - artifact[:, -1] + np.pi / 2, np.pi) - np.pi / 2)
         result["angle_rad"] = {"max": float(angle.max()), "mean": float(angle.mean())}
     else:
         keypoints = source.shape[1] - 4 - n_classes

@@ -15,7 +15,14 @@ import pandas as pd
 
 from ..crops import Crop, extract
 from ..video import FrameSelection, VideoReader
-from .backends import LEAN_RUNTIMES, ModelInfo, open_lean_model, run_in_batches, ultralytics_device
+from .backends import (
+    LEAN_RUNTIMES,
+    ModelInfo,
+    open_lean_model,
+    run_in_batches,
+    ultralytics_device,
+    ultralytics_predict,
+)
 from .decode import decode_pose
 from .detect import YoloRun, batched
 from .geometry import Letterbox
@@ -66,17 +73,7 @@ class PoseModel:
         if self.run.runtime in LEAN_RUNTIMES:
             raw = run_in_batches(self.model, images, self.info.batch)
             return [decode_pose(output, self.n_keypoints, self.run.filters) for output in raw]
-        results = self.model.predict(
-            images,
-            imgsz=self.size,
-            conf=self.run.filters.conf,
-            iou=self.run.filters.iou,
-            max_det=self.run.filters.max_det,
-            device=ultralytics_device(self.run.runtime),
-            batch=len(images),
-            half=False,
-            verbose=False,
-        )
+        results = ultralytics_predict(self.model, images, self.run, self.size)
         out = []
         for result in results:
             boxes = result.boxes
