@@ -18,6 +18,7 @@ def main(smk):
             "video": smk.input.get("video") or None,
             "predictions": smk.input.get("predictions") or None,
             "ground_truth": smk.params.ground_truth,
+            **smk.params.models,
         },
         tables={name: path for name, path in results.items() if name in TABLES},
         outputs=results,
