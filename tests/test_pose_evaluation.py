@@ -56,3 +56,6 @@ def test_real_tracks_against_their_own_file(shared_data):
     assert result["pose_gt_instances"] == 400
     assert result["pose_oks_map"] == pytest.approx(1.0) and result["pose_pck_2px"] == 1.0
     assert evaluate_poses(tracks, ["a", "b"], str(path), frames, 0.025, [2.0]) is None
+    # A model with fewer nodes is scored on the nodes it shares with the labels.
+    subset = evaluate_poses(tracks, ["head", "thorax", "wingL"], str(path), frames, 0.025, [2.0])
+    assert subset["pose_nodes_scored"] == 3 and subset["pose_pck_2px"] == 1.0

@@ -1,7 +1,8 @@
 """Scoring keypoints against ground-truth keypoints: OKS-mAP (COCO) and PCK.
 
 Runs when the tracks carry keypoints (a pose stage ran, or a track-only run) and the ground
-truth is a SLEAP file with the same node names. Only frames the workflow processed and the ground
+truth is a SLEAP file sharing node names with them; only the shared nodes are scored (a 6-node
+model against 24-node labels is scored on its 6 nodes). Only frames the workflow processed and the ground
 truth labels are scored; interpolated track rows are not predictions and are left out.
 
 - OKS-mAP: COCO keypoint average precision over OKS thresholds 0.50:0.05:0.95, computed by
@@ -72,13 +73,18 @@ def oks_map(
     predicted_points: np.ndarray,
     predicted_scores: np.ndarray,
     sigma: float,
+    areas: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """COCO keypoint mAP@[.5:.95], AP50 and AP75 (pycocotools) with one σ for every node."""
+    """COCO keypoint mAP@[.5:.95], AP50 and AP75 (pycocotools) with one σ for every node.
+
+    ``areas`` are the ground-truth instances' areas (default: their keypoint box areas).
+    """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     n_nodes = truth_points.shape[1]
-    boxes, areas = _coco_boxes(truth_points)
+    boxes, own_areas = _coco_boxes(truth_points)
+    areas = own_areas if areas is None else areas
     annotations = []
     for index, (frame, points) in enumerate(zip(truth_frames, truth_points, strict=True)):
         visible = np.isfinite(points).all(axis=1)
@@ -185,23 +191,33 @@ def evaluate_poses(
     sigma: float,
     pck_thresholds: list[float],
 ) -> dict[str, float] | None:
-    """Pose metrics of the tracks' keypoints, or None when the ground truth has no keypoints or
-    different node names."""
+    """Pose metrics of the tracks' keypoints over the nodes they share (by name) with the ground
+    truth, or None when the ground truth is not a .slp or shares no node."""
     if not nodes or not str(ground_truth_path).lower().endswith(".slp"):
         return None
     truth_table, truth_points, truth_nodes = load_pose_ground_truth(ground_truth_path)
-    if [n.lower() for n in truth_nodes] != [n.lower() for n in nodes]:
+    truth_index = {name.lower(): k for k, name in enumerate(truth_nodes)}
+    shared = [(name, truth_index[name.lower()]) for name in nodes if name.lower() in truth_index]
+    if not shared:
         return None
     scored = truth_table["frame"].isin(frames).to_numpy()
     truth_frames = truth_table["frame"].to_numpy()[scored]
-    truth_points = truth_points[scored]
+    # The instance's area (OKS scale) comes from all its labelled keypoints, shared or not.
+    _, areas = _coco_boxes(truth_points[scored])
+    truth_points = truth_points[scored][:, [k for _, k in shared]]
     predicted = tracks[~tracks["interpolated"]] if "interpolated" in tracks else tracks
-    predicted_points = track_keypoints(predicted, nodes)
+    predicted_points = track_keypoints(predicted, [name for name, _ in shared])
     predicted_frames = predicted["frame"].to_numpy()
     scores = predicted["score"].to_numpy(dtype=np.float64)
-    result = {"pose_gt_instances": len(truth_frames), "pose_oks_sigma": sigma}
+    result = {
+        "pose_gt_instances": len(truth_frames),
+        "pose_nodes_scored": len(shared),
+        "pose_oks_sigma": sigma,
+    }
     result.update(
-        oks_map(truth_frames, truth_points, predicted_frames, predicted_points, scores, sigma)
+        oks_map(
+            truth_frames, truth_points, predicted_frames, predicted_points, scores, sigma, areas
+        )
     )
     result.update(
         pck(truth_frames, truth_points, predicted_frames, predicted_points, pck_thresholds)
