@@ -234,7 +234,9 @@ def summarize(per_video: list[pd.DataFrame]) -> pd.DataFrame:
     # HOTA does not pool from counts: the overall row is the mean weighted by ground-truth size.
     weights = table["gt_instances"].to_numpy(float)
     for name in [*HOTA_METRICS, *(c for c in table.columns if c.startswith("pose_"))]:
-        if name in table:
+        if name == "pose_gt_instances":
+            overall[name] = float(table[name].sum())
+        elif name in table:
             values = table[name].to_numpy(float)
             known = np.isfinite(values)
             overall[name] = (

@@ -2,8 +2,8 @@
 
 Runs when the tracks carry keypoints (a pose stage ran, or a track-only run) and the ground
 truth is a SLEAP file sharing node names with them; only the shared nodes are scored (a 6-node
-model against 24-node labels is scored on its 6 nodes). Only frames the workflow processed and the ground
-truth labels are scored; interpolated track rows are not predictions and are left out.
+model against 24-node labels is scored on its 6 nodes). Only frames the workflow processed and
+the ground truth labels are scored; interpolated track rows are not predictions and are left out.
 
 - OKS-mAP: COCO keypoint average precision over OKS thresholds 0.50:0.05:0.95, computed by
   pycocotools. OKS of a keypoint is ``exp(-d² / (2 · area · (2σ)²))`` with ``area`` the ground-truth

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..slp import keypoint_geometry
 from . import kalman
 from .instances import Instances
 from .matching import MATCHERS
@@ -110,10 +111,15 @@ class OnlineTracker:
             elongated = np.isfinite(instances.angle) & (
                 ~np.isfinite(size[:, 1]) | (size[:, 0] >= MIN_ELONGATION * size[:, 1])
             )
+        axis = np.where(elongated, instances.angle, np.nan)
+        if instances.has_keypoints:
+            # Keypoints give the body axis directly; boxes of some detectors (pose models on
+            # whole frames) are axis-aligned and only say 0 or π/2.
+            _, long_side, short_side, keypoint_axis = keypoint_geometry(instances.keypoints)
+            from_points = np.isfinite(keypoint_axis) & (long_side >= MIN_ELONGATION * short_side)
+            axis = np.where(from_points, keypoint_axis, axis)
         # What a detection measures: x, y and (for elongated bodies) the body axis.
-        self.measured = np.column_stack(
-            [instances.xy, np.where(elongated, instances.angle, np.nan)]
-        )
+        self.measured = np.column_stack([instances.xy, axis])
         self.matchable = visible >= params.min_match_points
         self.can_start = (instances.score >= params.min_new_track_score) & (
             visible >= params.min_new_track_points
