@@ -48,6 +48,8 @@ unit: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/dry_run.py
 	$(BIN)/python benchmarks/demo_throughput.py
+	$(BIN)/python benchmarks/yolo_throughput.py
+	$(BIN)/python benchmarks/tracking_throughput.py
 
 clean:
 	rm -rf results .snakemake

@@ -14,7 +14,10 @@ if not workflow.config_settings.configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/export.smk"
 include: "workflow/rules/detect.smk"
+include: "workflow/rules/predictions.smk"
+include: "workflow/rules/pose.smk"
 
 
 if config["pose"]["method"] == "sleap":

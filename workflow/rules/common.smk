@@ -53,8 +53,7 @@ try:
 except ConfigError as error:
     reject_config(str(error))
 
-POSE = config["pose"]["method"]
-SLEAP = POSE == "sleap"
+SLEAP = config["pose"]["method"] == "sleap"
 try:
     if SLEAP:
         SLEAP_PIPELINE = sleap_models.resolve_pipeline(
@@ -69,22 +68,67 @@ RESULTS = f"results/{EXPERIMENT}"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 TRACKING = config["tracking"]["enabled"]
+RUNTIME = config["runtime"]
+DETECTION = config["detection"]["method"]
+POSE = config["pose"]["method"]
+POSE_MODE = config["pose"]["mode"]
+# Track-only runs: no detection or pose stage; each video's `predictions` .slp is tracked.
+TRACK_ONLY = DETECTION == "none" and POSE == "none"
+HAS_POSES = TRACK_ONLY or POSE != "none"
 CORE_ENV = "../../envs/core.yaml"
+# The environment of the YOLO rules follows the runtime: the lean ONNX path never needs torch.
+YOLO_ENV = {
+    "onnx_cpu": "../../envs/onnx.yaml",
+    "tract": "../../envs/onnx.yaml",
+    "onnx_cuda": "../../envs/onnx-cuda.yaml",
+    "onnx_rocm": "../../envs/onnx-rocm.yaml",
+    "tensorrt": "../../envs/ultralytics-tensorrt.yaml",
+}.get(RUNTIME, "../../envs/ultralytics.yaml")
+EXPORT_ENV = (
+    "../../envs/ultralytics-tensorrt.yaml"
+    if RUNTIME == "tensorrt"
+    else "../../envs/ultralytics.yaml"
+)
 
 
 wildcard_constraints:
     video=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
-def video_file(wildcards):
-    return video_path(wildcards.video)
-
-
 def video_path(video_id):
+    """The video of an entry (None for a track-only video given without a path)."""
     entry = VIDEOS[video_id]
     if entry.is_synthetic:
         return f"{RESULTS}/{entry.id}/synthetic/video.mp4"
     return entry.path
+
+
+def video_file(wildcards):
+    """The video as an input (an empty list for a track-only video without a path)."""
+    return video_path(wildcards.video) or []
+
+
+def video_reference(wildcards):
+    """The video path that tracks.slp names (None: the one the predictions file names)."""
+    return video_path(wildcards.video)
+
+
+def predictions_file(wildcards):
+    return VIDEOS[wildcards.video].predictions
+
+
+def predictions_input(wildcards):
+    """The predictions .slp of a track-only video (an empty list otherwise)."""
+    return VIDEOS[wildcards.video].predictions or []
+
+
+def tracking_inputs(wildcards):
+    """Inputs of tracking: the detections, and their keypoints when a pose stage or .slp has them."""
+    folder = f"{RESULTS}/{wildcards.video}"
+    inputs = {"detections": f"{folder}/detections.parquet"}
+    if HAS_POSES:
+        inputs["poses"] = f"{folder}/poses.parquet"
+    return inputs
 
 
 def ground_truth_file(wildcards):
@@ -92,6 +136,64 @@ def ground_truth_file(wildcards):
     if entry.is_synthetic:
         return f"{RESULTS}/{entry.id}/synthetic/ground_truth.parquet"
     return entry.ground_truth
+
+
+YOLO_EXPORTS = {}
+
+
+def yolo_model(source, task, key, settings):
+    """The model file a YOLO stage runs on this runtime; registers the export it needs.
+
+    Native runtimes run the .pt itself; ONNX runtimes and tract run <stem>.onnx, TensorRT
+    <stem>.engine, next to the .pt or in export_dir.
+    """
+    if RUNTIME in ("cpu", "mps", "cuda", "rocm"):
+        return source
+    suffix = ".engine" if RUNTIME == "tensorrt" else ".onnx"
+    folder = Path(config["export_dir"]) if config["export_dir"] else Path(source).parent
+    artifact = str(folder / (Path(source).stem + suffix))
+    YOLO_EXPORTS[artifact] = {
+        "source": source,
+        "task": task,
+        "key": key,
+        "imgsz": settings["imgsz"],
+        "batch": settings["batch"],
+    }
+    return artifact
+
+
+YOLO_DETECTION_MODEL = (
+    yolo_model(
+        config["detection"]["model"],
+        "obb",
+        "detection.model",
+        config["detection"]["yolo"],
+    )
+    if DETECTION == "yolo_obb"
+    else None
+)
+YOLO_POSE_MODEL = (
+    yolo_model(
+        config["pose"]["models"][0], "pose", "pose.models[0]", config["pose"]["yolo"]
+    )
+    if POSE == "yolo_pose"
+    else None
+)
+# Exports are checked on real frames of the first videos (the first that decodes).
+PARITY_VIDEOS = list(VIDEOS)[:3]
+# Model files whose checksums go into every provenance record.
+MODEL_FILES = {
+    name: path
+    for name, path in {
+        "detection_model": (
+            config["detection"]["model"] if DETECTION == "yolo_obb" else None
+        ),
+        "detection_model_runtime": YOLO_DETECTION_MODEL,
+        "pose_model": config["pose"]["models"][0] if POSE == "yolo_pose" else None,
+        "pose_model_runtime": YOLO_POSE_MODEL,
+    }.items()
+    if path is not None
+}
 
 
 def has_ground_truth(entry):
@@ -135,14 +237,16 @@ def video_results(wildcards):
     entry = VIDEOS[wildcards.video]
     folder = f"{RESULTS}/{entry.id}"
     results = {"detections": f"{folder}/detections.parquet"}
-    if SLEAP:
+    if HAS_POSES:
         results["poses"] = f"{folder}/poses.parquet"
+    if SLEAP:
         results["poses_slp"] = f"{folder}/poses.slp"
     if has_pose_ground_truth(entry):
         results["pose_evaluation"] = f"{folder}/pose_evaluation.json"
     if TRACKING:
         results["tracks"] = f"{folder}/tracks.parquet"
         results["tracks_csv"] = f"{folder}/tracks.csv"
+        results["tracks_slp"] = f"{folder}/tracks.slp"
     if has_ground_truth(entry):
         results["evaluation"] = f"{folder}/evaluation.parquet"
     return results
@@ -165,7 +269,6 @@ def frame_size(video_id):
 # ---- the SLEAP pose stage (workflow/rules/sleap.smk) ----
 
 if SLEAP:
-    RUNTIME = config["runtime"]
     SLEAP_SCRIPT = f"{workflow.basedir}/workflow/scripts/sleap_stage.py"
     # pose.env names the environment itself: --sdm conda then builds none for SLEAP rules.
     SLEAP_CONDA_ENV = (

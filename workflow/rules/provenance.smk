@@ -2,6 +2,7 @@ rule provenance:
     input:
         unpack(video_results),
         video=video_file,
+        predictions=predictions_input,
     output:
         f"{RESULTS}/{{video}}/provenance.json",
     log:
@@ -18,6 +19,7 @@ rule provenance:
         config={key: value for key, value in config.items() if key != "videos"},
         entry=lambda wildcards: VIDEOS[wildcards.video].as_dict(),
         ground_truth=ground_truth_file,
+        models=MODEL_FILES,
         workflow_dir=workflow.basedir,
     script:
         "../scripts/write_provenance.py"

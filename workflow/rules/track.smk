@@ -1,9 +1,10 @@
 rule track:
     input:
-        f"{RESULTS}/{{video}}/detections.parquet",
+        unpack(tracking_inputs),
     output:
         table=f"{RESULTS}/{{video}}/tracks.parquet",
         csv=f"{RESULTS}/{{video}}/tracks.csv",
+        slp=f"{RESULTS}/{{video}}/tracks.slp",
     log:
         f"{LOGS}/{{video}}/track.log",
     benchmark:
@@ -16,5 +17,6 @@ rule track:
         runtime=60,
     params:
         tracking=config["tracking"],
+        video=video_reference,
     script:
         "../scripts/track.py"

@@ -26,8 +26,8 @@ SAMPLE_SHEET_COLUMNS = ("id", "path", "frames", "ground_truth", "predictions")
 # Stage methods this version runs; the schema and the runtime matrix know every method of the
 # design, so a config is judged on its runtime even for a method that is still to come.
 AVAILABLE_METHODS = {
-    "detection": {"background", "none"},
-    "pose": {"none", "sleap"},
+    "detection": {"background", "yolo_obb", "none"},
+    "pose": {"none", "yolo_pose", "sleap"},
 }
 
 
@@ -131,7 +131,12 @@ def _exists(path: str, key: str, what: str, fix: str) -> None:
 
 
 def _entry_from(
-    record: dict, index: int, where: str, base: Path | None, probe_videos: bool
+    record: dict,
+    index: int,
+    where: str,
+    base: Path | None,
+    probe_videos: bool,
+    track_only: bool = False,
 ) -> VideoEntry:
     key = f"{where}[{index}]" if where == "videos" else f"{where} row {index + 1}"
     video_id = str(record.get("id") or "").strip()
@@ -154,7 +159,31 @@ def _entry_from(
 
     path = located(record.get("path"))
     synthetic = record.get("synthetic")
-    if (path is None) == (synthetic is None):
+    predictions = located(record.get("predictions"))
+    if track_only:
+        # A track-only video is its predictions file; the video itself is optional (it is
+        # checksummed and named in tracks.slp when given, else the one the .slp names is).
+        if predictions is None:
+            raise ConfigError(
+                f"{key} (id {video_id}): detection.method and pose.method are both 'none' (a "
+                "track-only run), so the video needs `predictions:` (an existing .slp to track).",
+                "add `predictions:` to every video, or set detection.method (e.g. background).",
+            )
+        if synthetic is not None:
+            raise ConfigError(
+                f"{key} (id {video_id}): a synthetic video has no predictions to track.",
+                "remove the synthetic video from a track-only run, or set detection.method: "
+                "background.",
+            )
+    elif predictions is not None:
+        raise ConfigError(
+            f"{key}.predictions (id {video_id}): predictions are tracked only in track-only runs "
+            "(detection.method and pose.method both 'none'), and this config runs a detection "
+            "or pose stage.",
+            "remove `predictions` from this video, or set detection.method and pose.method to "
+            "none to track the .slp files as they are.",
+        )
+    elif (path is None) == (synthetic is None):
         raise ConfigError(
             f"{key} (id {video_id}): give exactly one of `path` (a video file) or `synthetic` "
             "(a generated demo scene).",
@@ -180,7 +209,7 @@ def _entry_from(
             f"{key}.frames (id {video_id}): {error}.",
             "write frames as inclusive 0-based ranges, e.g. '0-99,200-299'.",
         ) from None
-    if frames.ranges != ((0, None),):
+    if frames.ranges != ((0, None),) and not track_only:
         length = None
         if synthetic is not None:
             length = SceneSpec.from_config(synthetic).n_frames
@@ -207,7 +236,6 @@ def _entry_from(
             "ground truth file",
             "fix the path or remove ground_truth.",
         )
-    predictions = located(record.get("predictions"))
     if predictions is not None:
         _exists(
             predictions,
@@ -261,6 +289,32 @@ def check_models(config: dict) -> None:
             resolve_env(pose.get("env"))
 
 
+def check_stage_combination(config: dict) -> None:
+    """Stages that need each other are enabled together."""
+    detection = (config.get("detection") or {}).get("method")
+    pose = config.get("pose") or {}
+    if pose.get("method") == "yolo_pose":
+        if len(pose.get("models") or []) > 1:
+            raise ConfigError(
+                f"pose.models: pose.method 'yolo_pose' takes one model, got {len(pose['models'])}.",
+                "list only your YOLO-pose .pt file.",
+            )
+        mode = pose.get("mode", "crops")
+        if mode == "crops" and detection == "none":
+            raise ConfigError(
+                "pose.mode: 'crops' runs the pose model on crops around detections, but "
+                "detection.method is 'none'.",
+                "set detection.method (yolo_obb or background), or pose.mode: frames to let the "
+                "pose model find the animals on whole frames.",
+            )
+        if mode == "frames" and detection != "none":
+            raise ConfigError(
+                f"pose.mode: 'frames' lets the pose model find the animals, but detection.method "
+                f"is '{detection}' too.",
+                "set detection.method: none, or pose.mode: crops to run pose on the detections.",
+            )
+
+
 def read_sample_sheet(path: str):
     """The sample sheet as a DataFrame of strings (empty cells are empty strings)."""
     import pandas as pd
@@ -287,7 +341,7 @@ def read_sample_sheet(path: str):
             f"sample_sheet {path}: unknown column(s) {unknown}.",
             f"use the columns {', '.join(SAMPLE_SHEET_COLUMNS)} (tab-separated).",
         )
-    for required in ("id", "path"):
+    for required in ("id", "path" if "predictions" not in sheet.columns else "id"):
         if required not in sheet.columns:
             raise ConfigError(
                 f"sample_sheet {path}: missing the column '{required}'.",
@@ -310,6 +364,7 @@ def check_config(config: dict, sample_sheet=None, probe_videos: bool = True) -> 
     runtimes.validate_runtime(config.get("runtime"), stages)
 
     check_models(config)
+    check_stage_combination(config)
     for section, available in AVAILABLE_METHODS.items():
         method = (config.get(section) or {}).get("method")
         if method not in available:
@@ -327,18 +382,21 @@ def check_config(config: dict, sample_sheet=None, probe_videos: bool = True) -> 
             + ("not both." if has_list else "(neither is set)."),
             "keep exactly one of `videos` and `sample_sheet` in your config.",
         )
+    detection = config.get("detection") or {}
+    track_only = (
+        detection.get("method") == "none" and (config.get("pose") or {}).get("method") == "none"
+    )
     if has_list:
-        entries = [
-            _entry_from(record, index, "videos", None, probe_videos)
-            for index, record in enumerate(config["videos"])
-        ]
+        records = [dict(record) for record in config["videos"]]
+        where, base = "videos", None
     else:
         sheet_path = config["sample_sheet"]
-        base = Path(sheet_path).parent
-        entries = [
-            _entry_from(record, index, f"sample_sheet {sheet_path}", base, probe_videos)
-            for index, record in enumerate(sample_sheet.to_dict("records"))
-        ]
+        records = sample_sheet.to_dict("records")
+        where, base = f"sample_sheet {sheet_path}", Path(sheet_path).parent
+    entries = [
+        _entry_from(record, index, where, base, probe_videos, track_only)
+        for index, record in enumerate(records)
+    ]
 
     seen: dict[str, int] = {}
     for index, entry in enumerate(entries):
@@ -350,19 +408,4 @@ def check_config(config: dict, sample_sheet=None, probe_videos: bool = True) -> 
             )
         seen[entry.id] = index
 
-    detection = config.get("detection") or {}
-    if detection.get("method") == "none" and (config.get("pose") or {}).get("method") == "none":
-        without = [e.id for e in entries if e.predictions is None]
-        if without:
-            raise ConfigError(
-                "detection.method and pose.method are both 'none', so there is nothing to "
-                f"detect animals with in video(s) {', '.join(without[:5])}.",
-                "set detection.method (e.g. background), or give each video `predictions:` "
-                "(an existing .slp) for a track-only run.",
-            )
-        raise ConfigError(
-            "track-only runs (detection and pose 'none', videos with `predictions:`) are part "
-            "of snakeherd's design but not available in this version yet.",
-            "set detection.method: background for now.",
-        )
     return entries
