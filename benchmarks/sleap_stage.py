@@ -94,6 +94,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="runs per command, interleaved; the fastest counts"
+    )
     args = parser.parse_args()
     if not PYTHON.exists():
         sys.exit(f"{PYTHON} not found: run `make sleap-env`")
@@ -136,25 +139,32 @@ def main() -> None:
     export_s = time.perf_counter() - started
     parity = json.loads((export / "parity.json").read_text())
 
-    rows = []
+    commands = {}
     for runtime in ("cpu", "onnx_cpu"):
         cli_models = MODELS if runtime == "cpu" else [export]
-        for who, make in (
-            ("sleap-nn predict", lambda frames, out, rt=runtime, m=cli_models: cli(frames, out, m)),
-            (
-                "snakeherd stage",
-                lambda frames, out, rt=runtime: ours(
-                    frames, out, rt, export if rt != "cpu" else None, args.threads
-                ),
-            ),
-        ):
+        commands[(runtime, "sleap-nn predict")] = lambda frames, out, m=cli_models: cli(
+            frames, out, m
+        )
+        commands[(runtime, "snakeherd stage")] = lambda frames, out, rt=runtime: ours(
+            frames, out, rt, export if rt != "cpu" else None, args.threads
+        )
+    # Other work on a shared machine comes and goes: interleave the commands, keep the fastest.
+    firsts, totals = {}, {}
+    for _ in range(args.repeats):
+        for key, make in commands.items():
             first = timed(make("0", work / "first.slp"), env)
             total = timed(make(f"0-{last}", work / "all.slp"), env)
-            rows.append((runtime, who, total, args.frames / total, first))
+            firsts[key] = min(first, firsts.get(key, first))
+            totals[key] = min(total, totals.get(key, total))
+    rows = [
+        (runtime, who, totals[(runtime, who)], args.frames / totals[(runtime, who)],
+         firsts[(runtime, who)])
+        for runtime, who in commands
+    ]  # fmt: skip
 
     print(
         f"\nSLEAP top-down on {VIDEO.name}, frames 0-{last} ({args.frames}), "
-        f"{args.threads} threads, one fresh process per command\n"
+        f"{args.threads} threads, one fresh process per command, fastest of {args.repeats}\n"
     )
     print(
         f"{'runtime':<9} {'pipeline':<17} {'end to end s':>12} {'fps':>7} {'first frame s':>14}"
