@@ -42,7 +42,7 @@ def timed(command: list[str], env: dict) -> float:
     return elapsed
 
 
-def cli(frames: str, output: Path, models: list[Path]) -> list[str]:
+def cli(frames: str, output: Path, models: list[Path], limit: int) -> list[str]:
     command = [
         str(PYTHON.parent / "sleap-nn"),
         "predict",
@@ -57,10 +57,14 @@ def cli(frames: str, output: Path, models: list[Path]) -> list[str]:
     ]
     for model in models:
         command += ["--model_paths", str(model)]
+    if limit:
+        command += ["--max_instances", str(limit)]
     return command
 
 
-def ours(frames: str, output: Path, runtime: str, export: Path | None, threads: int) -> list[str]:
+def ours(
+    frames: str, output: Path, runtime: str, export: Path | None, threads: int, limit: int
+) -> list[str]:
     command = [
         str(PYTHON),
         str(STAGE),
@@ -87,6 +91,8 @@ def ours(frames: str, output: Path, runtime: str, export: Path | None, threads: 
     ]
     if export is not None:
         command += ["--export", str(export)]
+    if limit:
+        command += ["--max-instances", str(limit)]
     return command
 
 
@@ -94,6 +100,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--max-instances",
+        type=int,
+        default=2,
+        help="animals per frame for both pipelines (the clip has 2 flies); 0 = sleap-nn defaults",
+    )
     parser.add_argument(
         "--repeats", type=int, default=2, help="runs per command, interleaved; the fastest counts"
     )
@@ -133,6 +145,7 @@ def main() -> None:
             str(args.threads),
             "--log",
             str(work / "export.log"),
+            *(["--max-instances", str(args.max_instances)] if args.max_instances else []),
         ],
         env,
     )
@@ -143,10 +156,10 @@ def main() -> None:
     for runtime in ("cpu", "onnx_cpu"):
         cli_models = MODELS if runtime == "cpu" else [export]
         commands[(runtime, "sleap-nn predict")] = lambda frames, out, m=cli_models: cli(
-            frames, out, m
+            frames, out, m, args.max_instances
         )
         commands[(runtime, "snakeherd stage")] = lambda frames, out, rt=runtime: ours(
-            frames, out, rt, export if rt != "cpu" else None, args.threads
+            frames, out, rt, export if rt != "cpu" else None, args.threads, args.max_instances
         )
     # Other work on a shared machine comes and goes: interleave the commands, keep the fastest.
     firsts, totals = {}, {}
@@ -164,7 +177,8 @@ def main() -> None:
 
     print(
         f"\nSLEAP top-down on {VIDEO.name}, frames 0-{last} ({args.frames}), "
-        f"{args.threads} threads, one fresh process per command, fastest of {args.repeats}\n"
+        f"{args.threads} threads, max {args.max_instances or 'default'} instances, one fresh "
+        f"process per command, fastest of {args.repeats}\n"
     )
     print(
         f"{'runtime':<9} {'pipeline':<17} {'end to end s':>12} {'fps':>7} {'first frame s':>14}"

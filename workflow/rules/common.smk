@@ -331,6 +331,11 @@ def sleap_predict_inputs(wildcards):
     return inputs
 
 
+def sleap_max_instances_argument():
+    limit = config["pose"]["max_instances"]
+    return f"--max-instances {int(limit)}" if limit else ""
+
+
 def sleap_export_argument(wildcards, input):
     return f"--export {shlex.quote(input.export)}" if "export" in input.keys() else ""
 

@@ -57,6 +57,7 @@ if SLEAP_EXPORT_ROOT:
             crop_size=SLEAP_CROP_SIZE,
             video=sleap_parity_video,
             parity_frames=config["pose"]["export_parity_frames"],
+            max_instances=sleap_max_instances_argument(),
             tolerance=config["pose"]["export_tolerance_px"],
         shell:
             "{params.python:q} {params.script:q} export --runtime {params.runtime}"
@@ -64,6 +65,7 @@ if SLEAP_EXPORT_ROOT:
             " --crop-size {params.crop_size} --video {params.video:q}"
             " --folder {output:q} --height {wildcards.height} --width {wildcards.width}"
             " --parity-frames {params.parity_frames} --tolerance {params.tolerance}"
+            " {params.max_instances}"
             " --threads {threads} --log {log:q}"
 
 
@@ -113,13 +115,14 @@ rule sleap_predict:
         nodes=SLEAP_NODES,
         frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
         batch_size=config["pose"]["batch_size"],
+        max_instances=sleap_max_instances_argument(),
         export=sleap_export_argument,
         crops=sleap_crop_arguments,
     shell:
         "{params.python:q} {params.script:q} predict --runtime {params.runtime}"
         " --kind {params.kind} --models {params.models:q} --nodes {params.nodes}"
         " --video {input.video:q} --frames {params.frames:q} {params.export} {params.crops}"
-        " --batch-size {params.batch_size} --threads {threads}"
+        " --batch-size {params.batch_size} --threads {threads} {params.max_instances}"
         " --slp {output.slp:q} --npz {output.npz:q} --log {log:q}"
 
 

@@ -64,6 +64,7 @@ def export(args) -> None:
         node_names=args.nodes,
         crop_size=args.crop_size,
         threads=args.threads,
+        max_instances=args.max_instances,
     )
     logger.info(
         "exported to %s; keypoints vs checkpoint: median %s px corrected (%s px as sleap-nn "
@@ -82,7 +83,12 @@ def predict(args) -> None:
     capability = runtimes.check_node(args.runtime, "sleap")
     frames = sleap_inference.resolve_frames(args.video, args.frames)
     predictor = sleap_runtime.build_predictor(
-        args.models, args.runtime, args.export, args.batch_size, args.threads
+        args.models,
+        args.runtime,
+        args.export,
+        args.batch_size,
+        args.threads,
+        max_instances=args.max_instances,
     )
     timing.model_loaded = time.perf_counter()
     if args.kind == "crops":
@@ -112,6 +118,7 @@ def predict(args) -> None:
         "frame_selection": args.frames,
         "frames": len(frames),
         "batch_size": args.batch_size,
+        "max_instances": args.max_instances,
         "crop_scale": args.crop_scale if args.kind == "crops" else None,
     }
     if args.export:
@@ -166,6 +173,7 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--video", required=True)
         sub.add_argument("--crop-size", type=int)
         sub.add_argument("--threads", type=int, default=1)
+        sub.add_argument("--max-instances", type=int)
     sub = commands.choices["export"]
     sub.add_argument("--folder", required=True)
     sub.add_argument("--height", type=int, required=True)

@@ -33,7 +33,12 @@ class ExportError(SnakeherdError):
 
 
 def run_sleap_nn_export(
-    model_paths: list[str], out: Path, fmt: str, height: int | None, width: int | None
+    model_paths: list[str],
+    out: Path,
+    fmt: str,
+    height: int | None,
+    width: int | None,
+    max_instances: int | None = None,
 ) -> None:
     """``sleap-nn export`` through its own command, in this process."""
     import click
@@ -42,6 +47,8 @@ def run_sleap_nn_export(
     args = [*map(str, model_paths), "--output", str(out), "--format", fmt]
     if height is not None and width is not None:
         args += ["--input-height", str(int(height)), "--input-width", str(int(width))]
+    if max_instances is not None:
+        args += ["--max-instances", str(int(max_instances))]
     try:
         export_command.main(args=args, standalone_mode=False)
     except click.ClickException as error:
@@ -149,6 +156,7 @@ def parity_check(
     node_names: list[str],
     crop_size: int | None,
     threads: int,
+    max_instances: int | None = None,
 ) -> dict:
     """Checkpoint (cpu) vs export (``runtime``), raw and corrected, on real frames."""
     info = probe(video)
@@ -157,12 +165,14 @@ def parity_check(
         if kind == "crops"
         else None
     )
-    checkpoint = sleap_runtime.build_predictor(model_paths, "cpu", None, 4, threads)
+    checkpoint = sleap_runtime.build_predictor(
+        model_paths, "cpu", None, 4, threads, max_instances=max_instances
+    )
     reference = _run(checkpoint, kind, video, frames, node_names, crop_size, detections)
     results = {}
     for label, correct in (("raw", False), ("corrected", True)):
         predictor = sleap_runtime.build_predictor(
-            model_paths, runtime, str(folder), 4, threads, correct=correct
+            model_paths, runtime, str(folder), 4, threads, correct, max_instances
         )
         exported = _run(predictor, kind, video, frames, node_names, crop_size, detections)
         results[label] = compare_poses(reference, exported)
@@ -183,6 +193,7 @@ def export_and_check(
     node_names: list[str],
     crop_size: int | None,
     threads: int,
+    max_instances: int | None = None,
 ) -> dict:
     """Export into ``folder`` (replaced atomically); return the parity report."""
     folder = Path(folder)
@@ -199,7 +210,7 @@ def export_and_check(
             # The stage resizes frames to the size the model was trained at, as the
             # checkpoint path does; the graph takes that size.
             input_hw = max_hw
-        run_sleap_nn_export(model_paths, temporary, fmt, *input_hw)
+        run_sleap_nn_export(model_paths, temporary, fmt, *input_hw, max_instances)
         for path in temporary.iterdir():  # sleap-nn copies read-only training configs as is
             path.chmod(path.stat().st_mode | 0o200)
         exposed = sleap_runtime.expose_confmaps(temporary / "model.onnx")
@@ -217,6 +228,7 @@ def export_and_check(
             node_names=node_names,
             crop_size=crop_size,
             threads=threads,
+            max_instances=max_instances,
         )
         corrected = results["corrected"]
         report = {
@@ -228,6 +240,7 @@ def export_and_check(
             "input_size": [int(crop_size), int(crop_size)] if on_crops else list(input_hw),
             "parity_video": str(video),
             "parity_frames": [int(f) for f in frames],
+            "max_instances": max_instances,
             "reference": "checkpoint on cpu (sleap-nn predict defaults)",
             "measure": "distance (px) between matched keypoints, checkpoint vs export",
             "tolerance_px": tolerance_px,

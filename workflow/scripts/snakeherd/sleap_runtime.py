@@ -318,7 +318,13 @@ def set_torch_threads(threads: int) -> None:
     torch.set_num_threads(max(1, int(threads)))
 
 
-def native_predictor(model_paths: list[str], runtime: str, batch_size: int, threads: int):
+def native_predictor(
+    model_paths: list[str],
+    runtime: str,
+    batch_size: int,
+    threads: int,
+    max_instances: int | None = None,
+):
     """A checkpoint predictor with ``sleap-nn predict``'s defaults."""
     from sleap_nn.inference.predictor import Predictor
 
@@ -330,6 +336,7 @@ def native_predictor(model_paths: list[str], runtime: str, batch_size: int, thre
         peak_threshold=PEAK_THRESHOLD,
         integral_refinement="integral",
         integral_patch_size=INTEGRAL_PATCH_SIZE,
+        max_instances=max_instances,
     )
 
 
@@ -339,6 +346,7 @@ def exported_predictor(
     batch_size: int,
     threads: int,
     correct: bool = True,
+    max_instances: int | None = None,
 ):
     """A predictor on an exported model folder, with our backend and (optionally) corrections."""
     from sleap_nn.inference.predictor import Predictor
@@ -352,12 +360,16 @@ def exported_predictor(
     set_torch_threads(threads)
     if runtime == "tensorrt":
         predictor = Predictor.from_export_dir(
-            folder, runtime="tensorrt", device="cuda", batch_size=batch_size
+            folder,
+            runtime="tensorrt",
+            device="cuda",
+            batch_size=batch_size,
+            max_instances=max_instances,
         )
         inner = predictor.layer.backend
     else:
         predictor = Predictor.from_export_dir(
-            folder, runtime="onnx", device="cpu", batch_size=batch_size
+            folder, runtime="onnx", device="cpu", batch_size=batch_size, max_instances=max_instances
         )
         # from_export_dir opened a default session; ours replaces it (threads, providers).
         inner = OrtSessionBackend(str(folder / "model.onnx"), runtime, threads)
@@ -373,17 +385,20 @@ def build_predictor(
     batch_size: int = 4,
     threads: int = 1,
     correct: bool = True,
+    max_instances: int | None = None,
 ):
     """The predictor for ``runtime``: checkpoints on native runtimes, the export otherwise."""
     if runtime in TORCH_DEVICES:
-        return native_predictor(model_paths, runtime, batch_size, threads)
+        return native_predictor(model_paths, runtime, batch_size, threads, max_instances)
     if runtime in ("onnx_cpu", "onnx_cuda", "tensorrt"):
         if export_folder is None:
             raise RuntimeUnavailableError(
                 f"runtime '{runtime}' runs an exported model, and no export folder was given.",
                 "run through the workflow, whose export rule writes it.",
             )
-        return exported_predictor(export_folder, runtime, batch_size, threads, correct)
+        return exported_predictor(
+            export_folder, runtime, batch_size, threads, correct, max_instances
+        )
     raise RuntimeUnavailableError(
         f"the SLEAP stage does not support runtime '{runtime}'.",
         "use one of "
