@@ -13,8 +13,7 @@ if config["detection"]["method"] == "background":
             CORE_ENV
         threads: config["detection"]["threads"]
         resources:
-            mem_mb=2048,
-            runtime=120,
+            **job_resources("detect_background"),
         params:
             frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
             background=config["detection"]["background"],

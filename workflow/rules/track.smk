@@ -12,8 +12,7 @@ rule track:
         CORE_ENV
     threads: 1
     resources:
-        mem_mb=2048,
-        runtime=60,
+        **job_resources("track"),
     params:
         tracking=config["tracking"],
     script:
