@@ -14,7 +14,9 @@ if not workflow.config_settings.configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/export.smk"
 include: "workflow/rules/detect.smk"
+include: "workflow/rules/pose.smk"
 include: "workflow/rules/track.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/provenance.smk"

@@ -14,6 +14,8 @@ from snakeherd.detection import BackgroundParams
 from snakeherd.errors import ConfigError
 from snakeherd.synthetic import SceneSpec
 from snakeherd.tracking import TrackerParams
+from snakeherd.yolo.decode import Filters
+from snakeherd.yolo.export import ParityTolerance
 
 SCHEMA = yaml.safe_load((REPO / "config" / "schemas" / "config.schema.yaml").read_text())
 
@@ -47,6 +49,12 @@ def test_schema_defaults_match_the_library_defaults():
     tracking = SCHEMA["properties"]["tracking"]["properties"]
     for field in dataclasses.fields(TrackerParams):
         assert tracking[field.name]["default"] == field.default, field.name
+    yolo = SCHEMA["$defs"]["yolo_filters"]["properties"]
+    for field in dataclasses.fields(Filters):
+        assert yolo[field.name]["default"] == field.default, field.name
+    export = SCHEMA["properties"]["export"]["properties"]
+    for field in dataclasses.fields(ParityTolerance):
+        assert export[field.name]["default"] == field.default, field.name
 
 
 @pytest.mark.parametrize(
@@ -127,3 +135,19 @@ def test_models_must_exist(tmp_path):
         check_config(base_config(detection={"method": "yolo_obb", "model": "/nope.pt"}))
     with pytest.raises(ConfigError, match=r"pose.models\[0\]: model not found"):
         check_config(base_config(pose={"method": "yolo_pose", "models": ["/nope.pt"]}))
+
+
+def test_pose_modes_need_the_right_detection(tmp_path):
+    model = tmp_path / "pose.pt"
+    model.write_bytes(b"x")
+    crops_without_detection = base_config(
+        detection={"method": "none"},
+        pose={"method": "yolo_pose", "models": [str(model)], "mode": "crops"},
+    )
+    with pytest.raises(ConfigError, match=r"pose\.mode: 'crops' runs the pose model on crops"):
+        check_config(crops_without_detection)
+    frames_with_detection = base_config(
+        pose={"method": "yolo_pose", "models": [str(model)], "mode": "frames"}
+    )
+    with pytest.raises(ConfigError, match=r"pose\.mode: 'frames' lets the pose model find"):
+        check_config(frames_with_detection)

@@ -54,7 +54,24 @@ RESULTS = f"results/{EXPERIMENT}"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 TRACKING = config["tracking"]["enabled"]
+RUNTIME = config["runtime"]
+DETECTION = config["detection"]["method"]
+POSE = config["pose"]["method"]
+POSE_MODE = config["pose"]["mode"]
 CORE_ENV = "../../envs/core.yaml"
+# The environment of the YOLO rules follows the runtime: the lean ONNX path never needs torch.
+YOLO_ENV = {
+    "onnx_cpu": "../../envs/onnx.yaml",
+    "tract": "../../envs/onnx.yaml",
+    "onnx_cuda": "../../envs/onnx-cuda.yaml",
+    "onnx_rocm": "../../envs/onnx-rocm.yaml",
+    "tensorrt": "../../envs/ultralytics-tensorrt.yaml",
+}.get(RUNTIME, "../../envs/ultralytics.yaml")
+EXPORT_ENV = (
+    "../../envs/ultralytics-tensorrt.yaml"
+    if RUNTIME == "tensorrt"
+    else "../../envs/ultralytics.yaml"
+)
 RESOURCE_SCALING = job_sizing.Scaling.from_config(config["resources"])
 
 
@@ -62,11 +79,15 @@ wildcard_constraints:
     video=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
-def video_file(wildcards):
-    entry = VIDEOS[wildcards.video]
+def video_path(video_id):
+    entry = VIDEOS[video_id]
     if entry.is_synthetic:
         return f"{RESULTS}/{entry.id}/synthetic/video.mp4"
     return entry.path
+
+
+def video_file(wildcards):
+    return video_path(wildcards.video)
 
 
 def ground_truth_file(wildcards):
@@ -74,6 +95,64 @@ def ground_truth_file(wildcards):
     if entry.is_synthetic:
         return f"{RESULTS}/{entry.id}/synthetic/ground_truth.parquet"
     return entry.ground_truth
+
+
+YOLO_EXPORTS = {}
+
+
+def yolo_model(source, task, key, settings):
+    """The model file a YOLO stage runs on this runtime; registers the export it needs.
+
+    Native runtimes run the .pt itself; ONNX runtimes and tract run <stem>.onnx, TensorRT
+    <stem>.engine, next to the .pt or in export_dir.
+    """
+    if RUNTIME in ("cpu", "mps", "cuda", "rocm"):
+        return source
+    suffix = ".engine" if RUNTIME == "tensorrt" else ".onnx"
+    folder = Path(config["export_dir"]) if config["export_dir"] else Path(source).parent
+    artifact = str(folder / (Path(source).stem + suffix))
+    YOLO_EXPORTS[artifact] = {
+        "source": source,
+        "task": task,
+        "key": key,
+        "imgsz": settings["imgsz"],
+        "batch": settings["batch"],
+    }
+    return artifact
+
+
+YOLO_DETECTION_MODEL = (
+    yolo_model(
+        config["detection"]["model"],
+        "obb",
+        "detection.model",
+        config["detection"]["yolo"],
+    )
+    if DETECTION == "yolo_obb"
+    else None
+)
+YOLO_POSE_MODEL = (
+    yolo_model(
+        config["pose"]["models"][0], "pose", "pose.models[0]", config["pose"]["yolo"]
+    )
+    if POSE == "yolo_pose"
+    else None
+)
+# Exports are checked on real frames of the first videos (the first that decodes).
+PARITY_VIDEOS = list(VIDEOS)[:3]
+# Model files whose checksums go into every provenance record.
+MODEL_FILES = {
+    name: path
+    for name, path in {
+        "detection_model": (
+            config["detection"]["model"] if DETECTION == "yolo_obb" else None
+        ),
+        "detection_model_runtime": YOLO_DETECTION_MODEL,
+        "pose_model": config["pose"]["models"][0] if POSE == "yolo_pose" else None,
+        "pose_model_runtime": YOLO_POSE_MODEL,
+    }.items()
+    if path is not None
+}
 
 
 def has_ground_truth(entry):
@@ -89,6 +168,8 @@ def video_results(wildcards):
     entry = VIDEOS[wildcards.video]
     folder = f"{RESULTS}/{entry.id}"
     results = {"detections": f"{folder}/detections.parquet"}
+    if POSE != "none":
+        results["poses"] = f"{folder}/poses.parquet"
     if TRACKING:
         results["tracks"] = f"{folder}/tracks.parquet"
         results["tracks_csv"] = f"{folder}/tracks.csv"

@@ -19,3 +19,30 @@ if config["detection"]["method"] == "background":
             background=config["detection"]["background"],
         script:
             "../scripts/detect_background.py"
+
+
+if DETECTION == "yolo_obb":
+
+    rule detect_yolo_obb:
+        input:
+            video=video_file,
+            model=YOLO_DETECTION_MODEL,
+        output:
+            f"{RESULTS}/{{video}}/detections.parquet",
+        log:
+            f"{LOGS}/{{video}}/detect_yolo_obb.log",
+        benchmark:
+            f"{BENCHMARKS}/{{video}}/detect_yolo_obb.tsv"
+        conda:
+            YOLO_ENV
+        threads: config["detection"]["threads"]
+        resources:
+            **model_job_resources(
+                "yolo_obb", batch=config["detection"]["yolo"]["batch"]
+            ),
+        params:
+            runtime=RUNTIME,
+            frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
+            yolo=config["detection"]["yolo"],
+        script:
+            "../scripts/detect_yolo_obb.py"

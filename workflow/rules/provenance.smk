@@ -17,6 +17,7 @@ rule provenance:
         config={key: value for key, value in config.items() if key != "videos"},
         entry=lambda wildcards: VIDEOS[wildcards.video].as_dict(),
         ground_truth=ground_truth_file,
+        models=MODEL_FILES,
         workflow_dir=workflow.basedir,
     script:
         "../scripts/write_provenance.py"

@@ -4,7 +4,7 @@ from snakeherd import io
 from snakeherd.provenance import build_provenance, dumps
 from snakeherd.scripting import run_rule
 
-TABLES = ("detections", "tracks", "evaluation")
+TABLES = ("detections", "poses", "tracks", "evaluation")
 
 
 def main(smk):
@@ -13,7 +13,11 @@ def main(smk):
         experiment=smk.params.config["experiment"],
         video_id=smk.wildcards.video,
         config={**smk.params.config, "video": smk.params.entry},
-        inputs={"video": smk.input.video, "ground_truth": smk.params.ground_truth},
+        inputs={
+            "video": smk.input.video,
+            "ground_truth": smk.params.ground_truth,
+            **smk.params.models,
+        },
         tables={name: path for name, path in results.items() if name in TABLES},
         outputs=results,
         workflow_dir=smk.params.workflow_dir,

@@ -26,8 +26,8 @@ SAMPLE_SHEET_COLUMNS = ("id", "path", "frames", "ground_truth", "predictions")
 # Stage methods this version runs; the schema and the runtime matrix know every method of the
 # design, so a config is judged on its runtime even for a method that is still to come.
 AVAILABLE_METHODS = {
-    "detection": {"background", "none"},
-    "pose": {"none"},
+    "detection": {"background", "yolo_obb", "none"},
+    "pose": {"none", "yolo_pose"},
 }
 
 
@@ -254,6 +254,32 @@ def check_models(config: dict) -> None:
             )
 
 
+def check_stage_combination(config: dict) -> None:
+    """Stages that need each other are enabled together."""
+    detection = (config.get("detection") or {}).get("method")
+    pose = config.get("pose") or {}
+    if pose.get("method") == "yolo_pose":
+        if len(pose.get("models") or []) > 1:
+            raise ConfigError(
+                f"pose.models: pose.method 'yolo_pose' takes one model, got {len(pose['models'])}.",
+                "list only your YOLO-pose .pt file.",
+            )
+        mode = pose.get("mode", "crops")
+        if mode == "crops" and detection == "none":
+            raise ConfigError(
+                "pose.mode: 'crops' runs the pose model on crops around detections, but "
+                "detection.method is 'none'.",
+                "set detection.method (yolo_obb or background), or pose.mode: frames to let the "
+                "pose model find the animals on whole frames.",
+            )
+        if mode == "frames" and detection != "none":
+            raise ConfigError(
+                f"pose.mode: 'frames' lets the pose model find the animals, but detection.method "
+                f"is '{detection}' too.",
+                "set detection.method: none, or pose.mode: crops to run pose on the detections.",
+            )
+
+
 def read_sample_sheet(path: str):
     """The sample sheet as a DataFrame of strings (empty cells are empty strings)."""
     import pandas as pd
@@ -303,6 +329,7 @@ def check_config(config: dict, sample_sheet=None, probe_videos: bool = True) -> 
     runtimes.validate_runtime(config.get("runtime"), stages)
 
     check_models(config)
+    check_stage_combination(config)
     for section, available in AVAILABLE_METHODS.items():
         method = (config.get(section) or {}).get("method")
         if method not in available:

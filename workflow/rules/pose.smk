@@ -1,0 +1,50 @@
+if POSE == "yolo_pose" and POSE_MODE == "crops":
+
+    rule pose_yolo_crops:
+        input:
+            video=video_file,
+            model=YOLO_POSE_MODEL,
+            detections=f"{RESULTS}/{{video}}/detections.parquet",
+        output:
+            poses=f"{RESULTS}/{{video}}/poses.parquet",
+        log:
+            f"{LOGS}/{{video}}/pose_yolo_crops.log",
+        benchmark:
+            f"{BENCHMARKS}/{{video}}/pose_yolo_crops.tsv"
+        conda:
+            YOLO_ENV
+        threads: config["pose"]["threads"]
+        resources:
+            **model_job_resources("yolo_pose", batch=config["pose"]["yolo"]["batch"]),
+        params:
+            runtime=RUNTIME,
+            frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
+            pose=config["pose"],
+        script:
+            "../scripts/pose_yolo.py"
+
+
+if POSE == "yolo_pose" and POSE_MODE == "frames":
+
+    rule pose_yolo_frames:
+        input:
+            video=video_file,
+            model=YOLO_POSE_MODEL,
+        output:
+            poses=f"{RESULTS}/{{video}}/poses.parquet",
+            detections=f"{RESULTS}/{{video}}/detections.parquet",
+        log:
+            f"{LOGS}/{{video}}/pose_yolo_frames.log",
+        benchmark:
+            f"{BENCHMARKS}/{{video}}/pose_yolo_frames.tsv"
+        conda:
+            YOLO_ENV
+        threads: config["pose"]["threads"]
+        resources:
+            **model_job_resources("yolo_pose", batch=config["pose"]["yolo"]["batch"]),
+        params:
+            runtime=RUNTIME,
+            frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
+            pose=config["pose"],
+        script:
+            "../scripts/pose_yolo.py"

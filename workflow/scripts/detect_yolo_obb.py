@@ -1,0 +1,29 @@
+"""Rule detect_yolo_obb: oriented-box detections with a YOLO-OBB model on the configured runtime."""
+
+import tempfile
+
+from snakeherd import io, runtimes
+from snakeherd.scripting import logger, run_rule
+from snakeherd.video import FrameSelection
+
+
+def main(smk):
+    runtime = smk.params.runtime
+    runtimes.prepare_process(runtime)
+    capability = runtimes.check_node(runtime, "yolo_obb")
+    with tempfile.TemporaryDirectory(prefix="snakeherd-ultralytics-") as settings_dir:
+        if runtime not in (*runtimes.ONNX_RUNTIMES, "tract"):
+            from snakeherd.yolo import offline
+
+            offline.configure(settings_dir)
+        from snakeherd.yolo.detect import YoloRun, detect_video
+
+        run = YoloRun.from_config(smk.params.yolo, smk.input.model, runtime, smk.threads)
+        table, summary = detect_video(smk.input.video, FrameSelection.parse(smk.params.frames), run)
+    summary["runtime"] = {**capability.as_dict(), "providers": summary["providers"]}
+    table.insert(0, "video_id", smk.wildcards.video)
+    io.write_table(table, smk.output[0], "detections", summary)
+    logger.info("%d detections in %d frames on %s", len(table), summary["frames"], runtime)
+
+
+run_rule(main, snakemake)  # noqa: F821

@@ -1,0 +1,134 @@
+"""Running YOLO models: the lean path (ONNX Runtime or tract, no torch) and Ultralytics.
+
+The lean path takes preprocessed float32 NCHW batches and returns the raw output, so every ONNX
+engine shares the same pre- and post-processing (``geometry``, ``decode``). Ultralytics runs the
+native runtimes (torch on cpu/mps/cuda/rocm) and TensorRT engines end to end.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import runtimes
+from ..errors import InputFileError
+
+LEAN_RUNTIMES = (*runtimes.ONNX_RUNTIMES, "tract")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the stage needs to know about an exported model (written beside it at export)."""
+
+    task: str
+    size: int
+    batch: int
+    names: dict[int, str]
+    kpt_shape: tuple[int, int] | None = None
+    source: dict = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, artifact: str) -> ModelInfo:
+        sidecar = Path(f"{artifact}.parity.json")
+        if not sidecar.is_file():
+            raise InputFileError(
+                f"{artifact} has no {sidecar.name} beside it, so it was not exported by "
+                "snakeherd (or the export failed).",
+                "delete the artifact and let the workflow export it from the .pt file.",
+            )
+        record = json.loads(sidecar.read_text())["model"]
+        return cls(
+            task=record["task"],
+            size=int(record["size"]),
+            batch=int(record["batch"]),
+            names={int(k): v for k, v in record["names"].items()},
+            kpt_shape=tuple(record["kpt_shape"]) if record.get("kpt_shape") else None,
+            source=record.get("source", {}),
+        )
+
+
+class OnnxRuntimeModel:
+    """An ONNX Runtime session on the runtime's providers; refuses a silent CPU fallback."""
+
+    def __init__(self, path: str, runtime: str, threads: int):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Jobs share the node's cores: idle threads must sleep, not spin.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(
+            path, options, providers=runtimes.onnxruntime_providers(runtime)
+        )
+        self.providers = runtimes.require_session_providers(self.session, runtime, path)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch})[0]
+
+
+class TractModel:
+    """The same ONNX file on tract (a pure-Rust CPU engine), input shape fixed at load."""
+
+    providers = ("tract",)
+
+    def __init__(self, path: str, batch: int, size: int):
+        import tract
+
+        model = tract.onnx().load(path)
+        model.set_input_fact(0, f"{batch},3,{size},{size},f32")
+        self.runnable = tract.runtime_for_name("default").prepare(model.into_model())
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.runnable.run([batch])[0].to_numpy()
+
+
+def open_lean_model(path: str, runtime: str, info: ModelInfo, threads: int):
+    if runtime == "tract":
+        return TractModel(path, info.batch, info.size)
+    return OnnxRuntimeModel(path, runtime, threads)
+
+
+def ultralytics_device(runtime: str) -> str:
+    """Ultralytics' device string for a native runtime (ROCm builds of torch use 'cuda')."""
+    return {"cpu": "cpu", "mps": "mps", "cuda": "cuda:0", "rocm": "cuda:0", "tensorrt": "cuda:0"}[
+        runtime
+    ]
+
+
+def ultralytics_predict(model, images: list[np.ndarray], run, size: int):
+    """Ultralytics' own predictor on BGR images with the run's filters (native runtimes and
+    TensorRT engines); its results carry coordinates in the images' pixels."""
+    return model.predict(
+        images,
+        imgsz=size,
+        conf=run.filters.conf,
+        iou=run.filters.iou,
+        max_det=run.filters.max_det,
+        device=ultralytics_device(run.runtime),
+        batch=len(images),
+        half=False,
+        verbose=False,
+    )
+
+
+def run_in_batches(model, images: list[np.ndarray], batch: int) -> list[np.ndarray]:
+    """Raw outputs for model-sized images, in the model's fixed batch (the last one padded)."""
+    from .geometry import to_input_tensor
+
+    outputs = []
+    for start in range(0, len(images), batch):
+        chunk = images[start : start + batch]
+        tensor = to_input_tensor(chunk)
+        if len(chunk) < batch:
+            padding = np.zeros((batch - len(chunk), *tensor.shape[1:]), dtype=tensor.dtype)
+            tensor = np.concatenate([tensor, padding])
+        outputs.extend(model.run(tensor)[: len(chunk)])
+    return outputs
