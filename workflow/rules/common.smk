@@ -191,8 +191,9 @@ def job_resources(rule_name, runtime=None, batch=1):
 
     mem_mb and runtime (minutes) follow the frames and frame size the job processes
     (snakeherd.resources has each rule's cost model) and grow with each retry after SLURM
-    kills a job for memory or time; cpus_per_task is the rule's threads. Model stages pass
-    their stage name (yolo_obb, yolo_pose, sleap); use model_job_resources for them.
+    kills a job for memory or time. CPUs are the rule's `threads:` (the SLURM plugin asks
+    for --cpus-per-task=threads; a cpus_per_task resource would only add DAG time). Model
+    stages pass their stage name (yolo_obb, yolo_pose, sleap): see model_job_resources.
     """
     cost = job_sizing.rule_cost(rule_name, config, runtime=runtime, batch=batch)
 
@@ -206,14 +207,7 @@ def job_resources(rule_name, runtime=None, batch=1):
             cost, video_workload(wildcards), RESOURCE_SCALING, attempt
         )
 
-    def cpus_per_task(wildcards, threads):
-        return threads
-
-    return {
-        "mem_mb": mem_mb,
-        "runtime": runtime_minutes,
-        "cpus_per_task": cpus_per_task,
-    }
+    return {"mem_mb": mem_mb, "runtime": runtime_minutes}
 
 
 def model_job_resources(stage, batch=1):
