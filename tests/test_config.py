@@ -13,7 +13,7 @@ from snakeherd.config import check_config, describe_schema_error, read_sample_sh
 from snakeherd.detection import BackgroundParams
 from snakeherd.errors import ConfigError
 from snakeherd.synthetic import SceneSpec
-from snakeherd.tracking import TrackerParams
+from snakeherd.tracking import StitchParams, TrackerParams
 from snakeherd.yolo.decode import Filters
 from snakeherd.yolo.export import ParityTolerance
 
@@ -48,6 +48,11 @@ def test_schema_defaults_match_the_library_defaults():
         assert background[field.name]["default"] == field.default, field.name
     tracking = SCHEMA["properties"]["tracking"]["properties"]
     for field in dataclasses.fields(TrackerParams):
+        if field.name == "stitch":
+            stitch = tracking["stitch"]["properties"]
+            for nested in dataclasses.fields(StitchParams):
+                assert stitch[nested.name]["default"] == nested.default, nested.name
+            continue
         assert tracking[field.name]["default"] == field.default, field.name
     yolo = SCHEMA["$defs"]["yolo_filters"]["properties"]
     for field in dataclasses.fields(Filters):

@@ -99,6 +99,7 @@ def test_every_rule_of_the_workflow_has_a_cost_model():
         "evaluate",
         "provenance",
         "evaluation_summary",
+        "import_predictions",
         "export",
     ):
         cost = resources.rule_cost(rule, DEMO_CONFIG)

@@ -39,6 +39,23 @@ CASES = {
         lambda tmp: demo_config(runtime="onnx-cpu"),
         ["runtime: 'onnx-cpu' is not a runtime snakeherd knows", "Did you mean 'onnx_cpu'?"],
     ),
+    "track-only video without predictions": (
+        lambda tmp: demo_config(
+            videos=[{"id": "v", "path": str(tmp / "v.mp4")}],
+            detection={"method": "none"},
+        ),
+        ["(a track-only run), so the video needs `predictions:`", "Fix: add `predictions:`"],
+    ),
+    "predictions in a run that detects": (
+        lambda tmp: demo_config(
+            videos=[{"id": "v", "synthetic": {}, "predictions": str(tmp / "p.slp")}],
+        ),
+        ["predictions are tracked only in track-only runs", "set detection.method and pose"],
+    ),
+    "unknown tracking option value": (
+        lambda tmp: demo_config(tracking={"scoring": "okss"}),
+        ["tracking.scoring: 'okss' is not one of oks, iou, euclidean_dist, cosine_sim"],
+    ),
     "unknown runtime": (
         lambda tmp: demo_config(runtime="gpu"),
         ["runtime: 'gpu' is not a runtime", "Valid for this config's enabled stages"],

@@ -58,6 +58,9 @@ RUNTIME = config["runtime"]
 DETECTION = config["detection"]["method"]
 POSE = config["pose"]["method"]
 POSE_MODE = config["pose"]["mode"]
+# Track-only runs: no detection or pose stage; each video's `predictions` .slp is tracked.
+TRACK_ONLY = DETECTION == "none" and POSE == "none"
+HAS_POSES = TRACK_ONLY or POSE != "none"
 CORE_ENV = "../../envs/core.yaml"
 # The environment of the YOLO rules follows the runtime: the lean ONNX path never needs torch.
 YOLO_ENV = {
@@ -80,6 +83,7 @@ wildcard_constraints:
 
 
 def video_path(video_id):
+    """The video of an entry (None for a track-only video given without a path)."""
     entry = VIDEOS[video_id]
     if entry.is_synthetic:
         return f"{RESULTS}/{entry.id}/synthetic/video.mp4"
@@ -87,7 +91,31 @@ def video_path(video_id):
 
 
 def video_file(wildcards):
+    """The video as an input (an empty list for a track-only video without a path)."""
+    return video_path(wildcards.video) or []
+
+
+def video_reference(wildcards):
+    """The video path that tracks.slp names (None: the one the predictions file names)."""
     return video_path(wildcards.video)
+
+
+def predictions_file(wildcards):
+    return VIDEOS[wildcards.video].predictions
+
+
+def predictions_input(wildcards):
+    """The predictions .slp of a track-only video (an empty list otherwise)."""
+    return VIDEOS[wildcards.video].predictions or []
+
+
+def tracking_inputs(wildcards):
+    """Inputs of tracking: the detections, and their keypoints when a pose stage or .slp has them."""
+    folder = f"{RESULTS}/{wildcards.video}"
+    inputs = {"detections": f"{folder}/detections.parquet"}
+    if HAS_POSES:
+        inputs["poses"] = f"{folder}/poses.parquet"
+    return inputs
 
 
 def ground_truth_file(wildcards):
@@ -168,11 +196,12 @@ def video_results(wildcards):
     entry = VIDEOS[wildcards.video]
     folder = f"{RESULTS}/{entry.id}"
     results = {"detections": f"{folder}/detections.parquet"}
-    if POSE != "none":
+    if HAS_POSES:
         results["poses"] = f"{folder}/poses.parquet"
     if TRACKING:
         results["tracks"] = f"{folder}/tracks.parquet"
         results["tracks_csv"] = f"{folder}/tracks.csv"
+        results["tracks_slp"] = f"{folder}/tracks.slp"
     if has_ground_truth(entry):
         results["evaluation"] = f"{folder}/evaluation.parquet"
     return results

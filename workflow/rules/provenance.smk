@@ -2,6 +2,7 @@ rule provenance:
     input:
         unpack(video_results),
         video=video_file,
+        predictions=predictions_input,
     output:
         f"{RESULTS}/{{video}}/provenance.json",
     log:

@@ -1,9 +1,10 @@
 rule track:
     input:
-        f"{RESULTS}/{{video}}/detections.parquet",
+        unpack(tracking_inputs),
     output:
         table=f"{RESULTS}/{{video}}/tracks.parquet",
         csv=f"{RESULTS}/{{video}}/tracks.csv",
+        slp=f"{RESULTS}/{{video}}/tracks.slp",
     log:
         f"{LOGS}/{{video}}/track.log",
     benchmark:
@@ -15,5 +16,6 @@ rule track:
         **job_resources("track"),
     params:
         tracking=config["tracking"],
+        video=video_reference,
     script:
         "../scripts/track.py"

@@ -1,7 +1,8 @@
-"""Rule evaluate: score one video's tracks against its ground truth."""
+"""Rule evaluate: score one video's tracks (and keypoints) against its ground truth."""
 
 from snakeherd import io
 from snakeherd.evaluation import evaluate_tracks, load_ground_truth
+from snakeherd.pose_evaluation import evaluate_poses
 from snakeherd.scripting import logger, run_rule
 from snakeherd.video import FrameSelection
 
@@ -11,12 +12,27 @@ def main(smk):
     frames = FrameSelection.parse(
         io.read_metadata(smk.input.detections)["stage"]["frame_selection"]
     ).frames()
+    settings = smk.params.evaluation
     ground_truth = load_ground_truth(smk.input.ground_truth)
-    match_distance = smk.params.evaluation["match_distance"]
+    match_distance = settings["match_distance"]
     metrics = evaluate_tracks(tracks, ground_truth, frames, match_distance)
     metrics.insert(0, "video_id", smk.wildcards.video)
     metrics["match_distance_px"] = match_distance
-    io.write_table(metrics, smk.output.table, "evaluation", {"method": "motmetrics"})
+    nodes = io.read_metadata(smk.input.tracks)["stage"].get("nodes") or []
+    poses = evaluate_poses(
+        tracks,
+        nodes,
+        smk.input.ground_truth,
+        frames,
+        sigma=settings["oks_sigma"],
+        pck_thresholds=settings["pck_thresholds"],
+    )
+    if poses is not None:
+        for name, value in poses.items():
+            metrics[name] = value
+    else:
+        logger.info("no keypoint scores: the tracks or the ground truth have no matching keypoints")
+    io.write_table(metrics, smk.output.table, "evaluation", {"method": "motmetrics+trackeval"})
     io.write_csv(metrics, smk.output.csv)
     logger.info("%s", metrics.iloc[0].to_dict())
 

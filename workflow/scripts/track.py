@@ -1,28 +1,56 @@
-"""Rule track: link detections into tracks; write them as Parquet and as the desktop tool's CSV."""
+"""Rule track: link detections (and keypoints) into tracks; write Parquet, CSV and SLEAP files."""
 
-from snakeherd import io
+from pathlib import Path
+
+from snakeherd import io, slp
 from snakeherd.scripting import logger, run_rule
-from snakeherd.tracking import TrackerParams, track_detections
+from snakeherd.tracking import TrackerParams, track
+from snakeherd.tracking.instances import node_order
+from snakeherd.video import FrameSelection
 
 
 def main(smk):
-    detections = io.read_table(smk.input[0], "detections")
+    detections = io.read_table(smk.input.detections, "detections")
+    detection_stage = io.read_metadata(smk.input.detections)["stage"]
+    poses, skeleton = None, {}
+    if smk.input.get("poses"):
+        poses = io.read_table(smk.input.poses, "poses")
+        skeleton = io.read_metadata(smk.input.poses)["stage"].get("skeleton") or {}
+    nodes = skeleton.get("nodes") or (node_order(poses) if poses is not None else [])
     params = TrackerParams.from_config(smk.params.tracking)
-    tracks = track_detections(detections, params)
+    selection = detection_stage.get("frame_selection")
+    frames = FrameSelection.parse(selection).frames() if selection else None
+    tracks = track(detections, poses, params, frames=frames, nodes=nodes)
     tracks.insert(0, "video_id", smk.wildcards.video)
-    detection_stage = io.read_metadata(smk.input[0])["stage"]
     io.write_table(
         tracks,
         smk.output.table,
         "tracks",
         {
-            "method": "hungarian",
-            "params": params.__dict__,
-            "frame_selection": detection_stage.get("frame_selection"),
+            "method": "kalman_" + params.matching,
+            "params": params.as_dict(),
+            "frame_selection": selection,
+            "nodes": nodes,
         },
     )
     io.write_tracks_csv(tracks, smk.output.csv)
-    logger.info("%d tracks over %d rows", tracks["track_id"].nunique(), len(tracks))
+    video = smk.params.video or detection_stage.get("video") or ""
+    if video and Path(video).exists():
+        video = str(Path(video).resolve())
+    slp.write_tracks(
+        tracks,
+        smk.output.slp,
+        video_path=video,
+        nodes=nodes,
+        edges=[tuple(e) for e in skeleton.get("edges", [])],
+        n_frames=detection_stage.get("n_frames"),
+    )
+    logger.info(
+        "%d tracks over %d rows (%d interpolated)",
+        tracks["track_id"].nunique(),
+        len(tracks),
+        int(tracks["interpolated"].sum()),
+    )
 
 
 run_rule(main, snakemake)  # noqa: F821

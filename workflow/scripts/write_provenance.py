@@ -5,16 +5,18 @@ from snakeherd.provenance import build_provenance, dumps
 from snakeherd.scripting import run_rule
 
 TABLES = ("detections", "poses", "tracks", "evaluation")
+INPUTS = ("video", "predictions")
 
 
 def main(smk):
-    results = {name: path for name, path in smk.input.items() if name != "video"}
+    results = {name: path for name, path in smk.input.items() if name not in INPUTS}
     record = build_provenance(
         experiment=smk.params.config["experiment"],
         video_id=smk.wildcards.video,
         config={**smk.params.config, "video": smk.params.entry},
         inputs={
-            "video": smk.input.video,
+            "video": smk.input.get("video") or None,
+            "predictions": smk.input.get("predictions") or None,
             "ground_truth": smk.params.ground_truth,
             **smk.params.models,
         },

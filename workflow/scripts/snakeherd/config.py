@@ -131,7 +131,12 @@ def _exists(path: str, key: str, what: str, fix: str) -> None:
 
 
 def _entry_from(
-    record: dict, index: int, where: str, base: Path | None, probe_videos: bool
+    record: dict,
+    index: int,
+    where: str,
+    base: Path | None,
+    probe_videos: bool,
+    track_only: bool = False,
 ) -> VideoEntry:
     key = f"{where}[{index}]" if where == "videos" else f"{where} row {index + 1}"
     video_id = str(record.get("id") or "").strip()
@@ -154,7 +159,31 @@ def _entry_from(
 
     path = located(record.get("path"))
     synthetic = record.get("synthetic")
-    if (path is None) == (synthetic is None):
+    predictions = located(record.get("predictions"))
+    if track_only:
+        # A track-only video is its predictions file; the video itself is optional (it is
+        # checksummed and named in tracks.slp when given, else the one the .slp names is).
+        if predictions is None:
+            raise ConfigError(
+                f"{key} (id {video_id}): detection.method and pose.method are both 'none' (a "
+                "track-only run), so the video needs `predictions:` (an existing .slp to track).",
+                "add `predictions:` to every video, or set detection.method (e.g. background).",
+            )
+        if synthetic is not None:
+            raise ConfigError(
+                f"{key} (id {video_id}): a synthetic video has no predictions to track.",
+                "remove the synthetic video from a track-only run, or set detection.method: "
+                "background.",
+            )
+    elif predictions is not None:
+        raise ConfigError(
+            f"{key}.predictions (id {video_id}): predictions are tracked only in track-only runs "
+            "(detection.method and pose.method both 'none'), and this config runs a detection "
+            "or pose stage.",
+            "remove `predictions` from this video, or set detection.method and pose.method to "
+            "none to track the .slp files as they are.",
+        )
+    elif (path is None) == (synthetic is None):
         raise ConfigError(
             f"{key} (id {video_id}): give exactly one of `path` (a video file) or `synthetic` "
             "(a generated demo scene).",
@@ -180,7 +209,7 @@ def _entry_from(
             f"{key}.frames (id {video_id}): {error}.",
             "write frames as inclusive 0-based ranges, e.g. '0-99,200-299'.",
         ) from None
-    if frames.ranges != ((0, None),):
+    if frames.ranges != ((0, None),) and not track_only:
         length = None
         if synthetic is not None:
             length = SceneSpec.from_config(synthetic).n_frames
@@ -207,7 +236,6 @@ def _entry_from(
             "ground truth file",
             "fix the path or remove ground_truth.",
         )
-    predictions = located(record.get("predictions"))
     if predictions is not None:
         _exists(
             predictions,
@@ -306,7 +334,7 @@ def read_sample_sheet(path: str):
             f"sample_sheet {path}: unknown column(s) {unknown}.",
             f"use the columns {', '.join(SAMPLE_SHEET_COLUMNS)} (tab-separated).",
         )
-    for required in ("id", "path"):
+    for required in ("id", "path" if "predictions" not in sheet.columns else "id"):
         if required not in sheet.columns:
             raise ConfigError(
                 f"sample_sheet {path}: missing the column '{required}'.",
@@ -347,18 +375,21 @@ def check_config(config: dict, sample_sheet=None, probe_videos: bool = True) -> 
             + ("not both." if has_list else "(neither is set)."),
             "keep exactly one of `videos` and `sample_sheet` in your config.",
         )
+    detection = config.get("detection") or {}
+    track_only = (
+        detection.get("method") == "none" and (config.get("pose") or {}).get("method") == "none"
+    )
     if has_list:
-        entries = [
-            _entry_from(record, index, "videos", None, probe_videos)
-            for index, record in enumerate(config["videos"])
-        ]
+        records = [dict(record) for record in config["videos"]]
+        where, base = "videos", None
     else:
         sheet_path = config["sample_sheet"]
-        base = Path(sheet_path).parent
-        entries = [
-            _entry_from(record, index, f"sample_sheet {sheet_path}", base, probe_videos)
-            for index, record in enumerate(sample_sheet.to_dict("records"))
-        ]
+        records = sample_sheet.to_dict("records")
+        where, base = f"sample_sheet {sheet_path}", Path(sheet_path).parent
+    entries = [
+        _entry_from(record, index, where, base, probe_videos, track_only)
+        for index, record in enumerate(records)
+    ]
 
     seen: dict[str, int] = {}
     for index, entry in enumerate(entries):
@@ -370,19 +401,4 @@ def check_config(config: dict, sample_sheet=None, probe_videos: bool = True) -> 
             )
         seen[entry.id] = index
 
-    detection = config.get("detection") or {}
-    if detection.get("method") == "none" and (config.get("pose") or {}).get("method") == "none":
-        without = [e.id for e in entries if e.predictions is None]
-        if without:
-            raise ConfigError(
-                "detection.method and pose.method are both 'none', so there is nothing to "
-                f"detect animals with in video(s) {', '.join(without[:5])}.",
-                "set detection.method (e.g. background), or give each video `predictions:` "
-                "(an existing .slp) for a track-only run.",
-            )
-        raise ConfigError(
-            "track-only runs (detection and pose 'none', videos with `predictions:`) are part "
-            "of snakeherd's design but not available in this version yet.",
-            "set detection.method: background for now.",
-        )
     return entries

@@ -1,8 +1,11 @@
-"""Scoring tracks against ground truth with py-motmetrics (CLEAR-MOT and identity metrics).
+"""Scoring tracks against ground truth: CLEAR-MOT and identity metrics, and HOTA.
 
 A predicted position matches a ground-truth animal when it lies within ``match_distance`` pixels;
-per frame, matches are solved by motmetrics (Hungarian, keeping earlier correspondences), which
+per frame, matches are solved by py-motmetrics (Hungarian, keeping earlier correspondences), which
 counts misses, false positives and identity switches; IDF1 comes from the global identity matching.
+HOTA (with DetA, AssA, LocA) comes from TrackEval, with the similarity of a prediction to a
+ground-truth animal ``max(0, 1 - distance / match_distance)`` (points have no boxes to overlap), so
+HOTA's localisation thresholds 0.05-0.95 correspond to distances of 0.95-0.05 × ``match_distance``.
 Only frames the workflow processed are scored.
 """
 
@@ -37,6 +40,7 @@ METRICS = {
     "idfp": "id_false_positives",
     "idfn": "id_false_negatives",
 }
+HOTA_METRICS = ("HOTA", "DetA", "AssA", "LocA")
 """motmetrics metric → column name in our evaluation tables."""
 
 COUNT_COLUMNS = [
@@ -54,7 +58,16 @@ COUNT_COLUMNS = [
     "id_false_positives",
     "id_false_negatives",
 ]
-SHORT_SUMMARY = ["video_id", "MOTA", "IDF1", "id_switches", "precision", "recall", "MOTP_px"]
+SHORT_SUMMARY = [
+    "video_id",
+    "MOTA",
+    "IDF1",
+    "HOTA",
+    "id_switches",
+    "precision",
+    "recall",
+    "MOTP_px",
+]
 
 
 def load_ground_truth(path: str) -> pd.DataFrame:
@@ -135,14 +148,15 @@ def evaluate_tracks(
     tracks_by_frame = {f: g for f, g in tracks.groupby("frame")}
     empty = pd.DataFrame({"track_id": [], "x": [], "y": []})
     max_squared = match_distance**2
+    hota_frames = []
     for frame in frames:
         frame = int(frame)
         truth = truth_by_frame.get(frame, empty)
         predicted = tracks_by_frame.get(frame, empty)
+        truth_xy = truth[["x", "y"]].to_numpy(float)
+        predicted_xy = predicted[["x", "y"]].to_numpy(float)
         distances = motmetrics.distances.norm2squared_matrix(
-            truth[["x", "y"]].to_numpy(float),
-            predicted[["x", "y"]].to_numpy(float),
-            max_d2=max_squared,
+            truth_xy, predicted_xy, max_d2=max_squared
         )
         accumulator.update(
             truth["track_id"].tolist(),
@@ -150,9 +164,48 @@ def evaluate_tracks(
             np.sqrt(distances),
             frameid=frame,
         )
+        hota_frames.append(
+            (truth["track_id"].to_numpy(), predicted["track_id"].to_numpy(), truth_xy, predicted_xy)
+        )
     summary = motmetrics.metrics.create().compute(accumulator, metrics=list(METRICS), name="video")
     table = summary.rename(columns=METRICS).reset_index(drop=True)
-    return table.astype({name: "int64" for name in COUNT_COLUMNS})
+    table = table.astype({name: "int64" for name in COUNT_COLUMNS})
+    for name, value in hota(hota_frames, match_distance).items():
+        table[name] = value
+    return table
+
+
+def hota(frames: list[tuple], match_distance: float) -> dict[str, float]:
+    """HOTA, DetA, AssA and LocA (TrackEval) over per-frame (truth ids, predicted ids, truth xy,
+    predicted xy); NaN when TrackEval is not installed."""
+    try:
+        from trackeval.metrics import HOTA
+    except ImportError:
+        return {name: float("nan") for name in HOTA_METRICS}
+    truth_index: dict = {}
+    predicted_index: dict = {}
+    data = {"gt_ids": [], "tracker_ids": [], "similarity_scores": []}
+    for truth_ids, predicted_ids, truth_xy, predicted_xy in frames:
+        data["gt_ids"].append(
+            np.array([truth_index.setdefault(t, len(truth_index)) for t in truth_ids], dtype=int)
+        )
+        data["tracker_ids"].append(
+            np.array(
+                [predicted_index.setdefault(t, len(predicted_index)) for t in predicted_ids],
+                dtype=int,
+            )
+        )
+        distance = np.sqrt(((truth_xy[:, None, :] - predicted_xy[None, :, :]) ** 2).sum(axis=2))
+        data["similarity_scores"].append(np.clip(1.0 - distance / match_distance, 0.0, 1.0))
+    data.update(
+        num_timesteps=len(frames),
+        num_gt_ids=len(truth_index),
+        num_tracker_ids=len(predicted_index),
+        num_gt_dets=int(sum(len(ids) for ids in data["gt_ids"])),
+        num_tracker_dets=int(sum(len(ids) for ids in data["tracker_ids"])),
+    )
+    result = HOTA().eval_sequence(data)
+    return {name: float(np.mean(result[name])) for name in HOTA_METRICS}
 
 
 def summarize(per_video: list[pd.DataFrame]) -> pd.DataFrame:
@@ -178,6 +231,19 @@ def summarize(per_video: list[pd.DataFrame]) -> pd.DataFrame:
     overall["IDF1"] = 2 * idtp / max(2 * idtp + idfp + idfn, 1)
     overall["IDP"] = idtp / max(idtp + idfp, 1)
     overall["IDR"] = idtp / max(idtp + idfn, 1)
+    # HOTA does not pool from counts: the overall row is the mean weighted by ground-truth size.
+    weights = table["gt_instances"].to_numpy(float)
+    for name in [*HOTA_METRICS, *(c for c in table.columns if c.startswith("pose_"))]:
+        if name == "pose_gt_instances":
+            overall[name] = float(table[name].sum())
+        elif name in table:
+            values = table[name].to_numpy(float)
+            known = np.isfinite(values)
+            overall[name] = (
+                float((values[known] * weights[known]).sum() / weights[known].sum())
+                if known.any() and weights[known].sum() > 0
+                else float("nan")
+            )
     if "match_distance_px" in table:
         overall["match_distance_px"] = table["match_distance_px"].iloc[0]
     return pd.concat([table, pd.DataFrame([overall])[table.columns]], ignore_index=True)
@@ -185,4 +251,6 @@ def summarize(per_video: list[pd.DataFrame]) -> pd.DataFrame:
 
 def format_summary(summary: pd.DataFrame) -> str:
     """The few numbers people read first, as an aligned text table."""
-    return summary[SHORT_SUMMARY].to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    columns = [c for c in SHORT_SUMMARY if c in summary.columns]
+    columns += [c for c in ("pose_oks_map", "pose_pck") if c in summary.columns]
+    return summary[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}")

@@ -73,6 +73,8 @@ TRACKS_CSV_COLUMNS = {
     "score": "DetectionConfidence",
     "det_id": "DetectionID",
     "video_id": "VideoID",
+    "heading": "Heading",
+    "interpolated": "Interpolated",
 }
 
 

@@ -77,6 +77,8 @@ def workload_of(entry) -> Workload:
     if entry.is_synthetic:
         spec = SceneSpec.from_config(entry.synthetic)
         n_frames, width, height = spec.n_frames, spec.width, spec.height
+    elif entry.path is None:  # a track-only entry may name no video
+        return UNKNOWN_WORKLOAD
     else:
         size = _probe_size(str(entry.path))
         if size is None:
@@ -173,6 +175,9 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
             seconds_per_frame=0.08,
             seconds_per_megapixel=0.01,
         )
+    if rule == "import_predictions":
+        # Reading a SLEAP predictions file (sleap-io) into the detection and pose tables.
+        return _cpu_rule_cost(mem_mb_per_frame=0.03, seconds_per_frame=0.01)
     if rule == "track":
         # Measured: 300 frames of 8 animals in ~5 s, peak RSS 180 MB.
         return _cpu_rule_cost(mem_mb_per_frame=0.01, seconds_per_frame=0.02)

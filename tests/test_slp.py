@@ -1,0 +1,115 @@
+"""SLEAP files in and out: predictions as detections/poses tables, tracks as a .slp."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import sleap_io as sio
+
+from snakeherd import slp
+from snakeherd.errors import InputFileError
+
+
+@pytest.fixture(scope="module")
+def predictions_path(shared_data):
+    return shared_data / "tracking" / "centered_pair_predictions.clean.slp"
+
+
+@pytest.fixture(scope="module")
+def predictions(predictions_path):
+    return slp.read_predictions(str(predictions_path), "flies")
+
+
+def test_predictions_become_detections_and_poses(predictions):
+    detections, poses = predictions.detections, predictions.poses
+    assert len(detections) == 2200 and detections["frame"].nunique() == 1100
+    assert len(poses) == 2200 * 24 and predictions.nodes[:3] == ["head", "neck", "thorax"]
+    assert ("thorax", "head") not in predictions.edges and ("neck", "head") in predictions.edges
+    assert predictions.video_path.endswith("centered_pair_low_quality.mp4")
+    assert predictions.n_frames == 1100
+    # The centre is the mean of the visible keypoints; the axis follows the body.
+    first = poses[(poses["frame"] == 0) & (poses["det_id"] == 0)]
+    row = detections.iloc[0]
+    assert row["x"] == pytest.approx(first["x"].mean()) and row["y"] == pytest.approx(
+        first["y"].mean()
+    )
+    assert (detections["w"] >= detections["h"]).all()
+    assert detections["angle"].between(0, np.pi).all()
+    assert "track_id" not in detections.columns
+
+
+def test_keypoint_geometry_of_a_line():
+    points = np.array([[[0.0, 0.0], [10.0, 10.0], [20.0, 20.0], [np.nan, np.nan]]])
+    centre, long_side, short_side, angle = slp.keypoint_geometry(points)
+    assert np.allclose(centre, [[10.0, 10.0]])
+    assert long_side[0] == pytest.approx(np.hypot(20, 20)) and short_side[0] == pytest.approx(0)
+    assert angle[0] == pytest.approx(np.pi / 4)
+    single = slp.keypoint_geometry(np.array([[[1.0, 2.0], [np.nan, np.nan]]]))
+    assert np.isnan(single[1][0]) and np.isnan(single[3][0])
+
+
+def test_frames_select_and_errors(predictions_path, tmp_path):
+    detections, poses, stage = slp.prediction_tables(
+        str(predictions_path), "flies", None, "10-19,100"
+    )
+    assert sorted(detections["frame"].unique()) == [*range(10, 20), 100]
+    assert set(poses["frame"]) == set(detections["frame"])
+    assert stage["frame_selection"] == "10-19,100" and stage["n_frames"] == 1100
+    assert stage["skeleton"]["nodes"][0] == "head"
+    with pytest.raises(InputFileError, match="past the end"):
+        slp.prediction_tables(str(predictions_path), "flies", None, "2000-")
+    with pytest.raises(InputFileError, match="not found"):
+        slp.read_predictions(str(tmp_path / "missing.slp"), "x")
+    (tmp_path / "broken.slp").write_text("not hdf5")
+    with pytest.raises(InputFileError, match="cannot be read"):
+        slp.read_predictions(str(tmp_path / "broken.slp"), "x")
+
+
+def test_tracks_round_trip_through_a_slp(predictions, tmp_path):
+    detections = predictions.detections
+    tracks = pd.DataFrame(
+        {
+            "frame": detections["frame"],
+            "track_id": detections["det_id"],
+            "x": detections["x"],
+            "y": detections["y"],
+            "score": detections["score"],
+        }
+    )
+    wide = predictions.poses.pivot_table(
+        index=["frame", "det_id"], columns="node", values=["x", "y", "score"], dropna=False
+    )
+    for node in predictions.nodes:
+        for part in ("x", "y", "score"):
+            tracks[f"{node}.{part}"] = wide[(part, node)].to_numpy()
+    path = tmp_path / "tracks.slp"
+    slp.write_tracks(
+        tracks, str(path), predictions.video_path, predictions.nodes, predictions.edges, 1100
+    )
+    labels = sio.load_slp(str(path), open_videos=False)
+    assert len(labels.labeled_frames) == 1100 and len(labels.tracks) == 2
+    assert labels.skeleton.node_names == predictions.nodes
+    instance = labels.labeled_frames[0].instances[0]
+    assert instance.track.name == "track_0"
+    original = predictions.poses[
+        (predictions.poses["frame"] == 0) & (predictions.poses["det_id"] == 0)
+    ]
+    assert np.allclose(instance.numpy()[:, 0], original["x"], equal_nan=True)
+    assert labels.video.filename == predictions.video_path
+
+
+def test_tracks_without_keypoints_write_a_centroid_skeleton(tmp_path):
+    tracks = pd.DataFrame(
+        {
+            "frame": [0, 0, 1],
+            "track_id": [0, 1, 0],
+            "x": [1.5, 9.25, 2.5],
+            "y": [3.0, 4.0, 5.0],
+            "score": [1.0, 0.5, np.nan],
+        }
+    )
+    slp.write_tracks(tracks, str(tmp_path / "t.slp"), "video.mp4", [])
+    labels = sio.load_slp(str(tmp_path / "t.slp"), open_videos=False)
+    assert labels.skeleton.node_names == ["centroid"]
+    assert labels.labeled_frames[0].instances[1].numpy()[0].tolist() == [9.25, 4.0]

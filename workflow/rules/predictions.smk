@@ -1,0 +1,23 @@
+# Track-only runs: an existing SLEAP predictions file stands in for the detection and pose stages.
+if TRACK_ONLY:
+
+    rule import_predictions:
+        input:
+            predictions=predictions_file,
+        output:
+            detections=f"{RESULTS}/{{video}}/detections.parquet",
+            poses=f"{RESULTS}/{{video}}/poses.parquet",
+        log:
+            f"{LOGS}/{{video}}/import_predictions.log",
+        benchmark:
+            f"{BENCHMARKS}/{{video}}/import_predictions.tsv"
+        conda:
+            CORE_ENV
+        threads: 1
+        resources:
+            **job_resources("import_predictions"),
+        params:
+            frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
+            video=lambda wildcards: VIDEOS[wildcards.video].path,
+        script:
+            "../scripts/import_predictions.py"

@@ -1,0 +1,361 @@
+"""SLEAP files (.slp) in and out, through sleap-io.
+
+In: an existing predictions file becomes the two tables every tracker input has —
+``detections`` (one row per instance: ``x, y`` the mean of its visible keypoints, ``w, h, angle``
+the extent and direction of the keypoints' principal axis, ``score`` the instance score) and the
+long ``poses`` table — so a track-only run tracks exactly what a detection and pose stage would
+have produced. Track assignments already in the file are ignored.
+
+Out: tracks as a SLEAP labels file (one ``Track`` per track id, predicted instances with the
+pose stage's skeleton), which SLEAP opens over the video for proofreading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputFileError
+
+# Skeleton of tracks that have no keypoints (detection boxes only): the box centre.
+CENTROID_NODE = "centroid"
+
+
+@dataclass
+class Predictions:
+    """What a predictions file holds for one video, as snakeherd tables."""
+
+    detections: pd.DataFrame
+    poses: pd.DataFrame
+    nodes: list[str]
+    edges: list[tuple[str, str]]
+    video_path: str | None
+    n_frames: int | None
+    provenance: dict = field(default_factory=dict)
+
+
+def _sleap_io():
+    try:
+        import sleap_io
+    except ImportError as error:
+        raise InputFileError(
+            "reading and writing SLEAP files needs sleap-io, which is not installed.",
+            "`pip install sleap-io` in the workflow's environment (requirements/demo.txt).",
+        ) from error
+    return sleap_io
+
+
+def _load(path: str):
+    sio = _sleap_io()
+    if not Path(path).is_file():
+        raise InputFileError(
+            f"predictions file not found: {path}",
+            "fix the `predictions` path of this video in the config or sample sheet.",
+        )
+    try:
+        return sio.load_slp(path, open_videos=False)
+    except Exception as error:  # h5py and sleap-io raise many types for a damaged file
+        raise InputFileError(
+            f"predictions file {path} cannot be read as a SLEAP file: {error}",
+            "give a .slp file saved by SLEAP or sleap-nn (File > Save As in SLEAP).",
+        ) from None
+
+
+def _pick_video(labels, path: str, video_path: str | None):
+    videos = list(labels.videos)
+    if not videos:
+        raise InputFileError(f"predictions file {path} names no video.", "re-export it from SLEAP.")
+    if len(videos) == 1:
+        return videos[0]
+    if video_path is not None:
+        wanted = Path(video_path).name
+        named = [v for v in videos if Path(str(v.filename)).name == wanted]
+        if len(named) == 1:
+            return named[0]
+    names = ", ".join(Path(str(v.filename)).name for v in videos)
+    raise InputFileError(
+        f"predictions file {path} holds several videos ({names}) and none is singled out by the "
+        "video entry's `path`.",
+        "set the video entry's `path` to the video (its file name picks it), or split the file "
+        "per video in SLEAP.",
+    )
+
+
+def keypoint_geometry(points: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Centre, long side, short side and axis angle in [0, π) of keypoint sets (n, K, 2).
+
+    The box is aligned with the keypoints' principal direction; its sides are their extents
+    along it and across it, the longer one first, and the angle is the long side's direction.
+    Instances with fewer than two visible keypoints get NaN sides and angle.
+    """
+    visible = np.isfinite(points).all(axis=2)
+    count = visible.sum(axis=1)
+    filled = np.where(visible[..., None], points, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = filled.sum(axis=1) / count[:, None]
+    offsets = np.where(visible[..., None], points - centre[:, None, :], 0.0)
+    sxx = (offsets[..., 0] ** 2).sum(axis=1)
+    syy = (offsets[..., 1] ** 2).sum(axis=1)
+    sxy = (offsets[..., 0] * offsets[..., 1]).sum(axis=1)
+    angle = np.mod(0.5 * np.arctan2(2 * sxy, sxx - syy), np.pi)
+    along = offsets[..., 0] * np.cos(angle)[:, None] + offsets[..., 1] * np.sin(angle)[:, None]
+    across = -offsets[..., 0] * np.sin(angle)[:, None] + offsets[..., 1] * np.cos(angle)[:, None]
+
+    def extent(values):
+        high = np.where(visible, values, -np.inf).max(axis=1)
+        low = np.where(visible, values, np.inf).min(axis=1)
+        return high - low
+
+    long_side, short_side = extent(along), extent(across)
+    # The box's long side defines the angle (the detections contract), even when spread limbs
+    # make the keypoints wider across the body than along it.
+    wider = short_side > long_side
+    long_side, short_side = (
+        np.where(wider, short_side, long_side),
+        np.where(wider, long_side, short_side),
+    )
+    angle = np.where(wider, np.mod(angle + np.pi / 2, np.pi), angle)
+    few = count < 2
+    long_side[few] = short_side[few] = angle[few] = np.nan
+    return centre, long_side, short_side, angle
+
+
+def read_predictions(
+    path: str, video_id: str, video_path: str | None = None, frames: np.ndarray | None = None
+) -> Predictions:
+    """The instances of a predictions .slp as detections and poses tables (tracks ignored).
+
+    ``frames`` (sorted frame indices) restricts which frames are read; ``video_path`` picks the
+    video in a multi-video file.
+    """
+    labels = _load(path)
+    video = _pick_video(labels, path, video_path)
+    skeletons = list(labels.skeletons)
+    if not skeletons:
+        raise InputFileError(
+            f"predictions file {path} has no skeleton.", "re-export it from SLEAP."
+        )
+    skeleton = skeletons[0]
+    nodes = [str(name) for name in skeleton.node_names]
+    edges = [(str(a), str(b)) for a, b in skeleton.edge_names]
+    wanted = None if frames is None else set(int(f) for f in frames)
+
+    frame_list, det_list, score_list, point_list, point_score_list = [], [], [], [], []
+    for labeled in labels.labeled_frames:
+        if labeled.video is not video:
+            continue
+        frame_idx = int(labeled.frame_idx)
+        if wanted is not None and frame_idx not in wanted:
+            continue
+        det_id = 0
+        for instance in labeled.instances:
+            if instance.skeleton is not skeleton:
+                continue
+            points = instance.numpy()[:, :2].astype(np.float64)
+            if not np.isfinite(points).all(axis=1).any():
+                continue
+            score = getattr(instance, "score", None)
+            names = instance.points.dtype.names or ()
+            frame_list.append(frame_idx)
+            det_list.append(det_id)
+            score_list.append(float(score) if score is not None else 1.0)
+            point_list.append(points)
+            point_score_list.append(
+                np.asarray(instance.points["score"], dtype=np.float64)
+                if "score" in names
+                else np.ones(len(nodes))
+            )
+            det_id += 1
+    if not point_list:
+        raise InputFileError(
+            f"predictions file {path} has no instances"
+            + (" in the selected frames" if frames is not None else "")
+            + f" of video {Path(str(video.filename)).name}.",
+            "check the file in SLEAP (it should hold predicted instances) and the video's "
+            "`frames` selection.",
+        )
+    points = np.stack(point_list)
+    point_scores = np.stack(point_score_list)
+    centre, long_side, short_side, angle = keypoint_geometry(points)
+    detections = pd.DataFrame(
+        {
+            "video_id": video_id,
+            "frame": np.asarray(frame_list, dtype=np.int64),
+            "det_id": np.asarray(det_list, dtype=np.int64),
+            "x": centre[:, 0],
+            "y": centre[:, 1],
+            "w": long_side,
+            "h": short_side,
+            "angle": angle,
+            "score": np.asarray(score_list, dtype=np.float64),
+            "class_id": np.zeros(len(frame_list), dtype=np.int64),
+            "visible_points": np.isfinite(points).all(axis=2).sum(axis=1).astype(np.int64),
+        }
+    ).sort_values(["frame", "det_id"], kind="stable")
+    n, k = points.shape[:2]
+    poses = pd.DataFrame(
+        {
+            "video_id": video_id,
+            "frame": np.repeat(np.asarray(frame_list, dtype=np.int64), k),
+            "det_id": np.repeat(np.asarray(det_list, dtype=np.int64), k),
+            "node": np.tile(np.asarray(nodes, dtype=object), n),
+            "x": points[:, :, 0].ravel(),
+            "y": points[:, :, 1].ravel(),
+            "score": point_scores.ravel(),
+        }
+    ).sort_values(["frame", "det_id"], kind="stable")
+    n_frames = None
+    try:
+        shape = video.shape
+        n_frames = int(shape[0]) if shape is not None else None
+    except Exception:  # the video file may be absent: its length is then unknown
+        n_frames = None
+    return Predictions(
+        detections=detections.reset_index(drop=True),
+        poses=poses.reset_index(drop=True),
+        nodes=nodes,
+        edges=edges,
+        video_path=resolve_video_path(str(video.filename), path),
+        n_frames=n_frames,
+    )
+
+
+def resolve_video_path(recorded: str, slp_path: str) -> str:
+    """The video a .slp names: as recorded if it exists, else a file of that name beside the .slp
+    (as SLEAP looks for it), else the recorded path unchanged."""
+    if Path(recorded).exists():
+        return str(Path(recorded).resolve())
+    beside = Path(slp_path).resolve().parent / Path(recorded.replace("\\", "/")).name
+    return str(beside) if beside.exists() else recorded
+
+
+def write_tracks(
+    tracks: pd.DataFrame,
+    path: str,
+    video_path: str,
+    nodes: list[str],
+    edges: list[tuple[str, str]] | None = None,
+    n_frames: int | None = None,
+) -> None:
+    """Write tracks as a SLEAP labels file (predicted instances, one ``Track`` per track id).
+
+    ``nodes`` are the pose stage's keypoint names, read from the ``<node>.x/.y/.score`` columns;
+    without nodes each instance is a single ``centroid`` point at the track position. The video
+    is referenced by path (it need not exist; SLEAP asks for it when it does not).
+    """
+    sio = _sleap_io()
+    if not nodes:
+        nodes, edges = [CENTROID_NODE], []
+        points = tracks[["x", "y"]].to_numpy(dtype=np.float64)[:, None, :]
+        point_scores = np.ones((len(tracks), 1))
+    else:
+        points = np.stack(
+            [tracks[[f"{n}.x", f"{n}.y"]].to_numpy(dtype=np.float64) for n in nodes], axis=1
+        )
+        point_scores = np.stack(
+            [tracks[f"{n}.score"].to_numpy(dtype=np.float64) for n in nodes], axis=1
+        )
+    skeleton = sio.Skeleton(nodes=list(nodes), edges=[list(e) for e in (edges or [])])
+    backend_metadata = {"shape": (n_frames, 1, 1, 1)} if n_frames else {}
+    video = sio.Video(
+        filename=str(video_path), open_backend=False, backend_metadata=backend_metadata
+    )
+    track_ids = sorted(int(t) for t in tracks["track_id"].unique())
+    track_objects = {tid: sio.Track(name=f"track_{tid}") for tid in track_ids}
+    scores = tracks["score"].to_numpy(dtype=np.float64)
+    frame_of = tracks["frame"].to_numpy()
+    track_of = tracks["track_id"].to_numpy()
+    labeled_frames = []
+    bounds = np.flatnonzero(np.diff(frame_of)) + 1
+    for start, stop in zip(
+        np.concatenate([[0], bounds]), np.concatenate([bounds, [len(tracks)]]), strict=True
+    ):
+        if stop <= start:
+            continue
+        instances = [
+            sio.PredictedInstance.from_numpy(
+                points[i],
+                skeleton=skeleton,
+                point_scores=np.nan_to_num(point_scores[i], nan=0.0),
+                score=float(np.nan_to_num(scores[i], nan=0.0)),
+                track=track_objects[int(track_of[i])],
+                tracking_score=1.0,
+            )
+            for i in range(start, stop)
+        ]
+        labeled_frames.append(
+            sio.LabeledFrame(video=video, frame_idx=int(frame_of[start]), instances=instances)
+        )
+    labels = sio.Labels(
+        labeled_frames=labeled_frames,
+        videos=[video],
+        skeletons=[skeleton],
+        tracks=[track_objects[t] for t in track_ids],
+    )
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        sio.save_slp(labels, str(temporary), verbose=False)
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def prediction_tables(
+    path: str, video_id: str, video_path: str | None, frames: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Detections, poses and the stage record of a track-only run's input.
+
+    The frame selection is resolved against the video's length: from the video file when it is
+    on disk (``video_path``, else the one the .slp names), else from the length the .slp records.
+    """
+    from .errors import VideoError
+    from .video import FrameRangeError, FrameSelection, probe
+
+    selection = FrameSelection.parse(frames)
+    labels_info = read_predictions(path, video_id, video_path)
+    reference = video_path or labels_info.video_path
+    n_frames = None
+    if reference and Path(reference).is_file():
+        try:
+            n_frames = probe(reference).n_frames
+        except VideoError:
+            n_frames = None
+    if n_frames is None:
+        n_frames = labels_info.n_frames
+    if n_frames is None:
+        n_frames = int(labels_info.detections["frame"].max()) + 1
+    try:
+        resolved = selection.resolve(n_frames)
+    except FrameRangeError as error:
+        raise InputFileError(
+            f"frames of video {video_id}: {error}", f"keep frames within 0-{n_frames - 1}."
+        ) from None
+    wanted = resolved.frames()
+    detections = labels_info.detections
+    keep = detections["frame"].isin(wanted)
+    if not keep.any():
+        raise InputFileError(
+            f"predictions file {path} has no instances in the selected frames ({resolved}) of "
+            f"video {video_id}.",
+            "check the video's `frames` selection against the frames SLEAP predicted.",
+        )
+    poses = labels_info.poses
+    stage = {
+        "method": "predictions",
+        "source": str(path),
+        "video": reference,
+        "n_frames": n_frames,
+        "frame_selection": str(resolved),
+        "skeleton": {"nodes": labels_info.nodes, "edges": [list(e) for e in labels_info.edges]},
+        "existing_tracks": "ignored",
+    }
+    return (
+        detections[keep].reset_index(drop=True),
+        poses[poses["frame"].isin(wanted)].reset_index(drop=True),
+        stage,
+    )

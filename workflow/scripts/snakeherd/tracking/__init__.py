@@ -1,0 +1,124 @@
+"""Linking detections (and their keypoints) into identity-preserving tracks.
+
+The pipeline, one module per step:
+
+1. :mod:`.instances` — detections and the long ``poses`` table joined into arrays;
+2. :mod:`.online` — a Kalman-predicted, gated Hungarian (or greedy) assignment frame by frame,
+   with costs from motion (:mod:`.kalman`), orientation, box size and sleap-nn-style similarity
+   (:mod:`.similarity`), matched by :mod:`.matching`;
+3. :mod:`.stitching` — fragments relinked across short holes by motion and posture;
+4. :mod:`.gaps` — short holes interpolated, short tracks dropped;
+5. :mod:`.heading` — which end of each body is the head.
+
+:func:`track` runs them all; :class:`TrackerParams` holds the settings (the config's ``tracking``
+section).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import gaps, heading
+from .instances import Instances, from_tables
+from .online import link
+from .params import StitchParams, TrackerParams
+from .stitching import renumber, stitch
+
+TRACK_COLUMNS = ["frame", "track_id", "det_id", "x", "y", "angle", "score"]
+"""Core columns of the tracks this module returns (``video_id`` is added by the rule)."""
+
+__all__ = [
+    "TRACK_COLUMNS",
+    "Instances",
+    "StitchParams",
+    "TrackerParams",
+    "keypoint_columns",
+    "track",
+    "track_detections",
+]
+
+
+def keypoint_columns(nodes: list[str]) -> list[str]:
+    """Wide keypoint columns of a tracks table: ``<node>.x``, ``<node>.y``, ``<node>.score``."""
+    return [f"{node}.{part}" for node in nodes for part in ("x", "y", "score")]
+
+
+def track(
+    detections: pd.DataFrame,
+    poses: pd.DataFrame | None,
+    params: TrackerParams,
+    frames: np.ndarray | None = None,
+    nodes: list[str] | None = None,
+) -> pd.DataFrame:
+    """Tracks of one video: :data:`TRACK_COLUMNS`, then ``heading``, ``interpolated`` and one
+    ``<node>.x/.y/.score`` triple per keypoint, sorted by frame and track.
+
+    ``frames`` are the processed frame indices (interpolation never fills other frames);
+    ``nodes`` the skeleton order of the pose stage (default: order of appearance in ``poses``).
+    """
+    instances = from_tables(detections, poses, nodes)
+    assigned = link(instances, params)
+    assigned = stitch(instances, assigned, params)
+    rows = np.flatnonzero(assigned >= 0)
+    table = pd.DataFrame(
+        {
+            "frame": instances.frame[rows],
+            "track_id": assigned[rows],
+            "det_id": instances.det_id[rows],
+            "x": instances.xy[rows, 0],
+            "y": instances.xy[rows, 1],
+            "angle": instances.angle[rows],
+            "score": instances.score[rows],
+        }
+    )
+    point_columns = keypoint_columns(instances.nodes)
+    if instances.nodes:
+        wide = np.concatenate(
+            [instances.keypoints[rows], instances.keypoint_score[rows][..., None]], axis=2
+        ).reshape(len(rows), -1)
+        table = pd.concat([table, pd.DataFrame(wide, columns=point_columns)], axis=1)
+    table = gaps.interpolate(table, params.interpolate_max_gap, frames, point_columns)
+    table = gaps.drop_short(table, params.min_length)
+    table["track_id"] = renumber(table["frame"].to_numpy(), table["track_id"].to_numpy())
+    table["heading"] = _headings(table, instances.nodes, params)
+    ordered = [*TRACK_COLUMNS, "heading", "interpolated", *point_columns]
+    return table[ordered].sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
+
+
+def _headings(table: pd.DataFrame, nodes: list[str], params: TrackerParams) -> np.ndarray:
+    result = np.full(len(table), np.nan)
+    if params.heading == "none" or table.empty:
+        return result
+    if params.heading in ("auto", "keypoints") and nodes:
+        found = heading.guess_nodes(nodes, params.head_node, params.tail_node)
+        if found is not None:
+            head, tail = (nodes[i] for i in found)
+            points = np.stack(
+                [
+                    table[[f"{head}.x", f"{head}.y"]].to_numpy(),
+                    table[[f"{tail}.x", f"{tail}.y"]].to_numpy(),
+                ],
+                axis=1,
+            )
+            return heading.from_keypoints(points, 0, 1)
+    if params.heading == "keypoints":
+        return result
+    order = np.lexsort((table["frame"].to_numpy(), table["track_id"].to_numpy()))
+    track_ids = table["track_id"].to_numpy()[order]
+    frames = table["frame"].to_numpy()[order]
+    xy = table[["x", "y"]].to_numpy()[order]
+    axis = table["angle"].to_numpy()[order]
+    bounds = np.flatnonzero(np.diff(track_ids)) + 1
+    for start, stop in zip(
+        np.concatenate([[0], bounds]), np.concatenate([bounds, [len(order)]]), strict=True
+    ):
+        result[order[start:stop]] = heading.from_motion(
+            frames[start:stop], xy[start:stop], axis[start:stop]
+        )
+    return result
+
+
+def track_detections(detections: pd.DataFrame, params: TrackerParams) -> pd.DataFrame:
+    """Tracks from detections alone, :data:`TRACK_COLUMNS` only (the first tracker's API)."""
+    return track(detections, None, params)[TRACK_COLUMNS]
