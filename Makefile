@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 SLEAP_VENV := .venv-sleap
 CORES ?= all
 
-.PHONY: demo test lint unit bench clean sleap-env
+.PHONY: demo test lint unit bench clean sleap-env slurm-cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,9 +47,15 @@ unit: $(VENV)/.test-installed
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/dry_run.py
+	$(BIN)/python benchmarks/slurm_dry_run.py
 	$(BIN)/python benchmarks/demo_throughput.py
 	$(BIN)/python benchmarks/yolo_throughput.py
 	$(BIN)/python benchmarks/tracking_throughput.py
+
+# A one-node SLURM cluster on this machine for the SLURM tests (root: installs Debian packages and
+# starts munge, MariaDB, slurmdbd, slurmctld, slurmd without systemd). CI runs it in .ci/run.
+slurm-cluster:
+	tools/local-slurm.sh up
 
 clean:
 	rm -rf results .snakemake

@@ -44,6 +44,7 @@ def yolo_config(shared_data, models, runtime="onnx_cpu", frames="900-959", **ove
             "method": "yolo_pose",
             "models": [str(models / "fly_pose_crops_yolo11n.pt")],
             "node_names": NODES,
+            "edges": [["head", "thorax"], ["thorax", "abdomen"]],
         },
     }
     config.update(overrides)
@@ -76,6 +77,11 @@ def test_onnx_run_outputs_and_provenance(onnx_run):
     assert len(poses) == len(detections) * len(NODES)
     joined = poses.merge(detections, on=["video_id", "frame", "det_id"])
     assert len(joined) == len(poses)
+    pose_stage = io.read_metadata(folder / "poses.parquet")["stage"]
+    assert pose_stage["skeleton"] == {
+        "nodes": NODES,
+        "edges": [["head", "thorax"], ["thorax", "abdomen"]],
+    }
     stage = io.read_metadata(folder / "detections.parquet")["stage"]
     assert stage["runtime"]["runtime"] == "onnx_cpu"
     assert stage["runtime"]["providers"] == ["CPUExecutionProvider"]
@@ -85,6 +91,12 @@ def test_onnx_run_outputs_and_provenance(onnx_run):
     assert record["inputs"]["pose_model_runtime"]["path"].endswith("fly_pose_crops_yolo11n.onnx")
     summary = pd.read_csv(folder.parent / "evaluation_summary.csv")
     assert summary.iloc[0]["recall"] >= 0.9
+    import sleap_io
+
+    tracks = sleap_io.load_slp(str(folder / "tracks.slp"))
+    assert tracks.skeletons[0].node_names == NODES
+    assert len(tracks.skeletons[0].edges) == 2
+    assert len(tracks.tracks) >= 2
 
 
 def test_exports_rerun_only_when_the_model_changes(onnx_run, shared_data, models):

@@ -9,6 +9,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
+from snakeherd import resources as job_sizing
 from snakeherd.config import check_config, describe_schema_error, read_sample_sheet
 from snakeherd.errors import ConfigError, VideoError
 from snakeherd import sleap_env, sleap_models
@@ -89,6 +90,7 @@ EXPORT_ENV = (
     if RUNTIME == "tensorrt"
     else "../../envs/ultralytics.yaml"
 )
+RESOURCE_SCALING = job_sizing.Scaling.from_config(config["resources"])
 
 
 wildcard_constraints:
@@ -347,6 +349,62 @@ def sleap_crop_arguments(wildcards, input):
         f"--detections {shlex.quote(input.boxes)} --crop-size {SLEAP_CROP_SIZE} "
         f"--crop-scale {config['pose']['crop_scale']}"
     )
+
+
+def video_workload(wildcards):
+    """The frames a per-video job processes (a fixed guess for jobs without a video)."""
+    video = wildcards.get("video")
+    if video is None:
+        return job_sizing.UNKNOWN_WORKLOAD
+    return job_sizing.workload_of(VIDEOS[video])
+
+
+def job_resources(rule_name, runtime=None, batch=1):
+    """`resources:` of a rule, sized from its video: `resources: **job_resources("track")`.
+
+    mem_mb and runtime (minutes) follow the frames and frame size the job processes
+    (snakeherd.resources has each rule's cost model) and grow with each retry after SLURM
+    kills a job for memory or time. CPUs are the rule's `threads:` (the SLURM plugin asks
+    for --cpus-per-task=threads; a cpus_per_task resource would only add DAG time). Model
+    stages pass their stage name (yolo_obb, yolo_pose, sleap): see model_job_resources.
+    """
+    cost = job_sizing.rule_cost(rule_name, config, runtime=runtime, batch=batch)
+
+    def mem_mb(wildcards, attempt):
+        return job_sizing.memory_request_mb(
+            cost, video_workload(wildcards), RESOURCE_SCALING, attempt
+        )
+
+    def runtime_minutes(wildcards, attempt):
+        return job_sizing.runtime_request_minutes(
+            cost, video_workload(wildcards), RESOURCE_SCALING, attempt
+        )
+
+    return {"mem_mb": mem_mb, "runtime": runtime_minutes}
+
+
+def model_job_resources(stage, batch=1):
+    """`resources:` of a model rule: job_resources plus a GPU when the runtime needs one.
+
+    `resources: **model_job_resources("yolo_obb", batch=...)`. cuda, rocm, onnx_cuda,
+    onnx_rocm and tensorrt request `gres=gpu:1` (sbatch --gres); cpu, onnx_cpu, tract and
+    mps (Apple only, never a cluster node) request none, so those jobs never wait for or hold
+    a GPU node.
+    """
+    runtime = config["runtime"]
+    return {
+        **job_resources(stage, runtime=runtime, batch=batch),
+        **job_sizing.gpu_request(runtime),
+    }
+
+
+def export_job_resources():
+    """`resources:` of a model export rule; TensorRT engines are built on the GPU they run on."""
+    runtime = config["runtime"]
+    return {
+        **job_resources("export", runtime=runtime),
+        **(job_sizing.gpu_request(runtime) if runtime == "tensorrt" else {}),
+    }
 
 
 def final_outputs():

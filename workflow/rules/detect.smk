@@ -13,8 +13,7 @@ if config["detection"]["method"] == "background":
             CORE_ENV
         threads: config["detection"]["threads"]
         resources:
-            mem_mb=2048,
-            runtime=120,
+            **job_resources("detect_background"),
         params:
             frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
             background=config["detection"]["background"],
@@ -38,8 +37,9 @@ if DETECTION == "yolo_obb":
             YOLO_ENV
         threads: config["detection"]["threads"]
         resources:
-            mem_mb=4096,
-            runtime=240,
+            **model_job_resources(
+                "yolo_obb", batch=config["detection"]["yolo"]["batch"]
+            ),
         params:
             runtime=RUNTIME,
             frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),

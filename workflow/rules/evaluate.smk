@@ -14,8 +14,7 @@ rule evaluate:
         CORE_ENV
     threads: 1
     resources:
-        mem_mb=2048,
-        runtime=30,
+        **job_resources("evaluate"),
     params:
         evaluation=config["evaluation"],
     script:
@@ -36,7 +35,6 @@ rule evaluation_summary:
         CORE_ENV
     threads: 1
     resources:
-        mem_mb=1024,
-        runtime=10,
+        **job_resources("evaluation_summary"),
     script:
         "../scripts/summarize_evaluation.py"

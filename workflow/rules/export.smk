@@ -18,8 +18,7 @@ for artifact, settings in YOLO_EXPORTS.items():
             EXPORT_ENV
         threads: 1
         resources:
-            mem_mb=4096,
-            runtime=60,
+            **export_job_resources(),
         params:
             settings=settings,
             videos=[video_path(video_id) for video_id in PARITY_VIDEOS],

@@ -15,8 +15,7 @@ if POSE == "yolo_pose" and POSE_MODE == "crops":
             YOLO_ENV
         threads: config["pose"]["threads"]
         resources:
-            mem_mb=4096,
-            runtime=240,
+            **model_job_resources("yolo_pose", batch=config["pose"]["yolo"]["batch"]),
         params:
             runtime=RUNTIME,
             frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
@@ -42,8 +41,7 @@ if POSE == "yolo_pose" and POSE_MODE == "frames":
             YOLO_ENV
         threads: config["pose"]["threads"]
         resources:
-            mem_mb=4096,
-            runtime=240,
+            **model_job_resources("yolo_pose", batch=config["pose"]["yolo"]["batch"]),
         params:
             runtime=RUNTIME,
             frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),

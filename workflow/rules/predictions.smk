@@ -15,8 +15,7 @@ if TRACK_ONLY:
             CORE_ENV
         threads: 1
         resources:
-            mem_mb=4096,
-            runtime=30,
+            **job_resources("import_predictions"),
         params:
             frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
             video=lambda wildcards: VIDEOS[wildcards.video].path,

@@ -13,8 +13,7 @@ rule provenance:
         CORE_ENV
     threads: 1
     resources:
-        mem_mb=512,
-        runtime=30,
+        **job_resources("provenance"),
     params:
         config={key: value for key, value in config.items() if key != "videos"},
         entry=lambda wildcards: VIDEOS[wildcards.video].as_dict(),

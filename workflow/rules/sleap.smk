@@ -15,6 +15,8 @@ rule sleap_preflight:
         SLEAP_CONDA_ENV
     threads: 1
     resources:
+        **job_sizing.gpu_request(RUNTIME),
+        # It checks the runtime on the kind of node the SLEAP jobs run on.
         mem_mb=4096,
         runtime=15,
     params:
@@ -45,8 +47,9 @@ if SLEAP_EXPORT_ROOT:
             SLEAP_CONDA_ENV
         threads: config["pose"]["threads"]
         resources:
-            mem_mb=8192,
-            runtime=60,
+            # The parity check runs the export on its runtime: a GPU for the GPU runtimes.
+            **job_resources("export", runtime=RUNTIME),
+            **job_sizing.gpu_request(RUNTIME),
         params:
             python=sleap_python(),
             script=SLEAP_SCRIPT,
@@ -104,8 +107,7 @@ rule sleap_predict:
         SLEAP_CONDA_ENV
     threads: config["pose"]["threads"]
     resources:
-        mem_mb=8192,
-        runtime=240,
+        **model_job_resources("sleap", batch=config["pose"]["batch_size"]),
     params:
         python=sleap_python(),
         script=SLEAP_SCRIPT,
@@ -146,8 +148,8 @@ rule sleap_tables:
         CORE_ENV
     threads: 1
     resources:
-        mem_mb=2048,
-        runtime=15,
+        # The same work as reading a predictions file into the two tables.
+        **job_resources("import_predictions"),
     script:
         "../scripts/sleap_tables.py"
 

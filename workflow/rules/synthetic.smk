@@ -10,8 +10,7 @@ rule synthetic_video:
         CORE_ENV
     threads: 1
     resources:
-        mem_mb=1024,
-        runtime=15,
+        **job_resources("synthetic_video"),
     params:
         scene=lambda wildcards: VIDEOS[wildcards.video].synthetic,
     script:

@@ -13,8 +13,7 @@ rule track:
         CORE_ENV
     threads: 1
     resources:
-        mem_mb=2048,
-        runtime=60,
+        **job_resources("track"),
     params:
         tracking=config["tracking"],
         video=video_reference,

@@ -26,6 +26,7 @@ def main(smk):
             mode=pose["mode"],
             crop_scale=pose["crop_scale"],
             node_names=tuple(pose["node_names"]) if pose["node_names"] else None,
+            edges=tuple(tuple(edge) for edge in pose["edges"]),
         )
         if run.mode == "crops":
             detections = io.read_table(smk.input.detections, "detections")

@@ -35,6 +35,14 @@ RUNTIMES: tuple[str, ...] = (
 ONNX_RUNTIMES = ("onnx_cpu", "onnx_cuda", "onnx_rocm")
 NATIVE_RUNTIMES = ("cpu", "mps", "cuda", "rocm")
 CPU_ONLY_RUNTIMES = ("cpu", "onnx_cpu", "tract")
+GPU_RUNTIMES = ("cuda", "rocm", "onnx_cuda", "onnx_rocm", "tensorrt")
+"""Runtimes whose model jobs must run on a node with a GPU (a scheduler must be asked for one).
+``mps`` is not among them: Apple GPUs are not scheduler resources (no SLURM node has one)."""
+
+
+def needs_gpu(runtime: str) -> bool:
+    """Whether a model job on ``runtime`` needs a GPU on its node (CPU-only work never does)."""
+    return runtime in GPU_RUNTIMES
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ class PoseRun:
     mode: str = "crops"  # or "frames"
     crop_scale: float = 1.5
     node_names: tuple[str, ...] | None = None
+    edges: tuple[tuple[str, str], ...] = ()  # skeleton edges by node name, for tracks.slp
 
 
 class PoseModel:
@@ -207,6 +208,19 @@ def pose_on_frames(video_path: str, selection: FrameSelection, run: PoseRun):
     return detections, poses, summary
 
 
+def skeleton(run: PoseRun, names: list[str]) -> dict:
+    """Nodes and edges for outputs that carry a skeleton (``tracks.slp``)."""
+    unknown = sorted({node for edge in run.edges for node in edge} - set(names))
+    if unknown:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"pose.edges names node(s) {unknown} that are not among the keypoints {names}.",
+            "use names from pose.node_names in pose.edges.",
+        )
+    return {"nodes": names, "edges": [list(edge) for edge in run.edges]}
+
+
 def _summary(run: PoseRun, model: PoseModel, names, mode, n_frames, selection) -> dict:
     return {
         "method": "yolo_pose",
@@ -215,6 +229,7 @@ def _summary(run: PoseRun, model: PoseModel, names, mode, n_frames, selection) -
         "input_size": model.size,
         "crop_scale": run.crop_scale if mode == "crops" else None,
         "nodes": names,
+        "skeleton": skeleton(run, names),
         "filters": asdict(run.yolo.filters),
         "batch": run.yolo.batch,
         "providers": model.providers,

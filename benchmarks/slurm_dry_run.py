@@ -1,0 +1,110 @@
+"""`snakemake -n --profile profiles/slurm` on a sample sheet of many videos: how long the DAG takes
+to build and how many SLURM jobs the run would submit, without grouping, with the profile's
+grouping (one job per video), and with 10 videos per group job.
+
+Goal (issue 6): DAG build under 10 s for 1,000 videos. The videos are links to one small generated
+clip (see dry_run.py), so the measurement is parsing, checking, sizing each job's resources
+(which probes each video's header) and building the DAG. No cluster is needed: dry runs submit
+nothing.
+
+    .venv/bin/python benchmarks/slurm_dry_run.py [--videos 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dry_run import make_sheet
+
+REPO = Path(__file__).resolve().parents[1]
+
+GROUPINGS = {
+    # An assignment naming no rule of the workflow replaces the profile's `groups:` list.
+    "none (one job per rule)": ["--groups", "ungrouped=none"],
+    "profile (one job per video)": [],
+    "10 videos per group job": ["--group-components", "video=10"],
+}
+
+
+def snakemake(folder: Path, sheet: Path, *args: str) -> tuple[float, float, str]:
+    config = folder / "config.yaml"
+    config.write_text(
+        f"experiment: scale\nruntime: onnx_cpu\nsample_sheet: {sheet}\n"
+        "detection: {method: background}\n"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(folder),
+        "--configfile",
+        str(config),
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "-n",
+        *args,
+    ]
+    started = time.perf_counter()
+    cpu_before = _children_cpu()
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
+    if result.returncode != 0:
+        raise SystemExit(result.stdout[-3000:] + result.stderr[-3000:])
+    return elapsed, cpu, result.stdout + result.stderr
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def submissions(listing: str) -> int:
+    """SLURM jobs in a dry run's job listing: group jobs plus ungrouped jobs.
+
+    Jobs inside a group are listed indented under their group's header; `rule all` only collects
+    the targets and runs on the submitting node.
+    """
+    groups = len(re.findall(r"^\[.*\] Group job ", listing, re.MULTILINE))
+    ungrouped = [
+        name for name in re.findall(r"^rule (\w+):$", listing, re.MULTILINE) if name != "all"
+    ]
+    return groups + len(ungrouped)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=2, help="quiet dry runs to time")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        sheet = make_sheet(folder, args.videos, None)
+        print(f"snakemake -n --profile profiles/slurm, sample sheet of {args.videos} videos")
+        print("DAG build (quiet dry run; wall and CPU seconds; goal: < 10 s wall):")
+        for _ in range(args.repeat):
+            elapsed, cpu, summary = snakemake(folder, sheet, "--quiet", "rules")
+            total = re.search(r"^total\s+(\d+)", summary, re.MULTILINE)
+            jobs = int(total.group(1)) if total else -1
+            print(f"  {elapsed:6.2f} s wall, {cpu:6.2f} s CPU, {jobs} jobs")
+        print()
+        print(f"{'grouping':<30}{'SLURM jobs':>11}{'per video':>11}{'wall s':>9}{'CPU s':>8}")
+        for label, extra in GROUPINGS.items():
+            elapsed, cpu, listing = snakemake(folder, sheet, *extra)
+            count = submissions(listing)
+            print(f"{label:<30}{count:>11}{count / args.videos:>11.2f}{elapsed:>9.2f}{cpu:>8.2f}")
+        print("(these dry runs print every job, which the quiet one above does not)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""What each job asks the scheduler for: memory, time, CPUs and GPUs, sized from its video.
+
+Snakemake hands these numbers to the executor. On SLURM they become ``--mem``, ``--time``,
+``--cpus-per-task`` and ``--gres``; a job that outgrows its request is killed there, so the
+requests follow what the job processes (frames selected x frame size) instead of one constant
+sized for the largest video. Locally they only matter with ``--resources mem_mb=...``.
+
+Each rule has a :class:`Cost`: a fixed part (interpreter, libraries, Snakemake's own job process,
+which SLURM counts too) plus parts that grow with the frames and the pixels processed. The numbers
+were measured on the demo (2 shared cores, see ``benchmarks/``) and carry a safety margin
+(``MEMORY_MARGIN``, ``TIME_MARGIN``): a request too small kills the job, one too large only
+waits a little longer in the queue.
+
+Requests grow with Snakemake's ``attempt``: when SLURM kills a job for memory or time, the retry
+(``retries:`` in the profile) asks for ``retry_growth`` times more, then more again. The config's
+``resources`` section scales every estimate (``memory_scale``, ``runtime_scale``) for videos that
+cost more than the demo's (many animals, 4K frames).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+from .errors import VideoError
+from .runtimes import needs_gpu
+from .synthetic import SceneSpec
+from .video import FrameRangeError, probe
+
+MEMORY_MARGIN = 2.0
+"""Requested memory = measured peak x this."""
+TIME_MARGIN = 2.0
+"""Requested time = measured duration x this (nodes differ, shared file systems are slow). Not
+more: a request past a partition's time limit is never scheduled, and a retry grows it anyway."""
+MIN_MEM_MB = 500
+MIN_RUNTIME_MINUTES = 5
+"""Below a few minutes, scheduling and file-system latency dominate; short requests gain nothing."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What one job processes: the selected frames of one video."""
+
+    frames: int
+    width: int
+    height: int
+
+    @property
+    def megapixels_per_frame(self) -> float:
+        return self.width * self.height / 1e6
+
+    @property
+    def megapixels(self) -> float:
+        return self.frames * self.megapixels_per_frame
+
+
+UNKNOWN_WORKLOAD = Workload(frames=1000, width=640, height=480)
+"""For a video the login node cannot read: its job fails fast with a clear error anyway."""
+
+
+@cache
+def _probe_size(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = probe(path)
+    except VideoError:
+        return None
+    return info.n_frames, info.width, info.height
+
+
+def workload_of(entry) -> Workload:
+    """The frames one video job processes (a :class:`snakeherd.config.VideoEntry`).
+
+    Synthetic videos are described by their scene; real videos are probed once per process (the
+    container's header, no decoding).
+    """
+    if entry.is_synthetic:
+        spec = SceneSpec.from_config(entry.synthetic)
+        n_frames, width, height = spec.n_frames, spec.width, spec.height
+    elif entry.path is None:  # a track-only entry may name no video
+        return UNKNOWN_WORKLOAD
+    else:
+        size = _probe_size(str(entry.path))
+        if size is None:
+            return UNKNOWN_WORKLOAD
+        n_frames, width, height = size
+    try:
+        frames = len(entry.frames.resolve(n_frames))
+    except FrameRangeError:
+        frames = n_frames
+    return Workload(frames=frames, width=width, height=height)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A rule's measured cost on one core (before the safety margins).
+
+    Memory = ``base_mem_mb`` + ``mem_mb_per_megapixel`` x one frame's megapixels (the frames a
+    job holds at once) + ``mem_mb_per_frame`` x frames (tables that grow with the video).
+    Time = ``base_seconds`` + ``seconds_per_frame`` x frames + ``seconds_per_megapixel`` x all
+    megapixels processed.
+    """
+
+    base_mem_mb: float
+    mem_mb_per_megapixel: float = 0.0
+    mem_mb_per_frame: float = 0.0
+    base_seconds: float = 10.0
+    seconds_per_frame: float = 0.0
+    seconds_per_megapixel: float = 0.0
+
+    def memory_mb(self, workload: Workload) -> float:
+        return (
+            self.base_mem_mb
+            + self.mem_mb_per_megapixel * workload.megapixels_per_frame
+            + self.mem_mb_per_frame * workload.frames
+        )
+
+    def seconds(self, workload: Workload) -> float:
+        return (
+            self.base_seconds
+            + self.seconds_per_frame * workload.frames
+            + self.seconds_per_megapixel * workload.megapixels
+        )
+
+
+JOB_PROCESS_MB = 350
+"""Snakemake's own processes inside a cluster job, which SLURM counts against the job's memory:
+the job's (~180 MB) and the step's that runs the rule (~150 MB; measured on the test cluster)."""
+PYTHON_STACK_MB = 300
+"""numpy, pandas, pyarrow, OpenCV imported by a rule script (~250 MB measured)."""
+
+
+def _cpu_rule_cost(**parts) -> Cost:
+    return Cost(base_mem_mb=JOB_PROCESS_MB + PYTHON_STACK_MB, **parts)
+
+
+def _model_cost(stage: str, runtime: str, batch: int) -> Cost:
+    # First estimates from DESIGN.md §6 (yolo11n at 640: ~14-29 frames/s on one CPU core; SLEAP
+    # top-down at 384²: ~12-18 frames/s); GPUs are taken as 5x faster. A batch holds `batch`
+    # network inputs (640² x 3 float32 ~ 5 MB each) plus activations, budgeted at 60 MB each.
+    framework_mb = {"yolo_obb": 1500, "yolo_pose": 1500, "sleap": 2500}[stage]
+    if runtime.startswith("onnx") or runtime == "tract":
+        framework_mb = 600  # ONNX Runtime without torch
+    frames_per_second = {"yolo_obb": 10.0, "yolo_pose": 8.0, "sleap": 8.0}[stage]
+    if needs_gpu(runtime):
+        frames_per_second *= 5
+    return Cost(
+        base_mem_mb=JOB_PROCESS_MB + framework_mb + 60 * batch,
+        mem_mb_per_frame=0.01,  # the output tables
+        base_seconds=60,  # loading the model, warming up the device
+        seconds_per_frame=1.0 / frames_per_second,
+    )
+
+
+def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 1) -> Cost:
+    """The cost model of a rule (or of a model stage: ``yolo_obb``, ``yolo_pose``, ``sleap``)."""
+    if rule in ("yolo_obb", "yolo_pose", "sleap"):
+        return _model_cost(rule, runtime or config["runtime"], batch)
+    if rule == "export":
+        # Loading the source model, tracing it and checking the export on a few frames.
+        return Cost(base_mem_mb=JOB_PROCESS_MB + 4000, base_seconds=600)
+    if rule == "synthetic_video":
+        # Measured: 48 megapixels in ~15 s, peak RSS 170 MB.
+        return _cpu_rule_cost(mem_mb_per_megapixel=20, seconds_per_megapixel=0.35)
+    if rule == "detect_background":
+        # The background model stacks `background_frames` grayscale frames and takes their
+        # median (about three copies); detection works on a few float images per frame.
+        # Detections accumulate per frame. Time goes mostly to each frame's blobs (splitting
+        # touching animals), little to its pixels. Measured with 8 animals on the shared
+        # machine: 77-116 ms per frame at 400x400, +5 ms per extra megapixel; peak RSS 250 MB.
+        background_frames = config["detection"]["background"]["background_frames"]
+        return _cpu_rule_cost(
+            mem_mb_per_megapixel=3 * background_frames + 30,
+            mem_mb_per_frame=0.005,
+            seconds_per_frame=0.08,
+            seconds_per_megapixel=0.01,
+        )
+    if rule == "import_predictions":
+        # Reading a SLEAP predictions file (sleap-io) into the detection and pose tables.
+        return _cpu_rule_cost(mem_mb_per_frame=0.03, seconds_per_frame=0.01)
+    if rule == "track":
+        # Measured: 300 frames of 8 animals in ~5 s, peak RSS 180 MB.
+        return _cpu_rule_cost(mem_mb_per_frame=0.01, seconds_per_frame=0.02)
+    if rule == "evaluate":
+        # py-motmetrics accumulates per frame. Measured: 300 frames in ~9 s, peak RSS 185 MB.
+        return _cpu_rule_cost(mem_mb_per_frame=0.02, seconds_per_frame=0.04)
+    if rule == "provenance":
+        # Checksums of the video and the results: ~300 MB/s.
+        return _cpu_rule_cost(seconds_per_megapixel=0.002)
+    if rule == "evaluation_summary":
+        return _cpu_rule_cost(base_seconds=30)
+    raise KeyError(f"no cost model for rule '{rule}'; add one to snakeherd.resources.rule_cost")
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """The config's ``resources`` section."""
+
+    memory_scale: float = 1.0
+    runtime_scale: float = 1.0
+    retry_growth: float = 2.0
+
+    @classmethod
+    def from_config(cls, section: dict | None) -> Scaling:
+        section = section or {}
+        fields = cls.__dataclass_fields__
+        return cls(**{key: float(value) for key, value in section.items() if key in fields})
+
+    def growth(self, attempt: int) -> float:
+        """Factor for attempt 1, 2, ... (a retry follows a kill for memory or time)."""
+        return self.retry_growth ** (max(attempt, 1) - 1)
+
+
+def memory_request_mb(cost: Cost, workload: Workload, scaling: Scaling, attempt: int = 1) -> int:
+    """``mem_mb`` for a job: estimate x margin, at least MIN_MEM_MB, scaled, grown per retry."""
+    estimate = max(cost.memory_mb(workload) * MEMORY_MARGIN, MIN_MEM_MB)
+    return math.ceil(estimate * scaling.memory_scale * scaling.growth(attempt))
+
+
+def runtime_request_minutes(
+    cost: Cost, workload: Workload, scaling: Scaling, attempt: int = 1
+) -> int:
+    """``runtime`` (minutes) for a job: estimate x margin, at least MIN_RUNTIME_MINUTES, scaled,
+    grown per retry."""
+    minutes = max(cost.seconds(workload) * TIME_MARGIN / 60, MIN_RUNTIME_MINUTES)
+    return math.ceil(minutes * scaling.runtime_scale * scaling.growth(attempt))
+
+
+def gpu_request(runtime: str, gpus: int = 1) -> dict[str, str]:
+    """The scheduler resources a model job needs for its runtime: a GPU or nothing.
+
+    ``gres`` becomes ``sbatch --gres=gpu:N``; a profile can replace it per rule (e.g.
+    ``set-resources: {<rule>: {gres: "gpu:a100:1"}}``) or add ``slurm_extra``.
+    """
+    return {"gres": f"gpu:{gpus}"} if needs_gpu(runtime) else {}
