@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -154,7 +155,24 @@ def _open(path: str | Path):
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Frame count, size and frame rate from the container, without decoding the video."""
+    """Frame count, size and frame rate from the container, without decoding the video.
+
+    Answers are remembered per process for an unchanged file: parsing a config of many videos
+    asks about each video more than once (frame ranges, job sizes).
+    """
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return _probe(str(path))
+    return _probe_unchanged(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _probe_unchanged(path: str, mtime_ns: int, size: int) -> VideoInfo:
+    return _probe(path)
+
+
+def _probe(path: str) -> VideoInfo:
     import cv2
 
     capture = _open(path)
