@@ -229,6 +229,7 @@ def add_comparisons(row: dict, base: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runtimes", nargs="+", default=["cpu", "onnx_cpu"])
+    parser.add_argument("--chains", nargs="+", choices=["yolo", "sleap"], default=["yolo", "sleap"])
     parser.add_argument("--sleap-python", help="the SLEAP environment's python (skip if absent)")
     parser.add_argument("--yolo-frames", default="900-1099")
     parser.add_argument("--sleap-frames", default="0-299")
@@ -242,8 +243,10 @@ def main() -> None:
     models = copy_models(workdir)
     rows, reference = [], {}
     for runtime in args.runtimes:
-        chains = [("yolo", yolo_config(runtime, models, args.yolo_frames))]
-        if args.sleap_python:
+        chains = []
+        if "yolo" in args.chains:
+            chains.append(("yolo", yolo_config(runtime, models, args.yolo_frames)))
+        if args.sleap_python and "sleap" in args.chains:
             chains.append(
                 ("sleap", sleap_config(runtime, models, args.sleap_python, args.sleap_frames))
             )
