@@ -170,6 +170,17 @@ def test_env_files_pin_the_install_profiles():
         ("onnx", "ModuleNotFoundError: No module named 'onnx'", "sleap-nn[export]"),
         ("tensorrt", "ModuleNotFoundError: No module named 'tensorrt'", "tensorrt"),
         ("sleap_nn", "ModuleNotFoundError: No module named 'sleap_nn'", "pose.env"),
+        (
+            # As an H200 node without libEGL printed it, importing sleap-nn's predictor.
+            "sleap_nn.inference.predictor",
+            "ImportError: libEGL.so.1: cannot open shared object file: No such file or directory",
+            "apt-get install libegl1",
+        ),
+        (
+            "sleap_nn.inference.predictor",
+            "ImportError: libfoo.so.3: cannot open shared object file: No such file or directory",
+            "install libfoo.so.3",
+        ),
     ],
 )
 def test_preflight_remedies(module, error, expected):

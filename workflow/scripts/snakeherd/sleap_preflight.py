@@ -9,7 +9,9 @@ turns the failures users meet into the remedy they need instead of a traceback d
   NCCL (or CUDA) libraries the loader found;
 * missing export modules (onnx, onnxruntime, tensorrt): the ``[export]`` / ``[export-gpu]`` /
   ``tensorrt`` extras are not installed;
-* no sleap-nn at all: the interpreter is not the SLEAP environment.
+* no sleap-nn at all: the interpreter is not the SLEAP environment;
+* a system library missing on the node (``libEGL.so.1: cannot open shared object file``, seen on a
+  headless GPU node: sleap-nn's predictor imports skia-python, which loads libEGL).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import importlib
 import os
 import platform
+import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -26,8 +29,16 @@ from .errors import RuntimeUnavailableError
 
 SLEAP_NN_PIN = "sleap-nn[export]==0.3.5"
 
-CORE_MODULES = ("torch", "torchvision", "sleap_nn", "sleap_io")
+# The predictor module is what the jobs import; it pulls in libraries sleap_nn alone does not.
+CORE_MODULES = ("torch", "torchvision", "sleap_nn", "sleap_io", "sleap_nn.inference.predictor")
 EXPORT_MODULES = ("onnx", "onnxruntime")
+
+# Which package ships a shared library, for the remedy: Debian/Ubuntu, RHEL/Rocky, conda-forge.
+SYSTEM_PACKAGES = {
+    "libEGL": ("libegl1", "libglvnd-egl", "libegl"),
+    "libGL": ("libgl1", "libglvnd-glx", "libgl"),
+    "libOpenGL": ("libopengl0", "libglvnd-opengl", "libopengl"),
+}
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,9 @@ def diagnose(module: str, error_text: str, runtime: str, python: str) -> Diagnos
             f"or upgrade it (`{python} -m pip install -U nvidia-nccl-cu12`, or -cu13 for CUDA "
             "13 builds).",
         )
+    shared_library = re.search(r"([\w.+-]+\.so[\w.]*): cannot open shared object file", error_text)
+    if shared_library:
+        return _missing_system_library(module, shared_library.group(1), python)
     missing = isinstance(error_text, str) and (
         "No module named" in error_text or "ModuleNotFoundError" in error_text
     )
@@ -115,6 +129,26 @@ def diagnose(module: str, error_text: str, runtime: str, python: str) -> Diagnos
     )
 
 
+def _missing_system_library(module: str, library: str, python: str) -> Diagnosis:
+    packages = SYSTEM_PACKAGES.get(library.split(".so")[0])
+    if packages:
+        debian, redhat, conda = packages
+        how = (
+            f"on Debian/Ubuntu `apt-get install {debian}`, on RHEL/Rocky `dnf install {redhat}`, "
+            f"in a conda environment `conda install -c conda-forge {conda}`"
+        )
+    else:
+        how = "with the operating system's package manager"
+    return Diagnosis(
+        module,
+        f"importing {module} in {python} needs the system library {library}, which this node "
+        "lacks (sleap-nn's predictor imports skia-python, which loads the EGL/OpenGL libraries "
+        "even on headless nodes).",
+        f"install {library} on every node that runs SLEAP jobs: {how}; on a cluster, ask its "
+        "administrators for the package or a module that provides it.",
+    )
+
+
 def required_modules(runtime: str) -> tuple[str, ...]:
     """What a SLEAP job on ``runtime`` imports (export runtimes need the export modules)."""
     modules = list(CORE_MODULES)
@@ -153,7 +187,8 @@ def run_preflight(runtime: str) -> dict:
             else:
                 optional_missing[name] = text.strip()
             continue
-        versions[name] = _version(module)
+        if "." not in name:
+            versions[name] = _version(module)
     if problems:
         first = problems[0]
         others = "".join(f"\nAlso: {p.problem}" for p in problems[1:])
