@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -165,7 +166,9 @@ def compare_poses(reference: pd.DataFrame, other: pd.DataFrame) -> dict:
         if not len(a) or not len(b):
             continue
         distance = np.linalg.norm(a[:, None] - b[None], axis=-1)  # (na, nb, nodes)
-        cost = np.nan_to_num(np.nanmean(distance, axis=-1), nan=1e6)
+        with warnings.catch_warnings():  # an instance with no visible keypoint has no mean
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cost = np.nan_to_num(np.nanmean(distance, axis=-1), nan=1e6)
         rows, cols = linear_sum_assignment(cost)
         matched = distance[rows, cols].ravel()
         differences.extend(matched[np.isfinite(matched)])
