@@ -13,20 +13,26 @@ pytestmark = pytest.mark.workflow
 
 
 def dry_run_jobs(workdir, config, *args) -> tuple[dict[str, list[dict]], str]:
-    """Each job's resources by rule, from `snakemake -n --profile profiles/slurm`."""
+    """Each job's resources by rule, from `snakemake -n --profile profiles/slurm`, in the order
+    of their wildcards (Snakemake lists ready jobs in no fixed order); ``_wildcards`` holds them."""
     run = run_snakemake(workdir, config, "-n", "--profile", str(REPO / "profiles" / "slurm"), *args)
     assert run.returncode == 0, run.output
     jobs: dict[str, list[dict]] = {}
-    rule = None
+    job = None
     for line in run.stdout.splitlines():
         header = re.match(r"^\s*(?:local)?rule (\w+):$", line)
         if header:
-            rule = header.group(1)
+            job = {"_wildcards": ""}
+            jobs.setdefault(header.group(1), []).append(job)
+        wildcards = re.match(r"^\s*wildcards: (.*)$", line)
+        if wildcards and job is not None:
+            job["_wildcards"] = wildcards.group(1)
         found = re.match(r"^\s*resources: (.*)$", line)
-        if found and rule:
-            values = dict(item.split("=", 1) for item in found.group(1).split(", "))
-            jobs.setdefault(rule, []).append(values)
-            rule = None
+        if found and job is not None:
+            job.update(dict(item.split("=", 1) for item in found.group(1).split(", ")))
+            job = None
+    for rule_jobs in jobs.values():
+        rule_jobs.sort(key=lambda values: values["_wildcards"])
     return jobs, run.stdout
 
 
@@ -84,5 +90,6 @@ def test_resources_section_scales_requests(shared_data, models, tmp_path):
     config["resources"] = {"memory_scale": 2, "runtime_scale": 3}
     scaled, _ = dry_run_jobs(tmp_path / "scaled", config)
     for before, after in zip(plain["track"], scaled["track"], strict=True):
+        assert before["_wildcards"] == after["_wildcards"]
         assert int(after["mem_mb"]) == pytest.approx(2 * int(before["mem_mb"]), abs=1)
         assert int(after["runtime"]) == pytest.approx(3 * int(before["runtime"]), abs=1)
