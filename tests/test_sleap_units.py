@@ -188,6 +188,19 @@ def test_preflight_remedies(module, error, expected):
     assert expected in diagnosis.fix or expected in diagnosis.problem
 
 
+def test_missing_system_library_explains_skia_only_for_its_libraries():
+    error = "ImportError: {}: cannot open shared object file: No such file or directory"
+    egl = sleap_preflight.diagnose(
+        "sleap_nn.inference.predictor", error.format("libEGL.so.1"), "cpu", "py"
+    )
+    other = sleap_preflight.diagnose(
+        "sleap_nn.inference.predictor", error.format("libfoo.so"), "cpu", "py"
+    )
+    assert "libEGL.so.1" in egl.problem and "skia-python" in egl.problem
+    assert "dnf install libglvnd-egl" in egl.fix
+    assert "libfoo.so" in other.problem and "skia" not in other.problem
+
+
 def test_preflight_asks_for_the_gpu_extras_on_gpu_runtimes():
     diagnosis = sleap_preflight.diagnose(
         "onnxruntime", "ModuleNotFoundError: No module named 'onnxruntime'", "onnx_cuda", "py"

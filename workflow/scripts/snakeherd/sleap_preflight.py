@@ -131,8 +131,15 @@ def diagnose(module: str, error_text: str, runtime: str, python: str) -> Diagnos
 
 def _missing_system_library(module: str, library: str, python: str) -> Diagnosis:
     packages = SYSTEM_PACKAGES.get(library.split(".so")[0])
+    problem = (
+        f"importing {module} in {python} needs the system library {library}, which this node lacks"
+    )
     if packages:
         debian, redhat, conda = packages
+        problem += (
+            " (sleap-nn's predictor imports skia-python, which loads the EGL/OpenGL libraries "
+            "even on headless nodes)"
+        )
         how = (
             f"on Debian/Ubuntu `apt-get install {debian}`, on RHEL/Rocky `dnf install {redhat}`, "
             f"in a conda environment `conda install -c conda-forge {conda}`"
@@ -141,9 +148,7 @@ def _missing_system_library(module: str, library: str, python: str) -> Diagnosis
         how = "with the operating system's package manager"
     return Diagnosis(
         module,
-        f"importing {module} in {python} needs the system library {library}, which this node "
-        "lacks (sleap-nn's predictor imports skia-python, which loads the EGL/OpenGL libraries "
-        "even on headless nodes).",
+        problem + ".",
         f"install {library} on every node that runs SLEAP jobs: {how}; on a cluster, ask its "
         "administrators for the package or a module that provides it.",
     )
