@@ -58,8 +58,11 @@ def track(
     ``nodes`` the skeleton order of the pose stage (default: order of appearance in ``poses``).
     """
     instances = from_tables(detections, poses, nodes)
-    assigned = link(instances, params)
-    assigned = stitch(instances, assigned, params)
+    assigned = identity_tracks(detections, instances) if params.identity_classes else None
+    by_identity = assigned is not None
+    if not by_identity:
+        assigned = link(instances, params)
+        assigned = stitch(instances, assigned, params)
     rows = np.flatnonzero(assigned >= 0)
     table = pd.DataFrame(
         {
@@ -80,10 +83,35 @@ def track(
         table = pd.concat([table, pd.DataFrame(wide, columns=point_columns)], axis=1)
     table = gaps.interpolate(table, params.interpolate_max_gap, frames, point_columns)
     table = gaps.drop_short(table, params.min_length)
-    table["track_id"] = renumber(table["frame"].to_numpy(), table["track_id"].to_numpy())
+    if not by_identity:  # a class keeps its number: its rank among the video's class names
+        table["track_id"] = renumber(table["frame"].to_numpy(), table["track_id"].to_numpy())
     table["heading"] = _headings(table, instances.nodes, params)
     ordered = [*TRACK_COLUMNS, "heading", "interpolated", *point_columns]
     return table[ordered].sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
+
+
+def identity_tracks(detections: pd.DataFrame, instances: Instances) -> np.ndarray | None:
+    """Track of each instance from a multi-class model's identity classes, or None.
+
+    A multi-class SLEAP model names each animal it finds (``identity_id`` >= 0 on every
+    detection); its classes are the tracks, so no motion linking is done. Where one frame has two
+    instances of a class, the higher-scoring one keeps it and the other stays untracked.
+    """
+    if "identity_id" not in detections or detections.empty:
+        return None
+    ordered = detections.sort_values(["frame", "det_id"], kind="stable")
+    identity = ordered["identity_id"].to_numpy(dtype=np.int64)
+    if (identity < 0).any():
+        return None
+    assigned = np.full(len(identity), -1, dtype=np.int64)
+    best = (
+        pd.DataFrame({"frame": instances.frame, "identity": identity, "score": instances.score})
+        .sort_values("score", ascending=False, kind="stable")
+        .drop_duplicates(["frame", "identity"])
+        .index.to_numpy()
+    )
+    assigned[best] = identity[best]
+    return assigned
 
 
 def _headings(table: pd.DataFrame, nodes: list[str], params: TrackerParams) -> np.ndarray:

@@ -36,6 +36,7 @@ class TrackerParams:
     """Everything that determines the tracks. See config/README.md for the full description."""
 
     # Identity and lifetime
+    identity_classes: bool = True  # a multi-class pose model's identities are the tracks
     max_tracks: int | None = None  # animals in the video, when known: never more tracks
     max_distance: float = 40.0  # px: farthest a detection may be from a track's prediction
     max_gap: int = 5  # frames a track may go unmatched (occlusion) before it ends
