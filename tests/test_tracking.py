@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snakeherd.tracking import TRACK_COLUMNS, StitchParams, TrackerParams, track, track_detections
+from snakeherd.tracking import (
+    TRACK_COLUMNS,
+    StitchParams,
+    TrackerParams,
+    identity_names,
+    track,
+    track_detections,
+)
 from snakeherd.tracking import heading as heading_module
 from snakeherd.tracking.kalman import wrap_axis
 from snakeherd.tracking.matching import greedy, hungarian
@@ -325,6 +332,7 @@ def test_identity_classes_are_the_tracks():
     joined = identities(detections, tracks)
     assert len(joined) == len(detections)
     assert (joined["track_id"] == joined["truth"]).all()
+    assert identity_names(detections) == {0: "female", 1: "male"}
     # Motion alone follows the positions through the swap instead.
     by_motion = identities(
         detections, track(detections, None, TrackerParams(max_distance=15, identity_classes=False))
@@ -344,6 +352,7 @@ def test_a_class_twice_in_a_frame_goes_to_the_higher_score():
 def test_unnamed_instances_fall_back_to_motion_linking():
     detections = identity_detections()
     detections.loc[detections["frame"] == 3, "identity_id"] = -1
+    assert identity_names(detections) is None
     tracks = track(detections, None, TrackerParams(max_distance=15))
     joined = identities(detections, tracks)
     assert len(joined) == len(detections)  # every instance tracked, by motion

@@ -4,19 +4,9 @@ from pathlib import Path
 
 from snakeherd import io, slp
 from snakeherd.scripting import logger, run_rule
-from snakeherd.tracking import TrackerParams, track
+from snakeherd.tracking import TrackerParams, identity_names, track
 from snakeherd.tracking.instances import node_order
 from snakeherd.video import FrameSelection
-
-
-def identity_names(detections) -> dict[str, str]:
-    """track_id -> class name, when a multi-class model's identities made the tracks."""
-    if "identity_id" not in detections or (detections["identity_id"] < 0).any():
-        return {}
-    pairs = detections[["identity_id", "identity"]].drop_duplicates()
-    return {
-        str(i): str(name) for i, name in zip(pairs["identity_id"], pairs["identity"], strict=True)
-    }
 
 
 def main(smk):
@@ -32,7 +22,7 @@ def main(smk):
     frames = FrameSelection.parse(selection).frames() if selection else None
     tracks = track(detections, poses, params, frames=frames, nodes=nodes)
     tracks.insert(0, "video_id", smk.wildcards.video)
-    identities = identity_names(detections) if params.identity_classes else {}
+    named = identity_names(detections) if params.identity_classes else None
     io.write_table(
         tracks,
         smk.output.table,
@@ -42,7 +32,7 @@ def main(smk):
             "params": params.as_dict(),
             "frame_selection": selection,
             "nodes": nodes,
-            "identities": identities,
+            "identities": {str(number): name for number, name in (named or {}).items()},
         },
     )
     io.write_tracks_csv(tracks, smk.output.csv)

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import io
+
 
 def read_pose_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     """The arrays and the stage record a pose job wrote (``sleap_inference.write_npz``)."""
@@ -109,21 +111,7 @@ def detections_table(arrays: dict[str, np.ndarray], video_id: str) -> pd.DataFra
                 "keypoints_found": int((~np.isnan(points[index]).any(axis=1)).sum()),
             }
         )
-    columns = [
-        "video_id",
-        "frame",
-        "det_id",
-        "x",
-        "y",
-        "w",
-        "h",
-        "angle",
-        "score",
-        "class_id",
-        "identity",
-        "identity_id",
-        "keypoints_found",
-    ]
+    columns = [*io.CORE_COLUMNS["detections"], "identity", "identity_id", "keypoints_found"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -90,19 +90,27 @@ def track(
     return table[ordered].sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
 
 
+def identity_names(detections: pd.DataFrame) -> dict[int, str] | None:
+    """Class number -> name when a multi-class model named every detection, else None."""
+    if "identity_id" not in detections or detections.empty:
+        return None
+    if (detections["identity_id"] < 0).any():
+        return None
+    pairs = detections[["identity_id", "identity"]].drop_duplicates()
+    return dict(zip(pairs["identity_id"].astype(int), pairs["identity"].astype(str), strict=True))
+
+
 def identity_tracks(detections: pd.DataFrame, instances: Instances) -> np.ndarray | None:
     """Track of each instance from a multi-class model's identity classes, or None.
 
-    A multi-class SLEAP model names each animal it finds (``identity_id`` >= 0 on every
-    detection); its classes are the tracks, so no motion linking is done. Where one frame has two
-    instances of a class, the higher-scoring one keeps it and the other stays untracked.
+    A multi-class SLEAP model names each animal it finds (see :func:`identity_names`); its
+    classes are the tracks, so no motion linking is done. Where one frame has two instances of a
+    class, the higher-scoring one keeps it and the other stays untracked.
     """
-    if "identity_id" not in detections or detections.empty:
+    if identity_names(detections) is None:
         return None
     ordered = detections.sort_values(["frame", "det_id"], kind="stable")
     identity = ordered["identity_id"].to_numpy(dtype=np.int64)
-    if (identity < 0).any():
-        return None
     assigned = np.full(len(identity), -1, dtype=np.int64)
     best = (
         pd.DataFrame({"frame": instances.frame, "identity": identity, "score": instances.score})
