@@ -28,14 +28,8 @@ class SnakemakeRun:
         return self.stdout + self.stderr
 
 
-def run_snakemake(
-    workdir: Path,
-    config: dict | None = None,
-    *args: str,
-    cores: int = 2,
-    timeout: float = 600,
-) -> SnakemakeRun:
-    """Run the real workflow in ``workdir`` (with ``config`` written there when given)."""
+def snakemake_command(workdir: Path, config: dict | None, *args: str) -> list[str]:
+    """The workflow's command line for ``workdir``, writing ``config`` there when given."""
     workdir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
@@ -45,14 +39,23 @@ def run_snakemake(
         str(REPO / "Snakefile"),
         "--directory",
         str(workdir),
-        "--cores",
-        str(cores),
     ]
     if config is not None:
         config_path = workdir / "config.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         command += ["--configfile", str(config_path)]
-    command += list(args)
+    return command + list(args)
+
+
+def run_snakemake(
+    workdir: Path,
+    config: dict | None = None,
+    *args: str,
+    cores: int = 2,
+    timeout: float = 600,
+) -> SnakemakeRun:
+    """Run the real workflow in ``workdir`` (with ``config`` written there when given)."""
+    command = snakemake_command(workdir, config, "--cores", str(cores), *args)
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False
     )

@@ -14,13 +14,11 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import REPO
+from conftest import REPO, snakemake_command
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
@@ -109,17 +107,11 @@ def _sacct_jobs(run_id: str) -> list[dict]:
 
 def run_on_slurm(name: str, workdir: Path, config: dict | None = None, *args: str) -> SlurmRun:
     """``snakemake --profile profiles/slurm`` as a user runs it, with a hard timeout."""
-    workdir.mkdir(parents=True, exist_ok=True)
     logdir = ARTIFACTS / "slurm-logs" / name
     shutil.rmtree(logdir, ignore_errors=True)
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
+    command = snakemake_command(
+        workdir,
+        config,
         "--profile",
         str(REPO / "profiles" / "slurm"),
         # The profile's 40 s suits a busy cluster; this one is idle.
@@ -128,12 +120,8 @@ def run_on_slurm(name: str, workdir: Path, config: dict | None = None, *args: st
         "--slurm-keep-successful-logs",
         "--slurm-logdir",
         str(logdir),
-    ]
-    if config is not None:
-        config_path = workdir / "config.yaml"
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        command += ["--configfile", str(config_path)]
-    command += list(args)
+        *args,
+    )
     process = subprocess.Popen(
         command,
         cwd=workdir,
