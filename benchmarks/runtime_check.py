@@ -197,7 +197,7 @@ def check(kind: str, runtime: str, workdir: Path, config: dict, cores: int) -> d
         row["error"] = first_error(results, output)
         return row
     folder = results / "pair"
-    frames = io.read_table(folder / "poses.parquet", "poses")
+    poses = io.read_table(folder / "poses.parquet", "poses")
     n_frames = len(config_frames(config))
     rules = ["detect_yolo_obb", "pose_yolo_crops"] if kind == "yolo" else ["sleap_predict"]
     for rule in rules:
@@ -212,7 +212,7 @@ def check(kind: str, runtime: str, workdir: Path, config: dict, cores: int) -> d
         for key in ("recall", "precision", "idf1"):
             if key in summary:
                 row[key] = round(float(summary[key]), 3)
-    row["_poses"] = frames
+    row["_poses"] = poses
     if kind == "yolo":
         row["_detections"] = io.read_table(folder / "detections.parquet", "detections")
     return row
