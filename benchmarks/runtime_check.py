@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 from snakeherd import io  # noqa: E402
+from snakeherd.video import FrameSelection  # noqa: E402
 
 DATA = Path(os.environ.get("SNAKEHERD_SHARED_DATA", REPO.parent / "shared" / "data"))
 FLY_NODES = ["head", "neck", "thorax", "abdomen", "wingL", "wingR"]
@@ -198,7 +199,7 @@ def check(kind: str, runtime: str, workdir: Path, config: dict, cores: int) -> d
         return row
     folder = results / "pair"
     poses = io.read_table(folder / "poses.parquet", "poses")
-    n_frames = len(config_frames(config))
+    n_frames = len(FrameSelection.parse(config["videos"][0]["frames"]))
     rules = ["detect_yolo_obb", "pose_yolo_crops"] if kind == "yolo" else ["sleap_predict"]
     for rule in rules:
         took = seconds(results, rule)
@@ -216,11 +217,6 @@ def check(kind: str, runtime: str, workdir: Path, config: dict, cores: int) -> d
     if kind == "yolo":
         row["_detections"] = io.read_table(folder / "detections.parquet", "detections")
     return row
-
-
-def config_frames(config: dict) -> list[int]:
-    first, last = (int(part) for part in config["videos"][0]["frames"].split("-"))
-    return list(range(first, last + 1))
 
 
 def add_comparisons(row: dict, base: dict) -> None:
