@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,40 @@ def test_truncated_avi_fails_at_the_first_frame_it_cannot_decode(tmp_path):
             decoded.append(index)
     assert 5 < len(decoded) < 40
     assert str(truncated) in str(caught.value) and "Fix:" in str(caught.value)
+
+
+def test_probe_store_answers_for_unchanged_videos_only(tmp_path, small_videos, monkeypatch):
+    from snakeherd import video
+
+    store = tmp_path / "store" / "probes.json"
+    path = small_videos["small_a"]
+    first = video.probe(path)
+    video.save_probe_store(store)
+    assert json.loads(store.read_text())["probes"]
+
+    # A later process: nothing remembered but the store; opening a video would fail.
+    monkeypatch.setattr(video, "_PROBES", {})
+    monkeypatch.setattr(video, "_STORED_PROBES", 0)
+    video.load_probe_store(store)
+    monkeypatch.setattr(video, "_probe", lambda p: pytest.fail(f"{p} was opened again"))
+    assert video.probe(path) == first
+
+    # A file rewritten in place is probed afresh.
+    monkeypatch.undo()
+    from snakeherd.synthetic import SceneSpec, simulate, write_video
+
+    rewritten = tmp_path / "rewritten.mp4"
+    rewritten.write_bytes(path.read_bytes())
+    assert video.probe(rewritten).n_frames == 60
+    spec = SceneSpec(n_animals=2, n_frames=30, width=128, height=128, seed=1)
+    write_video(spec, simulate(spec), str(rewritten))
+    assert (video.probe(rewritten).n_frames, video.probe(rewritten).width) == (30, 128)
+
+
+def test_unreadable_probe_store_is_ignored(tmp_path, small_videos):
+    from snakeherd import video
+
+    store = tmp_path / "probes.json"
+    store.write_text("{not json")
+    video.load_probe_store(store)
+    assert video.probe(small_videos["small_a"]).n_frames == 60

@@ -1,3 +1,4 @@
+import atexit
 import re
 import shlex
 import sys
@@ -14,7 +15,7 @@ from snakeherd.config import check_config, describe_schema_error, read_sample_sh
 from snakeherd.errors import ConfigError, VideoError
 from snakeherd import sleap_env, sleap_models
 from snakeherd.synthetic import SceneSpec
-from snakeherd.video import probe
+from snakeherd.video import load_probe_store, probe, save_probe_store
 
 
 def reject_config(message):
@@ -41,6 +42,11 @@ def validate_or_reject(data, schema, where):
 
 
 validate_or_reject(config, "../../config/schemas/config.schema.yaml", "config")
+# Every Snakemake process (each cluster job too) parses the config and sizes jobs from the
+# videos' headers; the store spares them opening every video again.
+PROBE_STORE = ".snakemake/snakeherd/video-probes.json"
+load_probe_store(PROBE_STORE)
+atexit.register(save_probe_store, PROBE_STORE)
 try:
     SAMPLE_SHEET = None
     if config.get("sample_sheet") and not config.get("videos"):
@@ -110,26 +116,22 @@ def video_file(wildcards):
     return video_path(wildcards.video) or []
 
 
-def video_reference(wildcards):
-    """The video path that tracks.slp names (None: the one the predictions file names)."""
-    return video_path(wildcards.video)
-
-
 def predictions_file(wildcards):
     return VIDEOS[wildcards.video].predictions
 
 
-def predictions_input(wildcards):
-    """The predictions .slp of a track-only video (an empty list otherwise)."""
-    return VIDEOS[wildcards.video].predictions or []
+def tracking_inputs():
+    """Inputs of tracking: the detections, their keypoints when a pose stage or .slp has them,
+    and SLEAP's poses.slp, which the provenance record written with the tracks describes.
 
-
-def tracking_inputs(wildcards):
-    """Inputs of tracking: the detections, and their keypoints when a pose stage or .slp has them."""
-    folder = f"{RESULTS}/{wildcards.video}"
+    Patterns, not an input function: Snakemake calls input functions for every job.
+    """
+    folder = f"{RESULTS}/{{video}}"
     inputs = {"detections": f"{folder}/detections.parquet"}
     if HAS_POSES:
         inputs["poses"] = f"{folder}/poses.parquet"
+    if SLEAP:
+        inputs["poses_slp"] = f"{folder}/poses.slp"
     return inputs
 
 
@@ -234,8 +236,26 @@ def has_pose_ground_truth(entry):
     )
 
 
+def provenance_sources(wildcards):
+    """What a video's provenance record names besides its results: its entry and input files.
+
+    One params function (not one per item) because Snakemake inspects every function of every
+    job while it builds the DAG.
+    """
+    entry = VIDEOS[wildcards.video]
+    return {
+        "entry": entry.as_dict(),
+        "inputs": {
+            "video": video_path(entry.id),
+            "predictions": entry.predictions,
+            "ground_truth": ground_truth_file(wildcards),
+            **MODEL_FILES,
+        },
+    }
+
+
 def video_results(wildcards):
-    """Every result file of one video (what its provenance record describes)."""
+    """Every result file of a video without tracking (what its provenance record describes)."""
     entry = VIDEOS[wildcards.video]
     folder = f"{RESULTS}/{entry.id}"
     results = {"detections": f"{folder}/detections.parquet"}
@@ -245,12 +265,6 @@ def video_results(wildcards):
         results["poses_slp"] = f"{folder}/poses.slp"
     if has_pose_ground_truth(entry):
         results["pose_evaluation"] = f"{folder}/pose_evaluation.json"
-    if TRACKING:
-        results["tracks"] = f"{folder}/tracks.parquet"
-        results["tracks_csv"] = f"{folder}/tracks.csv"
-        results["tracks_slp"] = f"{folder}/tracks.slp"
-    if has_ground_truth(entry):
-        results["evaluation"] = f"{folder}/evaluation.parquet"
     return results
 
 
@@ -409,6 +423,11 @@ def export_job_resources():
 
 def final_outputs():
     outputs = [f"{RESULTS}/{video_id}/provenance.json" for video_id in VIDEOS]
+    outputs += [
+        f"{RESULTS}/{entry.id}/pose_evaluation.json"
+        for entry in VIDEOS.values()
+        if has_pose_ground_truth(entry)
+    ]
     if evaluated_videos():
         outputs.append(f"{RESULTS}/evaluation_summary.csv")
     return outputs

@@ -1,8 +1,10 @@
-"""Rule track: link detections (and keypoints) into tracks; write Parquet, CSV and SLEAP files."""
+"""Rule track: link detections (and keypoints) into tracks; write Parquet, CSV and SLEAP files,
+and the video's provenance record (this is its last production job)."""
 
 from pathlib import Path
 
 from snakeherd import io, slp
+from snakeherd.provenance import write_video_provenance
 from snakeherd.scripting import logger, run_rule
 from snakeherd.tracking import TrackerParams, identity_names, track
 from snakeherd.tracking.instances import node_order
@@ -36,7 +38,9 @@ def main(smk):
         },
     )
     io.write_tracks_csv(tracks, smk.output.csv)
-    video = smk.params.video or detection_stage.get("video") or ""
+    sources = smk.params.sources
+    # A track-only video without a path: the video its predictions file names.
+    video = sources["inputs"]["video"] or detection_stage.get("video") or ""
     if video and Path(video).exists():
         video = str(Path(video).resolve())
     slp.write_tracks(
@@ -52,6 +56,19 @@ def main(smk):
         tracks["track_id"].nunique(),
         len(tracks),
         int(tracks["interpolated"].sum()),
+    )
+    write_video_provenance(
+        smk.output.provenance,
+        config=smk.config,
+        video_id=smk.wildcards.video,
+        **sources,
+        results={
+            **dict(smk.input.items()),
+            "tracks": smk.output.table,
+            "tracks_csv": smk.output.csv,
+            "tracks_slp": smk.output.slp,
+        },
+        workflow_dir=smk.params.workflow_dir,
     )
 
 

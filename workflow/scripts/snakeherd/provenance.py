@@ -2,7 +2,9 @@
 
 Each video's ``provenance.json`` records the config, checksums of its inputs and outputs, the
 runtime asked for and what every stage actually used (read from the tables' metadata), package
-versions, the platform, and the workflow's git commit.
+versions, the platform, and the workflow's git commit. The video's last production job writes it
+(the track job, or the provenance rule when tracking is off): a job of its own per video would
+cost a third of the DAG's build time on large sample sheets.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
-from .io import SCHEMA_VERSION, read_metadata
+from .io import SCHEMA_VERSION, read_metadata, write_text_atomic
+
+# Result files whose table metadata records what their stage ran on.
+TABLES = ("detections", "poses", "tracks", "evaluation")
 
 PACKAGES = (
     "snakemake",
@@ -137,3 +142,27 @@ def build_provenance(
 
 def dumps(record: dict) -> str:
     return json.dumps(record, indent=2, sort_keys=False, default=str) + "\n"
+
+
+def write_video_provenance(
+    path: str | Path,
+    *,
+    config: dict,
+    video_id: str,
+    entry: dict,
+    inputs: dict[str, str | None],
+    results: dict[str, str],
+    workflow_dir: str,
+) -> None:
+    """Write one video's provenance.json describing ``results`` (name -> file)."""
+    record = build_provenance(
+        experiment=config["experiment"],
+        video_id=video_id,
+        # The whole video list would repeat in every video's record; its own entry is enough.
+        config={**{key: value for key, value in config.items() if key != "videos"}, "video": entry},
+        inputs=inputs,
+        tables={name: file for name, file in results.items() if name in TABLES},
+        outputs=results,
+        workflow_dir=workflow_dir,
+    )
+    write_text_atomic(path, dumps(record))

@@ -179,13 +179,16 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # Reading a SLEAP predictions file (sleap-io) into the detection and pose tables.
         return _cpu_rule_cost(mem_mb_per_frame=0.03, seconds_per_frame=0.01)
     if rule == "track":
-        # Measured: 300 frames of 8 animals in ~5 s, peak RSS 180 MB.
-        return _cpu_rule_cost(mem_mb_per_frame=0.01, seconds_per_frame=0.02)
+        # Measured: 300 frames of 8 animals in ~5 s, peak RSS 180 MB; then the provenance
+        # record's checksums of the video and the results (~300 MB/s).
+        return _cpu_rule_cost(
+            mem_mb_per_frame=0.01, seconds_per_frame=0.02, seconds_per_megapixel=0.002
+        )
     if rule == "evaluate":
         # py-motmetrics accumulates per frame. Measured: 300 frames in ~9 s, peak RSS 185 MB.
         return _cpu_rule_cost(mem_mb_per_frame=0.02, seconds_per_frame=0.04)
     if rule == "provenance":
-        # Checksums of the video and the results: ~300 MB/s.
+        # Without tracking: checksums of the video and the results, ~300 MB/s.
         return _cpu_rule_cost(seconds_per_megapixel=0.002)
     if rule == "evaluation_summary":
         return _cpu_rule_cost(base_seconds=30)

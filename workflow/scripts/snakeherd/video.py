@@ -7,10 +7,11 @@ ranges, e.g. ``"0-99,200-299"`` (frames 0 to 99 and 200 to 299), ``"500-"`` (500
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -154,22 +155,62 @@ def _open(path: str | Path):
     return capture
 
 
+# Probes of unchanged files, keyed by (path, mtime in ns, size in bytes).
+_PROBES: dict[tuple[str, int, int], VideoInfo] = {}
+# How many probes the store file held when it was loaded (nothing new: nothing to write).
+_STORED_PROBES = 0
+
+
 def probe(path: str | Path) -> VideoInfo:
     """Frame count, size and frame rate from the container, without decoding the video.
 
-    Answers are remembered per process for an unchanged file: parsing a config of many videos
-    asks about each video more than once (frame ranges, job sizes).
+    Answers are remembered for an unchanged file: parsing a config of many videos asks about
+    each video more than once (frame ranges, job sizes), and with a probe store (see
+    :func:`load_probe_store`) so do later Snakemake processes, e.g. every cluster job.
     """
     try:
         stat = Path(path).stat()
     except OSError:
         return _probe(str(path))
-    return _probe_unchanged(str(path), stat.st_mtime_ns, stat.st_size)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    info = _PROBES.get(key)
+    if info is None:
+        info = _PROBES[key] = _probe(str(path))
+    return info
 
 
-@cache
-def _probe_unchanged(path: str, mtime_ns: int, size: int) -> VideoInfo:
-    return _probe(path)
+def load_probe_store(store: str | Path) -> None:
+    """Remember the probes a previous process saved with :func:`save_probe_store`.
+
+    Every Snakemake process parses the whole config, so on a cluster each job would otherwise
+    open every video of the sample sheet again. A missing or unreadable store is ignored.
+    """
+    global _STORED_PROBES
+    try:
+        records = json.loads(Path(store).read_text())["probes"]
+        loaded = {
+            (record["path"], record["mtime_ns"], record["size"]): VideoInfo(**record["info"])
+            for record in records
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    _PROBES.update(loaded)
+    _STORED_PROBES = len(loaded)
+
+
+def save_probe_store(store: str | Path) -> None:
+    """Write this process's probes to ``store`` (atomically), when it learned new ones."""
+    if len(_PROBES) <= _STORED_PROBES:
+        return
+    from .io import write_text_atomic
+
+    records = [
+        {"path": path, "mtime_ns": mtime_ns, "size": size, "info": asdict(info)}
+        for (path, mtime_ns, size), info in _PROBES.items()
+    ]
+    # Concurrent writers each replace the whole file; a lost update is only probed again.
+    with contextlib.suppress(OSError):
+        write_text_atomic(store, json.dumps({"probes": records}))
 
 
 def _probe(path: str) -> VideoInfo:
