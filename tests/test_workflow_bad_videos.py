@@ -3,6 +3,8 @@ clearly and leave no partial outputs."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import run_snakemake
 
@@ -54,3 +56,7 @@ def test_keep_going_past_corrupt_videos(small_videos, tmp_path):
         assert leftovers == [], leftovers
         log = (results / "logs" / bad / "detect_background.log").read_text()
         assert "Fix:" in log
+    # The probe store in the working directory knows the readable videos, and only those.
+    store = tmp_path / "work" / ".snakemake" / "snakeherd" / "video-probes.json"
+    probed = {record["path"] for record in json.loads(store.read_text())["probes"]}
+    assert probed == {str(small_videos["small_a"]), str(small_videos["small_b"]), str(truncated)}

@@ -43,8 +43,9 @@ def validate_or_reject(data, schema, where):
 
 validate_or_reject(config, "../../config/schemas/config.schema.yaml", "config")
 # Every Snakemake process (each cluster job too) parses the config and sizes jobs from the
-# videos' headers; the store spares them opening every video again.
-PROBE_STORE = ".snakemake/snakeherd/video-probes.json"
+# videos' headers; the store spares them opening every video again. Absolute, because Snakemake
+# returns to the caller's directory before the process exits and the store is written.
+PROBE_STORE = Path(".snakemake/snakeherd/video-probes.json").resolve()
 load_probe_store(PROBE_STORE)
 atexit.register(save_probe_store, PROBE_STORE)
 try:
