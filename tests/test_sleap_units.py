@@ -241,3 +241,31 @@ def test_tables_from_pose_arrays():
     assert detections[["frame", "det_id"]].values.tolist() == [[3, 0], [3, 1]]
     assert detections.loc[0, "x"] == 2 and detections.loc[0, "w"] == 4
     assert detections["identity_id"].tolist() == [0, -1]
+
+
+def test_frames_at_limit_counts_frames_that_fill_every_slot():
+    from snakeherd.sleap_inference import PoseArrays, frames_at_limit
+
+    arrays = PoseArrays(node_names=["A", "B"])
+    for frame, count in ((0, 2), (1, 4), (2, 3), (5, 4)):
+        for det_id in range(count):
+            arrays.add(frame, det_id, np.zeros((2, 2)), np.ones(2), 1.0)
+    assert frames_at_limit(arrays, 4) == 2
+    assert frames_at_limit(arrays, 3) == 3
+    assert frames_at_limit(PoseArrays(node_names=["A"]), 4) == 0
+
+
+def test_export_slots_follow_the_training_labels(shared_data, tmp_path):
+    from snakeherd.sleap_export import default_max_instances
+
+    slots, why = default_max_instances(
+        [str(shared_data / "sleap/models/minimal_instance_centroid")]
+    )
+    assert slots == 4 and "minimal_instance_centroid" in why  # the labelled frame has 2 flies
+    model = tmp_path / "copied_model"
+    model.mkdir()
+    shutil.copy(shared_data / "sleap/models/minimal_instance_centroid/best.ckpt", model)
+    assert default_max_instances([str(model)]) == (
+        20,
+        "sleap-nn's default (no training labels beside the model)",
+    )

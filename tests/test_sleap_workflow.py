@@ -215,6 +215,12 @@ def test_onnx_export_sits_next_to_the_model_with_its_parity(onnx_run, models):
     stage = io.read_metadata(results(onnx_run) / "poses.parquet")["stage"]
     assert stage["runtime"]["providers"] == ["CPUExecutionProvider"]
     assert stage["export_parity"]["corrected"] == corrected
+    # pose.max_instances is null: the training frame shows 2 flies, the export gets 4 slots
+    # (sleap-nn's own default, 20, runs the instance model 20 times a frame), and no frame
+    # of this 2-fly clip fills them.
+    assert report["max_instances"] == 4
+    assert "minimal_instance_centroid" in report["max_instances_from"]
+    assert stage["frames_at_max_instances"] == 0
 
 
 def test_onnx_agrees_with_cpu_within_tolerance(cpu_run, onnx_run):

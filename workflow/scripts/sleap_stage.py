@@ -121,12 +121,25 @@ def predict(args) -> None:
         "max_instances": args.max_instances,
         "crop_scale": args.crop_scale if args.kind == "crops" else None,
     }
+    limit = args.max_instances
     if args.export:
         parity = Path(args.export) / "parity.json"
         if parity.exists():
             report = json.loads(parity.read_text())
             report.pop("export_s", None)  # tables hold nothing time-dependent
             stage["export_parity"] = report
+            limit = limit or report.get("max_instances")
+    if limit:
+        full = sleap_inference.frames_at_limit(arrays, limit)
+        stage["frames_at_max_instances"] = full
+        if full:
+            logger.warning(
+                "%d of %d frames have %d animals, the most this run finds per frame: some may "
+                "have more. Set pose.max_instances to the most animals a frame can show.",
+                full,
+                len(frames),
+                limit,
+            )
     sleap_inference.write_npz(arrays, stage, args.npz)
     summary = timing.summary()
     logger.info(

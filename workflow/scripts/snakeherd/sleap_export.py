@@ -32,6 +32,34 @@ class ExportError(SnakeherdError):
     """sleap-nn could not export the model, or the export disagrees with its checkpoint."""
 
 
+# Labels `sleap-nn train` saves in the model folder.
+TRAINING_LABELS = ("labels_train_gt_0.slp", "labels_val_gt_0.slp")
+# `sleap-nn export --max-instances` default.
+SLEAP_NN_MAX_INSTANCES = 20
+
+
+def default_max_instances(model_paths: list[str]) -> tuple[int, str]:
+    """Instance slots of an export when pose.max_instances is null, and why that many.
+
+    An exported top-down graph runs its instance model on every slot, found or not: sleap-nn's
+    20 slots cost ten times the instance work two animals need. Twice the most animals one
+    frame of the model's training labels shows leaves room, and a frame that fills every slot
+    says the limit may have cut animals (the stage counts and warns).
+    """
+    import sleap_io
+
+    folder = Path(model_paths[0])
+    counts = [
+        len(frame.user_instances or frame.instances)
+        for name in TRAINING_LABELS
+        if (folder / name).is_file()
+        for frame in sleap_io.load_slp(str(folder / name), open_videos=False).labeled_frames
+    ]
+    if not counts or max(counts) == 0:
+        return SLEAP_NN_MAX_INSTANCES, "sleap-nn's default (no training labels beside the model)"
+    return 2 * max(counts), f"twice the most animals in a training frame of {folder.name}"
+
+
 def run_sleap_nn_export(
     model_paths: list[str],
     out: Path,
@@ -201,6 +229,10 @@ def export_and_check(
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.parent.mkdir(parents=True, exist_ok=True)
     fmt = "tensorrt" if runtime == "tensorrt" else "onnx"
+    limit_source = "pose.max_instances"
+    if max_instances is None:
+        max_instances, limit_source = default_max_instances(model_paths)
+    logger.info("export with %d instance slots (%s)", max_instances, limit_source)
     started = time.perf_counter()
     try:
         on_crops = kind == "crops"
@@ -241,6 +273,7 @@ def export_and_check(
             "parity_video": str(video),
             "parity_frames": [int(f) for f in frames],
             "max_instances": max_instances,
+            "max_instances_from": limit_source,
             "reference": "checkpoint on cpu (sleap-nn predict defaults)",
             "measure": "distance (px) between matched keypoints, checkpoint vs export",
             "tolerance_px": tolerance_px,

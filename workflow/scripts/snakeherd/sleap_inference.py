@@ -67,6 +67,13 @@ class PoseArrays:
         }
 
 
+def frames_at_limit(arrays: PoseArrays, limit: int) -> int:
+    """How many frames hold ``limit`` or more instances (a limit that may have cut animals)."""
+    if not arrays.frame:
+        return 0
+    return int((np.unique(arrays.frame, return_counts=True)[1] >= limit).sum())
+
+
 def write_npz(arrays: PoseArrays, stage: dict, path: str | Path) -> None:
     """The stage's result for the main environment (atomic)."""
     path = Path(path)
