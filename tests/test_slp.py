@@ -113,3 +113,15 @@ def test_tracks_without_keypoints_write_a_centroid_skeleton(tmp_path):
     labels = sio.load_slp(str(tmp_path / "t.slp"), open_videos=False)
     assert labels.skeleton.node_names == ["centroid"]
     assert labels.labeled_frames[0].instances[1].numpy()[0].tolist() == [9.25, 4.0]
+    assert [track.name for track in labels.tracks] == ["track_0", "track_1"]
+
+
+def test_identity_tracks_keep_their_class_names(tmp_path):
+    tracks = pd.DataFrame(
+        {"frame": [0, 0], "track_id": [0, 1], "x": [1.0, 2.0], "y": [3.0, 4.0], "score": 1.0}
+    )
+    slp.write_tracks(
+        tracks, str(tmp_path / "t.slp"), "video.mp4", [], track_names={0: "female", 1: "male"}
+    )
+    labels = sio.load_slp(str(tmp_path / "t.slp"), open_videos=False)
+    assert [track.name for track in labels.tracks] == ["female", "male"]

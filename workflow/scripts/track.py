@@ -50,6 +50,7 @@ def main(smk):
         nodes=nodes,
         edges=[tuple(e) for e in skeleton.get("edges", [])],
         n_frames=detection_stage.get("n_frames"),
+        track_names=named,
     )
     logger.info(
         "%d tracks over %d rows (%d interpolated)",

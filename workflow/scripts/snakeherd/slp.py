@@ -239,12 +239,14 @@ def write_tracks(
     nodes: list[str],
     edges: list[tuple[str, str]] | None = None,
     n_frames: int | None = None,
+    track_names: dict[int, str] | None = None,
 ) -> None:
     """Write tracks as a SLEAP labels file (predicted instances, one ``Track`` per track id).
 
     ``nodes`` are the pose stage's keypoint names, read from the ``<node>.x/.y/.score`` columns;
     without nodes each instance is a single ``centroid`` point at the track position. The video
-    is referenced by path (it need not exist; SLEAP asks for it when it does not).
+    is referenced by path (it need not exist; SLEAP asks for it when it does not). Tracks are
+    named ``track_<id>``, or by ``track_names`` (a multi-class model's identity classes).
     """
     sio = _sleap_io()
     if not nodes:
@@ -264,7 +266,9 @@ def write_tracks(
         filename=str(video_path), open_backend=False, backend_metadata=backend_metadata
     )
     track_ids = sorted(int(t) for t in tracks["track_id"].unique())
-    track_objects = {tid: sio.Track(name=f"track_{tid}") for tid in track_ids}
+    track_objects = {
+        tid: sio.Track(name=(track_names or {}).get(tid, f"track_{tid}")) for tid in track_ids
+    }
     scores = tracks["score"].to_numpy(dtype=np.float64)
     frame_of = tracks["frame"].to_numpy()
     track_of = tracks["track_id"].to_numpy()
