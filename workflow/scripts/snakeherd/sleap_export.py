@@ -32,8 +32,9 @@ class ExportError(SnakeherdError):
     """sleap-nn could not export the model, or the export disagrees with its checkpoint."""
 
 
-# Labels `sleap-nn train` saves in the model folder.
-TRAINING_LABELS = ("labels_train_gt_0.slp", "labels_val_gt_0.slp")
+# Labels `sleap-nn train` saves in the model folder: labels_train_gt_0.slp and
+# labels_val_gt_0.slp before sleap-nn 0.3, labels_gt.train.0.slp and labels_gt.val.0.slp since.
+TRAINING_LABELS = "labels*gt*.slp"
 # `sleap-nn export --max-instances` default.
 SLEAP_NN_MAX_INSTANCES = 20
 
@@ -51,9 +52,8 @@ def default_max_instances(model_paths: list[str]) -> tuple[int, str]:
     folder = Path(model_paths[0])
     counts = [
         len(frame.user_instances or frame.instances)
-        for name in TRAINING_LABELS
-        if (folder / name).is_file()
-        for frame in sleap_io.load_slp(str(folder / name), open_videos=False).labeled_frames
+        for labels in sorted(folder.glob(TRAINING_LABELS))
+        for frame in sleap_io.load_slp(str(labels), open_videos=False).labeled_frames
     ]
     if not counts or max(counts) == 0:
         return SLEAP_NN_MAX_INSTANCES, "sleap-nn's default (no training labels beside the model)"
