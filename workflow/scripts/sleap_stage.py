@@ -129,7 +129,7 @@ def predict(args) -> None:
             report.pop("export_s", None)  # tables hold nothing time-dependent
             stage["export_parity"] = report
             limit = limit or report.get("max_instances")
-    if limit:
+    if limit and args.kind != "crops":  # on crops, the detection stage decides how many
         full = sleap_inference.frames_at_limit(arrays, limit)
         stage["frames_at_max_instances"] = full
         if full:

@@ -229,10 +229,10 @@ def export_and_check(
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.parent.mkdir(parents=True, exist_ok=True)
     fmt = "tensorrt" if runtime == "tensorrt" else "onnx"
-    limit_source = "pose.max_instances"
-    if max_instances is None:
+    limit_source = "pose.max_instances" if max_instances is not None else None
+    if max_instances is None and kind != "crops":  # a crop holds one animal
         max_instances, limit_source = default_max_instances(model_paths)
-    logger.info("export with %d instance slots (%s)", max_instances, limit_source)
+        logger.info("export with %d instance slots (%s)", max_instances, limit_source)
     started = time.perf_counter()
     try:
         on_crops = kind == "crops"
