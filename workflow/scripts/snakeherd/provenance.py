@@ -22,7 +22,7 @@ from . import __version__
 from .io import SCHEMA_VERSION, read_metadata, write_text_atomic
 
 # Result files whose table metadata records what their stage ran on.
-TABLES = ("detections", "poses", "tracks", "evaluation")
+TABLES = ("detections", "poses", "tracks")
 
 PACKAGES = (
     "snakemake",

@@ -55,9 +55,10 @@ def default_max_instances(model_paths: list[str]) -> tuple[int, str]:
         for labels in sorted(folder.glob(TRAINING_LABELS))
         for frame in sleap_io.load_slp(str(labels), open_videos=False).labeled_frames
     ]
-    if not counts or max(counts) == 0:
+    most = max(counts, default=0)
+    if not most:
         return SLEAP_NN_MAX_INSTANCES, "sleap-nn's default (no training labels beside the model)"
-    return 2 * max(counts), f"twice the most animals in a training frame of {folder.name}"
+    return 2 * most, f"twice the most animals in a training frame of {folder.name}"
 
 
 def run_sleap_nn_export(
