@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.optimize import linear_sum_assignment
 
@@ -24,7 +25,7 @@ from snakeherd.errors import InputFileError  # noqa: E402
 from snakeherd.video import FrameSelection  # noqa: E402
 from snakeherd.yolo import geometry  # noqa: E402
 from snakeherd.yolo.decode import Filters  # noqa: E402
-from snakeherd.yolo.detect import YoloRun, detect_video  # noqa: E402
+from snakeherd.yolo.detect import ObbDetector, YoloRun, detect_video  # noqa: E402
 from snakeherd.yolo.export import (  # noqa: E402
     ParityTolerance,
     check_parity,
@@ -156,6 +157,38 @@ def test_cpu_onnx_and_tract_give_the_same_boxes(detections_by_runtime):
         assert centre.max() < 1e-2
         assert angle.max() < 1e-3
         assert score.max() < 1e-3
+
+
+def test_a_jobs_threads_run_the_model_concurrently_with_the_serial_results(
+    exported, clip, detections_by_runtime
+):
+    """Threads are concurrent one-thread runs of one session: rows and order as with one."""
+    for runtime in ("onnx_cpu", "tract"):
+        run = YoloRun(
+            model=exported["obb"]["onnx"], runtime=runtime, filters=Filters(), batch=2, threads=3
+        )
+        assert ObbDetector(run, (384, 384)).workers == 3
+        concurrent, _ = detect_video(clip, FrameSelection.parse("900-949"), run)
+        pd.testing.assert_frame_equal(concurrent, detections_by_runtime[runtime])
+    detections = detections_by_runtime["onnx_cpu"].query("frame < 910")
+    poses = [
+        pose_on_crops(
+            clip,
+            detections,
+            PoseRun(
+                yolo=YoloRun(
+                    model=exported["pose"]["onnx"],
+                    runtime="onnx_cpu",
+                    filters=Filters(),
+                    threads=threads,
+                ),
+                node_names=NODES,
+            ),
+        )[0]
+        for threads in (1, 2)
+    ]
+    assert len(poses[0]) == 6 * len(detections)
+    pd.testing.assert_frame_equal(poses[0], poses[1])
 
 
 def test_pose_keypoints_agree_across_runtimes_and_land_near_labels(

@@ -51,13 +51,20 @@ class ModelInfo:
 
 
 class OnnxRuntimeModel:
-    """An ONNX Runtime session on the runtime's providers; refuses a silent CPU fallback."""
+    """An ONNX Runtime session on the runtime's providers; refuses a silent CPU fallback.
+
+    On the CPU a job's threads become ``workers``: that many concurrent one-thread runs of the
+    session, nearly twice the frames per second of one run on two intra-op threads on two cores
+    (measured with the fly OBB model). On a GPU one caller feeds the device.
+    """
 
     def __init__(self, path: str, runtime: str, threads: int):
         import onnxruntime
 
+        on_cpu = runtime == "onnx_cpu"
+        self.workers = threads if on_cpu else 1
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1 if on_cpu else threads
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -75,12 +82,15 @@ class OnnxRuntimeModel:
 
 
 class TractModel:
-    """The same ONNX file on tract (a pure-Rust CPU engine), input shape fixed at load."""
+    """The same ONNX file on tract (a pure-Rust CPU engine), input shape fixed at load; each run
+    takes one core, so a job's threads are concurrent runs (``workers``)."""
 
     providers = ("tract",)
 
-    def __init__(self, path: str, batch: int, size: int):
+    def __init__(self, path: str, batch: int, size: int, threads: int = 1):
         import tract
+
+        self.workers = threads
 
         model = tract.onnx().load(path)
         model.set_input_fact(0, f"{batch},3,{size},{size},f32")
@@ -92,7 +102,7 @@ class TractModel:
 
 def open_lean_model(path: str, runtime: str, info: ModelInfo, threads: int):
     if runtime == "tract":
-        return TractModel(path, info.batch, info.size)
+        return TractModel(path, info.batch, info.size, threads)
     return OnnxRuntimeModel(path, runtime, threads)
 
 

@@ -15,6 +15,7 @@ from itertools import islice
 import numpy as np
 import pandas as pd
 
+from ..parallel import map_in_order
 from ..video import FrameSelection, VideoReader
 from .backends import (
     LEAN_RUNTIMES,
@@ -69,6 +70,7 @@ class ObbDetector:
             self.info = ModelInfo.read(run.model)
             self.model = open_lean_model(run.model, run.runtime, self.info, run.threads)
             self.providers = list(self.model.providers)
+            self.workers = self.model.workers
             self.letterbox = Letterbox.fit(*frame_shape, self.info.size)
             self.size = self.info.size
         else:
@@ -77,6 +79,7 @@ class ObbDetector:
             self.model = load(run.model, "obb", "detection.model")
             self.size = run.size or int(self.model.model.args.get("imgsz", 640))
             self.providers = [f"ultralytics:{ultralytics_device(run.runtime)}"]
+            self.workers = 1  # torch spreads one call over the job's threads itself
 
     def detect(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Rows ``(x, y, w, h, angle, score, class)`` per frame, in video pixels."""
@@ -114,11 +117,13 @@ def detect_video(video_path: str, selection: FrameSelection, run: YoloRun):
     with VideoReader(video_path, grayscale=False) as reader:
         resolved = selection.resolve(reader.info.n_frames)
         detector = ObbDetector(run, (reader.info.height, reader.info.width))
-        for chunk in batched(reader.iter_frames(resolved.frames()), run.batch):
-            indices = [index for index, _ in chunk]
-            for frame_index, rows in zip(
-                indices, detector.detect([image for _, image in chunk]), strict=True
-            ):
+
+        def detect_chunk(chunk):
+            return [index for index, _ in chunk], detector.detect([image for _, image in chunk])
+
+        chunks = batched(reader.iter_frames(resolved.frames()), run.batch)
+        for indices, found in map_in_order(detect_chunk, chunks, detector.workers):
+            for frame_index, rows in zip(indices, found, strict=True):
                 if len(rows):
                     per_frame.append(
                         np.column_stack(

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..crops import Crop, extract
+from ..parallel import map_in_order
 from ..video import FrameSelection, VideoReader
 from .backends import (
     LEAN_RUNTIMES,
@@ -57,6 +58,7 @@ class PoseModel:
                 )
             self.model = open_lean_model(run.model, run.runtime, self.info, run.threads)
             self.providers = list(self.model.providers)
+            self.workers = self.model.workers
             self.size = self.info.size
             self.n_keypoints = self.info.kpt_shape[0]
         else:
@@ -66,6 +68,7 @@ class PoseModel:
             self.size = run.size or int(self.model.model.args.get("imgsz", 640))
             self.n_keypoints = int(self.model.model.kpt_shape[0])
             self.providers = [f"ultralytics:{ultralytics_device(run.runtime)}"]
+            self.workers = 1  # torch spreads one call over the job's threads itself
 
     def predict(self, images: list[np.ndarray]):
         """Per image: boxes ``(x1, y1, x2, y2, score, class)`` and keypoints ``(n, K, 3)``."""
@@ -137,16 +140,21 @@ def pose_on_crops(video_path: str, detections: pd.DataFrame, run: PoseRun):
     rows = []
     frames = np.sort(detections["frame"].unique())
     by_frame = dict(list(detections.groupby("frame")))
+
+    def predict_chunk(chunk):
+        crops, owners = [], []
+        for frame_index, image in chunk:
+            for det in by_frame[frame_index].itertuples():
+                crop = Crop.around(det.x, det.y, det.w, run.crop_scale, model.size)
+                crops.append(extract(image, crop))
+                owners.append((frame_index, int(det.det_id), crop))
+        return owners, model.predict(crops)
+
     with VideoReader(video_path, grayscale=False) as reader:
-        for chunk in batched(reader.iter_frames(frames), max(run.yolo.batch, 1)):
-            crops, owners = [], []
-            for frame_index, image in chunk:
-                for det in by_frame[frame_index].itertuples():
-                    crop = Crop.around(det.x, det.y, det.w, run.crop_scale, model.size)
-                    crops.append(extract(image, crop))
-                    owners.append((frame_index, int(det.det_id), crop))
+        chunks = batched(reader.iter_frames(frames), max(run.yolo.batch, 1))
+        for owners, predicted in map_in_order(predict_chunk, chunks, model.workers):
             for (frame_index, det_id, crop), (boxes, keypoints) in zip(
-                owners, model.predict(crops), strict=True
+                owners, predicted, strict=True
             ):
                 clip_to_image(boxes, keypoints, model.size, model.size)
                 best = nearest_to_centre(boxes, model.size / 2)
@@ -169,11 +177,14 @@ def pose_on_frames(video_path: str, selection: FrameSelection, run: PoseRun):
         resolved = selection.resolve(reader.info.n_frames)
         letterbox = Letterbox.fit(reader.info.height, reader.info.width, model.size)
         lean = run.yolo.runtime in LEAN_RUNTIMES
-        for chunk in batched(reader.iter_frames(resolved.frames()), max(run.yolo.batch, 1)):
+
+        def predict_chunk(chunk):
             images = [letterbox.apply(image) if lean else image for _, image in chunk]
-            for (frame_index, _), (boxes, keypoints) in zip(
-                chunk, model.predict(images), strict=True
-            ):
+            return [index for index, _ in chunk], model.predict(images)
+
+        chunks = batched(reader.iter_frames(resolved.frames()), max(run.yolo.batch, 1))
+        for indices, predicted in map_in_order(predict_chunk, chunks, model.workers):
+            for frame_index, (boxes, keypoints) in zip(indices, predicted, strict=True):
                 if lean:
                     boxes[:, 0:2] = letterbox.to_video(boxes[:, 0:2])
                     boxes[:, 2:4] = letterbox.to_video(boxes[:, 2:4])
