@@ -1,18 +1,21 @@
 """A multi-class (identity) SLEAP model through the workflow: its classes become the tracks.
 
-No multi-class model ships with the data, so ``multiclass_fixture.py`` trains a small
-``multi_class_bottomup`` model in the SLEAP venv from the fly clip's two tracked flies (classes
-"1" and "2") on frames 0-899. The workflow then runs it on frames it never saw.
+No multi-class model ships with the data, so ``multiclass_fixture.py`` trains small models of
+both kinds in the SLEAP venv from the fly clip's two tracked flies (classes "1" and "2") on
+frames 0-899: a ``multi_class_bottomup`` model, and a ``centroid`` + ``multi_class_topdown``
+pair. The workflow then runs each on frames it never saw.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, run_snakemake
+from multiclass_fixture import model_dirs
 
 from snakeherd import io
 
@@ -22,14 +25,18 @@ FRAMES = "900-999"
 CLASSES = {"1", "2"}
 
 
-@pytest.fixture(scope="module")
-def multiclass_model(shared_data, sleap_python, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("multiclass") / "fly_identity_bottomup"
+@pytest.fixture(scope="module", params=["bottomup", "topdown"])
+def multiclass_models(request, shared_data, sleap_python, tmp_path_factory):
+    """The model directories of one kind, as ``pose.models`` lists them."""
+    kind = request.param
+    folder = tmp_path_factory.mktemp("multiclass") / f"fly_identity_{kind}"
     result = subprocess.run(
         [
             str(sleap_python),
             str(REPO / "tests" / "multiclass_fixture.py"),
             str(folder),
+            "--kind",
+            kind,
             "--shared",
             str(shared_data),
         ],
@@ -40,14 +47,14 @@ def multiclass_model(shared_data, sleap_python, tmp_path_factory):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     print(result.stdout[-500:])
-    return folder
+    return model_dirs(folder, kind)
 
 
-@pytest.fixture(scope="module")
-def identity_run(multiclass_model, shared_data, sleap_python, tmp_path_factory):
+def run_identity_workflow(models, runtime, shared_data, sleap_python, workdir, **pose):
+    """The workflow on frames 900-999 with the identity models; returns the video's results."""
     config = {
         "experiment": "identity",
-        "runtime": "cpu",
+        "runtime": runtime,
         "videos": [
             {
                 "id": "flies",
@@ -58,15 +65,23 @@ def identity_run(multiclass_model, shared_data, sleap_python, tmp_path_factory):
         "detection": {"method": "none"},
         "pose": {
             "method": "sleap",
-            "models": [str(multiclass_model)],
+            "models": [str(model) for model in models],
             "env": str(sleap_python),
             "threads": 2,
+            **pose,
         },
         "tracking": {"enabled": True},
     }
-    run = run_snakemake(tmp_path_factory.mktemp("identity_run"), config)
+    run = run_snakemake(workdir, config)
     assert run.returncode == 0, run.output
     return run.workdir / "results" / "identity" / "flies"
+
+
+@pytest.fixture(scope="module")
+def identity_run(multiclass_models, shared_data, sleap_python, tmp_path_factory):
+    return run_identity_workflow(
+        multiclass_models, "cpu", shared_data, sleap_python, tmp_path_factory.mktemp("cpu")
+    )
 
 
 def test_identity_classes_become_the_tracks(identity_run):
@@ -127,3 +142,63 @@ def test_identity_tracks_open_in_sleap_under_their_class_names(identity_run):
     assert sorted(track.name for track in labels.tracks) == sorted(identities.values())
     csv = pd.read_csv(identity_run / "tracks.csv")
     assert set(csv["TrajectoryID"].astype(str)) == set(identities)
+
+
+def instances(poses: pd.DataFrame) -> dict[int, list[tuple[str, np.ndarray]]]:
+    """Per frame: (identity, keypoints) of each instance."""
+    return {
+        int(frame): [
+            (str(group["identity"].iloc[0]), group[["x", "y"]].to_numpy())
+            for _, group in by_frame.sort_values("node").groupby("det_id")
+        ]
+        for frame, by_frame in poses.groupby("frame")
+    }
+
+
+def test_onnx_cpu_export_keeps_the_identities(
+    multiclass_models, identity_run, shared_data, sleap_python, tmp_path
+):
+    """The exported model names every instance as the checkpoint does, and its parity record
+    shows the corrections that make it agree.
+
+    sleap-nn's exported multi-class layers carry no class names (the stage reads them from the
+    export metadata), and its multi-class bottom-up graph divides its peaks by the input scale
+    that its predictor divides by again: 444 px from the checkpoint on these 0.375-scale
+    models before the stage's correction. These tiny test models find peaks on a coarse grid
+    (10.7 px of the video for the whole-frame models), hence the wider tolerance.
+    """
+    onnx_run = run_identity_workflow(
+        multiclass_models,
+        "onnx_cpu",
+        shared_data,
+        sleap_python,
+        tmp_path,
+        export_tolerance_px=4.0,
+    )
+    (parity_file,) = multiclass_models[0].parent.glob("*.onnx/*/parity.json")
+    parity = json.loads(parity_file.read_text())
+    print(parity["pipeline"], parity["corrections"], parity["raw"], parity["corrected"])
+    assert parity["passed"]
+    assert parity["corrected"]["median_px"] < parity["raw"]["median_px"]
+    assert parity["corrected"]["unmatched_instances"] == 0
+    checkpoint = instances(io.read_table(identity_run / "poses.parquet", "poses"))
+    exported = instances(io.read_table(onnx_run / "poses.parquet", "poses"))
+    assert checkpoint.keys() == exported.keys()
+    same_identity, distances = [], []
+    for frame, expected in checkpoint.items():
+        for identity, points in expected:
+            nearest_identity, nearest_points = min(
+                exported[frame], key=lambda found: np.nanmean(np.hypot(*(found[1] - points).T))
+            )
+            same_identity.append(nearest_identity == identity)
+            distances += np.hypot(*(nearest_points - points).T).tolist()
+    print(
+        f"{parity['pipeline']}: same identity for {np.mean(same_identity):.3f} of "
+        f"{len(same_identity)} instances; keypoints {np.nanmedian(distances):.2f} px median"
+    )
+    assert len(same_identity) >= 190 and np.mean(same_identity) > 0.98
+    assert np.nanmedian(distances) < 4.0
+    assert (
+        io.read_metadata(onnx_run / "tracks.parquet")["stage"]["identities"]
+        == (io.read_metadata(identity_run / "tracks.parquet")["stage"]["identities"])
+    )

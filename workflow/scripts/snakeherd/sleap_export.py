@@ -281,7 +281,8 @@ def export_and_check(
             "tolerance_applies_to": "corrected median_px",
             "confmaps_exposed": exposed,
             "corrections": (
-                (["crop-grid geometry"] if kind in ("topdown",) else [])
+                (["crop-grid geometry"] if kind in ("topdown", "multi_class_topdown") else [])
+                + (["input scale applied once"] if kind == "multi_class_bottomup" else [])
                 + (["integral peak refinement"] if exposed and runtime != "tensorrt" else [])
             ),
             "raw": results["raw"],

@@ -16,7 +16,11 @@ as if it were not, which puts keypoints about half a pixel up-left of where they
 on the graph's outputs: it maps crop keypoints back through the crop's exact sampling grid, and,
 where the export rule exposed the graph's confidence maps (``confmaps`` output, added by
 :func:`expose_confmaps`), refines every peak with sleap-nn's own integral refinement, as the
-checkpoint path does.
+checkpoint path does. The multi-class top-down bundle crops the same way and gets the same
+repairs. Two more gaps of sleap-nn's multi-class exports are closed here: the multi-class
+bottom-up graph divides its peaks by the input scale and the predictor divides them again (a
+0.375-scale model's keypoints land 2.7× too far from the origin), and the exported layers carry
+no class names, so without :class:`ClassNamedLayer` their instances have no identity.
 """
 
 from __future__ import annotations
@@ -35,7 +39,14 @@ CONFMAPS_OUTPUT = "confmaps"
 INTEGRAL_PATCH_SIZE = 5  # sleap-nn predict's default
 PEAK_THRESHOLD = 0.2  # sleap-nn predict's default
 TORCH_DEVICES = {"cpu": "cpu", "mps": "mps", "cuda": "cuda"}
-GLOBAL_PEAK_TYPES = ("single_instance", "centered_instance", "topdown")
+# sleap-nn's top-down bundles (export_metadata model_type) and the training config of their
+# instance model, copied into the bundle. The multi-class bundle cuts and maps back its crops
+# exactly as the plain one does, so both get the same corrections.
+TOPDOWN_BUNDLES = {
+    "topdown": "training_config_centered_instance.yaml",
+    "multi_class_topdown_combined": "training_config_multi_class_topdown.yaml",
+}
+GLOBAL_PEAK_TYPES = ("single_instance", "centered_instance", *TOPDOWN_BUNDLES)
 # Whole-frame models whose checkpoint path resizes and pads frames to the training config's
 # max_height x max_width (sleap-nn's sizematcher) while their exported graph does not.
 SIZE_MATCHED_TYPES = ("single_instance", "bottomup", "multi_class_bottomup")
@@ -47,19 +58,19 @@ class ExportGeometry:
 
     model_type: str
     output_stride: float
-    instance_scale: float
+    instance_scale: float  # input scale of the model whose peaks the graph reports
     crop_size: tuple[int, int] | None
     max_hw: tuple[int, int] | None = None
 
     @classmethod
     def read(cls, folder: str | Path) -> ExportGeometry:
         folder = Path(folder)
-        metadata = json.loads((folder / "export_metadata.json").read_text())
+        metadata = export_metadata(folder)
         model_type = metadata["model_type"]
         scale = float(metadata.get("input_scale") or 1.0)
-        if model_type == "topdown":
+        if model_type in TOPDOWN_BUNDLES:
             # The bundle's input_scale is the centroid model's; crops use the instance model's.
-            scale = _training_scale(folder / "training_config_centered_instance.yaml")
+            scale = _training_scale(folder / TOPDOWN_BUNDLES[model_type])
         crop = metadata.get("crop_size")
         max_hw = None
         if model_type in SIZE_MATCHED_TYPES:
@@ -71,6 +82,10 @@ class ExportGeometry:
             crop_size=(int(crop[0]), int(crop[1])) if crop else None,
             max_hw=max_hw,
         )
+
+
+def export_metadata(folder: Path) -> dict:
+    return json.loads((folder / "export_metadata.json").read_text())
 
 
 def training_max_hw(path: Path) -> tuple[int, int] | None:
@@ -174,6 +189,10 @@ class CorrectingBackend:
         raw = dict(self.inner(x))
         confmaps = raw.pop(CONFMAPS_OUTPUT, None)
         geometry = self.geometry
+        if geometry.model_type == "multi_class_bottomup" and self.geometric:
+            # sleap-nn's multi-class bottom-up graph divides its peaks by the input scale, and
+            # its predictor, which expects scaled-input pixels, divides them again.
+            raw["peaks"] = raw["peaks"] * geometry.instance_scale
         if geometry.model_type not in GLOBAL_PEAK_TYPES:
             return raw
         peaks = raw["peaks"]
@@ -181,7 +200,7 @@ class CorrectingBackend:
             refined, _ = refined_global_peaks(confmaps.float())
             scale = geometry.output_stride / geometry.instance_scale
             refined = refined * scale
-            if geometry.model_type == "topdown":
+            if geometry.model_type in TOPDOWN_BUNDLES:
                 batch, instances = raw["centroids"].shape[:2]
                 refined = refined.reshape(batch, instances, -1, 2)
                 centroids = raw["centroids"]
@@ -193,7 +212,7 @@ class CorrectingBackend:
             # Keep the graph's own below-threshold decisions (NaN or zero-masked slots).
             keep = ~torch_isnan(peaks).any(-1, keepdim=True)
             peaks = refined.where(keep, peaks)
-        if geometry.model_type == "topdown" and self.geometric:
+        if geometry.model_type in TOPDOWN_BUNDLES and self.geometric:
             peaks = crop_grid_to_image(
                 peaks, raw["centroids"], geometry.crop_size, tuple(x.shape[-2:])
             )
@@ -375,7 +394,26 @@ def exported_predictor(
         inner = OrtSessionBackend(str(folder / "model.onnx"), runtime, threads)
     geometry = ExportGeometry.read(folder)
     predictor.layer.backend = CorrectingBackend(inner, geometry, refine=correct, geometric=correct)
+    class_names = export_metadata(folder).get("class_names")
+    if class_names and hasattr(predictor.layer, "n_classes"):
+        predictor.layer = ClassNamedLayer(predictor.layer, class_names)
     return predictor
+
+
+class ClassNamedLayer:
+    """sleap-nn's exported multi-class layer with the class names the predictor asks it for.
+
+    The exported layers know no class names (their attrs classes have no such slot), so their
+    instances would come out without identities; the export metadata lists the names in class
+    order, as the checkpoint's training config does.
+    """
+
+    def __init__(self, layer, class_names):
+        self._layer = layer
+        self.class_names = [str(name) for name in class_names]
+
+    def __getattr__(self, name):
+        return getattr(self._layer, name)
 
 
 def build_predictor(
