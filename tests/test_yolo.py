@@ -25,7 +25,7 @@ from snakeherd.errors import InputFileError  # noqa: E402
 from snakeherd.video import FrameSelection  # noqa: E402
 from snakeherd.yolo import geometry  # noqa: E402
 from snakeherd.yolo.decode import Filters  # noqa: E402
-from snakeherd.yolo.detect import ObbDetector, YoloRun, detect_video  # noqa: E402
+from snakeherd.yolo.detect import YoloRun, detect_video  # noqa: E402
 from snakeherd.yolo.export import (  # noqa: E402
     ParityTolerance,
     check_parity,
@@ -167,8 +167,8 @@ def test_a_jobs_threads_run_the_model_concurrently_with_the_serial_results(
         run = YoloRun(
             model=exported["obb"]["onnx"], runtime=runtime, filters=Filters(), batch=2, threads=3
         )
-        assert ObbDetector(run, (384, 384)).workers == 3
-        concurrent, _ = detect_video(clip, FrameSelection.parse("900-949"), run)
+        concurrent, summary = detect_video(clip, FrameSelection.parse("900-949"), run)
+        assert summary["concurrent_runs"] == 3
         pd.testing.assert_frame_equal(concurrent, detections_by_runtime[runtime])
     detections = detections_by_runtime["onnx_cpu"].query("frame < 910")
     poses = [

@@ -140,6 +140,7 @@ def detect_video(video_path: str, selection: FrameSelection, run: YoloRun):
         "batch": run.batch,
         "filters": asdict(run.filters),
         "providers": detector.providers,
+        "concurrent_runs": detector.workers,
         "frames": len(resolved),
         "frame_selection": str(resolved),
         "video": asdict(reader.info),

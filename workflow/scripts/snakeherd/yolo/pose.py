@@ -244,6 +244,7 @@ def _summary(run: PoseRun, model: PoseModel, names, mode, n_frames, selection) -
         "filters": asdict(run.yolo.filters),
         "batch": run.yolo.batch,
         "providers": model.providers,
+        "concurrent_runs": model.workers,
         "frames": int(n_frames),
         "frame_selection": selection,
     }
