@@ -63,9 +63,8 @@ class ExportGeometry:
     max_hw: tuple[int, int] | None = None
 
     @classmethod
-    def read(cls, folder: str | Path) -> ExportGeometry:
-        folder = Path(folder)
-        metadata = export_metadata(folder)
+    def read(cls, folder: Path, metadata: dict) -> ExportGeometry:
+        """From an export folder and its ``export_metadata.json`` (parsed)."""
         model_type = metadata["model_type"]
         scale = float(metadata.get("input_scale") or 1.0)
         if model_type in TOPDOWN_BUNDLES:
@@ -82,10 +81,6 @@ class ExportGeometry:
             crop_size=(int(crop[0]), int(crop[1])) if crop else None,
             max_hw=max_hw,
         )
-
-
-def export_metadata(folder: Path) -> dict:
-    return json.loads((folder / "export_metadata.json").read_text())
 
 
 def training_max_hw(path: Path) -> tuple[int, int] | None:
@@ -392,9 +387,10 @@ def exported_predictor(
         )
         # from_export_dir opened a default session; ours replaces it (threads, providers).
         inner = OrtSessionBackend(str(folder / "model.onnx"), runtime, threads)
-    geometry = ExportGeometry.read(folder)
+    metadata = json.loads((folder / "export_metadata.json").read_text())
+    geometry = ExportGeometry.read(folder, metadata)
     predictor.layer.backend = CorrectingBackend(inner, geometry, refine=correct, geometric=correct)
-    class_names = export_metadata(folder).get("class_names")
+    class_names = metadata.get("class_names")
     if class_names and hasattr(predictor.layer, "n_classes"):
         predictor.layer = ClassNamedLayer(predictor.layer, class_names)
     return predictor

@@ -91,7 +91,6 @@ class TractModel:
         import tract
 
         self.workers = threads
-
         model = tract.onnx().load(path)
         model.set_input_fact(0, f"{batch},3,{size},{size},f32")
         self.runnable = tract.runtime_for_name("default").prepare(model.into_model())
