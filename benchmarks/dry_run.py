@@ -2,16 +2,23 @@
 
 Goal (issue 2): under 10 s for 1,000 videos. The videos are links to one small generated clip, so
 the measurement is the workflow's parsing, checking and DAG building, not the disk. "cold" is
-the first run in a working directory; "warm" runs (best of --repeat) find the videos' headers
-in the probe store the first one left in .snakemake/snakeherd/.
+the first run in a working directory; "warm" runs find the videos' headers in the probe store the
+first one left in .snakemake/snakeherd/.
 
-    .venv/bin/python benchmarks/dry_run.py [--videos 1000]
+Two reference rows say what is Snakemake's and what is ours: Snakemake's start-up alone (importing
+it and its plugins; the SLURM plugin runs `scontrol show config` here), and a bare workflow with
+the same jobs (two `script:` jobs per video with logs, benchmarks and resource functions) whose
+rules do nothing. Host speed drifts by tens of percent on shared machines: compare rows of one
+run, and read medians.
+
+    .venv/bin/python benchmarks/dry_run.py [--videos 1000] [--repeat 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,20 +49,23 @@ def make_sheet(folder: Path, n_videos: int, frames: str | None) -> Path:
     return sheet
 
 
-def dry_run(folder: Path, sheet: Path) -> tuple[float, int]:
-    config = folder / "config.yaml"
-    config.write_text(
-        f"experiment: scale\nruntime: onnx_cpu\nsample_sheet: {sheet}\n"
-        "detection: {method: background}\n"
-    )
+def timed(command: list[str], cwd: Path | None = None) -> tuple[float, str]:
     started = time.perf_counter()
-    result = subprocess.run(
+    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(result.stdout + result.stderr)
+    return elapsed, result.stdout + result.stderr
+
+
+def dry_run(snakefile: Path, folder: Path, config: Path) -> tuple[float, int]:
+    elapsed, output = timed(
         [
             sys.executable,
             "-m",
             "snakemake",
             "-s",
-            str(REPO / "Snakefile"),
+            str(snakefile),
             "-d",
             str(folder),
             "--configfile",
@@ -63,39 +73,100 @@ def dry_run(folder: Path, sheet: Path) -> tuple[float, int]:
             "-n",
             "--quiet",
             "rules",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        ]
     )
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(result.stdout + result.stderr)
-    total = re.search(r"^total\s+(\d+)", result.stdout + result.stderr, re.MULTILINE)
+    total = re.search(r"^total\s+(\d+)", output, re.MULTILINE)
     return elapsed, int(total.group(1)) if total else -1
+
+
+def snakeherd_config(folder: Path, sheet: Path) -> Path:
+    config = folder / f"config_{sheet.stem}.yaml"
+    config.write_text(
+        f"experiment: scale\nruntime: onnx_cpu\nsample_sheet: {sheet}\n"
+        "detection: {method: background}\n"
+    )
+    return config
+
+
+def bare_workflow(folder: Path, n_videos: int) -> tuple[Path, Path]:
+    """A workflow with snakeherd's job shapes and nothing else: what Snakemake itself costs.
+
+    Per video, two `script:` jobs (like detect_background and track) with log, benchmark and two
+    resource functions, and one `all` job collecting the second job's output.
+    """
+    floor = folder / "bare"
+    (floor / "scripts").mkdir(parents=True, exist_ok=True)
+    (floor / "scripts" / "job.py").write_text("pass\n")
+    (floor / "config.yaml").write_text(f"videos: {n_videos}\n")
+    rules = "".join(
+        f"""
+rule {name}:
+    input:
+        "{source}",
+    output:
+        "results/{{video}}/{name}.out",
+    log:
+        "logs/{{video}}/{name}.log",
+    benchmark:
+        "benchmarks/{{video}}/{name}.tsv"
+    threads: 1
+    resources:
+        mem_mb=per_video,
+        runtime=per_video,
+    script:
+        "scripts/job.py"
+"""
+        for name, source in (("first", "clip.mp4"), ("second", "results/{video}/first.out"))
+    )
+    (floor / "Snakefile").write_text(
+        'VIDEOS = [f"video_{index:05d}" for index in range(config["videos"])]\n\n\n'
+        "def per_video(wildcards, attempt):\n    return 1000 * attempt\n\n\n"
+        'rule all:\n    input:\n        expand("results/{video}/second.out", video=VIDEOS),\n'
+        + rules
+    )
+    (floor / "clip.mp4").touch()
+    return floor / "Snakefile", floor / "config.yaml"
+
+
+def spread(seconds: list[float]) -> str:
+    return (
+        f"{statistics.median(seconds):>8.2f}{min(seconds):>8.2f}{max(seconds):>8.2f}"
+        f"{len(seconds):>6}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3, help="warm dry runs per row (best kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per warm row")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         store = folder / ".snakemake" / "snakeherd" / "video-probes.json"
-        print(f"snakemake -n on a sample sheet of {args.videos} videos")
-        print(f"{'frames column':<28}{'probe store':<13}{'seconds':>10}{'jobs':>8}")
+        print(f"snakemake -n (--quiet rules) on a sample sheet of {args.videos} videos")
+        print(f"{'':<50}{'median':>8}{'min':>8}{'max':>8}{'runs':>6}  jobs")
+        startup = [
+            timed([sys.executable, "-c", "import snakemake.cli"])[0] for _ in range(args.repeat)
+        ]
+        print(f"{'Snakemake start-up (import, plugins)':<50}{spread(startup)}")
+        snakefile, config = bare_workflow(folder, args.videos)
+        runs = [dry_run(snakefile, snakefile.parent, config) for _ in range(args.repeat)]
+        print(
+            f"{'same jobs, empty rules (Snakemake alone)':<50}{spread([s for s, _ in runs])}"
+            f"  {runs[0][1]}"
+        )
         for label, frames in (
-            ("empty (whole videos)", None),
-            ("'0-49' (each video probed)", "0-49"),
+            ("whole videos", None),
+            ("frames 0-49 (checked per video)", "0-49"),
         ):
             sheet = make_sheet(folder, args.videos, frames)
+            config = snakeherd_config(folder, sheet)
             store.unlink(missing_ok=True)
-            elapsed, jobs = dry_run(folder, sheet)
-            print(f"{label:<28}{'cold':<13}{elapsed:>10.2f}{jobs:>8}")
+            cold, jobs = dry_run(REPO / "Snakefile", folder, config)
+            print(f"{'snakeherd, ' + label + ', cold':<50}{spread([cold])}  {jobs}")
             # Later runs (and every cluster job) find each video's header in the probe store.
-            elapsed = min(dry_run(folder, sheet)[0] for _ in range(args.repeat))
-            print(f"{label:<28}{'warm':<13}{elapsed:>10.2f}{jobs:>8}")
+            warm = [dry_run(REPO / "Snakefile", folder, config)[0] for _ in range(args.repeat)]
+            print(f"{'snakeherd, ' + label + ', warm':<50}{spread(warm)}  {jobs}")
 
 
 if __name__ == "__main__":
