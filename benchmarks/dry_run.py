@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,34 +50,40 @@ def make_sheet(folder: Path, n_videos: int, frames: str | None) -> Path:
     return sheet
 
 
-def timed(command: list[str], cwd: Path | None = None) -> tuple[float, str]:
+def dry_run(snakefile: Path, folder: Path, config: Path, *args: str) -> tuple[float, float, str]:
+    """`snakemake -n` with these arguments: wall seconds, CPU seconds and what it printed."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(snakefile),
+        "-d",
+        str(folder),
+        "--configfile",
+        str(config),
+        "-n",
+        *args,
+    ]
+    cpu_before = children_cpu()
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd)
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
-        raise SystemExit(result.stdout + result.stderr)
-    return elapsed, result.stdout + result.stderr
+        raise SystemExit(result.stdout[-3000:] + result.stderr[-3000:])
+    return elapsed, children_cpu() - cpu_before, result.stdout + result.stderr
 
 
-def dry_run(snakefile: Path, folder: Path, config: Path) -> tuple[float, int]:
-    elapsed, output = timed(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(snakefile),
-            "-d",
-            str(folder),
-            "--configfile",
-            str(config),
-            "-n",
-            "--quiet",
-            "rules",
-        ]
-    )
+def quiet_dry_run(snakefile: Path, folder: Path, config: Path, *args: str) -> tuple[float, int]:
+    """A dry run that prints only its job counts: wall seconds and the number of jobs."""
+    elapsed, _, output = dry_run(snakefile, folder, config, "--quiet", "rules", *args)
     total = re.search(r"^total\s+(\d+)", output, re.MULTILINE)
     return elapsed, int(total.group(1)) if total else -1
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def snakeherd_config(folder: Path, sheet: Path) -> Path:
@@ -128,6 +135,12 @@ rule {name}:
     return floor / "Snakefile", floor / "config.yaml"
 
 
+def snakemake_startup() -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import snakemake.cli"], check=True)
+    return time.perf_counter() - started
+
+
 def spread(seconds: list[float]) -> str:
     return (
         f"{statistics.median(seconds):>8.2f}{min(seconds):>8.2f}{max(seconds):>8.2f}"
@@ -145,12 +158,10 @@ def main() -> None:
         store = folder / ".snakemake" / "snakeherd" / "video-probes.json"
         print(f"snakemake -n (--quiet rules) on a sample sheet of {args.videos} videos")
         print(f"{'':<50}{'median':>8}{'min':>8}{'max':>8}{'runs':>6}  jobs")
-        startup = [
-            timed([sys.executable, "-c", "import snakemake.cli"])[0] for _ in range(args.repeat)
-        ]
+        startup = [snakemake_startup() for _ in range(args.repeat)]
         print(f"{'Snakemake start-up (import, plugins)':<50}{spread(startup)}")
         snakefile, config = bare_workflow(folder, args.videos)
-        runs = [dry_run(snakefile, snakefile.parent, config) for _ in range(args.repeat)]
+        runs = [quiet_dry_run(snakefile, snakefile.parent, config) for _ in range(args.repeat)]
         print(
             f"{'same jobs, empty rules (Snakemake alone)':<50}{spread([s for s, _ in runs])}"
             f"  {runs[0][1]}"
@@ -162,10 +173,12 @@ def main() -> None:
             sheet = make_sheet(folder, args.videos, frames)
             config = snakeherd_config(folder, sheet)
             store.unlink(missing_ok=True)
-            cold, jobs = dry_run(REPO / "Snakefile", folder, config)
+            cold, jobs = quiet_dry_run(REPO / "Snakefile", folder, config)
             print(f"{'snakeherd, ' + label + ', cold':<50}{spread([cold])}  {jobs}")
             # Later runs (and every cluster job) find each video's header in the probe store.
-            warm = [dry_run(REPO / "Snakefile", folder, config)[0] for _ in range(args.repeat)]
+            warm = [
+                quiet_dry_run(REPO / "Snakefile", folder, config)[0] for _ in range(args.repeat)
+            ]
             print(f"{'snakeherd, ' + label + ', warm':<50}{spread(warm)}  {jobs}")
 
 

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from dry_run import bare_workflow, make_sheet, spread
+from dry_run import bare_workflow, dry_run, make_sheet, quiet_dry_run, snakeherd_config, spread
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,44 +29,7 @@ GROUPINGS = {
 }
 
 
-def snakemake(folder: Path, sheet: Path, *args: str) -> tuple[float, float, str]:
-    config = folder / "config.yaml"
-    config.write_text(
-        f"experiment: scale\nruntime: onnx_cpu\nsample_sheet: {sheet}\n"
-        "detection: {method: background}\n"
-    )
-    return dry_run(REPO / "Snakefile", folder, config, *args)
-
-
-def dry_run(snakefile: Path, folder: Path, config: Path, *args: str) -> tuple[float, float, str]:
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(snakefile),
-        "-d",
-        str(folder),
-        "--configfile",
-        str(config),
-        "--profile",
-        str(REPO / "profiles" / "slurm"),
-        "-n",
-        *args,
-    ]
-    started = time.perf_counter()
-    cpu_before = _children_cpu()
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    cpu = _children_cpu() - cpu_before
-    if result.returncode != 0:
-        raise SystemExit(result.stdout[-3000:] + result.stderr[-3000:])
-    return elapsed, cpu, result.stdout + result.stderr
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+PROFILE = ("--profile", str(REPO / "profiles" / "slurm"))
 
 
 def submissions(listing: str) -> int:
@@ -94,25 +53,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         sheet = make_sheet(folder, args.videos, None)
+        snakeherd = (REPO / "Snakefile", folder, snakeherd_config(folder, sheet), *PROFILE)
         print(f"snakemake -n --profile profiles/slurm, sample sheet of {args.videos} videos")
         print("DAG build (quiet dry runs, wall seconds; goal: < 10 s):")
         print(f"{'':<44}{'median':>8}{'min':>8}{'max':>8}{'runs':>6}  jobs")
         snakefile, config = bare_workflow(folder, args.videos)
         # Grouped per video like the profile groups snakeherd's rules.
-        bare = (snakefile, snakefile.parent, config, "--groups", "first=video", "second=video")
-        runs = [dry_run(*bare, "--quiet", "rules")[0] for _ in range(args.repeat)]
+        bare = (
+            snakefile,
+            snakefile.parent,
+            config,
+            *PROFILE,
+            "--groups",
+            "first=video",
+            "second=video",
+        )
+        runs = [quiet_dry_run(*bare)[0] for _ in range(args.repeat)]
         print(f"{'same jobs and groups, empty rules (Snakemake)':<44}{spread(runs)}")
         # The first run probes every video; later ones read the probe store it left.
-        elapsed, _, summary = snakemake(folder, sheet, "--quiet", "rules")
-        total = re.search(r"^total\s+(\d+)", summary, re.MULTILINE)
-        jobs = int(total.group(1)) if total else -1
+        elapsed, jobs = quiet_dry_run(*snakeherd)
         print(f"{'snakeherd, cold':<44}{spread([elapsed])}  {jobs}")
-        runs = [snakemake(folder, sheet, "--quiet", "rules")[0] for _ in range(args.repeat)]
+        runs = [quiet_dry_run(*snakeherd)[0] for _ in range(args.repeat)]
         print(f"{'snakeherd, warm':<44}{spread(runs)}  {jobs}")
         print()
         print(f"{'grouping':<30}{'SLURM jobs':>11}{'per video':>11}{'wall s':>9}{'CPU s':>8}")
         for label, extra in GROUPINGS.items():
-            elapsed, cpu, listing = snakemake(folder, sheet, *extra)
+            elapsed, cpu, listing = dry_run(*snakeherd, *extra)
             count = submissions(listing)
             print(f"{label:<30}{count:>11}{count / args.videos:>11.2f}{elapsed:>9.2f}{cpu:>8.2f}")
         print("(these dry runs print every job, which the quiet one above does not)")
