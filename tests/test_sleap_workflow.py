@@ -350,6 +350,9 @@ def test_bottomup_export_agrees_with_its_checkpoint(models, video, sleap_python,
     assert corrected["reference_instances"] == corrected["other_instances"] > 0
     assert corrected["unmatched_instances"] == corrected["keypoints_found_by_one_only"] == 0
     assert corrected["median_px"] < 0.5 and corrected["max_px"] < 1.0
+    # torch.onnx's tracing warnings are summed up in one line, not logged one by one.
+    log = (tmp_path / "export.log").read_text()
+    assert "routine tracing warnings" in log and "TracerWarning" not in log
 
 
 def test_centered_instance_on_detection_crops(models, video, sleap_python, tmp_path):

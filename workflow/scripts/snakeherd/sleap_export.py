@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,9 @@ def run_sleap_nn_export(
     if max_instances is not None:
         args += ["--max-instances", str(int(max_instances))]
     try:
-        export_command.main(args=args, standalone_mode=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            export_command.main(args=args, standalone_mode=False)
     except click.ClickException as error:
         raise ExportError(
             f"sleap-nn export of {', '.join(map(str, model_paths))} failed: "
@@ -87,6 +90,36 @@ def run_sleap_nn_export(
             "check that the model folders are sleap-nn models of a supported type; the log has "
             "sleap-nn's full output.",
         ) from None
+    _log_tracing_warnings(caught)
+
+
+# What torch says while tracing sleap-nn's model code at every shape-dependent line, tensor
+# constant and slice; the parity check, not these, tells whether the export is right.
+TRACING_NOISE = ("Constant folding", "To copy construct from a tensor")
+
+
+def _is_tracing_noise(warning: warnings.WarningMessage) -> bool:
+    return warning.category.__name__ == "TracerWarning" or any(
+        text in str(warning.message) for text in TRACING_NOISE
+    )
+
+
+def _log_tracing_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """One line for the tracer's routine warnings; any other warning goes to the log as it is."""
+    noise = [warning for warning in caught if _is_tracing_noise(warning)]
+    if noise:
+        logger.info(
+            "torch.onnx raised %d routine tracing warnings on sleap-nn's model code (shapes "
+            "frozen at the export size); the parity check measures the export itself",
+            len(noise),
+        )
+    others = {
+        (str(warning.message), warning.category, warning.filename, warning.lineno): warning
+        for warning in caught
+        if not _is_tracing_noise(warning)
+    }
+    for warning in others.values():
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _match(reference: np.ndarray, other: np.ndarray) -> list[tuple[int, int]]:
