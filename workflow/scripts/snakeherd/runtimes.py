@@ -330,9 +330,9 @@ def check_node(runtime: str, stage: str) -> NodeCapability:
                 {
                     "onnx_cpu": "reinstall onnxruntime: `pip install --force-reinstall "
                     "onnxruntime`.",
-                    "onnx_cuda": "`pip uninstall onnxruntime && pip install onnxruntime-gpu` "
-                    "(one of the two, never both) on a node with an NVIDIA GPU and CUDA 12 "
-                    "libraries.",
+                    "onnx_cuda": "`pip uninstall onnxruntime && pip install "
+                    "onnxruntime-gpu[cuda,cudnn]` (one of the two, never both; the extras bring "
+                    "the CUDA and cuDNN libraries it was built for) on a node with an NVIDIA GPU.",
                     "onnx_rocm": "install AMD's onnxruntime-rocm wheel (https://rocm.docs.amd."
                     "com, 'ONNX Runtime') on a node with an AMD GPU.",
                 }[runtime],
@@ -358,9 +358,9 @@ def require_session_providers(session, runtime: str, model_path: str) -> list[st
         raise RuntimeUnavailableError(
             f"runtime '{runtime}': ONNX Runtime created the session for {model_path} with "
             f"{used} instead of {wanted} (it could not load the accelerator libraries).",
-            "read the onnxruntime warnings above in this log; for CUDA install the CUDA 12 and "
-            "cuDNN 9 libraries onnxruntime-gpu needs (`pip install onnxruntime-gpu[cuda,cudnn]`)"
-            " or pick runtime 'onnx_cpu'.",
+            "read the onnxruntime warnings above in this log; for CUDA install the CUDA and "
+            "cuDNN libraries this onnxruntime-gpu was built for (`pip install "
+            "onnxruntime-gpu[cuda,cudnn]`) or pick runtime 'onnx_cpu'.",
         )
     return used
 
