@@ -280,6 +280,8 @@ def export_and_check(
         for path in temporary.iterdir():  # sleap-nn copies read-only training configs as is
             path.chmod(path.stat().st_mode | 0o200)
         exposed = sleap_runtime.expose_confmaps(temporary / "model.onnx")
+        metadata = json.loads((temporary / "export_metadata.json").read_text())
+        geometry = sleap_runtime.ExportGeometry.read(temporary, metadata)
         export_s = time.perf_counter() - started
         frames = (
             FrameSelection.parse(None).resolve(probe(video).n_frames).evenly_spaced(parity_frames)
@@ -313,11 +315,7 @@ def export_and_check(
             "tolerance_px": tolerance_px,
             "tolerance_applies_to": "corrected median_px",
             "confmaps_exposed": exposed,
-            "corrections": (
-                (["crop-grid geometry"] if kind in ("topdown", "multi_class_topdown") else [])
-                + (["input scale applied once"] if kind == "multi_class_bottomup" else [])
-                + (["integral peak refinement"] if exposed and runtime != "tensorrt" else [])
-            ),
+            "corrections": geometry.corrections(confmaps=exposed and runtime != "tensorrt"),
             "raw": results["raw"],
             "corrected": corrected,
             "export_s": round(export_s, 2),

@@ -82,6 +82,20 @@ class ExportGeometry:
             max_hw=max_hw,
         )
 
+    def corrections(self, confmaps: bool) -> list[str]:
+        """What :class:`CorrectingBackend` repairs in this export's output, for its parity record.
+
+        ``confmaps``: the runtime gets the confidence maps :func:`expose_confmaps` added.
+        """
+        repairs = []
+        if self.model_type in TOPDOWN_BUNDLES:
+            repairs.append("crop-grid geometry")
+        if self.model_type == "multi_class_bottomup":
+            repairs.append("input scale applied once")
+        if confmaps and self.model_type in GLOBAL_PEAK_TYPES:
+            repairs.append("integral peak refinement")
+        return repairs
+
 
 def training_max_hw(path: Path) -> tuple[int, int] | None:
     """The frame size a whole-frame model resizes and pads every frame to (None: as is)."""
