@@ -6,9 +6,11 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 # SLEAP runs in its own environment; tests build it once here and reuse it.
 SLEAP_VENV := .venv-sleap
+# The onnx_cuda environment (envs/onnx-cuda.yaml as a venv); tests build it once here and reuse it.
+ONNX_CUDA_VENV := .venv-onnx-cuda
 CORES ?= all
 
-.PHONY: demo test lint unit bench clean sleap-env slurm-cluster
+.PHONY: demo test lint unit bench clean sleap-env onnx-cuda-env slurm-cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,13 @@ $(SLEAP_VENV)/.installed: requirements/sleap.txt
 
 sleap-env: $(SLEAP_VENV)/.installed
 
+$(ONNX_CUDA_VENV)/.installed: requirements/onnx-cuda.txt
+	$(PYTHON) -m venv $(ONNX_CUDA_VENV)
+	$(ONNX_CUDA_VENV)/bin/python -m pip --disable-pip-version-check install --quiet -r requirements/onnx-cuda.txt
+	touch $@
+
+onnx-cuda-env: $(ONNX_CUDA_VENV)/.installed
+
 demo: $(VENV)/.demo-installed
 	$(BIN)/snakemake --cores $(CORES)
 	@echo "Demo results: $(CURDIR)/results/demo/ (per video: detections.parquet, tracks.parquet,"
@@ -39,7 +48,7 @@ lint: $(VENV)/.test-installed
 	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint
 
-test: lint sleap-env
+test: lint sleap-env onnx-cuda-env
 	$(BIN)/python -m pytest
 
 unit: $(VENV)/.test-installed

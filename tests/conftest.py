@@ -14,6 +14,28 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SNAKEHERD_SHARED_DATA", REPO.parent / "shared" / "data"))
 SLEAP_PYTHON = REPO / ".venv-sleap" / "bin" / "python"
+ONNX_CUDA_PYTHON = REPO / ".venv-onnx-cuda" / "bin" / "python"
+# Frames of the fly clip the YOLO models in shared/data/yolo did not train on.
+FLY_HELD_OUT_FRAMES = "900-1099"
+
+
+def box_differences(reference, other) -> dict:
+    """Largest differences between two runs' detections of the same frames: centre (px), angle
+    (rad, modulo pi) and score, over the boxes both have (matched on frame and det_id)."""
+    import numpy as np
+
+    merged = reference.merge(other, on=["frame", "det_id"], suffixes=("", "_other"))
+    centre = np.hypot(merged["x"] - merged["x_other"], merged["y"] - merged["y_other"])
+    angle = np.abs(
+        np.remainder(merged["angle"] - merged["angle_other"] + np.pi / 2, np.pi) - np.pi / 2
+    )
+    score = np.abs(merged["score"] - merged["score_other"])
+    return {
+        "matched": len(merged),
+        "centre_px": float(centre.max()),
+        "angle_rad": float(angle.max()),
+        "score": float(score.max()),
+    }
 
 
 @dataclass
@@ -95,3 +117,42 @@ def small_videos(tmp_path_factory) -> dict[str, Path]:
         io.write_table(truth, folder / f"{name}_truth.parquet", "ground_truth", {})
         videos[name] = folder / f"{name}.mp4"
     return videos
+
+
+@pytest.fixture(scope="session")
+def clip(shared_data) -> str:
+    """The real fly clip the YOLO models in shared/data/yolo were trained on (frames 0-799)."""
+    return str(shared_data / "tracking" / "centered_pair_low_quality.mp4")
+
+
+@pytest.fixture(scope="session")
+def exported(shared_data, clip, tmp_path_factory) -> dict:
+    """Both fly YOLO models exported to ONNX by the export code the workflow runs, with parity
+    records. Test modules using it call ``offline.configure`` before importing Ultralytics."""
+    from snakeherd.yolo import offline
+    from snakeherd.yolo.export import (
+        ParityTolerance,
+        check_parity,
+        export_artifact,
+        model_record,
+        parity_frames,
+        write_sidecar,
+    )
+
+    folder = tmp_path_factory.mktemp("exports")
+    paths = {}
+    for task, name, size in (
+        ("obb", "fly_obb_yolo11n", 384),
+        ("pose", "fly_pose_crops_yolo11n", 128),
+    ):
+        source = str(shared_data / "yolo" / f"{name}.pt")
+        model = offline.load(source, task, "test")
+        artifact = str(folder / f"{name}.onnx")
+        export_artifact(model, artifact, size, 1, "cpu")
+        _, frames = parity_frames([clip], [FLY_HELD_OUT_FRAMES], 4)
+        parity = check_parity(model, artifact, task, frames, size, 1, ParityTolerance(), "cpu")
+        write_sidecar(
+            artifact, {"model": model_record(model, task, size, 1, source), "parity": parity}
+        )
+        paths[task] = {"pt": source, "onnx": artifact, "parity": parity}
+    return paths

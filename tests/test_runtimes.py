@@ -232,3 +232,34 @@ def test_session_provider_check_refuses_a_silent_cpu_fallback(tmp_path):
     assert runtimes.require_session_providers(session, "onnx_cpu", str(model_path)) == [
         "CPUExecutionProvider"
     ]
+
+    # The libraries ONNX Runtime could not load decide the remedy.
+    no_driver = [
+        "Failed to load library libonnxruntime_providers_cuda.so with error: libcuda.so.1: "
+        "cannot open shared object file: No such file or directory"
+    ]
+    with pytest.raises(RuntimeUnavailableError) as caught:
+        runtimes.require_session_providers(session, "onnx_cuda", str(model_path), no_driver)
+    assert "could not load libcuda.so.1." in str(caught.value)
+    assert "no NVIDIA driver" in str(caught.value)
+    no_cuda_libraries = [
+        "Failed to load libcublasLt.so.13: libcublasLt.so.13: cannot open shared object file",
+        "Failed to load libcurand.so.10: libcurand.so.10: cannot open shared object file",
+    ]
+    with pytest.raises(RuntimeUnavailableError) as caught:
+        runtimes.require_session_providers(session, "onnx_cuda", str(model_path), no_cuda_libraries)
+    assert "could not load libcublasLt.so.13, libcurand.so.10." in str(caught.value)
+    assert "onnxruntime-gpu[cuda,cudnn]" in str(caught.value)
+
+
+def test_what_native_code_prints_while_a_session_opens_is_captured_as_lines():
+    import os
+
+    printed = []
+    with runtimes._native_output_captured(printed):
+        os.write(2, b"\x1b[1;31m2026 [E:onnxruntime] Failed to load library\x1b[m\n\n")
+        os.write(1, b"Please follow the CUDA install guide.\n")
+    assert printed == [
+        "2026 [E:onnxruntime] Failed to load library",
+        "Please follow the CUDA install guide.",
+    ]

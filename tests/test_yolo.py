@@ -14,6 +14,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FLY_HELD_OUT_FRAMES, box_differences
 from scipy.optimize import linear_sum_assignment
 
 from snakeherd.yolo import offline
@@ -27,22 +28,13 @@ from snakeherd.yolo import geometry  # noqa: E402
 from snakeherd.yolo.decode import Filters  # noqa: E402
 from snakeherd.yolo.detect import YoloRun, detect_video  # noqa: E402
 from snakeherd.yolo.export import (  # noqa: E402
-    ParityTolerance,
-    check_parity,
     export_artifact,
     model_record,
-    parity_frames,
     write_sidecar,
 )
 from snakeherd.yolo.pose import PoseRun, pose_on_crops, pose_on_frames  # noqa: E402
 
 NODES = ("head", "neck", "thorax", "abdomen", "wingL", "wingR")
-HELD_OUT = "900-1099"
-
-
-@pytest.fixture(scope="module")
-def clip(shared_data):
-    return str(shared_data / "tracking" / "centered_pair_low_quality.mp4")
 
 
 @pytest.fixture(scope="module")
@@ -51,28 +43,6 @@ def labels(shared_data):
 
     slp = sleap_io.load_slp(str(shared_data / "tracking" / "centered_pair_predictions.clean.slp"))
     return {frame.frame_idx: [i.numpy() for i in frame.instances] for frame in slp.labeled_frames}
-
-
-@pytest.fixture(scope="module")
-def exported(shared_data, clip, tmp_path_factory):
-    """Both models exported to ONNX by the export code the workflow runs, with parity records."""
-    folder = tmp_path_factory.mktemp("exports")
-    paths = {}
-    for task, name, size in (
-        ("obb", "fly_obb_yolo11n", 384),
-        ("pose", "fly_pose_crops_yolo11n", 128),
-    ):
-        source = str(shared_data / "yolo" / f"{name}.pt")
-        model = offline.load(source, task, "test")
-        artifact = str(folder / f"{name}.onnx")
-        export_artifact(model, artifact, size, 1, "cpu")
-        _, frames = parity_frames([clip], [HELD_OUT], 4)
-        parity = check_parity(model, artifact, task, frames, size, 1, ParityTolerance(), "cpu")
-        write_sidecar(
-            artifact, {"model": model_record(model, task, size, 1, source), "parity": parity}
-        )
-        paths[task] = {"pt": source, "onnx": artifact, "parity": parity}
-    return paths
 
 
 def label_centres(instances):
@@ -98,7 +68,7 @@ def test_exports_match_their_source(exported):
 
 def test_detection_finds_the_held_out_flies(exported, clip, labels):
     run = YoloRun(model=exported["obb"]["onnx"], runtime="onnx_cpu", filters=Filters())
-    detections, summary = detect_video(clip, FrameSelection.parse(HELD_OUT), run)
+    detections, summary = detect_video(clip, FrameSelection.parse(FLY_HELD_OUT_FRAMES), run)
     assert summary["providers"] == ["CPUExecutionProvider"]
     found = total = predicted = scored = 0
     errors = []
@@ -143,20 +113,12 @@ def test_cpu_onnx_and_tract_give_the_same_boxes(detections_by_runtime):
     for runtime in ("onnx_cpu", "tract"):
         other = detections_by_runtime[runtime]
         assert len(other) == len(reference) > 90
-        merged = reference.merge(other, on=["frame", "det_id"], suffixes=("", "_other"))
-        centre = np.hypot(merged["x"] - merged["x_other"], merged["y"] - merged["y_other"])
-        angle = np.abs(
-            np.remainder(merged["angle"] - merged["angle_other"] + math.pi / 2, math.pi)
-            - math.pi / 2
-        )
-        score = np.abs(merged["score"] - merged["score_other"])
-        print(
-            f"{runtime} vs cpu: centre {centre.max():.2e} px, angle {angle.max():.2e} rad, "
-            f"score {score.max():.2e}"
-        )
-        assert centre.max() < 1e-2
-        assert angle.max() < 1e-3
-        assert score.max() < 1e-3
+        differences = box_differences(reference, other)
+        print(f"{runtime} vs cpu: {differences}")
+        assert differences["matched"] == len(reference)
+        assert differences["centre_px"] < 1e-2
+        assert differences["angle_rad"] < 1e-3
+        assert differences["score"] < 1e-3
 
 
 def test_a_jobs_threads_run_the_model_concurrently_with_the_serial_results(

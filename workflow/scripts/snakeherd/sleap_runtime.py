@@ -250,12 +250,8 @@ class OrtSessionBackend:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
-        if runtime == "onnx_cuda" and hasattr(ort, "preload_dlls"):
-            ort.preload_dlls()
-        self.session = ort.InferenceSession(
-            model_path, sess_options=options, providers=runtimes.onnxruntime_providers(runtime)
-        )
-        self.providers = runtimes.require_session_providers(self.session, runtime, model_path)
+        self.session = runtimes.open_onnxruntime_session(model_path, runtime, options)
+        self.providers = self.session.get_providers()
         inputs = self.session.get_inputs()[0]
         self.input_name = inputs.name
         self.input_dtype = np.uint8 if inputs.type == "tensor(uint8)" else np.float32

@@ -71,10 +71,8 @@ class OnnxRuntimeModel:
         # Jobs share the node's cores: idle threads must sleep, not spin.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(
-            path, options, providers=runtimes.onnxruntime_providers(runtime)
-        )
-        self.providers = runtimes.require_session_providers(self.session, runtime, path)
+        self.session = runtimes.open_onnxruntime_session(path, runtime, options)
+        self.providers = self.session.get_providers()
         self.input_name = self.session.get_inputs()[0].name
 
     def run(self, batch: np.ndarray) -> np.ndarray:
