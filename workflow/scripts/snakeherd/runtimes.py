@@ -439,9 +439,17 @@ def _native_output_captured(lines: list[str]):
 
     Native libraries write there directly, around Python's logging and its log file.
     """
+    saved: list[int] = []
+    try:
+        for descriptor in (1, 2):
+            saved.append(os.dup(descriptor))
+    except OSError:  # a process started without stdout or stderr: nothing to collect
+        for descriptor in saved:
+            os.close(descriptor)
+        yield
+        return
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    saved = [os.dup(1), os.dup(2)]
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
