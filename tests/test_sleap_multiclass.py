@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, run_snakemake
-from multiclass_fixture import model_dirs
+from multiclass_fixture import FRAME_SCALE, OUTPUT_STRIDE, model_dirs
 
 from snakeherd import io
 
@@ -23,6 +23,12 @@ pytestmark = pytest.mark.workflow
 
 FRAMES = "900-999"
 CLASSES = {"1", "2"}
+# Half the grid on which the whole-frame test models find peaks, in video pixels (5.3 px).
+# sleap-nn's bottom-up exports return grid peaks while the checkpoint refines them, so their
+# distance is a rounding error, uniform within this bound on each axis: its median is
+# sqrt(2 / pi) times the bound, 4.3 px. Models trained on another CPU differ slightly (float
+# summation order), so the tests allow the bound itself, not a median measured on one machine.
+HALF_GRID_PX = OUTPUT_STRIDE / FRAME_SCALE / 2
 
 
 @pytest.fixture(scope="module", params=["bottomup", "topdown"])
@@ -173,14 +179,16 @@ def test_onnx_cpu_export_keeps_the_identities(
         shared_data,
         sleap_python,
         tmp_path,
-        export_tolerance_px=4.0,
+        export_tolerance_px=HALF_GRID_PX,
     )
     (parity_file,) = multiclass_models[0].parent.glob("*.onnx/*/parity.json")
     parity = json.loads(parity_file.read_text())
     print(parity["pipeline"], parity["corrections"], parity["raw"], parity["corrected"])
     assert parity["passed"]
     assert parity["corrected"]["median_px"] < parity["raw"]["median_px"]
-    assert parity["corrected"]["unmatched_instances"] == 0
+    # A fly whose centroid peak sits at the detection threshold may be found on one side only
+    # (16 flies in the 8 parity frames; seen once, on a top-down pair trained on another CPU).
+    assert parity["corrected"]["unmatched_instances"] <= 1
     checkpoint = instances(io.read_table(identity_run / "poses.parquet", "poses"))
     exported = instances(io.read_table(onnx_run / "poses.parquet", "poses"))
     assert checkpoint.keys() == exported.keys()
@@ -197,7 +205,7 @@ def test_onnx_cpu_export_keeps_the_identities(
         f"{len(same_identity)} instances; keypoints {np.nanmedian(distances):.2f} px median"
     )
     assert len(same_identity) >= 190 and np.mean(same_identity) > 0.98
-    assert np.nanmedian(distances) < 4.0
+    assert np.nanmedian(distances) < HALF_GRID_PX
     assert (
         io.read_metadata(onnx_run / "tracks.parquet")["stage"]["identities"]
         == (io.read_metadata(identity_run / "tracks.parquet")["stage"]["identities"])
