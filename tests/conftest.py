@@ -103,6 +103,14 @@ def sleap_python() -> Path:
 
 
 @pytest.fixture(scope="session")
+def onnx_cuda_python() -> Path:
+    """The interpreter of the onnx_cuda environment (`make onnx-cuda-env` builds it)."""
+    if not ONNX_CUDA_PYTHON.exists():
+        pytest.fail(f"{ONNX_CUDA_PYTHON} not found: run `make onnx-cuda-env` (make test does)")
+    return ONNX_CUDA_PYTHON
+
+
+@pytest.fixture(scope="session")
 def small_videos(tmp_path_factory) -> dict[str, Path]:
     """Two short generated videos with ground truth tables, written outside any workflow."""
     from snakeherd import io

@@ -17,7 +17,7 @@ import tempfile
 
 import pandas as pd
 import pytest
-from conftest import ONNX_CUDA_PYTHON, REPO, box_differences
+from conftest import REPO, box_differences
 
 from snakeherd.yolo import offline
 
@@ -65,13 +65,11 @@ def node_has_nvidia_driver() -> bool:
 
 
 @pytest.fixture(scope="module")
-def in_environment(exported, clip, tmp_path_factory):
-    if not ONNX_CUDA_PYTHON.exists():
-        pytest.fail(f"{ONNX_CUDA_PYTHON} not found: run `make onnx-cuda-env` (make test does)")
+def in_environment(onnx_cuda_python, exported, clip, tmp_path_factory):
     folder = tmp_path_factory.mktemp("onnx_cuda_env")
     result = subprocess.run(
         [
-            str(ONNX_CUDA_PYTHON),
+            str(onnx_cuda_python),
             "-c",
             IN_ENVIRONMENT,
             str(REPO / "workflow" / "scripts"),
@@ -87,7 +85,6 @@ def in_environment(exported, clip, tmp_path_factory):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    report["stderr"] = result.stderr
     report["tables"] = {
         runtime: pd.read_parquet(folder / f"{runtime}.parquet")
         for runtime in ("onnx_cuda", "onnx_cpu")
