@@ -24,11 +24,15 @@ pytestmark = pytest.mark.workflow
 FRAMES = "900-999"
 CLASSES = {"1", "2"}
 # Half the grid on which the whole-frame test models find peaks, in video pixels (5.3 px).
-# sleap-nn's bottom-up exports return grid peaks while the checkpoint refines them, so their
-# distance is a rounding error, uniform within this bound on each axis: its median is
-# sqrt(2 / pi) times the bound, 4.3 px. Models trained on another CPU differ slightly (float
-# summation order), so the tests allow the bound itself, not a median measured on one machine.
+# sleap-nn's top-down bundle finds its centroids on that grid and cuts its crops there, while
+# the checkpoint refines them first, so the two run the instance model on crops up to this far
+# apart. Models trained on another CPU differ slightly (float summation order), so the tests
+# allow the bound itself, not a median measured on one machine.
 HALF_GRID_PX = OUTPUT_STRIDE / FRAME_SCALE / 2
+# How far (median keypoint px) an export may sit from its checkpoint. The bottom-up graph's
+# peaks are refined by the stage exactly as the checkpoint refines them (0.08 px measured;
+# 4.0 px, the grid rounding, before the stage refined them).
+EXPORT_TOLERANCE_PX = {"bottomup": 0.5, "topdown": HALF_GRID_PX}
 
 
 @pytest.fixture(scope="module", params=["bottomup", "topdown"])
@@ -54,6 +58,10 @@ def multiclass_models(request, shared_data, sleap_python, tmp_path_factory):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     print(result.stdout[-500:])
     return model_dirs(folder, kind)
+
+
+def kind_of(models) -> str:
+    return "bottomup" if len(models) == 1 else "topdown"
 
 
 def run_identity_workflow(models, runtime, shared_data, sleap_python, workdir, **pose):
@@ -170,16 +178,18 @@ def test_onnx_cpu_export_keeps_the_identities(
     sleap-nn's exported multi-class layers carry no class names (the stage reads them from the
     export metadata), and its multi-class bottom-up graph divides its peaks by the input scale
     that its predictor divides by again: 444 px from the checkpoint on these 0.375-scale
-    models before the stage's correction. These tiny test models find peaks on a coarse grid
-    (10.7 px of the video for the whole-frame models), hence the wider tolerance.
+    models before the stage's correction. It also returns its peaks unrefined, on a coarse grid
+    (10.7 px of the video), and reads their classes there; the stage refines them and reads
+    the classes at the refined points, as the checkpoint does.
     """
+    tolerance = EXPORT_TOLERANCE_PX[kind_of(multiclass_models)]
     onnx_run = run_identity_workflow(
         multiclass_models,
         "onnx_cpu",
         shared_data,
         sleap_python,
         tmp_path,
-        export_tolerance_px=HALF_GRID_PX,
+        export_tolerance_px=tolerance,
     )
     (parity_file,) = multiclass_models[0].parent.glob("*.onnx/*/parity.json")
     parity = json.loads(parity_file.read_text())
@@ -205,7 +215,7 @@ def test_onnx_cpu_export_keeps_the_identities(
         f"{len(same_identity)} instances; keypoints {np.nanmedian(distances):.2f} px median"
     )
     assert len(same_identity) >= 190 and np.mean(same_identity) > 0.98
-    assert np.nanmedian(distances) < HALF_GRID_PX
+    assert np.nanmedian(distances) < tolerance
     assert (
         io.read_metadata(onnx_run / "tracks.parquet")["stage"]["identities"]
         == (io.read_metadata(identity_run / "tracks.parquet")["stage"]["identities"])

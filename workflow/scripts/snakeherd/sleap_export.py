@@ -279,8 +279,8 @@ def export_and_check(
         run_sleap_nn_export(model_paths, temporary, fmt, *input_hw, max_instances)
         for path in temporary.iterdir():  # sleap-nn copies read-only training configs as is
             path.chmod(path.stat().st_mode | 0o200)
-        exposed = sleap_runtime.expose_confmaps(temporary / "model.onnx")
         metadata = json.loads((temporary / "export_metadata.json").read_text())
+        exposed = sleap_runtime.expose_confmaps(temporary / "model.onnx", metadata["model_type"])
         geometry = sleap_runtime.ExportGeometry.read(temporary, metadata)
         export_s = time.perf_counter() - started
         frames = (

@@ -16,8 +16,11 @@ as if it were not, which puts keypoints about half a pixel up-left of where they
 on the graph's outputs: it maps crop keypoints back through the crop's exact sampling grid, and,
 where the export rule exposed the graph's confidence maps (``confmaps`` output, added by
 :func:`expose_confmaps`), refines every peak with sleap-nn's own integral refinement, as the
-checkpoint path does. The multi-class top-down bundle crops the same way and gets the same
-repairs. Two more gaps of sleap-nn's multi-class exports are closed here: the multi-class
+checkpoint path does: global peaks (single-instance, centered-instance, top-down) and local ones
+(bottom-up). The multi-class top-down bundle crops the same way and gets the same repairs; the
+multi-class bottom-up graph also reads each peak's class at its grid point, so the stage reads
+it again at the refined point from the exposed class maps, where the checkpoint path reads it.
+Two more gaps of sleap-nn's multi-class exports are closed here: the multi-class
 bottom-up graph divides its peaks by the input scale and the predictor divides them again (a
 0.375-scale model's keypoints land 2.7× too far from the origin), and the exported layers carry
 no class names, so without :class:`ClassNamedLayer` their instances have no identity.
@@ -36,6 +39,7 @@ from .errors import InputFileError, RuntimeUnavailableError
 logger = logging.getLogger("snakeherd")
 
 CONFMAPS_OUTPUT = "confmaps"
+CLASS_MAPS_OUTPUT = "class_maps"
 INTEGRAL_PATCH_SIZE = 5  # sleap-nn predict's default
 PEAK_THRESHOLD = 0.2  # sleap-nn predict's default
 TORCH_DEVICES = {"cpu": "cpu", "mps": "mps", "cuda": "cuda"}
@@ -46,7 +50,9 @@ TOPDOWN_BUNDLES = {
     "topdown": "training_config_centered_instance.yaml",
     "multi_class_topdown_combined": "training_config_multi_class_topdown.yaml",
 }
+# Graphs that find each keypoint with a global peak (ArgMax) or many with local peaks (TopK).
 GLOBAL_PEAK_TYPES = ("single_instance", "centered_instance", *TOPDOWN_BUNDLES)
+LOCAL_PEAK_TYPES = ("bottomup", "multi_class_bottomup")
 # Whole-frame models whose checkpoint path resizes and pads frames to the training config's
 # max_height x max_width (sleap-nn's sizematcher) while their exported graph does not.
 SIZE_MATCHED_TYPES = ("single_instance", "bottomup", "multi_class_bottomup")
@@ -61,6 +67,7 @@ class ExportGeometry:
     instance_scale: float  # input scale of the model whose peaks the graph reports
     crop_size: tuple[int, int] | None
     max_hw: tuple[int, int] | None = None
+    class_maps_stride: float | None = None  # multi-class bottom-up graphs
 
     @classmethod
     def read(cls, folder: Path, metadata: dict) -> ExportGeometry:
@@ -71,29 +78,34 @@ class ExportGeometry:
             # The bundle's input_scale is the centroid model's; crops use the instance model's.
             scale = _training_scale(folder / TOPDOWN_BUNDLES[model_type])
         crop = metadata.get("crop_size")
-        max_hw = None
+        max_hw = class_maps_stride = None
         if model_type in SIZE_MATCHED_TYPES:
             max_hw = training_max_hw(folder / "training_config.yaml")
+        if model_type == "multi_class_bottomup":
+            class_maps_stride = _class_maps_stride(folder / "training_config.yaml")
         return cls(
             model_type=model_type,
             output_stride=float(metadata["output_stride"]),
             instance_scale=scale,
             crop_size=(int(crop[0]), int(crop[1])) if crop else None,
             max_hw=max_hw,
+            class_maps_stride=class_maps_stride,
         )
 
     def corrections(self, confmaps: bool) -> list[str]:
         """What :class:`CorrectingBackend` repairs in this export's output, for its parity record.
 
-        ``confmaps``: the runtime gets the confidence maps :func:`expose_confmaps` added.
+        ``confmaps``: the runtime gets the maps :func:`expose_confmaps` added.
         """
         repairs = []
         if self.model_type in TOPDOWN_BUNDLES:
             repairs.append("crop-grid geometry")
         if self.model_type == "multi_class_bottomup":
             repairs.append("input scale applied once")
-        if confmaps and self.model_type in GLOBAL_PEAK_TYPES:
+        if confmaps and self.model_type in (*GLOBAL_PEAK_TYPES, *LOCAL_PEAK_TYPES):
             repairs.append("integral peak refinement")
+        if confmaps and self.class_maps_stride:
+            repairs.append("classes read at the refined peaks")
         return repairs
 
 
@@ -121,6 +133,19 @@ def _training_scale(path: Path) -> float:
     return float(preprocessing.get("scale") or 1.0)
 
 
+def _class_maps_stride(path: Path) -> float | None:
+    """The class-map head's output stride (the export metadata has the confidence maps' only)."""
+    import yaml
+
+    if not path.exists():
+        return None
+    config = yaml.safe_load(path.read_text()) or {}
+    heads = (config.get("model_config") or {}).get("head_configs") or {}
+    class_maps = (heads.get("multi_class_bottomup") or {}).get("class_maps") or {}
+    stride = class_maps.get("output_stride")
+    return float(stride) if stride else None
+
+
 def crop_grid_to_image(points, centroids, crop_size, image_hw):
     """Exact image coordinates of crop-tensor points of sleap-nn's top-down bundle.
 
@@ -141,6 +166,57 @@ def crop_grid_to_image(points, centroids, crop_size, image_hw):
     return torch.as_tensor(centroids.unsqueeze(-2) + unit * span)
 
 
+def refined_local_peaks(confmaps, peaks, valid, output_stride: float):
+    """The graph's local peaks refined as sleap-nn's ``find_local_peaks`` refines its own.
+
+    ``peaks``: ``(n, nodes, k, 2)`` in pixels of the model's input (grid points × stride);
+    ``valid``: ``(n, nodes, k)``, the slots holding a peak. The graph's points are the checkpoint
+    path's rough peaks, so the same patch around each, integrated, gives the same offset.
+    """
+    import torch
+    from sleap_nn.inference.ops.crops import crop_bboxes, make_centered_bboxes
+    from sleap_nn.inference.ops.peaks import integral_regression
+
+    samples, channels = confmaps.shape[:2]
+    sample_inds, channel_inds, slot_inds = valid.nonzero(as_tuple=True)
+    if sample_inds.numel() == 0:
+        return peaks
+    # Grid points come back through a float multiply (and, for multi-class graphs, a divide by
+    # the input scale): a point on x = 3 may read 2.9999998, which must not floor to 2.
+    anchors = torch.floor(peaks[sample_inds, channel_inds, slot_inds] / output_stride + 1e-4)
+    boxes = make_centered_bboxes(
+        anchors, box_height=INTEGRAL_PATCH_SIZE, box_width=INTEGRAL_PATCH_SIZE
+    )
+    maps = confmaps.reshape(samples * channels, 1, *confmaps.shape[2:])
+    patches = crop_bboxes(maps, boxes, sample_inds=sample_inds * channels + channel_inds)
+    grid = torch.arange(INTEGRAL_PATCH_SIZE, dtype=torch.float32) - (INTEGRAL_PATCH_SIZE - 1) / 2
+    dx, dy = integral_regression(patches, xv=grid, yv=grid)
+    refined = peaks.clone()
+    refined[sample_inds, channel_inds, slot_inds] = (
+        anchors + torch.cat([dx, dy], dim=1)
+    ) * output_stride
+    return refined
+
+
+def class_probs_at_peaks(class_maps, peaks, valid, class_maps_stride: float):
+    """Class-map values at each valid peak, read as sleap-nn's checkpoint path reads them.
+
+    The checkpoint path reads the nearest class-map pixel of each refined peak; the multi-class
+    graph interpolates at its unrefined one. On a weakly trained model the two can tip the
+    assignment of a peak to a class, which moves a keypoint to another animal.
+    """
+    import torch
+
+    _, classes, height, width = class_maps.shape
+    sample_inds, node_inds, slot_inds = valid.nonzero(as_tuple=True)
+    pixels = torch.round(peaks[sample_inds, node_inds, slot_inds] / class_maps_stride).long()
+    columns = pixels[:, 0].clamp(0, width - 1)
+    rows = pixels[:, 1].clamp(0, height - 1)
+    probs = torch.zeros(*valid.shape, classes, dtype=class_maps.dtype)
+    probs[sample_inds, node_inds, slot_inds] = class_maps[sample_inds, :, rows, columns]
+    return probs
+
+
 def refined_global_peaks(confmaps, threshold: float = PEAK_THRESHOLD):
     """Peaks of ``(n, channels, h, w)`` maps with sleap-nn's integral refinement (grid units)."""
     from sleap_nn.inference.ops.peaks import find_global_peaks
@@ -158,13 +234,10 @@ class CorrectingBackend:
 
     does_baked_postproc = True
 
-    def __init__(
-        self, inner, geometry: ExportGeometry, refine: bool = True, geometric: bool = True
-    ):
+    def __init__(self, inner, geometry: ExportGeometry, correct: bool = True):
         self.inner = inner
         self.geometry = geometry
-        self.refine = refine
-        self.geometric = geometric
+        self.correct = correct  # False: the graph's output as sleap-nn's own layer would read it
 
     def warmup(self, input_shape) -> None:
         if hasattr(self.inner, "warmup"):
@@ -197,15 +270,29 @@ class CorrectingBackend:
     def _corrected(self, x):
         raw = dict(self.inner(x))
         confmaps = raw.pop(CONFMAPS_OUTPUT, None)
+        class_maps = raw.pop(CLASS_MAPS_OUTPUT, None)
         geometry = self.geometry
-        if geometry.model_type == "multi_class_bottomup" and self.geometric:
+        if not self.correct:
+            return raw
+        if geometry.model_type == "multi_class_bottomup":
             # sleap-nn's multi-class bottom-up graph divides its peaks by the input scale, and
             # its predictor, which expects scaled-input pixels, divides them again.
             raw["peaks"] = raw["peaks"] * geometry.instance_scale
+        if geometry.model_type in LOCAL_PEAK_TYPES:
+            if confmaps is not None:
+                valid = raw["peak_mask"].bool()
+                raw["peaks"] = refined_local_peaks(
+                    confmaps.float(), raw["peaks"], valid, geometry.output_stride
+                )
+                if class_maps is not None and geometry.class_maps_stride:
+                    raw["class_probs"] = class_probs_at_peaks(
+                        class_maps.float(), raw["peaks"], valid, geometry.class_maps_stride
+                    )
+            return raw
         if geometry.model_type not in GLOBAL_PEAK_TYPES:
             return raw
         peaks = raw["peaks"]
-        if self.refine and confmaps is not None:
+        if confmaps is not None:
             refined, _ = refined_global_peaks(confmaps.float())
             scale = geometry.output_stride / geometry.instance_scale
             refined = refined * scale
@@ -221,7 +308,7 @@ class CorrectingBackend:
             # Keep the graph's own below-threshold decisions (NaN or zero-masked slots).
             keep = ~torch_isnan(peaks).any(-1, keepdim=True)
             peaks = refined.where(keep, peaks)
-        if geometry.model_type in TOPDOWN_BUNDLES and self.geometric:
+        if geometry.model_type in TOPDOWN_BUNDLES:
             peaks = crop_grid_to_image(
                 peaks, raw["centroids"], geometry.crop_size, tuple(x.shape[-2:])
             )
@@ -292,13 +379,16 @@ def match_channels(x, channels: int | None):
     return convert_to_rgb(x) if channels == 3 else convert_to_grayscale(x)
 
 
-def expose_confmaps(model_path: str | Path) -> bool:
-    """Add the confidence maps behind the graph's global peak finder as output ``confmaps``.
+def expose_confmaps(model_path: str | Path, model_type: str) -> bool:
+    """Add the confidence maps behind the graph's peak finder as output ``confmaps``.
 
-    sleap-nn's single-instance, centered-instance and top-down graphs find each keypoint with
-    an ArgMax over the instance model's confidence maps; exposing those maps lets the stage refine
-    peaks as the checkpoint path does. Returns False (graph unchanged) when the graph has no such
-    peak finder (centroid, bottom-up) or already exposes the maps.
+    sleap-nn's single-instance, centered-instance and top-down graphs find each keypoint with an
+    ArgMax over the instance model's maps (Reshape → ArgMax); its bottom-up graphs find all peaks
+    with one TopK over the maps masked to their local maxima (Reshape → Where → TopK). Exposing
+    the maps lets the stage refine peaks as the checkpoint path does. A multi-class bottom-up
+    graph also gets its class maps (what its one GridSample reads) as output ``class_maps``, to
+    read classes at the refined peaks. Returns False (graph unchanged) for other model types
+    (centroid), for a graph that already exposes the maps, and for one laid out otherwise.
     """
     import onnx
     from onnx import helper
@@ -309,19 +399,39 @@ def expose_confmaps(model_path: str | Path) -> bool:
     graph = model.graph
     if any(output.name == CONFMAPS_OUTPUT for output in graph.output):
         return False
-    producers = {out: node for node in graph.node for out in node.output}
-    argmaxes = [node for node in graph.node if node.op_type == "ArgMax"]
-    if len(argmaxes) != 1:
+    if model_type not in (*GLOBAL_PEAK_TYPES, *LOCAL_PEAK_TYPES):
         return False
-    reshape = producers.get(argmaxes[0].input[0])
+    producers = {out: node for node in graph.node for out in node.output}
+
+    def only(op_type):
+        nodes = [node for node in graph.node if node.op_type == op_type]
+        return nodes[0] if len(nodes) == 1 else None
+
+    finder = only("ArgMax" if model_type in GLOBAL_PEAK_TYPES else "TopK")
+    if finder is None:
+        return False
+    maps_input = finder.input[0]
+    if finder.op_type == "TopK":
+        mask = producers.get(maps_input)
+        if mask is None or mask.op_type != "Where":
+            return False
+        maps_input = mask.input[1]
+    reshape = producers.get(maps_input)
     if reshape is None or reshape.op_type != "Reshape":
         return False
-    graph.node.append(helper.make_node("Identity", [reshape.input[0]], [CONFMAPS_OUTPUT]))
-    graph.output.append(
-        helper.make_tensor_value_info(
-            CONFMAPS_OUTPUT, onnx.TensorProto.FLOAT, ["n", "channels", "height", "width"]
+    exposed = {CONFMAPS_OUTPUT: reshape.input[0]}
+    if model_type == "multi_class_bottomup":
+        sampler = only("GridSample")
+        if sampler is None:
+            return False
+        exposed[CLASS_MAPS_OUTPUT] = sampler.input[0]
+    for name, tensor in exposed.items():
+        graph.node.append(helper.make_node("Identity", [tensor], [name]))
+        graph.output.append(
+            helper.make_tensor_value_info(
+                name, onnx.TensorProto.FLOAT, ["n", "channels", "height", "width"]
+            )
         )
-    )
     onnx.checker.check_model(model)
     if external.exists():
         onnx.save(
@@ -399,7 +509,7 @@ def exported_predictor(
         inner = OrtSessionBackend(str(folder / "model.onnx"), runtime, threads)
     metadata = json.loads((folder / "export_metadata.json").read_text())
     geometry = ExportGeometry.read(folder, metadata)
-    predictor.layer.backend = CorrectingBackend(inner, geometry, refine=correct, geometric=correct)
+    predictor.layer.backend = CorrectingBackend(inner, geometry, correct)
     class_names = metadata.get("class_names")
     if class_names and hasattr(predictor.layer, "n_classes"):
         predictor.layer = ClassNamedLayer(predictor.layer, class_names)
