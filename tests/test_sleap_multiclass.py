@@ -182,7 +182,8 @@ def test_onnx_cpu_export_keeps_the_identities(
     (10.7 px of the video), and reads their classes there; the stage refines them and reads
     the classes at the refined points, as the checkpoint does.
     """
-    tolerance = EXPORT_TOLERANCE_PX[kind_of(multiclass_models)]
+    kind = kind_of(multiclass_models)
+    tolerance = EXPORT_TOLERANCE_PX[kind]
     onnx_run = run_identity_workflow(
         multiclass_models,
         "onnx_cpu",
@@ -196,6 +197,8 @@ def test_onnx_cpu_export_keeps_the_identities(
     print(parity["pipeline"], parity["corrections"], parity["raw"], parity["corrected"])
     assert parity["passed"]
     assert parity["corrected"]["median_px"] < parity["raw"]["median_px"]
+    assert "integral peak refinement" in parity["corrections"]
+    assert ("classes read at the refined peaks" in parity["corrections"]) == (kind == "bottomup")
     # A fly whose centroid peak sits at the detection threshold may be found on one side only
     # (16 flies in the 8 parity frames; seen once, on a top-down pair trained on another CPU).
     assert parity["corrected"]["unmatched_instances"] <= 1

@@ -1,8 +1,10 @@
 """Exporting SLEAP models (ONNX / TensorRT) and checking the export against its checkpoint.
 
 Runs inside the SLEAP environment. ``sleap-nn export`` writes the artifact at the video's frame
-size (sleap-nn freezes the size at export; a centered-instance model on crops is exported at its
-crop size), :func:`snakeherd.sleap_runtime.expose_confmaps` lets the stage refine its peaks, then
+size (sleap-nn freezes the size at export; a centered-instance model is exported at its crop
+size). A plain top-down pair is exported one model each, into ``centroid/`` and
+``centered_instance/``, which the stage composes as the checkpoint path composes the pair.
+:func:`snakeherd.sleap_runtime.expose_confmaps` lets the stage refine the peaks; then
 the parity check runs the checkpoint and the export on a few real frames and measures how far
 their keypoints are apart, both for sleap-nn's exported output as is ("raw") and for what this
 stage produces from it ("corrected"). The numbers are written beside the artifact
@@ -241,6 +243,39 @@ def parity_check(
     return results
 
 
+def _export_part(
+    model_paths: list[str],
+    out: Path,
+    fmt: str,
+    frame_hw: tuple[int, int] | None,
+    max_instances: int | None,
+    model_type: str,
+    runtime: str,
+) -> dict:
+    """One ``sleap-nn export`` into ``out``, with the maps the stage refines from exposed.
+
+    ``frame_hw`` None: sleap-nn's own input size (a centered-instance model's crop size).
+    """
+    input_hw = frame_hw or (None, None)
+    max_hw = sleap_runtime.training_max_hw(Path(model_paths[0]) / "training_config.yaml")
+    if model_type in sleap_runtime.SIZE_MATCHED_TYPES and max_hw is not None:
+        # The stage resizes frames to the size the model was trained at, as the checkpoint path
+        # does; the graph takes that size.
+        input_hw = max_hw
+    run_sleap_nn_export(model_paths, out, fmt, *input_hw, max_instances)
+    for path in out.iterdir():  # sleap-nn copies read-only training configs as is
+        path.chmod(path.stat().st_mode | 0o200)
+    metadata = json.loads((out / "export_metadata.json").read_text())
+    exposed = sleap_runtime.expose_confmaps(out / "model.onnx", metadata["model_type"])
+    geometry = sleap_runtime.ExportGeometry.read(out, metadata)
+    return {
+        "input_hw": input_hw,
+        "exposed": exposed,
+        # TensorRT engines are built from sleap-nn's graph, before the maps were exposed.
+        "corrections": geometry.corrections(confmaps=exposed and runtime != "tensorrt"),
+    }
+
+
 def export_and_check(
     *,
     kind: str,
@@ -270,18 +305,25 @@ def export_and_check(
     started = time.perf_counter()
     try:
         on_crops = kind == "crops"
-        input_hw = (None, None) if on_crops else (height, width)
-        max_hw = sleap_runtime.training_max_hw(Path(model_paths[0]) / "training_config.yaml")
-        if kind in sleap_runtime.SIZE_MATCHED_TYPES and max_hw is not None:
-            # The stage resizes frames to the size the model was trained at, as the
-            # checkpoint path does; the graph takes that size.
-            input_hw = max_hw
-        run_sleap_nn_export(model_paths, temporary, fmt, *input_hw, max_instances)
-        for path in temporary.iterdir():  # sleap-nn copies read-only training configs as is
-            path.chmod(path.stat().st_mode | 0o200)
-        metadata = json.loads((temporary / "export_metadata.json").read_text())
-        exposed = sleap_runtime.expose_confmaps(temporary / "model.onnx", metadata["model_type"])
-        geometry = sleap_runtime.ExportGeometry.read(temporary, metadata)
+        if kind == "topdown":
+            # One export per model, composed by the stage as the checkpoint path composes them.
+            centroid, instance = model_paths
+            parts = [
+                ("centroid", temporary / "centroid", [centroid], (height, width), max_instances),
+                ("centered_instance", temporary / "centered_instance", [instance], None, None),
+            ]
+        else:
+            frame_hw = None if on_crops else (height, width)
+            parts = [(kind, temporary, model_paths, frame_hw, max_instances)]
+        exported = [
+            _export_part(paths, out, fmt, frame_hw, slots, part_type, runtime)
+            for part_type, out, paths, frame_hw, slots in parts
+        ]
+        input_hw = exported[0]["input_hw"]
+        exposed = all(part["exposed"] for part in exported)
+        corrections = list(dict.fromkeys(c for part in exported for c in part["corrections"]))
+        if kind == "topdown":
+            corrections.append("crops cut as the checkpoint cuts them")
         export_s = time.perf_counter() - started
         frames = (
             FrameSelection.parse(None).resolve(probe(video).n_frames).evenly_spaced(parity_frames)
@@ -315,7 +357,7 @@ def export_and_check(
             "tolerance_px": tolerance_px,
             "tolerance_applies_to": "corrected median_px",
             "confmaps_exposed": exposed,
-            "corrections": geometry.corrections(confmaps=exposed and runtime != "tensorrt"),
+            "corrections": corrections,
             "raw": results["raw"],
             "corrected": corrected,
             "export_s": round(export_s, 2),

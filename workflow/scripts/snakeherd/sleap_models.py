@@ -9,7 +9,8 @@ Pipelines (``pose.models`` with ``pose.method: sleap``):
 * ``single_instance`` — one single-instance model, whole frames;
 * ``bottomup`` / ``multi_class_bottomup`` — one bottom-up model, whole frames;
 * ``topdown`` / ``multi_class_topdown`` — a centroid model and a centered-instance (or
-  multi-class top-down) model, whole frames, exported as one bundle;
+  multi-class top-down) model, whole frames, exported as one bundle (a plain pair: both
+  models' exports in one folder; a multi-class pair: sleap-nn's one-graph bundle);
 * ``crops`` — one centered-instance model applied to crops around the detections of the
   detection stage (``detection.method`` other than ``none``).
 

@@ -9,15 +9,19 @@ Exported runtimes load ``Predictor.from_export_dir`` and swap its model backend 
   silently fell back to the CPU fails the job);
 * ``tensorrt``: sleap-nn's TensorRT engine backend.
 
-sleap-nn's exported graphs skip the checkpoint path's integral peak refinement, and the top-down
-bundle cuts its crops with ``grid_sample`` on a grid ``(W-1)/W`` too wide but maps keypoints back
-as if it were not, which puts keypoints about half a pixel up-left of where they belong (DESIGN.md
-§7: ~1.6 px median from the checkpoint on centered_pair). :class:`CorrectingBackend` repairs both
-on the graph's outputs: it maps crop keypoints back through the crop's exact sampling grid, and,
+sleap-nn's exported graphs skip the checkpoint path's integral peak refinement, and its one-graph
+top-down bundle finds its centroids unrefined and cuts its crops there with ``grid_sample`` on a
+grid ``(W-1)/W`` too wide, but maps keypoints back as if it were not, which puts keypoints about
+half a pixel up-left of where they belong (DESIGN.md §7: ~1.6 px median from the checkpoint on
+centered_pair). A plain top-down pair is therefore exported one model each and composed here by
+sleap-nn's own ``TopDownLayer`` (:func:`topdown_pair_predictor`): refined centroids, crops cut as
+the checkpoint path cuts them. :class:`CorrectingBackend` repairs each graph's outputs: it maps
+a bundle's crop keypoints back through the crop's exact sampling grid, and,
 where the export rule exposed the graph's confidence maps (``confmaps`` output, added by
 :func:`expose_confmaps`), refines every peak with sleap-nn's own integral refinement, as the
-checkpoint path does: global peaks (single-instance, centered-instance, top-down) and local ones
-(bottom-up). The multi-class top-down bundle crops the same way and gets the same repairs; the
+checkpoint path does: global peaks (single-instance, centered-instance, top-down bundle) and
+local ones (bottom-up, centroid). The multi-class top-down bundle, which sleap-nn exports only as
+one graph, crops the bundle's way and gets the bundle's repairs; the
 multi-class bottom-up graph also reads each peak's class at its grid point, so the stage reads
 it again at the refined point from the exposed class maps, where the checkpoint path reads it.
 Two more gaps of sleap-nn's multi-class exports are closed here: the multi-class
@@ -43,9 +47,10 @@ CLASS_MAPS_OUTPUT = "class_maps"
 INTEGRAL_PATCH_SIZE = 5  # sleap-nn predict's default
 PEAK_THRESHOLD = 0.2  # sleap-nn predict's default
 TORCH_DEVICES = {"cpu": "cpu", "mps": "mps", "cuda": "cuda"}
-# sleap-nn's top-down bundles (export_metadata model_type) and the training config of their
-# instance model, copied into the bundle. The multi-class bundle cuts and maps back its crops
-# exactly as the plain one does, so both get the same corrections.
+# sleap-nn's one-graph top-down bundles (export_metadata model_type) and the training config of
+# their instance model, copied into the bundle. The multi-class bundle cuts and maps back its
+# crops exactly as the plain one does, so both get the same corrections (plain pairs exported
+# before the stage exported them one model each are bundles too).
 TOPDOWN_BUNDLES = {
     "topdown": "training_config_centered_instance.yaml",
     "multi_class_topdown_combined": "training_config_multi_class_topdown.yaml",
@@ -53,9 +58,12 @@ TOPDOWN_BUNDLES = {
 # Graphs that find each keypoint with a global peak (ArgMax) or many with local peaks (TopK).
 GLOBAL_PEAK_TYPES = ("single_instance", "centered_instance", *TOPDOWN_BUNDLES)
 LOCAL_PEAK_TYPES = ("bottomup", "multi_class_bottomup")
+# A plain top-down pair is exported as its two models, one sleap-nn export each, in these
+# sub-folders of the export folder; the stage runs them as sleap-nn's own top-down layer does.
+TOPDOWN_PARTS = ("centroid", "centered_instance")
 # Whole-frame models whose checkpoint path resizes and pads frames to the training config's
 # max_height x max_width (sleap-nn's sizematcher) while their exported graph does not.
-SIZE_MATCHED_TYPES = ("single_instance", "bottomup", "multi_class_bottomup")
+SIZE_MATCHED_TYPES = ("single_instance", "bottomup", "multi_class_bottomup", "centroid")
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ class ExportGeometry:
             repairs.append("crop-grid geometry")
         if self.model_type == "multi_class_bottomup":
             repairs.append("input scale applied once")
-        if confmaps and self.model_type in (*GLOBAL_PEAK_TYPES, *LOCAL_PEAK_TYPES):
+        if confmaps and self.model_type in (*GLOBAL_PEAK_TYPES, *LOCAL_PEAK_TYPES, "centroid"):
             repairs.append("integral peak refinement")
         if confmaps and self.class_maps_stride:
             repairs.append("classes read at the refined peaks")
@@ -263,8 +271,9 @@ class CorrectingBackend:
         x, eff_scale = self._size_match(x)
         raw = self._corrected(x)
         if eff_scale is not None:
-            shape = (-1,) + (1,) * (raw["peaks"].ndim - 1)
-            raw["peaks"] = raw["peaks"] / eff_scale.view(shape)
+            points = "centroids" if self.geometry.model_type == "centroid" else "peaks"
+            shape = (-1,) + (1,) * (raw[points].ndim - 1)
+            raw[points] = raw[points] / eff_scale.view(shape)
         return raw
 
     def _corrected(self, x):
@@ -278,6 +287,16 @@ class CorrectingBackend:
             # sleap-nn's multi-class bottom-up graph divides its peaks by the input scale, and
             # its predictor, which expects scaled-input pixels, divides them again.
             raw["peaks"] = raw["peaks"] * geometry.instance_scale
+        if geometry.model_type == "centroid":
+            if confmaps is not None:
+                # Centroids come in frame pixels, one slot per instance: one channel's peaks.
+                raw["centroids"] = refined_local_peaks(
+                    confmaps.float(),
+                    raw["centroids"].unsqueeze(1),
+                    raw["instance_valid"].bool().unsqueeze(1),
+                    geometry.output_stride / geometry.instance_scale,
+                )[:, 0]
+            return raw
         if geometry.model_type in LOCAL_PEAK_TYPES:
             if confmaps is not None:
                 valid = raw["peak_mask"].bool()
@@ -384,11 +403,12 @@ def expose_confmaps(model_path: str | Path, model_type: str) -> bool:
 
     sleap-nn's single-instance, centered-instance and top-down graphs find each keypoint with an
     ArgMax over the instance model's maps (Reshape → ArgMax); its bottom-up graphs find all peaks
-    with one TopK over the maps masked to their local maxima (Reshape → Where → TopK). Exposing
-    the maps lets the stage refine peaks as the checkpoint path does. A multi-class bottom-up
-    graph also gets its class maps (what its one GridSample reads) as output ``class_maps``, to
-    read classes at the refined peaks. Returns False (graph unchanged) for other model types
-    (centroid), for a graph that already exposes the maps, and for one laid out otherwise.
+    with one TopK over the maps masked to their local maxima (Reshape → Where → TopK), and so
+    does a centroid graph (its single-channel maps reshaped twice). Exposing the maps lets the
+    stage refine peaks as the checkpoint path does. A multi-class bottom-up graph also gets its
+    class maps (what its one GridSample reads) as output ``class_maps``, to read classes at the
+    refined peaks. Returns False (graph unchanged) for other model types (a top-down bundle's
+    centroids), for a graph that already exposes the maps, and for one laid out otherwise.
     """
     import onnx
     from onnx import helper
@@ -399,7 +419,7 @@ def expose_confmaps(model_path: str | Path, model_type: str) -> bool:
     graph = model.graph
     if any(output.name == CONFMAPS_OUTPUT for output in graph.output):
         return False
-    if model_type not in (*GLOBAL_PEAK_TYPES, *LOCAL_PEAK_TYPES):
+    if model_type not in (*GLOBAL_PEAK_TYPES, *LOCAL_PEAK_TYPES, "centroid"):
         return False
     producers = {out: node for node in graph.node for out in node.output}
 
@@ -419,6 +439,8 @@ def expose_confmaps(model_path: str | Path, model_type: str) -> bool:
     reshape = producers.get(maps_input)
     if reshape is None or reshape.op_type != "Reshape":
         return False
+    while (earlier := producers.get(reshape.input[0])) is not None and earlier.op_type == "Reshape":
+        reshape = earlier
     exposed = {CONFMAPS_OUTPUT: reshape.input[0]}
     if model_type == "multi_class_bottomup":
         sampler = only("GridSample")
@@ -486,6 +508,8 @@ def exported_predictor(
     from sleap_nn.inference.predictor import Predictor
 
     folder = Path(export_folder)
+    if all((folder / part).is_dir() for part in TOPDOWN_PARTS):
+        return topdown_pair_predictor(folder, runtime, batch_size, threads, correct, max_instances)
     if not (folder / "export_metadata.json").exists():
         raise InputFileError(
             f"exported SLEAP model {folder} has no export_metadata.json.",
@@ -514,6 +538,96 @@ def exported_predictor(
     if class_names and hasattr(predictor.layer, "n_classes"):
         predictor.layer = ClassNamedLayer(predictor.layer, class_names)
     return predictor
+
+
+def topdown_pair_predictor(
+    folder: Path, runtime: str, batch_size: int, threads: int, correct: bool, max_instances
+):
+    """A top-down pair's two exports, composed by sleap-nn's own top-down layer.
+
+    sleap-nn's one-graph top-down bundle finds its centroids on the centroid model's grid and
+    samples its crops there, inside the graph; the checkpoint path refines the centroids first and
+    cuts whole-pixel crops around them. Exported one model each, the stage refines the centroids
+    from the centroid graph's maps, and sleap-nn's ``TopDownLayer`` cuts the crops exactly as it
+    does for the checkpoints before the centered-instance graph runs on them.
+    """
+    from sleap_nn.inference.layers.topdown import TopDownLayer
+    from sleap_nn.inference.predictor import Predictor
+
+    centroid, instance = (
+        exported_predictor(folder / part, runtime, batch_size, threads, correct, max_instances)
+        for part in TOPDOWN_PARTS
+    )
+    metadata = json.loads((folder / "centered_instance" / "export_metadata.json").read_text())
+    n_nodes = int(metadata["n_nodes"])
+
+    class ExportedPairLayer(TopDownLayer):
+        def _infer_n_nodes(self) -> int:  # sleap-nn's reads it off a torch model
+            return n_nodes
+
+    layer = ExportedPairLayer(
+        centroid_layer=CentroidStage(centroid.layer),
+        centered_instance_layer=CenteredInstanceStage(
+            instance.layer, int(metadata.get("max_batch_size") or 0)
+        ),
+        crop_size=tuple(int(side) for side in metadata["crop_size"]),
+        # Crops come from frames size-matched as the centroid model's were (None: as they are).
+        crop_max_hw=training_max_hw(folder / "centroid" / "training_config.yaml") or (None, None),
+    )
+    return Predictor(
+        layer=layer,
+        skeleton=instance.skeleton,
+        batch_size=batch_size,
+        model_paths=[str(folder)],
+        device=instance.device,
+    )
+
+
+class CentroidStage:
+    """An exported centroid layer in the place sleap-nn's top-down layer has its own."""
+
+    use_gt_centroids = False
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    @staticmethod
+    def _to_4d_tensor(image):
+        from sleap_nn.inference.layers.exported import _to_4d_tensor_for_export
+
+        return _to_4d_tensor_for_export(image)
+
+    def predict(self, image, **_kwargs):
+        return self.layer.predict(image)
+
+
+class CenteredInstanceStage:
+    """An exported centered-instance layer in the place sleap-nn's top-down layer has its own.
+
+    The top-down layer hands it every crop of a batch of frames at once; an engine built for at
+    most ``max_batch`` inputs gets them in runs of that many.
+    """
+
+    use_gt_peaks = False
+
+    def __init__(self, layer, max_batch: int):
+        self.layer = layer
+        self.max_batch = max_batch
+
+    def predict(self, crops, **_kwargs):
+        import torch
+        from sleap_nn.inference.outputs import Outputs
+
+        if not self.max_batch or len(crops) <= self.max_batch:
+            return self.layer.predict(crops)
+        runs = [
+            self.layer.predict(crops[start : start + self.max_batch])
+            for start in range(0, len(crops), self.max_batch)
+        ]
+        return Outputs(
+            pred_keypoints=torch.cat([run.pred_keypoints for run in runs]),
+            pred_peak_values=torch.cat([run.pred_peak_values for run in runs]),
+        )
 
 
 class ClassNamedLayer:
