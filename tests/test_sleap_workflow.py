@@ -246,6 +246,34 @@ def test_onnx_agrees_with_cpu_within_tolerance(cpu_run, onnx_run):
     assert max(distances) < 0.01
 
 
+def test_pair_export_takes_more_crops_than_its_graph_at_once(
+    cpu_run, onnx_run, models, video, sleap_python, tmp_path
+):
+    folder = (
+        models / "minimal_instance_centroid+minimal_instance_centered_instance.onnx" / "384x384"
+    )
+    metadata = json.loads((folder / "centered_instance" / "export_metadata.json").read_text())
+    assert metadata["max_batch_size"] == 8
+    # 8 frames a batch with 2 flies each: 16 crops, which the stage feeds the graph 8 at a time.
+    command = [
+        str(sleap_python), str(STAGE), "predict", "--runtime", "onnx_cpu", "--kind", "topdown",
+        "--models", *[str(models / name) for name in PAIR], "--nodes", "A", "B",
+        "--video", str(video), "--frames", FRAMES, "--export", str(folder),
+        "--batch-size", "8", "--threads", "2",
+        "--slp", str(tmp_path / "ours.slp"), "--npz", str(tmp_path / "ours.npz"),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    checkpoint = instances(results(cpu_run) / "poses.slp")
+    exported = instances(tmp_path / "ours.slp")
+    assert checkpoint.keys() == exported.keys()
+    assert sum(len(points) for points in exported.values()) == 2 * len(exported)
+    for frame, points in checkpoint.items():
+        order = np.lexsort(points[:, 0].T)
+        found = exported[frame][np.lexsort(exported[frame][:, 0].T)]
+        np.testing.assert_allclose(found, points[order], atol=0.01)
+
+
 def test_export_is_redone_only_when_the_model_files_change(onnx_run, models):
     config = ("--configfile", str(onnx_run.workdir / "config.yaml"))
     again = run_snakemake(onnx_run.workdir, None, *config)

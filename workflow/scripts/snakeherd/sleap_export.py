@@ -305,12 +305,13 @@ def export_and_check(
     started = time.perf_counter()
     try:
         on_crops = kind == "crops"
-        if kind == "topdown":
+        if kind in ("topdown", "multi_class_topdown"):
             # One export per model, composed by the stage as the checkpoint path composes them.
             centroid, instance = model_paths
+            instance_type = "centered_instance" if kind == "topdown" else kind
             parts = [
                 ("centroid", temporary / "centroid", [centroid], (height, width), max_instances),
-                ("centered_instance", temporary / "centered_instance", [instance], None, None),
+                (instance_type, temporary / "centered_instance", [instance], None, None),
             ]
         else:
             frame_hw = None if on_crops else (height, width)
@@ -322,7 +323,7 @@ def export_and_check(
         input_hw = exported[0]["input_hw"]
         exposed = all(part["exposed"] for part in exported)
         corrections = list(dict.fromkeys(c for part in exported for c in part["corrections"]))
-        if kind == "topdown":
+        if len(parts) == 2:
             corrections.append("crops cut as the checkpoint cuts them")
         export_s = time.perf_counter() - started
         frames = (

@@ -9,13 +9,13 @@ Pipelines (``pose.models`` with ``pose.method: sleap``):
 * ``single_instance`` — one single-instance model, whole frames;
 * ``bottomup`` / ``multi_class_bottomup`` — one bottom-up model, whole frames;
 * ``topdown`` / ``multi_class_topdown`` — a centroid model and a centered-instance (or
-  multi-class top-down) model, whole frames, exported as one bundle (a plain pair: both
-  models' exports in one folder; a multi-class pair: sleap-nn's one-graph bundle);
+  multi-class top-down) model, whole frames, exported as one folder holding both models'
+  exports;
 * ``crops`` — one centered-instance model applied to crops around the detections of the
   detection stage (``detection.method`` other than ``none``).
 
 Exported models sit next to the source folder unless ``export_dir`` is set: ``<dir>.onnx/`` for
-the ONNX runtimes, ``<dir>.tensorrt/`` for TensorRT; a top-down pair's bundle is named after both
+the ONNX runtimes, ``<dir>.tensorrt/`` for TensorRT; a top-down pair's folder is named after both
 folders (``<centroid>+<instance>.onnx/``). sleap-nn freezes the input size at export, so each
 folder holds one export per input size, ``<H>x<W>/`` (the video's frame size; the crop size for
 a centered-instance model on crops).

@@ -13,21 +13,20 @@ sleap-nn's exported graphs skip the checkpoint path's integral peak refinement, 
 top-down bundle finds its centroids unrefined and cuts its crops there with ``grid_sample`` on a
 grid ``(W-1)/W`` too wide, but maps keypoints back as if it were not, which puts keypoints about
 half a pixel up-left of where they belong (DESIGN.md §7: ~1.6 px median from the checkpoint on
-centered_pair). A plain top-down pair is therefore exported one model each and composed here by
+centered_pair). A top-down pair is therefore exported one model each and composed here by
 sleap-nn's own ``TopDownLayer`` (:func:`topdown_pair_predictor`): refined centroids, crops cut as
-the checkpoint path cuts them. :class:`CorrectingBackend` repairs each graph's outputs: it maps
-a bundle's crop keypoints back through the crop's exact sampling grid, and,
-where the export rule exposed the graph's confidence maps (``confmaps`` output, added by
-:func:`expose_confmaps`), refines every peak with sleap-nn's own integral refinement, as the
-checkpoint path does: global peaks (single-instance, centered-instance, top-down bundle) and
-local ones (bottom-up, centroid). The multi-class top-down bundle, which sleap-nn exports only as
-one graph, crops the bundle's way and gets the bundle's repairs; the
-multi-class bottom-up graph also reads each peak's class at its grid point, so the stage reads
-it again at the refined point from the exposed class maps, where the checkpoint path reads it.
-Two more gaps of sleap-nn's multi-class exports are closed here: the multi-class
-bottom-up graph divides its peaks by the input scale and the predictor divides them again (a
-0.375-scale model's keypoints land 2.7× too far from the origin), and the exported layers carry
-no class names, so without :class:`ClassNamedLayer` their instances have no identity.
+the checkpoint path cuts them, multi-class crops assigned to classes frame by frame.
+:class:`CorrectingBackend` repairs each graph's outputs: it maps the crop keypoints of a bundle
+exported by an earlier version back through the crop's exact sampling grid, and, where the export
+rule exposed the graph's confidence maps (``confmaps`` output, added by :func:`expose_confmaps`),
+refines every peak with sleap-nn's own integral refinement, as the checkpoint path does: global
+peaks (single-instance, centered-instance, multi-class top-down, top-down bundle) and local ones
+(bottom-up, centroid). The multi-class bottom-up graph also reads each peak's class at its grid
+point, so the stage reads it again at the refined point from the exposed class maps, where the
+checkpoint path reads it. Two more gaps of sleap-nn's multi-class exports are closed here: the
+multi-class bottom-up graph divides its peaks by the input scale and the predictor divides them
+again (a 0.375-scale model's keypoints land 2.7× too far from the origin), and the exported layers
+carry no class names, so without :class:`ClassNamedLayer` their instances have no identity.
 """
 
 from __future__ import annotations
@@ -48,18 +47,23 @@ INTEGRAL_PATCH_SIZE = 5  # sleap-nn predict's default
 PEAK_THRESHOLD = 0.2  # sleap-nn predict's default
 TORCH_DEVICES = {"cpu": "cpu", "mps": "mps", "cuda": "cuda"}
 # sleap-nn's one-graph top-down bundles (export_metadata model_type) and the training config of
-# their instance model, copied into the bundle. The multi-class bundle cuts and maps back its
-# crops exactly as the plain one does, so both get the same corrections (plain pairs exported
-# before the stage exported them one model each are bundles too).
+# their instance model, copied into the bundle. The stage exports pairs one model each; bundles
+# exported by earlier versions still run, with the corrections below. The multi-class bundle cuts
+# and maps back its crops exactly as the plain one does, so both get the same ones.
 TOPDOWN_BUNDLES = {
     "topdown": "training_config_centered_instance.yaml",
     "multi_class_topdown_combined": "training_config_multi_class_topdown.yaml",
 }
 # Graphs that find each keypoint with a global peak (ArgMax) or many with local peaks (TopK).
-GLOBAL_PEAK_TYPES = ("single_instance", "centered_instance", *TOPDOWN_BUNDLES)
+GLOBAL_PEAK_TYPES = (
+    "single_instance",
+    "centered_instance",
+    "multi_class_topdown",  # the instance model of a multi-class pair, on crops
+    *TOPDOWN_BUNDLES,
+)
 LOCAL_PEAK_TYPES = ("bottomup", "multi_class_bottomup")
-# A plain top-down pair is exported as its two models, one sleap-nn export each, in these
-# sub-folders of the export folder; the stage runs them as sleap-nn's own top-down layer does.
+# A top-down pair is exported as its two models, one sleap-nn export each, in these sub-folders
+# of the export folder; the stage runs them as sleap-nn's own top-down layer does.
 TOPDOWN_PARTS = ("centroid", "centered_instance")
 # Whole-frame models whose checkpoint path resizes and pads frames to the training config's
 # max_height x max_width (sleap-nn's sizematcher) while their exported graph does not.
@@ -568,12 +572,17 @@ def topdown_pair_predictor(
     layer = ExportedPairLayer(
         centroid_layer=CentroidStage(centroid.layer),
         centered_instance_layer=CenteredInstanceStage(
-            instance.layer, int(metadata.get("max_batch_size") or 0)
+            instance.layer,
+            int(metadata.get("max_batch_size") or 0),
+            class_vectors=metadata["model_type"] == "multi_class_topdown",
         ),
         crop_size=tuple(int(side) for side in metadata["crop_size"]),
         # Crops come from frames size-matched as the centroid model's were (None: as they are).
         crop_max_hw=training_max_hw(folder / "centroid" / "training_config.yaml") or (None, None),
     )
+    # A multi-class pair: the layer assigns each frame's crops to classes; tracks take the names.
+    layer.class_names = metadata.get("class_names")
+    layer.class_output = "track"
     return Predictor(
         layer=layer,
         skeleton=instance.skeleton,
@@ -605,28 +614,47 @@ class CenteredInstanceStage:
     """An exported centered-instance layer in the place sleap-nn's top-down layer has its own.
 
     The top-down layer hands it every crop of a batch of frames at once; an engine built for at
-    most ``max_batch`` inputs gets them in runs of that many.
+    most ``max_batch`` inputs gets them in runs of that many. With ``class_vectors`` (the
+    instance model of a multi-class pair), each crop's class vector goes back with its keypoints,
+    as sleap-nn's multi-class instance layer returns it, for the top-down layer to assign the
+    classes frame by frame.
     """
 
     use_gt_peaks = False
 
-    def __init__(self, layer, max_batch: int):
+    def __init__(self, layer, max_batch: int, class_vectors: bool = False):
         self.layer = layer
         self.max_batch = max_batch
+        self.class_vectors = class_vectors
 
     def predict(self, crops, **_kwargs):
         import torch
         from sleap_nn.inference.outputs import Outputs
 
-        if not self.max_batch or len(crops) <= self.max_batch:
-            return self.layer.predict(crops)
-        runs = [
-            self.layer.predict(crops[start : start + self.max_batch])
-            for start in range(0, len(crops), self.max_batch)
-        ]
+        step = self.max_batch or len(crops)
+        runs = [self._run(crops[start : start + step]) for start in range(0, len(crops), step)]
+        if len(runs) == 1:
+            return runs[0]
+        fields = ("pred_keypoints", "pred_peak_values", "pred_class_probs")
         return Outputs(
-            pred_keypoints=torch.cat([run.pred_keypoints for run in runs]),
-            pred_peak_values=torch.cat([run.pred_peak_values for run in runs]),
+            **{
+                field: torch.cat([getattr(run, field) for run in runs])
+                for field in fields
+                if getattr(runs[0], field) is not None
+            }
+        )
+
+    def _run(self, crops):
+        if not self.class_vectors:
+            return self.layer.predict(crops)
+        from sleap_nn.inference.layers.exported import _raw_to_cpu, _to_4d_tensor_for_export
+        from sleap_nn.inference.outputs import Outputs
+
+        raw = _raw_to_cpu(self.layer.backend(_to_4d_tensor_for_export(crops)))
+        return Outputs(
+            pred_keypoints=raw["peaks"].unsqueeze(1),
+            pred_peak_values=raw["peak_vals"].unsqueeze(1),
+            pred_class_probs=raw["class_logits"].unsqueeze(1),
         )
 
 
