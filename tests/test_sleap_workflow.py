@@ -375,6 +375,11 @@ def test_single_instance_export_is_resized_as_its_checkpoint(models, video, slea
     report = export_parity("single_instance", model, video, sleap_python, tmp_path)
     assert report["input_size"] == [320, 560]
     assert report["corrected"]["median_px"] < 0.5 < report["raw"]["median_px"]
+    # It also shrinks its input by half, which the graph now does antialiased, as torchvision does.
+    assert report["corrections"] == [
+        "integral peak refinement",
+        "input resized as the checkpoint resizes it",
+    ]
 
 
 def test_bottomup_export_agrees_with_its_checkpoint(models, video, sleap_python, tmp_path):

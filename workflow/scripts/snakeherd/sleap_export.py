@@ -221,8 +221,12 @@ def parity_check(
     crop_size: int | None,
     threads: int,
     max_instances: int | None = None,
+    before_corrected=None,
 ) -> dict:
-    """Checkpoint (cpu) vs export (``runtime``), raw and corrected, on real frames."""
+    """Checkpoint (cpu) vs export (``runtime``), raw and corrected, on real frames.
+
+    ``before_corrected``: called between the two, for the corrections made in the graphs.
+    """
     info = probe(video)
     detections = (
         _grid_detections(frames, info.height, info.width, int(crop_size))
@@ -235,6 +239,8 @@ def parity_check(
     reference = _run(checkpoint, kind, video, frames, node_names, crop_size, detections)
     results = {}
     for label, correct in (("raw", False), ("corrected", True)):
+        if correct and before_corrected is not None:
+            before_corrected()
         predictor = sleap_runtime.build_predictor(
             model_paths, runtime, str(folder), 4, threads, correct, max_instances
         )
@@ -325,6 +331,18 @@ def export_and_check(
         corrections = list(dict.fromkeys(c for part in exported for c in part["corrections"]))
         if len(parts) == 2:
             corrections.append("crops cut as the checkpoint cuts them")
+
+        def antialias_inputs():
+            # After the raw measurement, which is sleap-nn's graph as it exported it. TensorRT
+            # engines were built from that graph already.
+            if runtime == "tensorrt":
+                return
+            changed = [
+                sleap_runtime.antialias_input_resize(out / "model.onnx") for _, out, *_ in parts
+            ]
+            if any(changed):
+                corrections.append("input resized as the checkpoint resizes it")
+
         export_s = time.perf_counter() - started
         frames = (
             FrameSelection.parse(None).resolve(probe(video).n_frames).evenly_spaced(parity_frames)
@@ -340,6 +358,7 @@ def export_and_check(
             crop_size=crop_size,
             threads=threads,
             max_instances=max_instances,
+            before_corrected=antialias_inputs,
         )
         corrected = results["corrected"]
         report = {
