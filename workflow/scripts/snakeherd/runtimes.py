@@ -354,17 +354,26 @@ def check_node(runtime: str, stage: str) -> NodeCapability:
     return capability
 
 
-def open_onnxruntime_session(model_path: str, runtime: str, options):
+def open_onnxruntime_session(model_path: str, runtime: str, intra_op_threads: int):
     """An ONNX Runtime session on exactly the runtime's providers; never a silent CPU fallback.
 
-    For ``onnx_cuda`` the CUDA and cuDNN libraries of ``onnxruntime-gpu[cuda,cudnn]`` (pip's
-    ``nvidia`` packages) are loaded first: ONNX Runtime does not look for them there unless
-    torch loaded them already, and the lean YOLO path never imports torch. What ONNX Runtime
-    prints while it sets up its providers goes to the process's stdout and stderr, not to the
-    rule's log; it is captured, logged, and quoted when the accelerator could not be used.
+    ``intra_op_threads`` threads run each operator, with full graph optimisation; idle threads
+    sleep rather than spin, because jobs share the node's cores. For ``onnx_cuda`` the CUDA and
+    cuDNN libraries of ``onnxruntime-gpu[cuda,cudnn]`` (pip's ``nvidia`` packages) are loaded
+    first: ONNX Runtime does not look for them there unless torch loaded them already, and the
+    lean YOLO path never imports torch. What ONNX Runtime prints while it sets up its providers
+    goes to the process's stdout and stderr, not to the rule's log; it is captured, logged, and
+    quoted when the accelerator could not be used.
     """
     import onnxruntime
 
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = max(1, int(intra_op_threads))
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
     printed: list[str] = []
     try:
         with _native_output_captured(printed):

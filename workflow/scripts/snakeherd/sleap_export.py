@@ -2,8 +2,9 @@
 
 Runs inside the SLEAP environment. ``sleap-nn export`` writes the artifact at the video's frame
 size (sleap-nn freezes the size at export; a centered-instance model is exported at its crop
-size). A plain top-down pair is exported one model each, into ``centroid/`` and
-``centered_instance/``, which the stage composes as the checkpoint path composes the pair.
+size). A top-down pair, plain or multi-class, is exported one model each, into the sub-folders
+``sleap_runtime.TOPDOWN_PARTS`` names, which the stage composes as the checkpoint path composes
+the pair.
 :func:`snakeherd.sleap_runtime.expose_confmaps` lets the stage refine the peaks; then
 the parity check runs the checkpoint and the export on a few real frames and measures how far
 their keypoints are apart, both for sleap-nn's exported output as is ("raw") and for what this
@@ -314,10 +315,11 @@ def export_and_check(
         if kind in ("topdown", "multi_class_topdown"):
             # One export per model, composed by the stage as the checkpoint path composes them.
             centroid, instance = model_paths
+            centroid_part, instance_part = sleap_runtime.TOPDOWN_PARTS
             instance_type = "centered_instance" if kind == "topdown" else kind
             parts = [
-                ("centroid", temporary / "centroid", [centroid], (height, width), max_instances),
-                (instance_type, temporary / "centered_instance", [instance], None, None),
+                ("centroid", temporary / centroid_part, [centroid], (height, width), max_instances),
+                (instance_type, temporary / instance_part, [instance], None, None),
             ]
         else:
             frame_hw = None if on_crops else (height, width)

@@ -63,7 +63,7 @@ GLOBAL_PEAK_TYPES = (
     "multi_class_topdown",  # the instance model of a multi-class pair, on crops
     *TOPDOWN_BUNDLES,
 )
-LOCAL_PEAK_TYPES = ("bottomup", "multi_class_bottomup")
+LOCAL_PEAK_TYPES = ("bottomup", "multi_class_bottomup", "centroid")
 # A top-down pair is exported as its two models, one sleap-nn export each, in these sub-folders
 # of the export folder; the stage runs them as sleap-nn's own top-down layer does.
 TOPDOWN_PARTS = ("centroid", "centered_instance")
@@ -116,20 +116,23 @@ class ExportGeometry:
             repairs.append("crop-grid geometry")
         if self.model_type == "multi_class_bottomup":
             repairs.append("input scale applied once")
-        if confmaps and self.model_type in (*GLOBAL_PEAK_TYPES, *LOCAL_PEAK_TYPES, "centroid"):
+        if confmaps and self.model_type in (*GLOBAL_PEAK_TYPES, *LOCAL_PEAK_TYPES):
             repairs.append("integral peak refinement")
         if confmaps and self.class_maps_stride:
             repairs.append("classes read at the refined peaks")
         return repairs
 
 
-def training_max_hw(path: Path) -> tuple[int, int] | None:
-    """The frame size a whole-frame model resizes and pads every frame to (None: as is)."""
+def _training_config(path: Path) -> dict:
+    """A model's training config ({} where the export folder has none)."""
     import yaml
 
-    if not path.exists():
-        return None
-    config = yaml.safe_load(path.read_text()) or {}
+    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+
+
+def training_max_hw(path: Path) -> tuple[int, int] | None:
+    """The frame size a whole-frame model resizes and pads every frame to (None: as is)."""
+    config = _training_config(path)
     preprocessing = (config.get("data_config") or {}).get("preprocessing") or {}
     height, width = preprocessing.get("max_height"), preprocessing.get("max_width")
     if height is None or width is None:
@@ -138,22 +141,14 @@ def training_max_hw(path: Path) -> tuple[int, int] | None:
 
 
 def _training_scale(path: Path) -> float:
-    import yaml
-
-    if not path.exists():
-        return 1.0
-    config = yaml.safe_load(path.read_text()) or {}
+    config = _training_config(path)
     preprocessing = (config.get("data_config") or {}).get("preprocessing") or {}
     return float(preprocessing.get("scale") or 1.0)
 
 
 def _class_maps_stride(path: Path) -> float | None:
     """The class-map head's output stride (the export metadata has the confidence maps' only)."""
-    import yaml
-
-    if not path.exists():
-        return None
-    config = yaml.safe_load(path.read_text()) or {}
+    config = _training_config(path)
     heads = (config.get("model_config") or {}).get("head_configs") or {}
     class_maps = (heads.get("multi_class_bottomup") or {}).get("class_maps") or {}
     stride = class_maps.get("output_stride")
@@ -354,15 +349,8 @@ class OrtSessionBackend:
 
     def __init__(self, model_path: str, runtime: str, threads: int):
         import numpy as np
-        import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, int(threads))
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        self.session = runtimes.open_onnxruntime_session(model_path, runtime, options)
+        self.session = runtimes.open_onnxruntime_session(model_path, runtime, threads)
         self.providers = self.session.get_providers()
         inputs = self.session.get_inputs()[0]
         self.input_name = inputs.name
@@ -424,7 +412,7 @@ def expose_confmaps(model_path: str | Path, model_type: str) -> bool:
     graph = model.graph
     if any(output.name == CONFMAPS_OUTPUT for output in graph.output):
         return False
-    if model_type not in (*GLOBAL_PEAK_TYPES, *LOCAL_PEAK_TYPES, "centroid"):
+    if model_type not in (*GLOBAL_PEAK_TYPES, *LOCAL_PEAK_TYPES):
         return False
     producers = {out: node for node in graph.node for out in node.output}
 
@@ -616,11 +604,12 @@ def topdown_pair_predictor(
     from sleap_nn.inference.layers.topdown import TopDownLayer
     from sleap_nn.inference.predictor import Predictor
 
+    instance_part = TOPDOWN_PARTS[1]
     centroid, instance = (
         exported_predictor(folder / part, runtime, batch_size, threads, correct, max_instances)
         for part in TOPDOWN_PARTS
     )
-    metadata = json.loads((folder / "centered_instance" / "export_metadata.json").read_text())
+    metadata = json.loads((folder / instance_part / "export_metadata.json").read_text())
     n_nodes = int(metadata["n_nodes"])
 
     class ExportedPairLayer(TopDownLayer):
@@ -636,7 +625,7 @@ def topdown_pair_predictor(
         ),
         crop_size=tuple(int(side) for side in metadata["crop_size"]),
         # Crops come from frames size-matched as the centroid model's were (None: as they are).
-        crop_max_hw=training_max_hw(folder / "centroid" / "training_config.yaml") or (None, None),
+        crop_max_hw=centroid.layer.backend.geometry.max_hw or (None, None),
     )
     # A multi-class pair: the layer assigns each frame's crops to classes; tracks take the names.
     layer.class_names = metadata.get("class_names")

@@ -59,19 +59,9 @@ class OnnxRuntimeModel:
     """
 
     def __init__(self, path: str, runtime: str, threads: int):
-        import onnxruntime
-
         on_cpu = runtime == "onnx_cpu"
         self.workers = threads if on_cpu else 1
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1 if on_cpu else threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Jobs share the node's cores: idle threads must sleep, not spin.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        self.session = runtimes.open_onnxruntime_session(path, runtime, options)
+        self.session = runtimes.open_onnxruntime_session(path, runtime, 1 if on_cpu else threads)
         self.providers = self.session.get_providers()
         self.input_name = self.session.get_inputs()[0].name
 
