@@ -22,6 +22,7 @@ include: "workflow/rules/pose.smk"
 
 if config["pose"]["method"] == "sleap":
 
+    include: "workflow/rules/sleap_common.smk"
     include: "workflow/rules/sleap.smk"
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SNAKEHERD_SHARED_DATA", REPO.parent / "shared" / "data")) / "sleap"
 PYTHON = REPO / ".venv-sleap" / "bin" / "python"
-STAGE = REPO / "workflow" / "scripts" / "sleap_stage.py"
+SCRIPTS = REPO / "workflow" / "scripts"
 MODELS = [
     DATA / "models" / "minimal_instance_centroid",
     DATA / "models" / "minimal_instance_centered_instance",
@@ -68,8 +68,7 @@ def ours(
 ) -> list[str]:
     command = [
         str(PYTHON),
-        str(STAGE),
-        "predict",
+        str(SCRIPTS / "sleap_predict.py"),
         "--runtime",
         runtime,
         "--kind",
@@ -121,8 +120,7 @@ def main() -> None:
     timed(
         [
             str(PYTHON),
-            str(STAGE),
-            "export",
+            str(SCRIPTS / "sleap_export.py"),
             "--runtime",
             "onnx_cpu",
             "--kind",

@@ -7,7 +7,13 @@ import importlib.util
 import pytest
 
 from snakeherd import runtimes
+from snakeherd.runtimes import onnx_sessions
 from snakeherd.errors import ConfigError, RuntimeUnavailableError
+
+
+def providers_of(runtime):
+    return list(runtimes.get(runtime).providers)
+
 
 # DESIGN.md §2, with the extra ONNX engine tract (YOLO stages only: sleap-nn cannot drive it).
 EXPECTED = {
@@ -132,12 +138,12 @@ def test_cpu_runtimes_hide_accelerators_and_gpu_runtimes_do_not():
 
 
 def test_onnxruntime_provider_lists_put_the_accelerator_first():
-    assert runtimes.onnxruntime_providers("onnx_cpu") == ["CPUExecutionProvider"]
-    assert runtimes.onnxruntime_providers("onnx_cuda") == [
+    assert providers_of("onnx_cpu") == ["CPUExecutionProvider"]
+    assert providers_of("onnx_cuda") == [
         "CUDAExecutionProvider",
         "CPUExecutionProvider",
     ]
-    assert runtimes.onnxruntime_providers("onnx_rocm") == [
+    assert providers_of("onnx_rocm") == [
         "ROCMExecutionProvider",
         "CPUExecutionProvider",
     ]
@@ -157,7 +163,7 @@ def _node_can_run(runtime: str) -> bool:
     if runtime in ("onnx_cpu", "onnx_cuda", "onnx_rocm"):
         import onnxruntime
 
-        return runtimes.onnxruntime_providers(runtime)[0] in onnxruntime.get_available_providers()
+        return providers_of(runtime)[0] in onnxruntime.get_available_providers()
     if runtime == "tract":
         return importlib.util.find_spec("tract") is not None
     torch = _torch()
@@ -180,7 +186,7 @@ def test_node_check_matches_what_this_machine_has(runtime):
         capability = runtimes.check_node(runtime, "yolo_obb")
         assert capability.runtime == runtime
         if runtime.startswith("onnx_"):
-            assert capability.providers == runtimes.onnxruntime_providers(runtime)
+            assert capability.providers == providers_of(runtime)
     else:
         with pytest.raises(RuntimeUnavailableError) as caught:
             runtimes.check_node(runtime, "yolo_obb")
@@ -256,7 +262,7 @@ def test_what_native_code_prints_while_a_session_opens_is_captured_as_lines():
     import os
 
     printed = []
-    with runtimes._native_output_captured(printed):
+    with onnx_sessions._native_output_captured(printed):
         os.write(2, b"\x1b[1;31m2026 [E:onnxruntime] Failed to load library\x1b[m\n\n")
         os.write(1, b"Please follow the CUDA install guide.\n")
     assert printed == [

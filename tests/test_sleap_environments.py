@@ -18,7 +18,7 @@ from conftest import REPO, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
-STAGE = REPO / "workflow" / "scripts" / "sleap_stage.py"
+SCRIPTS = REPO / "workflow" / "scripts"
 LOCAL_TORCH_2_13 = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
 
 
@@ -55,8 +55,7 @@ def preflight(python: Path, runtime: str, tmp_path: Path) -> tuple[int, str]:
     result = subprocess.run(
         [
             str(python),
-            str(STAGE),
-            "preflight",
+            str(SCRIPTS / "sleap_preflight.py"),
             "--runtime",
             runtime,
             "--output",

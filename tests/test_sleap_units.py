@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import sys
@@ -10,8 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from snakeherd import pose_tables, sleap_env, sleap_models, sleap_preflight
 from snakeherd.errors import ConfigError
+from snakeherd.sleap import env as sleap_env
+from snakeherd.sleap import models as sleap_models
+from snakeherd.sleap import preflight as sleap_preflight
+from snakeherd.sleap import tables as pose_tables
 
 
 @pytest.fixture(scope="module")
@@ -210,17 +212,6 @@ def test_preflight_asks_for_the_gpu_extras_on_gpu_runtimes():
     assert "tensorrt" in sleap_preflight.required_modules("tensorrt")
 
 
-def test_keypoint_box():
-    x, y, w, h, angle = pose_tables.keypoint_box(np.array([[0.0, 0.0], [10.0, 10.0]]))
-    assert (x, y) == (5.0, 5.0)
-    assert w == pytest.approx(math.hypot(10, 10))
-    assert h == pytest.approx(0.0, abs=1e-9)
-    assert angle == pytest.approx(math.pi / 4)
-    assert 0 <= pose_tables.keypoint_box(np.array([[0.0, 0.0], [-3.0, 1.0]]))[4] < math.pi
-    assert pose_tables.keypoint_box(np.array([[1.0, 2.0], [np.nan, np.nan]]))[:3] == (1, 2, 0)
-    assert math.isnan(pose_tables.keypoint_box(np.full((2, 2), np.nan))[0])
-
-
 def test_tables_from_pose_arrays():
     arrays = {
         "frame": np.array([3, 3, 4]),
@@ -244,7 +235,8 @@ def test_tables_from_pose_arrays():
 
 
 def test_frames_at_limit_counts_frames_that_fill_every_slot():
-    from snakeherd.sleap_inference import PoseArrays, frames_at_limit
+    from snakeherd.sleap.handover import PoseArrays
+    from snakeherd.sleap.inference import frames_at_limit
 
     arrays = PoseArrays(node_names=["A", "B"])
     for frame, count in ((0, 2), (1, 4), (2, 3), (5, 4)):
@@ -256,7 +248,7 @@ def test_frames_at_limit_counts_frames_that_fill_every_slot():
 
 
 def test_export_slots_follow_the_training_labels(shared_data, tmp_path):
-    from snakeherd.sleap_export import default_max_instances
+    from snakeherd.sleap.export import default_max_instances
 
     slots, why = default_max_instances(
         [str(shared_data / "sleap/models/minimal_instance_centroid")]

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.workflow
 
 FRAMES = "0-11"
 PAIR = ["minimal_instance_centroid", "minimal_instance_centered_instance"]
-STAGE = REPO / "workflow" / "scripts" / "sleap_stage.py"
+SCRIPTS = REPO / "workflow" / "scripts"
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +256,8 @@ def test_pair_export_takes_more_crops_than_its_graph_at_once(
     assert metadata["max_batch_size"] == 8
     # 8 frames a batch with 2 flies each: 16 crops, which the stage feeds the graph 8 at a time.
     command = [
-        str(sleap_python), str(STAGE), "predict", "--runtime", "onnx_cpu", "--kind", "topdown",
+        str(sleap_python), str(SCRIPTS / "sleap_predict.py"),
+        "--runtime", "onnx_cpu", "--kind", "topdown",
         "--models", *[str(models / name) for name in PAIR], "--nodes", "A", "B",
         "--video", str(video), "--frames", FRAMES, "--export", str(folder),
         "--batch-size", "8", "--threads", "2",
@@ -301,8 +302,7 @@ def test_stage_reproduces_sleap_nn_predict(names, models, video, sleap_python, t
     kind = "bottomup" if "bottomup" in names[0] else "single_instance"
     command = [
         str(sleap_python),
-        str(STAGE),
-        "predict",
+        str(SCRIPTS / "sleap_predict.py"),
         "--runtime",
         "cpu",
         "--kind",
@@ -356,7 +356,8 @@ def export_parity(kind, model, video, sleap_python, tmp_path):
     """Export one model with the stage's CLI (onnx_cpu, 384 x 384 frames); its parity record."""
     folder = tmp_path / f"{model.name}.onnx" / "384x384"
     command = [
-        str(sleap_python), str(STAGE), "export", "--runtime", "onnx_cpu", "--kind", kind,
+        str(sleap_python), str(SCRIPTS / "sleap_export.py"),
+        "--runtime", "onnx_cpu", "--kind", kind,
         "--models", str(model), "--nodes", "A", "B", "--video", str(video),
         "--folder", str(folder), "--height", "384", "--width", "384", "--tolerance", "1.5",
         "--parity-frames", "8", "--threads", "2", "--log", str(tmp_path / "export.log"),
@@ -407,7 +408,7 @@ import torch
 from sleap_nn.inference.ops.peaks import find_local_peaks
 
 sys.path.insert(0, sys.argv[1])
-from snakeherd.sleap_runtime import refined_local_peaks
+from snakeherd.sleap.corrections import refined_local_peaks
 
 stride, scale, slots = 4, 0.6, 3
 ys, xs = torch.meshgrid(torch.arange(48.0), torch.arange(64.0), indexing="ij")

@@ -39,16 +39,6 @@ def test_predictions_become_detections_and_poses(predictions):
     assert "track_id" not in detections.columns
 
 
-def test_keypoint_geometry_of_a_line():
-    points = np.array([[[0.0, 0.0], [10.0, 10.0], [20.0, 20.0], [np.nan, np.nan]]])
-    centre, long_side, short_side, angle = slp.keypoint_geometry(points)
-    assert np.allclose(centre, [[10.0, 10.0]])
-    assert long_side[0] == pytest.approx(np.hypot(20, 20)) and short_side[0] == pytest.approx(0)
-    assert angle[0] == pytest.approx(np.pi / 4)
-    single = slp.keypoint_geometry(np.array([[[1.0, 2.0], [np.nan, np.nan]]]))
-    assert np.isnan(single[1][0]) and np.isnan(single[3][0])
-
-
 def test_frames_select_and_errors(predictions_path, tmp_path):
     detections, poses, stage = slp.prediction_tables(
         str(predictions_path), "flies", None, "10-19,100"

@@ -13,9 +13,9 @@ if config["detection"]["method"] == "background":
             CORE_ENV
         threads: config["detection"]["threads"]
         resources:
-            **job_resources("detect_background"),
+            **job_sizing.rule_resources("detect_background", config, VIDEOS),
         params:
-            frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
+            frames=video_frames,
             background=config["detection"]["background"],
         script:
             "../scripts/detect_background.py"
@@ -37,12 +37,16 @@ if DETECTION == "yolo_obb":
             YOLO_ENV
         threads: config["detection"]["threads"]
         resources:
-            **model_job_resources(
-                "yolo_obb", batch=config["detection"]["yolo"]["batch"]
+            **job_sizing.rule_resources(
+                "yolo_obb",
+                config,
+                VIDEOS,
+                batch=config["detection"]["yolo"]["batch"],
+                gpu=True,
             ),
         params:
             runtime=RUNTIME,
-            frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
+            frames=video_frames,
             yolo=config["detection"]["yolo"],
         script:
             "../scripts/detect_yolo_obb.py"

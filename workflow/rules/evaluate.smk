@@ -14,7 +14,7 @@ rule evaluate:
         CORE_ENV
     threads: 1
     resources:
-        **job_resources("evaluate"),
+        **job_sizing.rule_resources("evaluate", config, VIDEOS),
     params:
         evaluation=config["evaluation"],
     script:
@@ -35,6 +35,6 @@ rule evaluation_summary:
         CORE_ENV
     threads: 1
     resources:
-        **job_resources("evaluation_summary"),
+        **job_sizing.rule_resources("evaluation_summary", config, VIDEOS),
     script:
-        "../scripts/summarize_evaluation.py"
+        "../scripts/evaluation_summary.py"

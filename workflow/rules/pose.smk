@@ -15,10 +15,16 @@ if POSE == "yolo_pose" and POSE_MODE == "crops":
             YOLO_ENV
         threads: config["pose"]["threads"]
         resources:
-            **model_job_resources("yolo_pose", batch=config["pose"]["yolo"]["batch"]),
+            **job_sizing.rule_resources(
+                "yolo_pose",
+                config,
+                VIDEOS,
+                batch=config["pose"]["yolo"]["batch"],
+                gpu=True,
+            ),
         params:
             runtime=RUNTIME,
-            frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
+            frames=video_frames,
             pose=config["pose"],
         script:
             "../scripts/pose_yolo.py"
@@ -41,10 +47,16 @@ if POSE == "yolo_pose" and POSE_MODE == "frames":
             YOLO_ENV
         threads: config["pose"]["threads"]
         resources:
-            **model_job_resources("yolo_pose", batch=config["pose"]["yolo"]["batch"]),
+            **job_sizing.rule_resources(
+                "yolo_pose",
+                config,
+                VIDEOS,
+                batch=config["pose"]["yolo"]["batch"],
+                gpu=True,
+            ),
         params:
             runtime=RUNTIME,
-            frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
+            frames=video_frames,
             pose=config["pose"],
         script:
             "../scripts/pose_yolo.py"

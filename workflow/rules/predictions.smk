@@ -15,9 +15,9 @@ if TRACK_ONLY:
             CORE_ENV
         threads: 1
         resources:
-            **job_resources("import_predictions"),
+            **job_sizing.rule_resources("import_predictions", config, VIDEOS),
         params:
-            frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
+            frames=video_frames,
             video=lambda wildcards: VIDEOS[wildcards.video].path,
         script:
             "../scripts/import_predictions.py"

@@ -15,9 +15,9 @@ if not TRACKING:
             CORE_ENV
         threads: 1
         resources:
-            **job_resources("provenance"),
+            **job_sizing.rule_resources("provenance", config, VIDEOS),
         params:
             sources=provenance_sources,
             workflow_dir=workflow.basedir,
         script:
-            "../scripts/write_provenance.py"
+            "../scripts/provenance.py"

@@ -1,9 +1,7 @@
 # The SLEAP pose stage (pose.method: sleap), run by the SLEAP environment's Python: pose.env, or
 # under --sdm conda the runtime's envs/sleap-*.yaml. Snakemake's own environment never imports
-# sleap-nn: these rules call workflow/scripts/sleap_stage.py with that interpreter, and the
-# main-environment rule sleap_tables turns its arrays into the common tables.
-
-
+# sleap-nn: these rules call workflow/scripts/sleap_*.py with that interpreter, as shell
+# commands, and the main-environment rule sleap_tables turns their arrays into the common tables.
 rule sleap_preflight:
     output:
         temp(f"{RESULTS}/sleap/preflight.json"),
@@ -15,16 +13,14 @@ rule sleap_preflight:
         SLEAP_CONDA_ENV
     threads: 1
     resources:
-        **job_sizing.gpu_request(RUNTIME),
         # It checks the runtime on the kind of node the SLEAP jobs run on.
-        mem_mb=4096,
-        runtime=15,
+        **job_sizing.rule_resources("sleap_preflight", config, VIDEOS, gpu=True),
     params:
         python=sleap_python(),
-        script=SLEAP_SCRIPT,
+        script=f"{SLEAP_SCRIPTS}/sleap_preflight.py",
         runtime=RUNTIME,
     shell:
-        "{params.python:q} {params.script:q} preflight --runtime {params.runtime}"
+        "{params.python:q} {params.script:q} --runtime {params.runtime}"
         " --output {output:q} --log {log:q}"
 
 
@@ -48,11 +44,10 @@ if SLEAP_EXPORT_ROOT:
         threads: config["pose"]["threads"]
         resources:
             # The parity check runs the export on its runtime: a GPU for the GPU runtimes.
-            **job_resources("export", runtime=RUNTIME),
-            **job_sizing.gpu_request(RUNTIME),
+            **job_sizing.rule_resources("export", config, VIDEOS, gpu=True),
         params:
             python=sleap_python(),
-            script=SLEAP_SCRIPT,
+            script=f"{SLEAP_SCRIPTS}/sleap_export.py",
             runtime=RUNTIME,
             kind=SLEAP_PIPELINE.kind,
             models=SLEAP_PIPELINE.paths,
@@ -63,8 +58,8 @@ if SLEAP_EXPORT_ROOT:
             max_instances=sleap_max_instances_argument(),
             tolerance=config["pose"]["export_tolerance_px"],
         shell:
-            "{params.python:q} {params.script:q} export --runtime {params.runtime}"
-            " --kind {params.kind} --models {params.models:q} --nodes {params.nodes}"
+            "{params.python:q} {params.script:q} --runtime {params.runtime}"
+            " --kind {params.kind} --models {params.models:q} --nodes {params.nodes:q}"
             " --crop-size {params.crop_size} --video {params.video:q}"
             " --folder {output:q} --height {wildcards.height} --width {wildcards.width}"
             " --parity-frames {params.parity_frames} --tolerance {params.tolerance}"
@@ -87,8 +82,7 @@ if SLEAP_PIPELINE.on_crops:
             CORE_ENV
         threads: 1
         resources:
-            mem_mb=1024,
-            runtime=10,
+            **job_sizing.rule_resources("sleap_crop_boxes", config, VIDEOS),
         script:
             "../scripts/sleap_crop_boxes.py"
 
@@ -107,22 +101,24 @@ rule sleap_predict:
         SLEAP_CONDA_ENV
     threads: config["pose"]["threads"]
     resources:
-        **model_job_resources("sleap", batch=config["pose"]["batch_size"]),
+        **job_sizing.rule_resources(
+            "sleap", config, VIDEOS, batch=config["pose"]["batch_size"], gpu=True
+        ),
     params:
         python=sleap_python(),
-        script=SLEAP_SCRIPT,
+        script=f"{SLEAP_SCRIPTS}/sleap_predict.py",
         runtime=RUNTIME,
         kind=SLEAP_PIPELINE.kind,
         models=SLEAP_PIPELINE.paths,
         nodes=SLEAP_NODES,
-        frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
+        frames=video_frames,
         batch_size=config["pose"]["batch_size"],
         max_instances=sleap_max_instances_argument(),
         export=sleap_export_argument,
         crops=sleap_crop_arguments,
     shell:
-        "{params.python:q} {params.script:q} predict --runtime {params.runtime}"
-        " --kind {params.kind} --models {params.models:q} --nodes {params.nodes}"
+        "{params.python:q} {params.script:q} --runtime {params.runtime}"
+        " --kind {params.kind} --models {params.models:q} --nodes {params.nodes:q}"
         " --video {input.video:q} --frames {params.frames:q} {params.export} {params.crops}"
         " --batch-size {params.batch_size} --threads {threads} {params.max_instances}"
         " --slp {output.slp:q} --npz {output.npz:q} --log {log:q}"
@@ -148,8 +144,7 @@ rule sleap_tables:
         CORE_ENV
     threads: 1
     resources:
-        # The same work as reading a predictions file into the two tables.
-        **job_resources("import_predictions"),
+        **job_sizing.rule_resources("sleap_tables", config, VIDEOS),
     script:
         "../scripts/sleap_tables.py"
 
@@ -169,13 +164,12 @@ rule sleap_evaluate:
         SLEAP_CONDA_ENV
     threads: 1
     resources:
-        mem_mb=4096,
-        runtime=30,
+        **job_sizing.rule_resources("sleap_evaluate", config, VIDEOS),
     params:
         python=sleap_python(),
-        script=SLEAP_SCRIPT,
-        frames=lambda wildcards: str(VIDEOS[wildcards.video].frames),
+        script=f"{SLEAP_SCRIPTS}/sleap_evaluate.py",
+        frames=video_frames,
     shell:
-        "{params.python:q} {params.script:q} evaluate --predictions {input.predictions:q}"
+        "{params.python:q} {params.script:q} --predictions {input.predictions:q}"
         " --ground-truth {input.ground_truth:q} --frames {params.frames:q}"
         " --video-id {wildcards.video} --output {output:q} --log {log:q}"

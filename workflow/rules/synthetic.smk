@@ -10,8 +10,8 @@ rule synthetic_video:
         CORE_ENV
     threads: 1
     resources:
-        **job_resources("synthetic_video"),
+        **job_sizing.rule_resources("synthetic_video", config, VIDEOS),
     params:
         scene=lambda wildcards: VIDEOS[wildcards.video].synthetic,
     script:
-        "../scripts/make_synthetic_video.py"
+        "../scripts/synthetic_video.py"

@@ -16,7 +16,7 @@ if TRACKING:
             CORE_ENV
         threads: 1
         resources:
-            **job_resources("track"),
+            **job_sizing.rule_resources("track", config, VIDEOS),
         params:
             tracking=config["tracking"],
             sources=provenance_sources,

@@ -12,7 +12,7 @@ def main(smk):
     runtimes.prepare_process(runtime)
     capability = runtimes.check_node(runtime, "yolo_obb")
     with tempfile.TemporaryDirectory(prefix="snakeherd-ultralytics-") as settings_dir:
-        if runtime not in (*runtimes.ONNX_RUNTIMES, "tract"):
+        if runtimes.get(runtime).imports_torch:
             from snakeherd.yolo import offline
 
             offline.configure(settings_dir)

@@ -10,10 +10,11 @@ from snakeherd.yolo import offline
 def main(smk):
     settings = smk.params.settings
     artifact = smk.output.artifact
-    engine = artifact.endswith(".engine")
     stage = "yolo_obb" if settings["task"] == "obb" else "yolo_pose"
+    # TensorRT engines are built on the GPU they run on; ONNX exports need no accelerator.
+    engine = runtimes.get(smk.params.runtime).family == runtimes.table.TENSORRT
     if engine:
-        runtimes.check_node("tensorrt", stage)
+        runtimes.check_node(smk.params.runtime, stage)
     with tempfile.TemporaryDirectory(prefix="snakeherd-ultralytics-") as settings_dir:
         offline.configure(settings_dir)
         from snakeherd.yolo.export import (

@@ -14,7 +14,7 @@ def main(smk):
     capability = runtimes.check_node(runtime, "yolo_pose")
     pose = smk.params.pose
     with tempfile.TemporaryDirectory(prefix="snakeherd-ultralytics-") as settings_dir:
-        if runtime not in (*runtimes.ONNX_RUNTIMES, "tract"):
+        if runtimes.get(runtime).imports_torch:
             from snakeherd.yolo import offline
 
             offline.configure(settings_dir)

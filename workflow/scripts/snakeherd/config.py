@@ -23,13 +23,6 @@ from .video import FrameRangeError, FrameSelection, probe
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SAMPLE_SHEET_COLUMNS = ("id", "path", "frames", "ground_truth", "predictions")
 
-# Stage methods this version runs; the schema and the runtime matrix know every method of the
-# design, so a config is judged on its runtime even for a method that is still to come.
-AVAILABLE_METHODS = {
-    "detection": {"background", "yolo_obb", "none"},
-    "pose": {"none", "yolo_pose", "sleap"},
-}
-
 
 @dataclass(frozen=True)
 class VideoEntry:
@@ -282,8 +275,8 @@ def check_models(config: dict) -> None:
             )
         if pose["method"] == "sleap":
             # Folders, their types, the pairing and the environment, before any job.
-            from .sleap_env import resolve_env
-            from .sleap_models import resolve_pipeline
+            from .sleap.env import resolve_env
+            from .sleap.models import resolve_pipeline
 
             resolve_pipeline(list(models), detection.get("method", "none"))
             resolve_env(pose.get("env"))
@@ -365,14 +358,6 @@ def check_config(config: dict, sample_sheet=None, probe_videos: bool = True) -> 
 
     check_models(config)
     check_stage_combination(config)
-    for section, available in AVAILABLE_METHODS.items():
-        method = (config.get(section) or {}).get("method")
-        if method not in available:
-            raise ConfigError(
-                f"{section}.method: '{method}' is part of snakeherd's design but not available "
-                "in this version yet.",
-                f"use {section}.method: {' or '.join(sorted(available))} for now.",
-            )
 
     has_list = bool(config.get("videos"))
     has_sheet = bool(config.get("sample_sheet"))

@@ -11,6 +11,7 @@ Only frames the workflow processed are scored.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -254,3 +255,13 @@ def format_summary(summary: pd.DataFrame) -> str:
     columns = [c for c in SHORT_SUMMARY if c in summary.columns]
     columns += [c for c in ("pose_oks_map", "pose_pck") if c in summary.columns]
     return summary[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+
+def print_run_summary(results: str | Path) -> None:
+    """The end of a run, on stderr: the tracking evaluation when there is one, and where the
+    results are."""
+    summary = Path(results) / "evaluation_summary.parquet"
+    if summary.exists():
+        print(f"\nTracking evaluation ({summary.with_suffix('.csv')}):", file=sys.stderr)
+        print(format_summary(pd.read_parquet(summary)), file=sys.stderr)
+    print(f"\nsnakeherd: results are in {Path(results).resolve()}/", file=sys.stderr)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from .errors import VideoError
-from .runtimes import needs_gpu
+from .runtimes import table
 from .synthetic import SceneSpec
 from .video import FrameRangeError, probe
 
@@ -139,10 +139,10 @@ def _model_cost(stage: str, runtime: str, batch: int) -> Cost:
     # top-down at 384²: ~12-18 frames/s); GPUs are taken as 5x faster. A batch holds `batch`
     # network inputs (640² x 3 float32 ~ 5 MB each) plus activations, budgeted at 60 MB each.
     framework_mb = {"yolo_obb": 1500, "yolo_pose": 1500, "sleap": 2500}[stage]
-    if runtime.startswith("onnx") or runtime == "tract":
+    if not table.get(runtime).imports_torch:
         framework_mb = 600  # ONNX Runtime without torch
     frames_per_second = {"yolo_obb": 10.0, "yolo_pose": 8.0, "sleap": 8.0}[stage]
-    if needs_gpu(runtime):
+    if table.needs_gpu(runtime):
         frames_per_second *= 5
     return Cost(
         base_mem_mb=JOB_PROCESS_MB + framework_mb + 60 * batch,
@@ -192,6 +192,18 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         return _cpu_rule_cost(seconds_per_megapixel=0.002)
     if rule == "evaluation_summary":
         return _cpu_rule_cost(base_seconds=30)
+    if rule == "sleap_preflight":
+        # Importing torch and sleap-nn, and checking the runtime's device.
+        return Cost(base_mem_mb=2048, base_seconds=450)
+    if rule == "sleap_crop_boxes":
+        # Reading the detections table into the boxes a crop run needs.
+        return Cost(base_mem_mb=512, base_seconds=300)
+    if rule == "sleap_tables":
+        # The same work as reading a predictions file into the two tables.
+        return rule_cost("import_predictions", config)
+    if rule == "sleap_evaluate":
+        # sleap-nn's evaluator over the ground truth's labelled frames.
+        return Cost(base_mem_mb=2048, base_seconds=900)
     raise KeyError(f"no cost model for rule '{rule}'; add one to snakeherd.resources.rule_cost")
 
 
@@ -229,10 +241,45 @@ def runtime_request_minutes(
     return math.ceil(minutes * scaling.runtime_scale * scaling.growth(attempt))
 
 
+def rule_resources(
+    rule: str, config: dict, videos: dict, batch: int = 1, gpu: bool = False
+) -> dict:
+    """The ``resources:`` of a rule, sized from the video of each job.
+
+    ``resources: **rule_resources("track", config, VIDEOS)`` in a rule. ``mem_mb`` and
+    ``runtime`` (minutes) follow the frames and frame size the job processes (:func:`rule_cost`
+    has each rule's cost model; a model stage passes its stage name, ``yolo_obb``, ``yolo_pose``
+    or ``sleap``, and its ``batch``) and grow with each retry after SLURM kills a job for memory
+    or time. ``gpu``: the job runs on the runtime's accelerator, so it asks for a GPU when the
+    runtime needs one (:func:`gpu_request`). CPUs are the rule's ``threads:`` (the SLURM plugin
+    asks for ``--cpus-per-task=threads``; a ``cpus_per_task`` resource would only add DAG time).
+    ``videos`` maps video ids to their :class:`snakeherd.config.VideoEntry`; jobs without a
+    video get a fixed guess.
+    """
+    cost = rule_cost(rule, config, batch=batch)
+    scaling = Scaling.from_config(config.get("resources"))
+
+    def workload(wildcards) -> Workload:
+        video = wildcards.get("video")
+        return UNKNOWN_WORKLOAD if video is None else workload_of(videos[video])
+
+    def mem_mb(wildcards, attempt):
+        return memory_request_mb(cost, workload(wildcards), scaling, attempt)
+
+    def runtime(wildcards, attempt):
+        return runtime_request_minutes(cost, workload(wildcards), scaling, attempt)
+
+    return {
+        "mem_mb": mem_mb,
+        "runtime": runtime,
+        **(gpu_request(config["runtime"]) if gpu else {}),
+    }
+
+
 def gpu_request(runtime: str, gpus: int = 1) -> dict[str, str]:
     """The scheduler resources a model job needs for its runtime: a GPU or nothing.
 
     ``gres`` becomes ``sbatch --gres=gpu:N``; a profile can replace it per rule (e.g.
     ``set-resources: {<rule>: {gres: "gpu:a100:1"}}``) or add ``slurm_extra``.
     """
-    return {"gres": f"gpu:{gpus}"} if needs_gpu(runtime) else {}
+    return {"gres": f"gpu:{gpus}"} if table.needs_gpu(runtime) else {}

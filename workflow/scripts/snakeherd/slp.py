@@ -12,6 +12,7 @@ pose stage's skeleton), which SLEAP opens over the video for proofreading.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputFileError
+from .keypoints import keypoint_boxes
 
 # Skeleton of tracks that have no keypoints (detection boxes only): the box centre.
 CENTROID_NODE = "centroid"
@@ -84,43 +86,23 @@ def _pick_video(labels, path: str, video_path: str | None):
     )
 
 
-def keypoint_geometry(points: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Centre, long side, short side and axis angle in [0, π) of keypoint sets (n, K, 2).
+@functools.cache
+def has_tracks(path: str) -> bool:
+    """Whether a ``.slp`` assigns its instances to tracks (a ground truth without them scores
+    poses only). Cached: the workflow asks once per video while it builds the DAG.
 
-    The box is aligned with the keypoints' principal direction; its sides are their extents
-    along it and across it, the longer one first, and the angle is the long side's direction.
-    Instances with fewer than two visible keypoints get NaN sides and angle.
+    Without sleap-io (a main environment that never tracks ``.slp`` files) it answers True and
+    leaves the verdict to the evaluation job, which reports what it needs.
     """
-    visible = np.isfinite(points).all(axis=2)
-    count = visible.sum(axis=1)
-    filled = np.where(visible[..., None], points, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centre = filled.sum(axis=1) / count[:, None]
-    offsets = np.where(visible[..., None], points - centre[:, None, :], 0.0)
-    sxx = (offsets[..., 0] ** 2).sum(axis=1)
-    syy = (offsets[..., 1] ** 2).sum(axis=1)
-    sxy = (offsets[..., 0] * offsets[..., 1]).sum(axis=1)
-    angle = np.mod(0.5 * np.arctan2(2 * sxy, sxx - syy), np.pi)
-    along = offsets[..., 0] * np.cos(angle)[:, None] + offsets[..., 1] * np.sin(angle)[:, None]
-    across = -offsets[..., 0] * np.sin(angle)[:, None] + offsets[..., 1] * np.cos(angle)[:, None]
-
-    def extent(values):
-        high = np.where(visible, values, -np.inf).max(axis=1)
-        low = np.where(visible, values, np.inf).min(axis=1)
-        return high - low
-
-    long_side, short_side = extent(along), extent(across)
-    # The box's long side defines the angle (the detections contract), even when spread limbs
-    # make the keypoints wider across the body than along it.
-    wider = short_side > long_side
-    long_side, short_side = (
-        np.where(wider, short_side, long_side),
-        np.where(wider, long_side, short_side),
+    try:
+        import sleap_io
+    except ImportError:
+        return True
+    return any(
+        instance.track is not None
+        for frame in sleap_io.load_slp(path).labeled_frames
+        for instance in frame.instances
     )
-    angle = np.where(wider, np.mod(angle + np.pi / 2, np.pi), angle)
-    few = count < 2
-    long_side[few] = short_side[few] = angle[few] = np.nan
-    return centre, long_side, short_side, angle
 
 
 def read_predictions(
@@ -179,7 +161,7 @@ def read_predictions(
         )
     points = np.stack(point_list)
     point_scores = np.stack(point_score_list)
-    centre, long_side, short_side, angle = keypoint_geometry(points)
+    centre, long_side, short_side, angle = keypoint_boxes(points)
     detections = pd.DataFrame(
         {
             "video_id": video_id,

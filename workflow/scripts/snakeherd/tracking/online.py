@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..slp import keypoint_geometry
+from ..keypoints import keypoint_boxes
 from . import kalman
 from .instances import Instances
 from .matching import MATCHERS
@@ -115,7 +115,7 @@ class OnlineTracker:
         if instances.has_keypoints:
             # Keypoints give the body axis directly; boxes of some detectors (pose models on
             # whole frames) are axis-aligned and only say 0 or π/2.
-            _, long_side, short_side, keypoint_axis = keypoint_geometry(instances.keypoints)
+            _, long_side, short_side, keypoint_axis = keypoint_boxes(instances.keypoints)
             from_points = np.isfinite(keypoint_axis) & (long_side >= MIN_ELONGATION * short_side)
             axis = np.where(from_points, keypoint_axis, axis)
         # What a detection measures: x, y and (for elongated bodies) the body axis.

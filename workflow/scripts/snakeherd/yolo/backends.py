@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import runtimes
 from ..errors import InputFileError
+from ..runtimes import onnx_sessions, table
 
-LEAN_RUNTIMES = (*runtimes.ONNX_RUNTIMES, "tract")
+# Runtimes whose YOLO jobs run the exported model without Ultralytics or torch.
+LEAN_RUNTIMES = tuple(runtime.name for runtime in table.TABLE if not runtime.imports_torch)
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,11 @@ class OnnxRuntimeModel:
     """
 
     def __init__(self, path: str, runtime: str, threads: int):
-        on_cpu = runtime == "onnx_cpu"
+        on_cpu = table.get(runtime).cpu_only
         self.workers = threads if on_cpu else 1
-        self.session = runtimes.open_onnxruntime_session(path, runtime, 1 if on_cpu else threads)
+        self.session = onnx_sessions.open_onnxruntime_session(
+            path, runtime, 1 if on_cpu else threads
+        )
         self.providers = self.session.get_providers()
         self.input_name = self.session.get_inputs()[0].name
 
@@ -88,16 +91,15 @@ class TractModel:
 
 
 def open_lean_model(path: str, runtime: str, info: ModelInfo, threads: int):
-    if runtime == "tract":
+    if table.get(runtime).family == table.TRACT:
         return TractModel(path, info.batch, info.size, threads)
     return OnnxRuntimeModel(path, runtime, threads)
 
 
 def ultralytics_device(runtime: str) -> str:
     """Ultralytics' device string for a native runtime (ROCm builds of torch use 'cuda')."""
-    return {"cpu": "cpu", "mps": "mps", "cuda": "cuda:0", "rocm": "cuda:0", "tensorrt": "cuda:0"}[
-        runtime
-    ]
+    device = table.get(runtime).torch_device
+    return "cuda:0" if device == "cuda" else device
 
 
 def ultralytics_predict(model, images: list[np.ndarray], run, size: int):

@@ -109,7 +109,7 @@ class ObbDetector:
 
 def detect_video(video_path: str, selection: FrameSelection, run: YoloRun):
     """Detections of the selected frames (table without ``video_id``) and a stage summary."""
-    if run.runtime in ("cpu", "mps", "cuda", "rocm", "tensorrt"):
+    if run.runtime not in LEAN_RUNTIMES:
         import torch
 
         torch.set_num_threads(run.threads)

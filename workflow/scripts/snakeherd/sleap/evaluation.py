@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from .errors import InputFileError
-from .video import FrameSelection
+from ..errors import InputFileError
+from ..video import FrameSelection
 
 
 def _finite(value):

@@ -10,7 +10,7 @@ opencv). Two modes:
   stage (:mod:`snakeherd.crops`: square around the box centre, side ``crop_scale`` × the box's
   long side, resampled to the model's crop size), keypoints mapped back exactly.
 
-Outputs: a ``.slp`` that opens in SLEAP, and a compact ``.npz`` (numpy only) that the main
+Outputs: a ``.slp`` that opens in SLEAP, and the arrays of :mod:`.handover`, which the main
 environment turns into ``poses.parquet`` / ``detections.parquet``.
 """
 
@@ -24,47 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .crops import Crop, extract
-from .video import FrameSelection, probe
+from .. import runtimes
+from ..crops import Crop, extract
+from ..video import FrameSelection, probe
+from .handover import PoseArrays, read_crop_boxes, write_pose_arrays
+from .predictors import build_predictor
 
 logger = logging.getLogger("snakeherd")
-
-
-@dataclass
-class PoseArrays:
-    """Instances of many frames, flat: one row per instance."""
-
-    node_names: list[str]
-    frame: list[int] = field(default_factory=list)
-    det_id: list[int] = field(default_factory=list)
-    points: list[np.ndarray] = field(default_factory=list)
-    point_scores: list[np.ndarray] = field(default_factory=list)
-    instance_score: list[float] = field(default_factory=list)
-    identity: list[str] = field(default_factory=list)
-
-    def add(self, frame, det_id, points, point_scores, score, identity="") -> None:
-        self.frame.append(int(frame))
-        self.det_id.append(int(det_id))
-        self.points.append(np.asarray(points, dtype=np.float64).reshape(-1, 2))
-        self.point_scores.append(np.asarray(point_scores, dtype=np.float64).reshape(-1))
-        self.instance_score.append(float(score))
-        self.identity.append(identity or "")
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        n_nodes = len(self.node_names)
-        return {
-            "frame": np.asarray(self.frame, dtype=np.int64),
-            "det_id": np.asarray(self.det_id, dtype=np.int64),
-            "points": (np.stack(self.points) if self.points else np.zeros((0, n_nodes, 2))).astype(
-                np.float64
-            ),
-            "point_scores": (
-                np.stack(self.point_scores) if self.point_scores else np.zeros((0, n_nodes))
-            ).astype(np.float64),
-            "instance_score": np.asarray(self.instance_score, dtype=np.float64),
-            "identity": np.asarray(self.identity, dtype=str),
-            "node_names": np.asarray(self.node_names, dtype=str),
-        }
 
 
 def frames_at_limit(arrays: PoseArrays, limit: int) -> int:
@@ -72,14 +38,6 @@ def frames_at_limit(arrays: PoseArrays, limit: int) -> int:
     if not arrays.frame:
         return 0
     return int((np.unique(arrays.frame, return_counts=True)[1] >= limit).sum())
-
-
-def write_npz(arrays: PoseArrays, stage: dict, path: str | Path) -> None:
-    """The stage's result for the main environment (atomic)."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(temporary, stage=np.asarray(json.dumps(stage, sort_keys=True)), **arrays.arrays())
-    temporary.replace(path)
 
 
 def _instance_identity(instance) -> str:
@@ -179,12 +137,6 @@ def predict_whole_frames(predictor, video_path: str, frames: np.ndarray, timing:
     if identities:
         labels.identities = list(identities.values())
     return labels
-
-
-def read_detections(path: str | Path) -> dict[str, np.ndarray]:
-    """The detection boxes the crop mode needs (written by the main environment)."""
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in ("frame", "det_id", "x", "y", "w", "score")}
 
 
 def centered_instance_layer(predictor):
@@ -300,3 +252,86 @@ def save_slp(labels, path: str | Path) -> None:
 
 def resolve_frames(video_path: str, selection: str) -> np.ndarray:
     return FrameSelection.parse(selection).resolve(probe(video_path).n_frames).frames()
+
+
+def predict_video(
+    *,
+    runtime: str,
+    kind: str,
+    models: list[str],
+    nodes: list[str],
+    video: str,
+    frame_selection: str,
+    export: str | None,
+    crop_boxes: str | None,
+    crop_size: int | None,
+    crop_scale: float,
+    batch_size: int,
+    threads: int,
+    max_instances: int | None,
+    slp: str,
+    arrays_path: str,
+) -> dict:
+    """The SLEAP stage on one video: ``slp`` for SLEAP, the hand-over arrays for the tables.
+
+    Returns the timing summary.
+    """
+    timing = Timing()
+    capability = runtimes.check_node(runtime, "sleap")
+    frames = resolve_frames(video, frame_selection)
+    predictor = build_predictor(
+        models, runtime, export, batch_size, threads, max_instances=max_instances
+    )
+    timing.model_loaded = time.perf_counter()
+    if kind == "crops":
+        detections = read_crop_boxes(crop_boxes)
+        arrays = predict_crops(
+            predictor, video, frames, detections, crop_size, crop_scale, batch_size, timing, nodes
+        )
+        labels = arrays_to_labels(arrays, video, predictor.skeleton)
+    else:
+        labels = predict_whole_frames(predictor, video, frames, timing)
+        arrays = labels_to_arrays(labels, nodes)
+    save_slp(labels, slp)
+    stage = {
+        "method": "sleap",
+        "pipeline": kind,
+        "models": list(models),
+        "export": export,
+        "runtime": capability.as_dict(),
+        "frame_selection": frame_selection,
+        "frames": len(frames),
+        "batch_size": batch_size,
+        "max_instances": max_instances,
+        "crop_scale": crop_scale if kind == "crops" else None,
+    }
+    limit = max_instances
+    if export:
+        parity = Path(export) / "parity.json"
+        if parity.exists():
+            report = json.loads(parity.read_text())
+            report.pop("export_s", None)  # tables hold nothing time-dependent
+            stage["export_parity"] = report
+            limit = limit or report.get("max_instances")
+    if limit and kind != "crops":  # on crops, the detection stage decides how many
+        full = frames_at_limit(arrays, limit)
+        stage["frames_at_max_instances"] = full
+        if full:
+            logger.warning(
+                "%d of %d frames have %d animals, the most this run finds per frame: some may "
+                "have more. Set pose.max_instances to the most animals a frame can show.",
+                full,
+                len(frames),
+                limit,
+            )
+    write_pose_arrays(arrays, stage, arrays_path)
+    summary = timing.summary()
+    logger.info(
+        "%d instances in %d frames; model load %.2f s, first frame %.2f s, %.2f frames/s",
+        len(arrays.frame),
+        summary["frames"],
+        summary["load_s"] or 0,
+        summary["first_frame_s"] or 0,
+        summary["fps_after_load"] or 0,
+    )
+    return summary

@@ -3,9 +3,9 @@
 Runs inside the SLEAP environment. ``sleap-nn export`` writes the artifact at the video's frame
 size (sleap-nn freezes the size at export; a centered-instance model is exported at its crop
 size). A top-down pair, plain or multi-class, is exported one model each, into the sub-folders
-``sleap_runtime.TOPDOWN_PARTS`` names, which the stage composes as the checkpoint path composes
+``TOPDOWN_PARTS`` names, which the stage composes as the checkpoint path composes
 the pair.
-:func:`snakeherd.sleap_runtime.expose_confmaps` lets the stage refine the peaks; then
+:func:`.graph.expose_confmaps` lets the stage refine the peaks; then
 the parity check runs the checkpoint and the export on a few real frames and measures how far
 their keypoints are apart, both for sleap-nn's exported output as is ("raw") and for what this
 stage produces from it ("corrected"). The numbers are written beside the artifact
@@ -25,9 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import sleap_inference, sleap_runtime
-from .errors import SnakeherdError
-from .video import FrameSelection, probe
+from ..errors import SnakeherdError
+from ..runtimes import table
+from ..video import FrameSelection, probe
+from . import graph, inference
+from .corrections import SIZE_MATCHED_TYPES, ExportGeometry, training_max_hw
+from .predictors import TOPDOWN_PARTS, build_predictor
 
 logger = logging.getLogger("snakeherd")
 
@@ -199,14 +202,14 @@ def _grid_detections(frames: np.ndarray, height: int, width: int, crop_size: int
 
 
 def _run(predictor, kind, video, frames, node_names, crop_size, detections):
-    timing = sleap_inference.Timing()
+    timing = inference.Timing()
     if kind == "crops":
-        arrays = sleap_inference.predict_crops(
+        arrays = inference.predict_crops(
             predictor, video, frames, detections, crop_size, 1.0, 4, timing, node_names
         )
     else:
-        labels = sleap_inference.predict_whole_frames(predictor, video, frames, timing)
-        arrays = sleap_inference.labels_to_arrays(labels, node_names)
+        labels = inference.predict_whole_frames(predictor, video, frames, timing)
+        arrays = inference.labels_to_arrays(labels, node_names)
     return arrays.arrays()
 
 
@@ -234,15 +237,13 @@ def parity_check(
         if kind == "crops"
         else None
     )
-    checkpoint = sleap_runtime.build_predictor(
-        model_paths, "cpu", None, 4, threads, max_instances=max_instances
-    )
+    checkpoint = build_predictor(model_paths, "cpu", None, 4, threads, max_instances=max_instances)
     reference = _run(checkpoint, kind, video, frames, node_names, crop_size, detections)
     results = {}
     for label, correct in (("raw", False), ("corrected", True)):
         if correct and before_corrected is not None:
             before_corrected()
-        predictor = sleap_runtime.build_predictor(
+        predictor = build_predictor(
             model_paths, runtime, str(folder), 4, threads, correct, max_instances
         )
         exported = _run(predictor, kind, video, frames, node_names, crop_size, detections)
@@ -257,15 +258,14 @@ def _export_part(
     frame_hw: tuple[int, int] | None,
     max_instances: int | None,
     model_type: str,
-    runtime: str,
 ) -> dict:
     """One ``sleap-nn export`` into ``out``, with the maps the stage refines from exposed.
 
     ``frame_hw`` None: sleap-nn's own input size (a centered-instance model's crop size).
     """
     input_hw = frame_hw or (None, None)
-    max_hw = sleap_runtime.training_max_hw(Path(model_paths[0]) / "training_config.yaml")
-    if model_type in sleap_runtime.SIZE_MATCHED_TYPES and max_hw is not None:
+    max_hw = training_max_hw(Path(model_paths[0]) / "training_config.yaml")
+    if model_type in SIZE_MATCHED_TYPES and max_hw is not None:
         # The stage resizes frames to the size the model was trained at, as the checkpoint path
         # does; the graph takes that size.
         input_hw = max_hw
@@ -273,13 +273,13 @@ def _export_part(
     for path in out.iterdir():  # sleap-nn copies read-only training configs as is
         path.chmod(path.stat().st_mode | 0o200)
     metadata = json.loads((out / "export_metadata.json").read_text())
-    exposed = sleap_runtime.expose_confmaps(out / "model.onnx", metadata["model_type"])
-    geometry = sleap_runtime.ExportGeometry.read(out, metadata)
+    exposed = graph.expose_confmaps(out / "model.onnx", metadata["model_type"])
+    geometry = ExportGeometry.read(out, metadata)
     return {
         "input_hw": input_hw,
         "exposed": exposed,
         # TensorRT engines are built from sleap-nn's graph, before the maps were exposed.
-        "corrections": geometry.corrections(confmaps=exposed and runtime != "tensorrt"),
+        "corrections": geometry.corrections(confmaps=exposed and fmt != table.TENSORRT),
     }
 
 
@@ -304,7 +304,7 @@ def export_and_check(
     temporary = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.parent.mkdir(parents=True, exist_ok=True)
-    fmt = "tensorrt" if runtime == "tensorrt" else "onnx"
+    fmt = table.get(runtime).family  # sleap-nn export names its formats as the families
     limit_source = "pose.max_instances" if max_instances is not None else None
     if max_instances is None and kind != "crops":  # a crop holds one animal
         max_instances, limit_source = default_max_instances(model_paths)
@@ -315,7 +315,7 @@ def export_and_check(
         if kind in ("topdown", "multi_class_topdown"):
             # One export per model, composed by the stage as the checkpoint path composes them.
             centroid, instance = model_paths
-            centroid_part, instance_part = sleap_runtime.TOPDOWN_PARTS
+            centroid_part, instance_part = TOPDOWN_PARTS
             instance_type = "centered_instance" if kind == "topdown" else kind
             parts = [
                 ("centroid", temporary / centroid_part, [centroid], (height, width), max_instances),
@@ -325,7 +325,7 @@ def export_and_check(
             frame_hw = None if on_crops else (height, width)
             parts = [(kind, temporary, model_paths, frame_hw, max_instances)]
         exported = [
-            _export_part(paths, out, fmt, frame_hw, slots, part_type, runtime)
+            _export_part(paths, out, fmt, frame_hw, slots, part_type)
             for part_type, out, paths, frame_hw, slots in parts
         ]
         input_hw = exported[0]["input_hw"]
@@ -337,11 +337,9 @@ def export_and_check(
         def antialias_inputs():
             # After the raw measurement, which is sleap-nn's graph as it exported it. TensorRT
             # engines were built from that graph already.
-            if runtime == "tensorrt":
+            if fmt == table.TENSORRT:
                 return
-            changed = [
-                sleap_runtime.antialias_input_resize(out / "model.onnx") for _, out, *_ in parts
-            ]
+            changed = [graph.antialias_input_resize(out / "model.onnx") for _, out, *_ in parts]
             if any(changed):
                 corrections.append("input resized as the checkpoint resizes it")
 
@@ -395,7 +393,9 @@ def export_and_check(
                 f"{median} px (tolerance {tolerance_px} px; p90 {corrected['p90_px']} px, max "
                 f"{corrected['max_px']} px, {corrected['unmatched_instances']} unmatched "
                 f"instances; sleap-nn's raw export: median {results['raw']['median_px']} px).",
-                "run on a native runtime (cpu / cuda / mps) for checkpoint-exact keypoints, or "
+                "run on a torch runtime ("
+                + ", ".join(table.names(table.TORCH))
+                + ") for checkpoint-exact keypoints, or "
                 "raise pose.export_tolerance_px if this difference is acceptable for your "
                 "analysis.",
             )

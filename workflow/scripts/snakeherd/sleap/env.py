@@ -10,7 +10,7 @@ SLEAP brings its own torch/CUDA stack, so its rules run in a separate environmen
   chosen by the runtime), otherwise the interpreter running Snakemake.
 
 Whether that interpreter really has sleap-nn (and torch, torchvision, onnx, onnxruntime that
-import together) is the preflight rule's job (:mod:`snakeherd.sleap_preflight`), on the node
+import together) is the preflight rule's job (:mod:`.preflight`), on the node
 that runs the jobs.
 """
 
@@ -22,24 +22,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..runtimes import table
 
 CONDA_FRONTENDS = ("conda", "mamba", "micromamba")
-
-# The install profiles of envs/: the runtime picks the profile.
-ENV_FILES = {
-    "cpu": "envs/sleap-cpu.yaml",
-    "mps": "envs/sleap-cpu.yaml",
-    "onnx_cpu": "envs/sleap-cpu.yaml",
-    "cuda": "envs/sleap-gpu.yaml",
-    "onnx_cuda": "envs/sleap-gpu.yaml",
-    "tensorrt": "envs/sleap-tensorrt.yaml",
-}
 
 
 def conda_env_file(runtime: str) -> str:
     """The ``envs/`` file (relative to the repository) of the install profile for ``runtime``."""
-    return ENV_FILES.get(runtime, ENV_FILES["cpu"])
+    return table.get(runtime).env(table.SLEAP)
 
 
 def _looks_like_path(value: str) -> bool:

@@ -26,7 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..runtimes import table
 
 CHECKPOINT = "best.ckpt"
 TRAINING_CONFIGS = ("training_config.yaml", "training_config.json")
@@ -46,7 +47,7 @@ WHOLE_FRAME_PIPELINES = (
     "topdown",
     "multi_class_topdown",
 )
-EXPORT_SUFFIX = {"onnx": ".onnx", "tensorrt": ".tensorrt"}
+EXPORT_SUFFIX = {table.ONNX: ".onnx", table.TENSORRT: ".tensorrt"}
 
 
 @dataclass(frozen=True)
@@ -286,11 +287,8 @@ def resolve_pipeline(paths: list[str], detection_method: str) -> SleapPipeline:
 
 def runtime_family(runtime: str) -> str | None:
     """``onnx`` / ``tensorrt`` for runtimes that run an exported model, else None."""
-    if runtime.startswith("onnx_"):
-        return "onnx"
-    if runtime == "tensorrt":
-        return "tensorrt"
-    return None
+    family = table.get(runtime).family
+    return family if family in EXPORT_SUFFIX else None
 
 
 def export_folder(

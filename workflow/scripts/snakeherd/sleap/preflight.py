@@ -23,9 +23,11 @@ import re
 import sys
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
-from . import runtimes
-from .errors import RuntimeUnavailableError
+from .. import runtimes
+from ..errors import RuntimeUnavailableError
+from ..runtimes import table
 
 SLEAP_NN_PIN = "sleap-nn[export]==0.3.5"
 
@@ -48,12 +50,14 @@ class Diagnosis:
     fix: str
 
 
+REPOSITORY = Path(__file__).resolve().parents[4]
+
+
 def _extras_for(runtime: str) -> str:
-    if runtime == "tensorrt":
-        return "sleap-nn[export-gpu,tensorrt]"
-    if runtime in ("cuda", "onnx_cuda"):
-        return "sleap-nn[export-gpu]"
-    return "sleap-nn[export]"
+    """sleap-nn with the extras that the runtime's environment file installs."""
+    env_file = REPOSITORY / table.get(runtime).env(table.SLEAP)
+    found = re.search(r"sleap-nn\[[^\]]*\]", env_file.read_text()) if env_file.is_file() else None
+    return found.group(0) if found else "sleap-nn[export]"
 
 
 def diagnose(module: str, error_text: str, runtime: str, python: str) -> Diagnosis:
@@ -157,9 +161,10 @@ def _missing_system_library(module: str, library: str, python: str) -> Diagnosis
 def required_modules(runtime: str) -> tuple[str, ...]:
     """What a SLEAP job on ``runtime`` imports (export runtimes need the export modules)."""
     modules = list(CORE_MODULES)
-    if runtime.startswith("onnx_") or runtime == "tensorrt":
+    family = table.get(runtime).family
+    if family in (table.ONNX, table.TENSORRT):
         modules += EXPORT_MODULES
-    if runtime == "tensorrt":
+    if family == table.TENSORRT:
         modules.append("tensorrt")
     return tuple(modules)
 

@@ -1,0 +1,53 @@
+"""An animal's box from its keypoints: one definition for every stage that has keypoints.
+
+The SLEAP stage's detections, track-only runs (``.slp`` predictions) and the tracker's body axis
+all take an instance's box from here, so the same keypoints give the same box on every path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def keypoint_boxes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Centre, long side, short side and axis angle in [0, π) of keypoint sets ``(n, K, 2)``.
+
+    Keypoints that are not found (NaN) are ignored. The centre is the mean of the found
+    keypoints; the box is aligned with their principal direction, its sides their extents along
+    it and across it, the longer one first, and the angle is the long side's direction. An
+    instance with fewer than two found keypoints has a centre (NaN with none) but NaN sides and
+    angle: one point has no extent and no direction.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    visible = np.isfinite(points).all(axis=2)
+    count = visible.sum(axis=1)
+    filled = np.where(visible[..., None], points, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = filled.sum(axis=1) / count[:, None]
+    offsets = np.where(visible[..., None], points - centre[:, None, :], 0.0)
+    sxx = (offsets[..., 0] ** 2).sum(axis=1)
+    syy = (offsets[..., 1] ** 2).sum(axis=1)
+    sxy = (offsets[..., 0] * offsets[..., 1]).sum(axis=1)
+    angle = np.mod(0.5 * np.arctan2(2 * sxy, sxx - syy), np.pi)
+    along = offsets[..., 0] * np.cos(angle)[:, None] + offsets[..., 1] * np.sin(angle)[:, None]
+    across = -offsets[..., 0] * np.sin(angle)[:, None] + offsets[..., 1] * np.cos(angle)[:, None]
+
+    def extent(values):
+        high = np.where(visible, values, -np.inf).max(axis=1, initial=-np.inf)
+        low = np.where(visible, values, np.inf).min(axis=1, initial=np.inf)
+        return high - low
+
+    long_side, short_side = extent(along), extent(across)
+    # The box's long side defines the angle (the detections contract), even when spread limbs
+    # make the keypoints wider across the body than along it.
+    wider = short_side > long_side
+    long_side, short_side = (
+        np.where(wider, short_side, long_side),
+        np.where(wider, long_side, short_side),
+    )
+    angle = np.where(wider, np.mod(angle + np.pi / 2, np.pi), angle)
+    # mod can return π itself for an angle a rounding error below zero.
+    angle = np.where(angle >= np.pi, 0.0, angle)
+    few = count < 2
+    long_side[few] = short_side[few] = angle[few] = np.nan
+    return centre, long_side, short_side, angle
