@@ -72,8 +72,6 @@ SLEAP = POSE == "sleap"
 TRACK_ONLY = DETECTION == "none" and POSE == "none"
 HAS_POSES = TRACK_ONLY or POSE != "none"
 CORE_ENV = "../../envs/core.yaml"
-# The environment of the YOLO rules follows the runtime: the lean ONNX path never needs torch.
-YOLO_ENV = f"../../{runtime_table.get(RUNTIME).env(runtime_table.YOLO)}"
 
 
 wildcard_constraints:
@@ -115,6 +113,8 @@ def has_ground_truth(entry):
         return False
     if entry.is_synthetic:
         return True
+    from snakeherd.slp import has_tracks  # sleap-io, only when a .slp is asked about
+
     return entry.ground_truth is not None and not (
         SLEAP
         and entry.ground_truth.endswith(".slp")
@@ -189,12 +189,6 @@ def final_outputs():
     if evaluated_videos():
         outputs.append(f"{RESULTS}/evaluation_summary.csv")
     return outputs
-
-
-def has_tracks(path):
-    from snakeherd.slp import has_tracks as slp_has_tracks  # sleap-io: only when asked
-
-    return slp_has_tracks(path)
 
 
 def report_success():

@@ -3,6 +3,8 @@
 # config's runtime needs exported, checked against the .pt on real frames.
 
 YOLO_EXPORTS = {}
+# The environment of the YOLO rules follows the runtime: the lean ONNX path never needs torch.
+YOLO_ENV = f"../../{runtime_table.get(RUNTIME).env(runtime_table.YOLO)}"
 # The export rules run Ultralytics: its TensorRT build for engines, the plain one for ONNX.
 YOLO_EXPORT_ENV = f"../../{runtime_table.get(RUNTIME).env(runtime_table.YOLO_EXPORT)}"
 

@@ -1,8 +1,9 @@
 """Rule sleap_tables: the SLEAP stage's arrays as poses.parquet (and detections.parquet)."""
 
 from snakeherd import io
-from snakeherd.pose_tables import detections_table, poses_table, read_pose_arrays
 from snakeherd.scripting import logger, run_rule
+from snakeherd.sleap.handover import read_pose_arrays
+from snakeherd.sleap.tables import detections_table, poses_table
 
 
 def main(smk):

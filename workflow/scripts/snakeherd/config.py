@@ -128,7 +128,6 @@ def _entry_from(
     index: int,
     where: str,
     base: Path | None,
-    probe_videos: bool,
     track_only: bool = False,
 ) -> VideoEntry:
     key = f"{where}[{index}]" if where == "videos" else f"{where} row {index + 1}"
@@ -206,7 +205,7 @@ def _entry_from(
         length = None
         if synthetic is not None:
             length = SceneSpec.from_config(synthetic).n_frames
-        elif probe_videos:
+        else:
             try:
                 length = probe(path).n_frames
             except VideoError:
@@ -346,7 +345,7 @@ def read_sample_sheet(path: str):
     return sheet
 
 
-def check_config(config: dict, sample_sheet=None, probe_videos: bool = True) -> list[VideoEntry]:
+def check_config(config: dict, sample_sheet=None) -> list[VideoEntry]:
     """Check a schema-validated config; return its videos. Raises :class:`ConfigError`.
 
     ``sample_sheet`` is the sheet already read (and schema-validated) by the caller, when the
@@ -379,8 +378,7 @@ def check_config(config: dict, sample_sheet=None, probe_videos: bool = True) -> 
         records = sample_sheet.to_dict("records")
         where, base = f"sample_sheet {sheet_path}", Path(sheet_path).parent
     entries = [
-        _entry_from(record, index, where, base, probe_videos, track_only)
-        for index, record in enumerate(records)
+        _entry_from(record, index, where, base, track_only) for index, record in enumerate(records)
     ]
 
     seen: dict[str, int] = {}

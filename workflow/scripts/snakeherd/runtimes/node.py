@@ -130,7 +130,7 @@ def _check_torch_device(torch, row: table.Runtime, stage: str) -> str:
                 "MPS needs an Apple Silicon Mac with macOS 12.3 or newer and an arm64 Python; "
                 f"elsewhere use runtime {cpu_runtimes}.",
             )
-        return "mps"
+        return row.torch_device
     hip = getattr(torch.version, "hip", None)
     if row.accelerator == table.AMD:
         if hip is None:

@@ -1,6 +1,6 @@
 """The runtime table: every runtime, what runs it, where, and which model stages support it.
 
-The only place in the library that lists runtime names (DESIGN.md §2). Everything else asks it:
+The only place in the library that lists runtime names. Everything else asks it:
 the config check (:func:`validate_runtime`, while Snakemake parses the config, before any job),
 the rules (the environment file of each stage, whether a job needs a GPU, whether a model is
 exported first), the YOLO and SLEAP code (torch device, ONNX Runtime providers) and the in-job
@@ -130,14 +130,15 @@ def names(family: str) -> tuple[str, ...]:
     return tuple(runtime.name for runtime in TABLE if runtime.family == family)
 
 
+def cpu_runtime(family: str) -> str | None:
+    """The family's runtime on the CPU alone (None where it has none)."""
+    return next((r.name for r in TABLE if r.family == family and r.cpu_only), None)
+
+
 def cpu_counterpart(runtime: str) -> str:
-    """The CPU-only runtime of the same family (``cpu`` where the family has none): what a
-    remedy offers when a node cannot run ``runtime``'s accelerator."""
-    family = get(runtime).family
-    return next(
-        (r.name for r in TABLE if r.family == family and r.cpu_only),
-        next(r.name for r in TABLE if r.family == TORCH and r.cpu_only),
-    )
+    """The CPU-only runtime of the same family (the torch one where the family has none): what
+    a remedy offers when a node cannot run ``runtime``'s accelerator."""
+    return cpu_runtime(get(runtime).family) or cpu_runtime(TORCH)
 
 
 def needs_gpu(runtime: str) -> bool:

@@ -99,10 +99,9 @@ def antialias_input_resize(model_path: str | Path) -> bool:
 
     A model trained at an input scale below 1 sees its frames (or crops) shrunk first. sleap-nn's
     graphs shrink them with ``interpolate`` (bilinear, no antialiasing); the checkpoint path
-    resizes with torchvision, which antialiases. That alone kept the multi-class bottom-up test
-    model (scale 0.375) 0.08 px median and 7 px at worst from its checkpoint; ONNX's antialiased
-    Resize brings it to 0.006 px and 0.05 px. Returns False (graph unchanged) when the graph does
-    not resize its input.
+    resizes with torchvision, which antialiases; on a model of small input scale the difference
+    moves keypoints by pixels (the README has the numbers). Returns False (graph unchanged) when
+    the graph does not resize its input.
     """
     import onnx
     from onnx import helper, version_converter

@@ -40,13 +40,6 @@ SUPPORTED_TYPES = (
     "multi_class_bottomup",
     "multi_class_topdown",
 )
-WHOLE_FRAME_PIPELINES = (
-    "single_instance",
-    "bottomup",
-    "multi_class_bottomup",
-    "topdown",
-    "multi_class_topdown",
-)
 EXPORT_SUFFIX = {table.ONNX: ".onnx", table.TENSORRT: ".tensorrt"}
 
 
@@ -84,10 +77,6 @@ class SleapPipeline:
     @property
     def on_crops(self) -> bool:
         return self.kind == "crops"
-
-    @property
-    def is_multi_class(self) -> bool:
-        return self.kind.startswith("multi_class")
 
     @property
     def paths(self) -> list[str]:

@@ -44,21 +44,6 @@ class Instances:
             return np.zeros(len(self), dtype=np.int64)
         return np.isfinite(self.keypoints).all(axis=2).sum(axis=1)
 
-    def select(self, rows: np.ndarray) -> Instances:
-        """A subset of rows (kept in order)."""
-        return _build(
-            self.frame[rows],
-            self.det_id[rows],
-            self.xy[rows],
-            self.size[rows],
-            self.angle[rows],
-            self.score[rows],
-            self.position_sd[rows],
-            self.nodes,
-            self.keypoints[rows],
-            self.keypoint_score[rows],
-        )
-
 
 def _build(
     frame, det_id, xy, size, angle, score, position_sd, nodes, keypoints, keypoint_score

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputFileError, SnakeherdError
+from ..runtimes import table
 from ..video import FrameSelection, VideoReader
 from .geometry import Letterbox
 
@@ -173,10 +174,11 @@ def check_parity(
     source = _TorchSource(model, device)
     if artifact.endswith(".engine"):
         artifact_model = _EngineArtifact(artifact, device)
-        artifact_runtime = "tensorrt"
+        artifact_runtime = table.names(table.TENSORRT)[0]
     else:
-        artifact_model = OnnxRuntimeModel(artifact, "onnx_cpu", threads=1)
-        artifact_runtime = "onnx_cpu"
+        # An ONNX export is checked on the CPU: the same graph runs on every provider.
+        artifact_runtime = table.cpu_runtime(table.ONNX)
+        artifact_model = OnnxRuntimeModel(artifact, artifact_runtime, threads=1)
     source_out = np.stack(run_in_batches(source, images, batch))
     artifact_out = np.stack(run_in_batches(artifact_model, images, batch))
     result = compare_raw(source_out, artifact_out, task, len(model.names))
