@@ -21,105 +21,68 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
-from scipy.optimize import linear_sum_assignment
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+sys.path.insert(0, str(REPO))
 
 from snakeherd import io  # noqa: E402
 from snakeherd.video import FrameSelection  # noqa: E402
-
-DATA = Path(os.environ.get("SNAKEHERD_SHARED_DATA", REPO.parent / "shared" / "data"))
-FLY_NODES = ["head", "neck", "thorax", "abdomen", "wingL", "wingR"]
-SLEAP_MODELS = ["minimal_instance_centroid", "minimal_instance_centered_instance"]
+from tests.support import configs  # noqa: E402
+from tests.support.data import (  # noqa: E402
+    FLY_HELD_OUT_FRAMES,
+    SHARED_DATA,
+    SLEAP_PAIR,
+    copy_sleap_models,
+    copy_yolo_models,
+)
+from tests.support.matching import matched_instances  # noqa: E402
+from tests.support.snakemake import snakemake_command  # noqa: E402
 
 
 def yolo_config(runtime: str, models: Path, frames: str) -> dict:
-    clip = DATA / "tracking"
-    return {
-        "experiment": f"yolo_{runtime}",
-        "runtime": runtime,
-        "videos": [
-            {
-                "id": "pair",
-                "path": str(clip / "centered_pair_low_quality.mp4"),
-                "frames": frames,
-                "ground_truth": str(clip / "centered_pair_predictions.clean.slp"),
-            }
-        ],
-        "detection": {"method": "yolo_obb", "model": str(models / "fly_obb_yolo11n.pt")},
-        "pose": {
-            "method": "yolo_pose",
-            "models": [str(models / "fly_pose_crops_yolo11n.pt")],
-            "node_names": FLY_NODES,
-        },
-    }
+    return configs.yolo_config(SHARED_DATA, models, runtime, frames, f"yolo_{runtime}")
 
 
 def sleap_config(runtime: str, models: Path, sleap_python: str, frames: str) -> dict:
-    return {
-        "experiment": f"sleap_{runtime}",
-        "runtime": runtime,
-        "videos": [
-            {
-                "id": "pair",
-                "path": str(DATA / "sleap" / "centered_pair_small.mp4"),
-                "frames": frames,
-            }
-        ],
-        "detection": {"method": "none"},
-        "pose": {
-            "method": "sleap",
-            "models": [str(models / name) for name in SLEAP_MODELS],
-            "env": sleap_python,
-        },
-        "tracking": {"enabled": True, "max_distance": 60},
-    }
+    return configs.sleap_config(
+        f"sleap_{runtime}",
+        runtime,
+        SHARED_DATA / "sleap" / "centered_pair_small.mp4",
+        frames,
+        [models / name for name in SLEAP_PAIR],
+        sleap_python,
+        tracking={"enabled": True, "max_distance": 60},
+    )
 
 
 def copy_models(workdir: Path) -> Path:
     """Writable copies, so that the export rules write next to them as they would for a user."""
     models = workdir / "models"
     if not models.is_dir():
-        models.mkdir(parents=True)
-        for name in ("fly_obb_yolo11n.pt", "fly_pose_crops_yolo11n.pt"):
-            shutil.copyfile(DATA / "yolo" / name, models / name)
-        for name in SLEAP_MODELS:
-            shutil.copytree(DATA / "sleap" / "models" / name, models / name)
-            for path in (models / name).iterdir():
-                path.chmod(0o644)
+        copy_yolo_models(SHARED_DATA, models)
+        copy_sleap_models(SHARED_DATA, models, SLEAP_PAIR)
     return models
 
 
 def run_workflow(workdir: Path, config: dict, cores: int) -> tuple[int, float, str]:
-    config_path = workdir / f"{config['experiment']}.yaml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config_path),
+    command = snakemake_command(
+        workdir,
+        config,
         "--cores",
         str(cores),
         "--scheduler",
         "greedy",
-    ]
+        config_name=f"{config['experiment']}.yaml",
+    )
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
@@ -158,22 +121,9 @@ def instance_points(poses: pd.DataFrame) -> dict[int, np.ndarray]:
 
 def compare_poses(reference: pd.DataFrame, other: pd.DataFrame) -> dict:
     """Match instances per frame (Hungarian on mean keypoint distance) and compare keypoints."""
-    ours, theirs = instance_points(reference), instance_points(other)
-    differences, unmatched = [], 0
-    for frame in sorted(set(ours) | set(theirs)):
-        a = ours.get(frame, np.empty((0, 0, 2)))
-        b = theirs.get(frame, np.empty((0, 0, 2)))
-        unmatched += abs(len(a) - len(b))
-        if not len(a) or not len(b):
-            continue
-        distance = np.linalg.norm(a[:, None] - b[None], axis=-1)  # (na, nb, nodes)
-        with warnings.catch_warnings():  # an instance with no visible keypoint has no mean
-            warnings.simplefilter("ignore", RuntimeWarning)
-            cost = np.nan_to_num(np.nanmean(distance, axis=-1), nan=1e6)
-        rows, cols = linear_sum_assignment(cost)
-        matched = distance[rows, cols].ravel()
-        differences.extend(matched[np.isfinite(matched)])
-    differences = np.asarray(differences)
+    pairs, unmatched = matched_instances(instance_points(reference), instance_points(other))
+    differences = np.array([d for _, a, b in pairs for d in np.linalg.norm(a - b, axis=-1)])
+    differences = differences[np.isfinite(differences)]
     return {
         "keypoints_compared": int(differences.size),
         "instances_unmatched": unmatched,
@@ -230,7 +180,7 @@ def main() -> None:
     parser.add_argument("--runtimes", nargs="+", default=["cpu", "onnx_cpu"])
     parser.add_argument("--chains", nargs="+", choices=["yolo", "sleap"], default=["yolo", "sleap"])
     parser.add_argument("--sleap-python", help="the SLEAP environment's python (skip if absent)")
-    parser.add_argument("--yolo-frames", default="900-1099")
+    parser.add_argument("--yolo-frames", default=FLY_HELD_OUT_FRAMES)
     parser.add_argument("--sleap-frames", default="0-299")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--workdir", type=Path)

@@ -24,14 +24,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SNAKEHERD_SHARED_DATA", REPO.parent / "shared" / "data")) / "sleap"
-PYTHON = REPO / ".venv-sleap" / "bin" / "python"
-SCRIPTS = REPO / "workflow" / "scripts"
-MODELS = [
-    DATA / "models" / "minimal_instance_centroid",
-    DATA / "models" / "minimal_instance_centered_instance",
-]
-VIDEO = DATA / "centered_pair_small.mp4"
+sys.path.insert(0, str(REPO))
+
+from tests.support.data import SHARED_DATA, SLEAP_PAIR  # noqa: E402
+from tests.support.paths import SLEAP_PYTHON  # noqa: E402
+from tests.support.sleap_commands import sleap_nn_predict, stage_script  # noqa: E402
+
+MODELS = [SHARED_DATA / "sleap" / "models" / name for name in SLEAP_PAIR]
+VIDEO = SHARED_DATA / "sleap" / "centered_pair_small.mp4"
 
 
 def timed(command: list[str], env: dict) -> float:
@@ -44,42 +44,19 @@ def timed(command: list[str], env: dict) -> float:
 
 
 def cli(frames: str, output: Path, models: list[Path], limit: int) -> list[str]:
-    command = [
-        str(PYTHON.parent / "sleap-nn"),
-        "predict",
-        "--data_path",
-        str(VIDEO),
-        "--frames",
-        frames,
-        "--device",
-        "cpu",
-        "--output_path",
-        str(output),
-    ]
-    for model in models:
-        command += ["--model_paths", str(model)]
-    if limit:
-        command += ["--max_instances", str(limit)]
-    return command
+    return sleap_nn_predict(SLEAP_PYTHON, VIDEO, frames, models, output, limit)
 
 
 def ours(
     frames: str, output: Path, runtime: str, export: Path | None, threads: int, limit: int
 ) -> list[str]:
-    command = [
-        str(PYTHON),
-        str(SCRIPTS / "sleap_predict.py"),
-        "--runtime",
+    command = stage_script(
+        SLEAP_PYTHON,
+        "sleap_predict.py",
         runtime,
-        "--kind",
         "topdown",
-        "--models",
-        *map(str, MODELS),
-        "--nodes",
-        "A",
-        "B",
-        "--video",
-        str(VIDEO),
+        MODELS,
+        VIDEO,
         "--frames",
         frames,
         "--threads",
@@ -88,7 +65,7 @@ def ours(
         str(output),
         "--npz",
         str(output.with_suffix(".npz")),
-    ]
+    )
     if export is not None:
         command += ["--export", str(export)]
     if limit:
@@ -110,28 +87,21 @@ def main() -> None:
         "--repeats", type=int, default=2, help="runs per command, interleaved; the fastest counts"
     )
     args = parser.parse_args()
-    if not PYTHON.exists():
-        sys.exit(f"{PYTHON} not found: run `make sleap-env`")
+    if not SLEAP_PYTHON.exists():
+        sys.exit(f"{SLEAP_PYTHON} not found: run `make sleap-env`")
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1"}
     last = args.frames - 1
     work = Path(tempfile.mkdtemp(prefix="sleap_bench_"))
     export = work / "topdown.onnx"
     started = time.perf_counter()
     timed(
-        [
-            str(PYTHON),
-            str(SCRIPTS / "sleap_export.py"),
-            "--runtime",
+        stage_script(
+            SLEAP_PYTHON,
+            "sleap_export.py",
             "onnx_cpu",
-            "--kind",
             "topdown",
-            "--models",
-            *map(str, MODELS),
-            "--nodes",
-            "A",
-            "B",
-            "--video",
-            str(VIDEO),
+            MODELS,
+            VIDEO,
             "--folder",
             str(export),
             "--height",
@@ -145,7 +115,7 @@ def main() -> None:
             "--log",
             str(work / "export.log"),
             *(["--max-instances", str(args.max_instances)] if args.max_instances else []),
-        ],
+        ),
         env,
     )
     export_s = time.perf_counter() - started
@@ -153,7 +123,7 @@ def main() -> None:
     bundle = work / "sleap-nn-bundle"
     timed(
         [
-            str(PYTHON.parent / "sleap-nn"),
+            str(SLEAP_PYTHON.parent / "sleap-nn"),
             "export",
             *map(str, MODELS),
             "--output",

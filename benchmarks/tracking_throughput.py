@@ -5,7 +5,7 @@
    area grows with the number of animals), for the online tracker alone and for the whole
    pipeline (online + stitching + interpolation + heading). Goal: ≥ 20,000 at 10 animals.
 2. Linearity: 10 animals over 2,500, 5,000 and 10,000 frames (seconds per 1,000 frames).
-3. Ours vs sleap-nn (``Predictor.retrack`` in .venv-sleap, via benchmarks/sleap_retrack.py) on
+3. Ours vs sleap-nn (``Predictor.retrack`` in .venv-sleap, via tests/support/sleap_retrack.py) on
    the same input: the two-fly SLEAP predictions (1,100 frames, 24 keypoints), as they are and
    with 10 % / 30 % of instances dropped and keypoints jittered 3 / 6 px; time and scores.
 
@@ -26,16 +26,15 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
 from snakeherd.evaluation import evaluate_tracks, load_ground_truth  # noqa: E402
 from snakeherd.synthetic import SceneSpec, simulate  # noqa: E402
 from snakeherd.tracking import TrackerParams, track  # noqa: E402
 from snakeherd.tracking.instances import from_tables  # noqa: E402
 from snakeherd.tracking.online import link  # noqa: E402
-
-SHARED = REPO.parent / "shared" / "data"
-SLEAP_PYTHON = REPO / ".venv-sleap" / "bin" / "python"
+from tests.support.data import SHARED_DATA  # noqa: E402
+from tests.support.paths import SLEAP_PYTHON  # noqa: E402
 
 
 def simulated(n_animals: int, n_frames: int, seed: int = 0):
@@ -103,9 +102,9 @@ def linearity(n_animals: int, lengths: list[int]) -> pd.DataFrame:
 
 
 def versus_sleap() -> pd.DataFrame:
-    from retracking import make_variant, score, track_ours, track_sleap
+    from tests.support.retracking import make_variant, score, track_ours, track_sleap
 
-    source = SHARED / "tracking" / "centered_pair_predictions.clean.slp"
+    source = SHARED_DATA / "tracking" / "centered_pair_predictions.clean.slp"
     truth = load_ground_truth(str(source))
     frames = np.arange(1100)
     rows = []

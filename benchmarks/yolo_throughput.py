@@ -33,8 +33,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SNAKEHERD_SHARED_DATA", REPO.parent / "shared" / "data"))
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+sys.path.insert(0, str(REPO))
+
+from tests.support.data import SHARED_DATA  # noqa: E402
 
 FIRST_FRAME = r"""
 import sys, time
@@ -124,8 +126,8 @@ def main() -> None:
     from snakeherd.yolo.export import export_artifact, model_record, write_sidecar
     from snakeherd.yolo.geometry import Letterbox, to_input_tensor
 
-    source = SHARED / "yolo" / "fly_obb_yolo11n.pt"
-    video = SHARED / "tracking" / "centered_pair_low_quality.mp4"
+    source = SHARED_DATA / "yolo" / "fly_obb_yolo11n.pt"
+    video = SHARED_DATA / "tracking" / "centered_pair_low_quality.mp4"
     clip = work / "clip.mp4"
     cut_clip(video, clip, 900, args.frames)
     long_clip = work / "long_clip.mp4"

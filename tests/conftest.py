@@ -1,87 +1,22 @@
-"""Shared fixtures: the repository, the shared real data, and real Snakemake runs in temp dirs."""
+"""Shared fixtures: the shared real data, the other environments, generated videos, the fly
+clip's YOLO models exported, and writable copies of the models. Helpers live in tests/support."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SNAKEHERD_SHARED_DATA", REPO.parent / "shared" / "data"))
-SLEAP_PYTHON = REPO / ".venv-sleap" / "bin" / "python"
-ONNX_CUDA_PYTHON = REPO / ".venv-onnx-cuda" / "bin" / "python"
-# Frames of the fly clip the YOLO models in shared/data/yolo did not train on.
-FLY_HELD_OUT_FRAMES = "900-1099"
+# Plain asserts in the helpers report their values too, as they do in test modules.
+pytest.register_assert_rewrite("tests.support")
 
-
-def box_differences(reference, other) -> dict:
-    """Largest differences between two runs' detections of the same frames: centre (px), angle
-    (rad, modulo pi) and score, over the boxes both have (matched on frame and det_id)."""
-    import numpy as np
-
-    merged = reference.merge(other, on=["frame", "det_id"], suffixes=("", "_other"))
-    centre = np.hypot(merged["x"] - merged["x_other"], merged["y"] - merged["y_other"])
-    angle = np.abs(
-        np.remainder(merged["angle"] - merged["angle_other"] + np.pi / 2, np.pi) - np.pi / 2
-    )
-    score = np.abs(merged["score"] - merged["score_other"])
-    return {
-        "matched": len(merged),
-        "centre_px": float(centre.max()),
-        "angle_rad": float(angle.max()),
-        "score": float(score.max()),
-    }
-
-
-@dataclass
-class SnakemakeRun:
-    returncode: int
-    stdout: str
-    stderr: str
-    workdir: Path
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def snakemake_command(workdir: Path, config: dict | None, *args: str) -> list[str]:
-    """The workflow's command line for ``workdir``, writing ``config`` there when given."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-    ]
-    if config is not None:
-        config_path = workdir / "config.yaml"
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        command += ["--configfile", str(config_path)]
-    return command + list(args)
-
-
-def run_snakemake(
-    workdir: Path,
-    config: dict | None = None,
-    *args: str,
-    cores: int = 2,
-    timeout: float = 600,
-) -> SnakemakeRun:
-    """Run the real workflow in ``workdir`` (with ``config`` written there when given)."""
-    command = snakemake_command(workdir, config, "--cores", str(cores), *args)
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False
-    )
-    return SnakemakeRun(result.returncode, result.stdout, result.stderr, workdir)
+from tests.support.data import (  # noqa: E402
+    FLY_HELD_OUT_FRAMES,
+    SHARED_DATA,
+    copy_sleap_models,
+    copy_yolo_models,
+)
+from tests.support.paths import ONNX_CUDA_PYTHON, SLEAP_PYTHON  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -134,9 +69,18 @@ def clip(shared_data) -> str:
 
 
 @pytest.fixture(scope="session")
-def exported(shared_data, clip, tmp_path_factory) -> dict:
+def offline_ultralytics(tmp_path_factory) -> None:
+    """Ultralytics without a network, its settings in a private folder; must come before
+    anything imports Ultralytics (snakeherd imports it only when a model is loaded)."""
+    from snakeherd.yolo import offline
+
+    offline.configure(tmp_path_factory.mktemp("ultralytics"))
+
+
+@pytest.fixture(scope="session")
+def exported(offline_ultralytics, shared_data, clip, tmp_path_factory) -> dict:
     """Both fly YOLO models exported to ONNX by the export code the workflow runs, with parity
-    records. Test modules using it call ``offline.configure`` before importing Ultralytics."""
+    records."""
     from snakeherd.yolo import offline
     from snakeherd.yolo.export import (
         ParityTolerance,
@@ -164,3 +108,23 @@ def exported(shared_data, clip, tmp_path_factory) -> dict:
         )
         paths[task] = {"pt": source, "onnx": artifact, "parity": parity}
     return paths
+
+
+@pytest.fixture(scope="module")
+def yolo_models(shared_data, tmp_path_factory) -> Path:
+    """Writable copies of the fly YOLO models, one folder per test module: exports land next to
+    them, and a module may touch them."""
+    return copy_yolo_models(shared_data, tmp_path_factory.mktemp("yolo_models"))
+
+
+@pytest.fixture(scope="module")
+def sleap_models(shared_data, tmp_path_factory) -> Path:
+    """Writable copies of the shared SLEAP model folders, one folder per test module: exports
+    land next to them, and a module may edit them."""
+    return copy_sleap_models(shared_data, tmp_path_factory.mktemp("sleap_models"))
+
+
+@pytest.fixture(scope="session")
+def sleap_video(shared_data) -> Path:
+    """The two-fly clip the shared SLEAP models were trained on (one labelled frame)."""
+    return shared_data / "sleap" / "centered_pair_small.mp4"

@@ -2,7 +2,7 @@
 """Check that the pip half of every per-rule conda environment (envs/*.yaml) can be installed.
 
 CI cannot reach conda channels, so these environments are never built there;
-tests/test_env_files.py keeps their versions equal to what the tests run, and this script asks
+tests/envs/test_env_files.py keeps their versions equal to what the tests run, and this script asks
 PyPI whether each file's pip requirements resolve for this platform (`pip install --dry-run`,
 nothing is installed). Run it after changing a pin:
 

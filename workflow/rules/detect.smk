@@ -46,6 +46,7 @@ if DETECTION == "yolo_obb":
             ),
         params:
             runtime=RUNTIME,
+            trust_model_files=config["trust_model_files"],
             frames=video_frames,
             yolo=config["detection"]["yolo"],
         script:

@@ -89,6 +89,7 @@ for artifact, settings in YOLO_EXPORTS.items():
             ),
         params:
             runtime=RUNTIME,
+            trust_model_files=config["trust_model_files"],
             settings=settings,
             videos=[video_path(video_id) for video_id in PARITY_VIDEOS],
             frames=[str(VIDEOS[video_id].frames) for video_id in PARITY_VIDEOS],

@@ -24,6 +24,7 @@ if POSE == "yolo_pose" and POSE_MODE == "crops":
             ),
         params:
             runtime=RUNTIME,
+            trust_model_files=config["trust_model_files"],
             frames=video_frames,
             pose=config["pose"],
         script:
@@ -56,6 +57,7 @@ if POSE == "yolo_pose" and POSE_MODE == "frames":
             ),
         params:
             runtime=RUNTIME,
+            trust_model_files=config["trust_model_files"],
             frames=video_frames,
             pose=config["pose"],
         script:

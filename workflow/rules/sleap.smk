@@ -56,6 +56,7 @@ if SLEAP_EXPORT_ROOT:
             video=sleap_parity_video,
             parity_frames=config["pose"]["export_parity_frames"],
             max_instances=sleap_max_instances_argument(),
+            trust=SLEAP_TRUST_ARGUMENT,
             tolerance=config["pose"]["export_tolerance_px"],
         shell:
             "{params.python:q} {params.script:q} --runtime {params.runtime}"
@@ -63,7 +64,7 @@ if SLEAP_EXPORT_ROOT:
             " --crop-size {params.crop_size} --video {params.video:q}"
             " --folder {output:q} --height {wildcards.height} --width {wildcards.width}"
             " --parity-frames {params.parity_frames} --tolerance {params.tolerance}"
-            " {params.max_instances}"
+            " {params.max_instances} {params.trust}"
             " --threads {threads} --log {log:q}"
 
 
@@ -114,13 +115,14 @@ rule sleap_predict:
         frames=video_frames,
         batch_size=config["pose"]["batch_size"],
         max_instances=sleap_max_instances_argument(),
+        trust=SLEAP_TRUST_ARGUMENT,
         export=sleap_export_argument,
         crops=sleap_crop_arguments,
     shell:
         "{params.python:q} {params.script:q} --runtime {params.runtime}"
         " --kind {params.kind} --models {params.models:q} --nodes {params.nodes:q}"
         " --video {input.video:q} --frames {params.frames:q} {params.export} {params.crops}"
-        " --batch-size {params.batch_size} --threads {threads} {params.max_instances}"
+        " --batch-size {params.batch_size} --threads {threads} {params.max_instances} {params.trust}"
         " --slp {output.slp:q} --npz {output.npz:q} --log {log:q}"
 
 

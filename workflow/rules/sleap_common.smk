@@ -30,6 +30,8 @@ SLEAP_EXPORT_ROOT = (
 )
 SLEAP_NODES = list(SLEAP_PIPELINE.node_names)
 SLEAP_CROP_SIZE = SLEAP_PIPELINE.models[-1].crop_size or 0
+# Checkpoints load through torch's restricted unpickler first unless the config trusts them.
+SLEAP_TRUST_ARGUMENT = "--trust-model-files" if config["trust_model_files"] else ""
 
 
 def sleap_python():

@@ -14,11 +14,12 @@ def main(smk):
     table, summary = detect_video(smk.input.video, FrameSelection.parse(smk.params.frames), params)
     table.insert(0, "video_id", smk.wildcards.video)
     io.write_table(table, smk.output[0], "detections", summary)
+    area = summary["animal_area_px"]
     logger.info(
-        "%d detections in %d frames (animal area %.0f px²)",
+        "%d detections in %d frames (animal area %s)",
         len(table),
         summary["frames"],
-        summary["animal_area_px"],
+        f"{area:.0f} px²" if area is not None else "not learnt: too few frames",
     )
 
 

@@ -15,7 +15,7 @@ def main(smk):
         if runtimes.get(runtime).imports_torch:
             from snakeherd.yolo import offline
 
-            offline.configure(settings_dir)
+            offline.configure(settings_dir, smk.params.trust_model_files)
         from snakeherd.yolo.detect import YoloRun, detect_video
 
         run = YoloRun.from_config(smk.params.yolo, smk.input.model, runtime, smk.threads)

@@ -16,7 +16,7 @@ def main(smk):
     if engine:
         runtimes.check_node(smk.params.runtime, stage)
     with tempfile.TemporaryDirectory(prefix="snakeherd-ultralytics-") as settings_dir:
-        offline.configure(settings_dir)
+        offline.configure(settings_dir, smk.params.trust_model_files)
         from snakeherd.yolo.export import (
             ParityError,
             ParityTolerance,

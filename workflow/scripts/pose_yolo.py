@@ -17,7 +17,7 @@ def main(smk):
         if runtimes.get(runtime).imports_torch:
             from snakeherd.yolo import offline
 
-            offline.configure(settings_dir)
+            offline.configure(settings_dir, smk.params.trust_model_files)
         from snakeherd.yolo.detect import YoloRun
         from snakeherd.yolo.pose import PoseRun, pose_on_crops, pose_on_frames
 

@@ -28,6 +28,7 @@ def main(args):
         crop_size=args.crop_size,
         threads=args.threads,
         max_instances=args.max_instances,
+        trust_model_files=args.trust_model_files,
     )
     logger.info(
         "exported to %s; keypoints vs checkpoint: median %s px corrected (%s px as sleap-nn "

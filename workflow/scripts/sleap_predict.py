@@ -31,6 +31,7 @@ def main(args):
         batch_size=args.batch_size,
         threads=args.threads,
         max_instances=args.max_instances,
+        trust_model_files=args.trust_model_files,
         slp=args.slp,
         arrays_path=args.npz,
     )

@@ -14,9 +14,9 @@ def keypoint_boxes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
     Keypoints that are not found (NaN) are ignored. The centre is the mean of the found
     keypoints; the box is aligned with their principal direction, its sides their extents along
-    it and across it, the longer one first, and the angle is the long side's direction. An
-    instance with fewer than two found keypoints has a centre (NaN with none) but NaN sides and
-    angle: one point has no extent and no direction.
+    it and across it, the longer one first, and the angle is the long side's direction. One
+    found keypoint is a box of no extent at that point (sides 0, angle 0, as the detections
+    contract keeps angles in [0, π)); an instance with none has NaN everywhere.
     """
     points = np.asarray(points, dtype=np.float64)
     visible = np.isfinite(points).all(axis=2)
@@ -48,6 +48,8 @@ def keypoint_boxes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     angle = np.where(wider, np.mod(angle + np.pi / 2, np.pi), angle)
     # mod can return π itself for an angle a rounding error below zero.
     angle = np.where(angle >= np.pi, 0.0, angle)
-    few = count < 2
-    long_side[few] = short_side[few] = angle[few] = np.nan
+    single = count == 1
+    long_side[single] = short_side[single] = angle[single] = 0.0
+    none = count == 0
+    long_side[none] = short_side[none] = angle[none] = np.nan
     return centre, long_side, short_side, angle

@@ -25,15 +25,45 @@ def configure_logging(log_path: str | None) -> None:
     logging.captureWarnings(True)
 
 
-def run_guarded(main: Callable[[], None], where: str) -> None:
-    """Run ``main()``; a :class:`SnakeherdError` ends the process with its message alone.
+def environment_problem(error: BaseException) -> SnakeherdError | None:
+    """The user-fixable problem behind an error of the machine rather than of snakeherd: a file
+    or folder that cannot be written or read, a package the environment lacks (None otherwise)."""
+    if isinstance(error, ImportError) and error.name:
+        package = error.name.split(".")[0]
+        return SnakeherdError(
+            f"this step needs the Python package '{package}', which its environment "
+            f"({sys.executable}) cannot import ({error}).",
+            "install it there (`pip install -r requirements/test.txt` installs every package "
+            "the workflow uses; `make demo` installs only the demo's), or run with "
+            "`--sdm conda`, which builds each rule's environment from envs/.",
+        )
+    if isinstance(error, OSError) and error.filename is not None:
+        return SnakeherdError(
+            f"{error.strerror or error}: {error.filename}",
+            "check that the folder exists, that you may write to it (results go under the "
+            "directory you run snakemake in) and that its disk has space.",
+        )
+    return None
 
-    Anything else is a bug: logged with its traceback and raised.
+
+def run_guarded(main: Callable[[], None], where: str) -> None:
+    """Run ``main()``; a problem the user can fix ends the process with its message alone.
+
+    A :class:`SnakeherdError` is such a problem, and so are the machine's own errors that
+    :func:`environment_problem` recognises. Anything else is a bug: logged with its traceback
+    and raised.
     """
     try:
         main()
     except SnakeherdError as error:
         logger.error("%s failed:\n%s", where, error)
+        sys.exit(1)
+    except (ImportError, OSError) as error:
+        problem = environment_problem(error)
+        if problem is None:
+            logger.exception("%s failed with an unexpected error (a bug: please report it)", where)
+            raise
+        logger.error("%s failed:\n%s", where, problem)
         sys.exit(1)
     except Exception:
         logger.exception("%s failed with an unexpected error (a bug: please report it)", where)

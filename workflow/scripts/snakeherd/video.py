@@ -276,6 +276,9 @@ class VideoReader:
         gap = frame_index - self._next
         if gap < 0 or gap > _MAX_FRAMES_TO_SKIP_BY_READING:
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
+            # A seek past what decodes lands on the last frame that does, without an error: the
+            # position says where it really is.
+            self._require_position(frame_index, frame_index)
             self._next = frame_index
         while self._next < frame_index:
             if not self._capture.grab():
@@ -284,13 +287,24 @@ class VideoReader:
         ok, frame = self._capture.read()
         if not ok or frame is None:
             self._fail(frame_index)
+        self._require_position(frame_index + 1, frame_index)
         self._next = frame_index + 1
         return self._convert(frame)
 
-    def _fail(self, frame_index: int) -> None:
+    def _require_position(self, expected: int, frame_index: int) -> None:
+        """Fail on ``frame_index`` unless the decoder stands at ``expected`` (the next frame it
+        would read)."""
+        import cv2
+
+        position = round(self._capture.get(cv2.CAP_PROP_POS_FRAMES))
+        if position != expected:
+            self._fail(frame_index, landed=position)
+
+    def _fail(self, frame_index: int, landed: int | None = None) -> None:
+        where = f"; the decoder got no further than frame {landed}" if landed is not None else ""
         raise VideoError(
             f"video {self.path}: frame {frame_index} cannot be decoded (the container says it "
-            f"has {self.info.n_frames} frames); the file is truncated or corrupt.",
+            f"has {self.info.n_frames} frames{where}); the file is truncated or corrupt.",
             "re-encode the video (`ffmpeg -i in.mp4 -c:v libx264 out.mp4`), limit `frames:` to "
             "the part that decodes, or remove the video from the config.",
         )
@@ -299,3 +313,13 @@ class VideoReader:
         """Yield ``(frame_index, image)`` for ascending frame indices."""
         for frame_index in frames:
             yield int(frame_index), self.read(int(frame_index))
+
+
+def require_frame(path: str | Path, frame_index: int) -> None:
+    """Raise :class:`VideoError` unless frame ``frame_index`` of the video really decodes.
+
+    For readers that do not check where a seek landed (sleap-nn's): a video truncated before the
+    last selected frame then stops the job instead of giving the last frame that decodes again.
+    """
+    with VideoReader(path, grayscale=False) as reader:
+        reader.read(int(frame_index))

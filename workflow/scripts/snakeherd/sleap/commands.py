@@ -27,6 +27,11 @@ def add_model_arguments(arguments: argparse.ArgumentParser) -> None:
     arguments.add_argument("--crop-size", type=int)
     arguments.add_argument("--threads", type=int, default=1)
     arguments.add_argument("--max-instances", type=int)
+    arguments.add_argument(
+        "--trust-model-files",
+        action="store_true",
+        help="load checkpoints as sleap-nn does, without the safe loader's check first",
+    )
 
 
 def route_sleap_nn_logs(log_path: str | None) -> None:

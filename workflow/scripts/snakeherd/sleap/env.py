@@ -16,6 +16,7 @@ that runs the jobs.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -72,8 +73,13 @@ def conda_environments(frontend: str) -> dict[str, str]:
     return environments
 
 
+@functools.cache
 def resolve_env(value: str | None) -> str | None:
-    """The Python interpreter for ``pose.env`` (None when unset); raises :class:`ConfigError`."""
+    """The Python interpreter for ``pose.env`` (None when unset); raises :class:`ConfigError`.
+
+    Cached: the config check and the SLEAP rules both ask, and a conda name costs a
+    ``conda env list``.
+    """
     if value is None or not str(value).strip():
         return None
     value = str(value).strip()

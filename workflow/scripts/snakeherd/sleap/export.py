@@ -27,6 +27,7 @@ from ..errors import SnakeherdError
 from ..runtimes import table
 from ..video import FrameSelection, probe
 from . import graph
+from .checkpoints import require_safe
 from .corrections import SIZE_MATCHED_TYPES, ExportGeometry, training_max_hw
 from .parity import parity_check
 from .predictors import TOPDOWN_PARTS
@@ -174,8 +175,10 @@ def export_and_check(
     crop_size: int | None,
     threads: int,
     max_instances: int | None = None,
+    trust_model_files: bool = False,
 ) -> dict:
     """Export into ``folder`` (replaced atomically); return the parity report."""
+    require_safe(model_paths, trust_model_files)
     folder = Path(folder)
     temporary = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(temporary, ignore_errors=True)

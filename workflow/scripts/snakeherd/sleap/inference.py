@@ -26,7 +26,9 @@ import numpy as np
 
 from .. import runtimes
 from ..crops import Crop, extract
-from ..video import FrameSelection, probe
+from ..runtimes import table
+from ..video import FrameSelection, probe, require_frame
+from .checkpoints import require_safe
 from .handover import PoseArrays, read_crop_boxes, write_pose_arrays
 from .predictors import build_predictor
 
@@ -271,6 +273,7 @@ def predict_video(
     max_instances: int | None,
     slp: str,
     arrays_path: str,
+    trust_model_files: bool = False,
 ) -> dict:
     """The SLEAP stage on one video: ``slp`` for SLEAP, the hand-over arrays for the tables.
 
@@ -279,6 +282,10 @@ def predict_video(
     timing = Timing()
     capability = runtimes.check_node(runtime, "sleap")
     frames = resolve_frames(video, frame_selection)
+    if len(frames):
+        require_frame(video, frames[-1])
+    if not table.get(runtime).exports:  # exported graphs are ONNX or engines, not pickles
+        require_safe(models, trust_model_files)
     predictor = build_predictor(
         models, runtime, export, batch_size, threads, max_instances=max_instances
     )

@@ -92,6 +92,8 @@ def from_tables(
     xy = ordered[["x", "y"]].to_numpy(dtype=np.float64)
     size = np.column_stack([column("w", np.nan), column("h", np.nan)])
     angle = np.mod(column("angle", np.nan), np.pi)
+    # A box of no extent (an animal seen by one keypoint) has no axis.
+    angle[(size[:, 0] == 0) & (size[:, 1] == 0)] = np.nan
     score = column("score", 1.0)
     position_sd = column("position_sd", np.nan)
 

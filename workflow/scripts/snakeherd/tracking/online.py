@@ -116,7 +116,12 @@ class OnlineTracker:
             # Keypoints give the body axis directly; boxes of some detectors (pose models on
             # whole frames) are axis-aligned and only say 0 or π/2.
             _, long_side, short_side, keypoint_axis = keypoint_boxes(instances.keypoints)
-            from_points = np.isfinite(keypoint_axis) & (long_side >= MIN_ELONGATION * short_side)
+            # One keypoint is a box of no extent: it gives no axis.
+            from_points = (
+                np.isfinite(keypoint_axis)
+                & (long_side > 0)
+                & (long_side >= MIN_ELONGATION * short_side)
+            )
             axis = np.where(from_points, keypoint_axis, axis)
         # What a detection measures: x, y and (for elongated bodies) the body axis.
         self.measured = np.column_stack([instances.xy, axis])

@@ -16,10 +16,12 @@ from ..errors import InputFileError
 TASK_LABELS = {"obb": "YOLO-OBB (oriented boxes)", "pose": "YOLO-pose (keypoints)"}
 
 
-def configure(config_dir: str | os.PathLike) -> None:
+def configure(config_dir: str | os.PathLike, trust_model_files: bool = False) -> None:
     """Set Ultralytics' offline switches and a private settings folder with a local font.
 
-    Must run before ``import ultralytics``.
+    Model files load through Ultralytics' safe loader (``torch.load(weights_only=True)`` with
+    an allow-list of its model classes), so a crafted ``.pt`` cannot run code in the job, unless
+    the config trusts model files. Must run before ``import ultralytics``.
     """
     config_dir = Path(config_dir).resolve()
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -27,6 +29,7 @@ def configure(config_dir: str | os.PathLike) -> None:
     os.environ["YOLO_AUTOINSTALL"] = "0"
     os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
     os.environ.setdefault("YOLO_VERBOSE", "False")
+    os.environ["ULTRALYTICS_SAFE_LOAD"] = "0" if trust_model_files else "1"
     font = config_dir / "Arial.ttf"
     if not font.exists():
         try:
@@ -59,6 +62,13 @@ def load(path: str | os.PathLike, task: str, key: str):
     try:
         model = YOLO(model_path, task=task if model_path.endswith(".engine") else None)
     except Exception as error:  # Ultralytics/torch raise many types for a bad file
+        if "references types outside" in str(error):  # its safe loader's refusal
+            raise InputFileError(
+                f"{key}: {model_path} names code that an Ultralytics model does not hold; "
+                "loading it could run that code, so it was not loaded.",
+                "use a model trained or exported by Ultralytics; if you trust this file and its "
+                "source, set `trust_model_files: true` in the config.",
+            ) from None
         raise InputFileError(
             f"{key}: {model_path} cannot be loaded as an Ultralytics model "
             f"({type(error).__name__}: {error}).",

@@ -1,0 +1,1 @@
+"""Tests of snakeherd.runtimes: the runtime table, the in-job node check, ONNX Runtime sessions."""

@@ -1,0 +1,1 @@
+"""Tests of snakeherd.sleap's main-environment side (modules that need no sleap-nn)."""

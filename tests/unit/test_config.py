@@ -1,0 +1,151 @@
+"""Config checks beyond the schema, schema messages, and schema defaults that match the library."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jsonschema
+import pytest
+import yaml
+
+from snakeherd.config import check_config, describe_schema_error, read_sample_sheet
+from snakeherd.detection import BackgroundParams
+from snakeherd.errors import ConfigError
+from snakeherd.synthetic import SceneSpec
+from snakeherd.tracking import StitchParams, TrackerParams
+from snakeherd.yolo.decode import Filters
+from snakeherd.yolo.export import ParityTolerance
+from tests.support.configs import background_config
+from tests.support.paths import REPO
+
+SCHEMA = yaml.safe_load((REPO / "config" / "schemas" / "config.schema.yaml").read_text())
+
+
+def schema_error(config: dict) -> str:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    error = next(iter(validator.iter_errors(config)))
+    return describe_schema_error(error)
+
+
+def base_config(**overrides):
+    """A valid config with tracking on; ``overrides`` replace or add top-level sections."""
+    return background_config("x", "cpu", "a", 50, **{"tracking": {"enabled": True}, **overrides})
+
+
+def test_schema_defaults_match_the_library_defaults():
+    definitions = SCHEMA["$defs"]["synthetic"]["properties"]
+    for field in dataclasses.fields(SceneSpec):
+        assert definitions[field.name]["default"] == field.default, field.name
+    background = SCHEMA["properties"]["detection"]["properties"]["background"]["properties"]
+    for field in dataclasses.fields(BackgroundParams):
+        assert background[field.name]["default"] == field.default, field.name
+    tracking = SCHEMA["properties"]["tracking"]["properties"]
+    for field in dataclasses.fields(TrackerParams):
+        if field.name == "stitch":
+            stitch = tracking["stitch"]["properties"]
+            for nested in dataclasses.fields(StitchParams):
+                assert stitch[nested.name]["default"] == nested.default, nested.name
+            continue
+        assert tracking[field.name]["default"] == field.default, field.name
+    yolo = SCHEMA["$defs"]["yolo_filters"]["properties"]
+    for field in dataclasses.fields(Filters):
+        assert yolo[field.name]["default"] == field.default, field.name
+    export = SCHEMA["properties"]["export"]["properties"]
+    for field in dataclasses.fields(ParityTolerance):
+        assert export[field.name]["default"] == field.default, field.name
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (base_config(runtim="cpu"), "unknown key 'runtim' (did you mean 'runtime'?)"),
+        (
+            base_config(detection={"method": "yolo"}),
+            "config detection.method: 'yolo' is not one of background, yolo_obb, none.",
+        ),
+        (base_config(tracking={"max_gap": "five"}), "tracking.max_gap: 'five' is a str"),
+        (base_config(tracking={"max_distance": 0}), "it must be > 0"),
+        (base_config(experiment="my exp"), "config experiment: 'my exp' has characters"),
+        ({"runtime": "cpu"}, "missing required key 'experiment'"),
+        (base_config(videos=[{"path": "a.mp4"}]), "config videos[0]: missing required key 'id'"),
+    ],
+)
+def test_schema_errors_read_as_one_sentence_with_a_fix(config, expected):
+    message = schema_error(config)
+    assert expected in message
+    assert "Fix:" in message
+    assert "Traceback" not in message and "schema[" not in message
+
+
+def test_runtime_is_judged_before_anything_else():
+    config = base_config(
+        runtime="rocm",
+        detection={"method": "none"},
+        pose={"method": "sleap", "models": ["/does/not/exist"]},
+        videos=[{"id": "a", "path": "/missing.mp4"}],
+    )
+    with pytest.raises(ConfigError, match="runtime: 'rocm' cannot run"):
+        check_config(config)
+
+
+def test_videos_are_checked(tmp_path):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    with pytest.raises(ConfigError, match="video id 'a' is used twice"):
+        check_config(base_config(videos=[{"id": "a", "path": str(video)}] * 2))
+    with pytest.raises(ConfigError, match="video file not found"):
+        check_config(base_config(videos=[{"id": "a", "path": str(tmp_path / "no.mp4")}]))
+    with pytest.raises(ConfigError, match="not a safe folder name"):
+        check_config(base_config(videos=[{"id": "../up", "path": str(video)}]))
+    with pytest.raises(ConfigError, match="exactly one of `path`"):
+        check_config(base_config(videos=[{"id": "a", "path": str(video), "synthetic": {}}]))
+    with pytest.raises(ConfigError, match="past the end of the video"):
+        check_config(
+            base_config(videos=[{"id": "a", "synthetic": {"n_frames": 50}, "frames": "0-60"}])
+        )
+    with pytest.raises(ConfigError, match="not a frame range"):
+        check_config(base_config(videos=[{"id": "a", "path": str(video), "frames": "x"}]))
+    # An unreadable video with frame ranges is left to its job, so --keep-going can go on.
+    entries = check_config(base_config(videos=[{"id": "a", "path": str(video), "frames": "0-9"}]))
+    assert entries[0].frames.ranges == ((0, 9),)
+
+
+def test_sample_sheet(tmp_path):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "v1.mp4").write_bytes(b"x")
+    sheet = tmp_path / "videos" / "sheet.tsv"
+    sheet.write_text("id\tpath\tframes\n# a comment\nv1\tv1.mp4\t\n")
+    config = base_config(sample_sheet=str(sheet))
+    del config["videos"]
+    entries = check_config(config, read_sample_sheet(str(sheet)))
+    assert entries[0].path == str(tmp_path / "videos" / "v1.mp4")
+    sheet.write_text("id\tvideo\nv1\tv1.mp4\n")
+    with pytest.raises(ConfigError, match=r"unknown column\(s\) \['video'\]"):
+        read_sample_sheet(str(sheet))
+    with pytest.raises(ConfigError, match="either as a `videos:` list or as a `sample_sheet:`"):
+        check_config({**config, "videos": [{"id": "x", "synthetic": {}}]}, None)
+
+
+def test_models_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match=r"detection\.model: detection\.method 'yolo_obb' needs"):
+        check_config(base_config(detection={"method": "yolo_obb", "model": None}))
+    with pytest.raises(ConfigError, match=r"detection\.model: model file not found"):
+        check_config(base_config(detection={"method": "yolo_obb", "model": "/nope.pt"}))
+    with pytest.raises(ConfigError, match=r"pose.models\[0\]: model not found"):
+        check_config(base_config(pose={"method": "yolo_pose", "models": ["/nope.pt"]}))
+
+
+def test_pose_modes_need_the_right_detection(tmp_path):
+    model = tmp_path / "pose.pt"
+    model.write_bytes(b"x")
+    crops_without_detection = base_config(
+        detection={"method": "none"},
+        pose={"method": "yolo_pose", "models": [str(model)], "mode": "crops"},
+    )
+    with pytest.raises(ConfigError, match=r"pose\.mode: 'crops' runs the pose model on crops"):
+        check_config(crops_without_detection)
+    frames_with_detection = base_config(
+        pose={"method": "yolo_pose", "models": [str(model)], "mode": "frames"}
+    )
+    with pytest.raises(ConfigError, match=r"pose\.mode: 'frames' lets the pose model find"):
+        check_config(frames_with_detection)

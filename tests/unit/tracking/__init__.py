@@ -1,0 +1,1 @@
+"""Tests of snakeherd.tracking, one file per module, on constructed animal paths."""

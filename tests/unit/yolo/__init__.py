@@ -1,0 +1,1 @@
+"""Tests of snakeherd.yolo on the real fly clip and its models."""

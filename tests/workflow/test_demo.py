@@ -1,0 +1,130 @@
+"""The embedded demo, end to end through real Snakemake: outputs, accuracy, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import sleap_io
+
+from snakeherd import io
+from tests.support.snakemake import run_snakemake
+
+pytestmark = pytest.mark.workflow
+VIDEOS = ("arena_a", "arena_b")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    run = run_snakemake(tmp_path_factory.mktemp("demo_first"))
+    assert run.returncode == 0, run.output
+    return run
+
+
+def test_demo_writes_every_output(demo):
+    results = demo.workdir / "results" / "demo"
+    for video in VIDEOS:
+        for name in (
+            "detections.parquet",
+            "tracks.parquet",
+            "tracks.csv",
+            "tracks.slp",
+            "evaluation.parquet",
+            "evaluation.csv",
+            "provenance.json",
+        ):
+            assert (results / video / name).is_file(), f"{video}/{name}"
+        # The track job writes provenance.json: no job of its own.
+        for rule in ("detect_background", "track", "evaluate"):
+            assert (results / "logs" / video / f"{rule}.log").is_file()
+            assert (results / "benchmarks" / video / f"{rule}.tsv").is_file()
+    assert (results / "evaluation_summary.csv").is_file()
+
+
+def test_demo_scores_and_prints_its_summary(demo):
+    summary = pd.read_csv(demo.workdir / "results" / "demo" / "evaluation_summary.csv")
+    print(summary.to_string())
+    assert summary["video_id"].tolist() == [*VIDEOS, "ALL"]
+    # Measured: MOTA 0.984 / 0.978, IDF1 0.897 / 0.814, 4 + 10 ID switches (the first tracker:
+    # IDF1 0.83 / 0.53, 9 + 22 switches). arena_b's identities survive its 50-frame gap because
+    # the config knows there are 8 animals (tracking.max_tracks).
+    assert (summary["MOTA"] >= 0.95).all()
+    assert (summary["recall"] >= 0.95).all()
+    assert (summary["IDF1"] >= 0.75).all()
+    assert summary.set_index("video_id").loc["ALL", "id_switches"] <= 20
+    assert (summary["HOTA"] >= 0.6).all()
+    assert "Tracking evaluation" in demo.stderr and "MOTA" in demo.stderr
+    assert "results are in" in demo.stderr
+
+
+def test_demo_scene_is_honest(demo):
+    for video in VIDEOS:
+        stage = io.read_metadata(
+            demo.workdir / "results" / "demo" / video / "synthetic" / "ground_truth.parquet"
+        )["stage"]
+        assert stage["crossings"] >= 5
+        assert stage["scene"]["n_animals"] == 8
+
+
+def test_tables_follow_the_contract(demo):
+    folder = demo.workdir / "results" / "demo" / "arena_b"
+    detections = pq.read_table(folder / "detections.parquet")
+    assert detections.schema.names[:10] == list(io.CORE_COLUMNS["detections"])
+    tracks = io.read_table(folder / "tracks.parquet", "tracks")
+    assert list(tracks.columns[:8]) == list(io.CORE_COLUMNS["tracks"])
+    frames = set(tracks["frame"])
+    # arena_b processes frames 0-149 and 200-299 only
+    assert frames == set(range(150)) | set(range(200, 300))
+    detected = tracks[~tracks["interpolated"]]
+    assert (tracks.loc[tracks["interpolated"], "det_id"] == -1).all()
+    joined = detected.merge(
+        detections.to_pandas(), on=["video_id", "frame", "det_id"], suffixes=("", "_det")
+    )
+    assert len(joined) == len(detected)
+    assert (joined["x"] == joined["x_det"]).all()
+    assert (tracks["x"] % 1 != 0).any()  # sub-pixel, never rounded
+    csv = pd.read_csv(folder / "tracks.csv")
+    assert list(csv.columns[:5]) == ["TrajectoryID", "FrameID", "X", "Y", "Theta"]
+    assert len(csv) == len(tracks)
+    assert tracks["track_id"].nunique() == 8  # tracking.max_tracks
+    labels = sleap_io.load_slp(str(folder / "tracks.slp"), open_videos=False)
+    assert len(labels.tracks) == 8 and labels.skeleton.node_names == ["centroid"]
+
+
+def test_provenance_records_what_produced_the_results(demo):
+    folder = demo.workdir / "results" / "demo" / "arena_a"
+    record = json.loads((folder / "provenance.json").read_text())
+    assert record["runtime"]["requested"] == "onnx_cpu"
+    assert record["runtime"]["stages"]["detections"]["method"] == "background"
+    assert record["runtime"]["stages"]["tracks"]["params"]["max_distance"] == 40
+    video = folder / "synthetic" / "video.mp4"
+    assert record["inputs"]["video"]["sha256"] == hashlib.sha256(video.read_bytes()).hexdigest()
+    assert (
+        record["outputs"]["tracks"]["sha256"]
+        == hashlib.sha256((folder / "tracks.parquet").read_bytes()).hexdigest()
+    )
+    assert record["packages"]["snakemake"] and record["packages"]["numpy"]
+    assert "commit" in record["workflow"]
+    assert record["config"]["video"]["id"] == "arena_a"
+    assert record["schema_version"] == io.SCHEMA_VERSION
+
+
+def test_rerun_has_nothing_to_do(demo):
+    again = run_snakemake(demo.workdir)
+    assert again.returncode == 0, again.output
+    assert "Nothing to be done" in again.output
+
+
+def test_two_runs_give_identical_tables(demo, tmp_path):
+    second = run_snakemake(tmp_path / "demo_second")
+    assert second.returncode == 0, second.output
+    first_files = sorted((demo.workdir / "results").rglob("*.parquet"))
+    assert len(first_files) >= 9
+    for first in first_files:
+        relative = first.relative_to(demo.workdir)
+        other = second.workdir / relative
+        assert pd.read_parquet(first).equals(pd.read_parquet(other)), relative
+        assert first.read_bytes() == other.read_bytes(), relative
