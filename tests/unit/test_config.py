@@ -8,9 +8,10 @@ import jsonschema
 import pytest
 import yaml
 
-from snakeherd.config import check_config, describe_schema_error, read_sample_sheet
+from snakeherd.config import check_config, describe_schema_error
 from snakeherd.detection import BackgroundParams
 from snakeherd.errors import ConfigError
+from snakeherd.sample_sheet import read as read_sample_sheet
 from snakeherd.synthetic import SceneSpec
 from snakeherd.tracking import StitchParams, TrackerParams
 from snakeherd.yolo.decode import Filters

@@ -134,6 +134,30 @@ CASES = {
         lambda tmp: sheet_config(tmp, "id\tpath\nv1\tv1.mp4\nv2\t\n"),
         ["row 2", "Fix:"],
     ),
+    "a folder as the video": (
+        lambda tmp: demo_config(videos=[{"id": "v", "path": str(tmp)}]),
+        ["videos[0].path: ", "is a folder, and a video file is a file"],
+    ),
+    "a folder as the YOLO model": (
+        lambda tmp: demo_config(detection={"method": "yolo_obb", "model": str(tmp)}),
+        ["detection.model: ", "is a folder, and a model file is a file"],
+    ),
+    "NaN where a number belongs": (
+        lambda tmp: demo_config(tracking={"max_distance": float("nan")}),
+        ["tracking.max_distance: NaN is not a number snakeherd can use"],
+    ),
+    "an absurd synthetic video": (
+        lambda tmp: demo_config(videos=[{"id": "v", "synthetic": {"n_frames": 10**9}}]),
+        ["n_frames: 1000000000 is out of range"],
+    ),
+    "sample sheet row with an extra cell": (
+        lambda tmp: sheet_config(tmp, "id\tpath\nv1\tv1.mp4\textra\n"),
+        ["line 2: 3 tab-separated cells, and the header has 2 (id, path)"],
+    ),
+    "sample sheet row missing a cell": (
+        lambda tmp: sheet_config(tmp, "id\tpath\tframes\n# note\nv1\tv1.mp4\n"),
+        ["line 3: 2 tab-separated cells, and the header has 3"],
+    ),
     "missing sample sheet": (
         lambda tmp: {**sheet_config(tmp, ""), "sample_sheet": str(tmp / "nope.tsv")},
         ["sample_sheet: file not found", "nope.tsv"],

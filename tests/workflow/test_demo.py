@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import time
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -11,7 +15,7 @@ import pytest
 import sleap_io
 
 from snakeherd import io
-from tests.support.snakemake import run_snakemake
+from tests.support.snakemake import run_snakemake, snakemake_command
 
 pytestmark = pytest.mark.workflow
 VIDEOS = ("arena_a", "arena_b")
@@ -128,3 +132,33 @@ def test_two_runs_give_identical_tables(demo, tmp_path):
         other = second.workdir / relative
         assert pd.read_parquet(first).equals(pd.read_parquet(other)), relative
         assert first.read_bytes() == other.read_bytes(), relative
+
+
+def test_a_killed_run_is_unlocked_and_rerun_to_the_same_tables(demo, tmp_path):
+    # SIGKILL to the whole run (Snakemake and its jobs, as a cluster's or a terminal's kill of
+    # the process group does) while a job is writing: the lock stays, `--unlock` frees it, and
+    # `--rerun-incomplete` redoes what the killed jobs left, to the same bytes as a clean run.
+    workdir = tmp_path / "killed"
+    command = snakemake_command(workdir, None, "--cores", "2")
+    run = subprocess.Popen(
+        command, cwd=workdir, start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    logs = workdir / "results" / "demo" / "logs"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not list(logs.rglob("detect_background.log")):
+        time.sleep(0.2)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=60)
+    assert list(logs.rglob("detect_background.log")), "no job started before the kill"
+
+    locked = run_snakemake(workdir)
+    assert locked.returncode != 0 and "--unlock" in locked.output
+    unlocked = run_snakemake(workdir, None, "--unlock")
+    assert unlocked.returncode == 0, unlocked.output
+    rerun = run_snakemake(workdir, None, "--rerun-incomplete")
+    assert rerun.returncode == 0, rerun.output
+    first_files = sorted((demo.workdir / "results").rglob("*.parquet"))
+    for first in first_files:
+        relative = first.relative_to(demo.workdir)
+        assert first.read_bytes() == (workdir / relative).read_bytes(), relative

@@ -9,7 +9,8 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from snakeherd import resources as job_sizing
-from snakeherd.config import check_config, describe_schema_error, read_sample_sheet
+from snakeherd import sample_sheet
+from snakeherd.config import check_config, describe_schema_error
 from snakeherd.errors import ConfigError, VideoError
 from snakeherd.runtimes import table as runtime_table
 from snakeherd.video import load_probe_store, save_probe_store
@@ -48,7 +49,7 @@ atexit.register(save_probe_store, PROBE_STORE)
 try:
     SAMPLE_SHEET = None
     if config.get("sample_sheet") and not config.get("videos"):
-        SAMPLE_SHEET = read_sample_sheet(config["sample_sheet"])
+        SAMPLE_SHEET = sample_sheet.read(config["sample_sheet"])
         validate_or_reject(
             SAMPLE_SHEET,
             "../../config/schemas/sample_sheet.schema.yaml",

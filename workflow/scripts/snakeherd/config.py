@@ -11,6 +11,7 @@ and the fix.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,6 @@ from .synthetic import SceneSpec
 from .video import FrameRangeError, FrameSelection, probe
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-SAMPLE_SHEET_COLUMNS = ("id", "path", "frames", "ground_truth", "predictions")
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,27 @@ def describe_schema_error(error, schema: dict | None = None, where: str = "confi
     return f"{where} {key}: {error.message}." + (f"\nFix: {description}" if description else "")
 
 
-def _exists(path: str, key: str, what: str, fix: str) -> None:
+def _exists(path: str, key: str, what: str, fix: str, folder_ok: bool = False) -> None:
+    """``path`` exists, and is a file unless ``folder_ok`` (a SLEAP model folder)."""
     if not Path(path).exists():
         raise ConfigError(f"{key}: {what} not found: {path}", fix)
+    if not folder_ok and Path(path).is_dir():
+        raise ConfigError(f"{key}: {path} is a folder, and a {what} is a file.", fix)
+
+
+def check_numbers(value, key: str = "config") -> None:
+    """Every number of the config is a real number: NaN passes every schema minimum and
+    maximum (it compares false with everything), so it is caught here, naming its key."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            check_numbers(item, f"{key}.{name}" if key != "config" else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_numbers(item, f"{key}[{index}]")
+    elif isinstance(value, float) and math.isnan(value):
+        raise ConfigError(
+            f"{key}: NaN is not a number snakeherd can use.", f"give {key} a number."
+        )
 
 
 def _entry_from(
@@ -271,6 +289,7 @@ def check_models(config: dict) -> None:
                 f"pose.models[{index}]",
                 "model",
                 "fix the path to the model file or SLEAP model folder.",
+                folder_ok=pose["method"] == "sleap",
             )
         if pose["method"] == "sleap":
             # Folders, their types, the pairing and the environment, before any job.
@@ -307,44 +326,6 @@ def check_stage_combination(config: dict) -> None:
             )
 
 
-def read_sample_sheet(path: str):
-    """The sample sheet as a DataFrame of strings (empty cells are empty strings)."""
-    import pandas as pd
-
-    if not Path(path).is_file():
-        raise ConfigError(
-            f"sample_sheet: file not found: {path}",
-            "fix the path (relative to the directory you run snakemake in).",
-        )
-    try:
-        sheet = pd.read_csv(
-            path, sep="\t", dtype=str, keep_default_na=False, comment="#", skip_blank_lines=True
-        )
-    except Exception as error:  # pandas raises several parser error types
-        raise ConfigError(
-            f"sample_sheet {path} cannot be read as a tab-separated table: {error}",
-            "save it as TSV with a header line: id, path, and optionally frames, ground_truth, "
-            "predictions.",
-        ) from None
-    sheet.columns = [str(c).strip() for c in sheet.columns]
-    unknown = [c for c in sheet.columns if c not in SAMPLE_SHEET_COLUMNS]
-    if unknown:
-        raise ConfigError(
-            f"sample_sheet {path}: unknown column(s) {unknown}.",
-            f"use the columns {', '.join(SAMPLE_SHEET_COLUMNS)} (tab-separated).",
-        )
-    for required in ("id", "path" if "predictions" not in sheet.columns else "id"):
-        if required not in sheet.columns:
-            raise ConfigError(
-                f"sample_sheet {path}: missing the column '{required}'.",
-                f"add a header line with at least: id<TAB>path (all: "
-                f"{', '.join(SAMPLE_SHEET_COLUMNS)}).",
-            )
-    if sheet.empty:
-        raise ConfigError(f"sample_sheet {path} lists no videos.", "add one row per video.")
-    return sheet
-
-
 def check_config(config: dict, sample_sheet=None) -> list[VideoEntry]:
     """Check a schema-validated config; return its videos. Raises :class:`ConfigError`.
 
@@ -354,6 +335,7 @@ def check_config(config: dict, sample_sheet=None) -> list[VideoEntry]:
     # The runtime comes first: a config is judged on its runtime before anything else.
     stages = runtimes.enabled_model_stages(config)
     runtimes.validate_runtime(config.get("runtime"), stages)
+    check_numbers(config)
 
     check_models(config)
     check_stage_combination(config)
