@@ -136,9 +136,7 @@ def check_numbers(value, key: str = "config") -> None:
         for index, item in enumerate(value):
             check_numbers(item, f"{key}[{index}]")
     elif isinstance(value, float) and math.isnan(value):
-        raise ConfigError(
-            f"{key}: NaN is not a number snakeherd can use.", f"give {key} a number."
-        )
+        raise ConfigError(f"{key}: NaN is not a number snakeherd can use.", f"give {key} a number.")
 
 
 def _entry_from(

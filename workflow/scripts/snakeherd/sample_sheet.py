@@ -72,8 +72,7 @@ def read(path: str):
         if required not in sheet.columns:
             raise ConfigError(
                 f"sample_sheet {path}: missing the column '{required}'.",
-                f"add a header line with at least: id<TAB>path (all: "
-                f"{', '.join(COLUMNS)}).",
+                f"add a header line with at least: id<TAB>path (all: {', '.join(COLUMNS)}).",
             )
     if sheet.empty:
         raise ConfigError(f"sample_sheet {path} lists no videos.", "add one row per video.")
