@@ -23,6 +23,11 @@ def main(smk):
     selection = detection_stage.get("frame_selection")
     frames = FrameSelection.parse(selection).frames() if selection else None
     tracks = track(detections, poses, params, frames=frames, nodes=nodes)
+    count = tracks.attrs.get("animal_count")
+    if count is not None:
+        (logger.warning if count.count is None else logger.info)(
+            "tracking.max_tracks auto: %s", count.describe()
+        )
     tracks.insert(0, "video_id", smk.wildcards.video)
     named = identity_names(detections) if params.identity_classes else None
     io.write_table(
@@ -35,6 +40,7 @@ def main(smk):
             "frame_selection": selection,
             "nodes": nodes,
             "identities": {str(number): name for number, name in (named or {}).items()},
+            "animal_count": count.as_dict() if count is not None else None,
         },
     )
     io.write_tracks_csv(tracks, smk.output.csv)

@@ -52,7 +52,9 @@ def test_birth_and_death():
         1: [(f, 100.0, 20.0 + f) for f in range(10, 20)],
     }
     detections = detections_from(paths)
-    tracks = track_detections(detections, TrackerParams(max_distance=10, max_gap=3))
+    tracks = track_detections(
+        detections, TrackerParams(max_tracks=None, max_distance=10, max_gap=3)
+    )
     joined = identities(detections, tracks)
     spans = joined.groupby("track_id")["frame"].agg(["min", "max"])
     assert spans.to_dict("index") == {0: {"min": 0, "max": 29}, 1: {"min": 10, "max": 19}}
@@ -60,7 +62,8 @@ def test_birth_and_death():
 
 def test_jump_beyond_the_gate_starts_a_new_track():
     paths = {0: [(f, 10.0 if f < 5 else 200.0, 10.0) for f in range(10)]}
-    tracks = track_detections(detections_from(paths), TrackerParams(max_distance=20))
+    params = TrackerParams(max_tracks=None, max_distance=20)
+    tracks = track_detections(detections_from(paths), params)
     assert tracks["track_id"].nunique() == 2
 
 
@@ -68,7 +71,7 @@ def test_velocity_prediction_follows_an_animal_faster_than_the_gate():
     """Steps of 16 px exceed a 12 px gate around the last position, not around the prediction."""
     xs = np.cumsum([0.0] + [6.0] * 5 + [10.0] * 5 + [16.0] * 15)
     paths = {0: [(f, float(x), 5.0) for f, x in enumerate(xs)]}
-    params = TrackerParams(max_distance=12, gate=6, stitch=NO_STITCH)
+    params = TrackerParams(max_tracks=None, max_distance=12, gate=6, stitch=NO_STITCH)
     assert track_detections(detections_from(paths), params)["track_id"].nunique() == 1
     teleporting = detections_from({0: [(f, 16.0 * (f % 2) + 40 * f, 5.0) for f in range(10)]})
     assert track_detections(teleporting, params)["track_id"].nunique() > 1

@@ -2,7 +2,8 @@
 
 The pipeline, one module per step:
 
-1. :mod:`.instances` — detections and the long ``poses`` table joined into arrays;
+1. :mod:`.instances` — detections and the long ``poses`` table joined into arrays, and with
+   ``max_tracks: auto`` :mod:`.animal_count` — how many animals the video holds;
 2. :mod:`.online` — a Kalman-predicted, gated Hungarian (or greedy) assignment frame by frame,
    with costs from motion (:mod:`.kalman`), orientation, box size and sleap-nn-style similarity
    (:mod:`.similarity`), matched by :mod:`.matching`;
@@ -16,13 +17,15 @@ section).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
-from . import gaps, heading
+from . import animal_count, gaps, heading
 from .instances import Instances, from_tables
 from .online import link
-from .params import StitchParams, TrackerParams
+from .params import AUTO, StitchParams, TrackerParams
 from .stitching import renumber, stitch
 
 TRACK_COLUMNS = ["frame", "track_id", "det_id", "x", "y", "angle", "score"]
@@ -60,7 +63,11 @@ def track(
     instances = from_tables(detections, poses, nodes)
     assigned = identity_tracks(detections, instances) if params.identity_classes else None
     by_identity = assigned is not None
+    count = None
     if not by_identity:
+        if params.max_tracks == AUTO:
+            count = animal_count.estimate(instances, params)
+            params = replace(params, max_tracks=count.count)
         assigned = link(instances, params)
         assigned = stitch(instances, assigned, params)
     rows = np.flatnonzero(assigned >= 0)
@@ -87,7 +94,10 @@ def track(
         table["track_id"] = renumber(table["frame"].to_numpy(), table["track_id"].to_numpy())
     table["heading"] = _headings(table, instances.nodes, params)
     ordered = [*TRACK_COLUMNS, "heading", "interpolated", *point_columns]
-    return table[ordered].sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
+    table = table[ordered].sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
+    # With max_tracks "auto": the count the tracks were made with, and its evidence.
+    table.attrs["animal_count"] = count
+    return table
 
 
 def identity_names(detections: pd.DataFrame) -> dict[int, str] | None:

@@ -31,13 +31,19 @@ class StitchParams:
     max_cost: float = 6.0  # link cost (about -log likelihood) above which fragments stay apart
 
 
+# max_tracks: estimate the number of animals from the predictions.
+AUTO = "auto"
+
+
 @dataclass(frozen=True)
 class TrackerParams:
     """Everything that determines the tracks. See config/README.md for the full description."""
 
     # Identity and lifetime
     identity_classes: bool = True  # a multi-class pose model's identities are the tracks
-    max_tracks: int | None = None  # animals in the video, when known: never more tracks
+    # Animals in the video: never more tracks. "auto": estimated from the predictions
+    # (:mod:`.animal_count`); None: no limit, tracks end after max_gap.
+    max_tracks: int | str | None = AUTO
     max_distance: float = 40.0  # px: farthest a detection may be from a track's prediction
     max_gap: int = 5  # frames a track may go unmatched (occlusion) before it ends
     min_length: int = 1  # frames: shorter final tracks are dropped
@@ -80,6 +86,8 @@ class TrackerParams:
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"tracking.{name}: {getattr(self, name)!r} not in {allowed}")
+        if isinstance(self.max_tracks, str) and self.max_tracks != AUTO:
+            raise ValueError(f"tracking.max_tracks: {self.max_tracks!r} is not a number or 'auto'")
 
     @classmethod
     def from_config(cls, section: dict | None) -> TrackerParams:

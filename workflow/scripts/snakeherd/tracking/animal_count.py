@@ -1,0 +1,115 @@
+"""How many animals a video holds, estimated from its predictions when the config does not say.
+
+Without a count the online tracker starts a new track whenever a prediction goes missing or
+lands off its animal, so a messy two-animal video ends in dozens of fragments. The count is the
+number of confident, non-overlapping instances that most frames hold: instances that could
+start a track (score and visible keypoints, as for starting one), one per place (an instance
+closer than half an animal to a stronger one is the same animal predicted twice). A count that
+changes during the video (animals entering or leaving) is not forced on it: the estimate says
+so and the tracker runs without a count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .instances import Instances
+from .params import TrackerParams
+from .similarity import instance_scale
+
+# An instance closer than this many animal sizes to a stronger one in its frame is a duplicate.
+DUPLICATE_DISTANCE = 0.5
+# The video is cut into this many stretches to see whether the count changes along it.
+STRETCHES = 10
+# Fewest frames per stretch for a stretch's count to mean anything.
+MIN_STRETCH_FRAMES = 30
+# A count is never forced on a video where more than this share of the frames show more animals:
+# those animals would go untracked.
+MAX_SHARE_ABOVE = 0.1
+
+
+@dataclass(frozen=True)
+class AnimalCount:
+    """The estimate and its evidence (for the log and the provenance record)."""
+
+    count: int | None  # None: no frame holds an instance, or the count changes
+    most_frames: int  # the count most frames hold
+    share: float  # share of frames holding exactly that many
+    frames: int  # frames with at least one confident instance
+    stretch_counts: list[int]  # the count most frames of each stretch hold, in order
+    changes: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if self.frames == 0:
+            return "no frame holds a confident instance: no animal count to estimate"
+        counts = ", ".join(map(str, self.stretch_counts)) or "-"
+        if self.changes:
+            return (
+                f"the number of animals changes along the video (most frames of its stretches "
+                f"hold {counts}): tracking without a count. Set tracking.max_tracks if the "
+                "count is in fact fixed."
+            )
+        return (
+            f"{self.count} animals: {100 * self.share:.0f} % of {self.frames} frames hold "
+            f"{self.count} confident, non-overlapping instances (stretches: {counts})"
+        )
+
+
+def per_frame_counts(instances: Instances, params: TrackerParams) -> tuple[np.ndarray, np.ndarray]:
+    """Frames with at least one confident instance, and how many distinct animals each holds."""
+    confident = (instances.score >= params.min_new_track_score) & (
+        instances.visible_points >= max(params.min_new_track_points, 1 if instances.nodes else 0)
+    )
+    confident &= np.isfinite(instances.xy).all(axis=1)
+    scale = instance_scale(instances.keypoints, instances.size)
+    frames = instances.frame[confident]
+    xy = instances.xy[confident]
+    score = instances.score[confident]
+    size = scale[confident]
+    counts: dict[int, int] = {}
+    for frame in np.unique(frames):
+        rows = np.flatnonzero(frames == frame)
+        rows = rows[np.argsort(-score[rows], kind="stable")]
+        kept: list[int] = []
+        for row in rows:
+            near = [
+                np.hypot(*(xy[row] - xy[other])) < DUPLICATE_DISTANCE * min(size[row], size[other])
+                for other in kept
+            ]
+            if not any(near):
+                kept.append(row)
+        counts[int(frame)] = len(kept)
+    ordered = np.asarray(sorted(counts), dtype=np.int64)
+    return ordered, np.asarray([counts[int(f)] for f in ordered], dtype=np.int64)
+
+
+def _most_common(values: np.ndarray) -> int:
+    numbers, times = np.unique(values, return_counts=True)
+    return int(numbers[np.argmax(times)])  # ties: the smaller count
+
+
+def estimate(instances: Instances, params: TrackerParams) -> AnimalCount:
+    """The number of animals the video holds, or None with the reason."""
+    _frames, counts = per_frame_counts(instances, params)
+    if len(counts) == 0:
+        return AnimalCount(None, 0, 0.0, 0, [], False)
+    most = _most_common(counts)
+    share = float((counts == most).mean())
+    n_stretches = min(STRETCHES, len(counts) // MIN_STRETCH_FRAMES)
+    stretch_counts = (
+        [_most_common(part) for part in np.array_split(counts, n_stretches)]
+        if n_stretches >= 2
+        else []
+    )
+    # One stretch off the overall count is an occlusion or a bad stretch of predictions; two or
+    # more mean animals came or went. So do many frames with more animals than most frames show.
+    changes = (
+        sum(count != most for count in stretch_counts) >= 2
+        or float((counts > most).mean()) > MAX_SHARE_ABOVE
+    )
+    return AnimalCount(None if changes else most, most, share, len(counts), stretch_counts, changes)
