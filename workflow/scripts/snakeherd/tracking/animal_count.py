@@ -61,31 +61,54 @@ class AnimalCount:
 
 
 def per_frame_counts(instances: Instances, params: TrackerParams) -> tuple[np.ndarray, np.ndarray]:
-    """Frames with at least one confident instance, and how many distinct animals each holds."""
+    """Frames with at least one confident instance, and how many distinct animals each holds.
+
+    An instance is a duplicate when a stronger one of its frame lies closer than
+    :data:`DUPLICATE_DISTANCE` animal sizes; the frames are compared in blocks, all instance
+    pairs of a block at once.
+    """
     confident = (instances.score >= params.min_new_track_score) & (
         instances.visible_points >= max(params.min_new_track_points, 1 if instances.nodes else 0)
     )
     confident &= np.isfinite(instances.xy).all(axis=1)
-    scale = instance_scale(instances.keypoints, instances.size)
     frames = instances.frame[confident]
+    if len(frames) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     xy = instances.xy[confident]
     score = instances.score[confident]
-    size = scale[confident]
-    counts: dict[int, int] = {}
-    for frame in np.unique(frames):
-        rows = np.flatnonzero(frames == frame)
-        rows = rows[np.argsort(-score[rows], kind="stable")]
-        kept: list[int] = []
-        for row in rows:
-            near = [
-                np.hypot(*(xy[row] - xy[other])) < DUPLICATE_DISTANCE * min(size[row], size[other])
-                for other in kept
-            ]
-            if not any(near):
-                kept.append(row)
-        counts[int(frame)] = len(kept)
-    ordered = np.asarray(sorted(counts), dtype=np.int64)
-    return ordered, np.asarray([counts[int(f)] for f in ordered], dtype=np.int64)
+    size = instance_scale(instances.keypoints, instances.size)[confident]
+    # Instances come sorted by frame: each frame is one run of rows, padded here to a row of
+    # a (frames, slots) grid.
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(frames)) + 1])
+    run = np.repeat(np.arange(len(starts)), np.diff(np.concatenate([starts, [len(frames)]])))
+    slot = np.arange(len(frames)) - starts[run]
+    slots = int(slot.max()) + 1
+    counts = np.zeros(len(starts), dtype=np.int64)
+    block = max(1, 2**22 // (slots * slots))
+    for first in range(0, len(starts), block):
+        rows = (run >= first) & (run < first + block)
+        grid = (len(starts[first : first + block]), slots)
+        here = np.zeros(grid, dtype=bool)
+        g_xy = np.full((*grid, 2), np.nan)
+        g_score = np.full(grid, -np.inf)
+        g_size = np.full(grid, np.nan)
+        index = (run[rows] - first, slot[rows])
+        here[index], g_xy[index], g_score[index], g_size[index] = (
+            True,
+            xy[rows],
+            score[rows],
+            size[rows],
+        )
+        distance = np.linalg.norm(g_xy[:, :, None] - g_xy[:, None, :], axis=-1)
+        limit = DUPLICATE_DISTANCE * np.minimum(g_size[:, :, None], g_size[:, None, :])
+        order = np.arange(slots)
+        stronger = (g_score[:, None, :] > g_score[:, :, None]) | (
+            (g_score[:, None, :] == g_score[:, :, None]) & (order[None, :] < order[:, None])
+        )
+        with np.errstate(invalid="ignore"):
+            duplicate = ((distance < limit) & stronger & here[:, None, :]).any(axis=2)
+        counts[first : first + block] = (here & ~duplicate).sum(axis=1)
+    return frames[starts], counts
 
 
 def _most_common(values: np.ndarray) -> int:
