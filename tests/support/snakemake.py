@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -53,9 +55,23 @@ def run_snakemake(
     cores: int = 2,
     timeout: float = 600,
 ) -> SnakemakeRun:
-    """Run the real workflow in ``workdir`` (with ``config`` written there when given)."""
+    """Run the real workflow in ``workdir`` (with ``config`` written there when given).
+
+    Snakemake runs in a process group of its own: past ``timeout`` (``TimeoutExpired``) or on
+    Ctrl-C the whole group is killed, so no job it started is left running."""
     command = snakemake_command(workdir, config, "--cores", str(cores), *args)
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
-    return SnakemakeRun(result.returncode, result.stdout, result.stderr, workdir)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return SnakemakeRun(process.returncode, stdout, stderr, workdir)

@@ -10,12 +10,14 @@ from snakeherd.video import FrameSelection
 def main(smk):
     runtime = smk.params.runtime
     runtimes.prepare_process(runtime)
-    capability = runtimes.check_node(runtime, "yolo_obb")
     with tempfile.TemporaryDirectory(prefix="snakeherd-ultralytics-") as settings_dir:
         if runtimes.get(runtime).imports_torch:
             from snakeherd.yolo import offline
 
             offline.configure(settings_dir, smk.params.trust_model_files)
+        # After configure: the node check imports Ultralytics, which reads its safe-loading
+        # switch once, at import.
+        capability = runtimes.check_node(runtime, "yolo_obb")
         from snakeherd.yolo.detect import YoloRun, detect_video
 
         run = YoloRun.from_config(smk.params.yolo, smk.input.model, runtime, smk.threads)

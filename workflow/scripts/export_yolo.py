@@ -13,10 +13,11 @@ def main(smk):
     stage = "yolo_obb" if settings["task"] == "obb" else "yolo_pose"
     # TensorRT engines are built on the GPU they run on; ONNX exports need no accelerator.
     engine = runtimes.get(smk.params.runtime).family == runtimes.table.TENSORRT
-    if engine:
-        runtimes.check_node(smk.params.runtime, stage)
     with tempfile.TemporaryDirectory(prefix="snakeherd-ultralytics-") as settings_dir:
+        # Before anything imports Ultralytics, which reads its safe-loading switch at import.
         offline.configure(settings_dir, smk.params.trust_model_files)
+        if engine:
+            runtimes.check_node(smk.params.runtime, stage)
         from snakeherd.yolo.export import (
             ParityError,
             ParityTolerance,

@@ -11,13 +11,15 @@ from snakeherd.video import FrameSelection
 def main(smk):
     runtime = smk.params.runtime
     runtimes.prepare_process(runtime)
-    capability = runtimes.check_node(runtime, "yolo_pose")
     pose = smk.params.pose
     with tempfile.TemporaryDirectory(prefix="snakeherd-ultralytics-") as settings_dir:
         if runtimes.get(runtime).imports_torch:
             from snakeherd.yolo import offline
 
             offline.configure(settings_dir, smk.params.trust_model_files)
+        # After configure: the node check imports Ultralytics, which reads its safe-loading
+        # switch once, at import.
+        capability = runtimes.check_node(runtime, "yolo_pose")
         from snakeherd.yolo.detect import YoloRun
         from snakeherd.yolo.pose import PoseRun, pose_on_crops, pose_on_frames
 

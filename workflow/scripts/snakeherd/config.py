@@ -126,17 +126,34 @@ def _exists(path: str, key: str, what: str, fix: str, folder_ok: bool = False) -
         raise ConfigError(f"{key}: {path} is a folder, and a {what} is a file.", fix)
 
 
+def check_folders(folders: dict[str, str]) -> None:
+    """The folders the run writes to can be made: no file stands where one of them, or a folder
+    above it, has to be (``folders`` maps each folder to the config key that places it)."""
+    for folder, key in folders.items():
+        for place in (Path(folder), *Path(folder).parents):
+            if place.exists():
+                if not place.is_dir():
+                    raise ConfigError(
+                        f"{key}: the run writes to {folder}, and {place} is a file.",
+                        f"move or rename {place}, or change {key}.",
+                    )
+                break
+
+
 def check_numbers(value, key: str = "config") -> None:
-    """Every number of the config is a real number: NaN passes every schema minimum and
-    maximum (it compares false with everything), so it is caught here, naming its key."""
+    """Every number of the config is finite: NaN passes every schema minimum and maximum (it
+    compares false with everything) and infinity every minimum, so both are caught here."""
     if isinstance(value, dict):
         for name, item in value.items():
             check_numbers(item, f"{key}.{name}" if key != "config" else str(name))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             check_numbers(item, f"{key}[{index}]")
-    elif isinstance(value, float) and math.isnan(value):
-        raise ConfigError(f"{key}: NaN is not a number snakeherd can use.", f"give {key} a number.")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(
+            f"{key}: {'NaN' if math.isnan(value) else value} is not a number snakeherd can use.",
+            f"give {key} a finite number.",
+        )
 
 
 def _entry_from(
@@ -334,6 +351,14 @@ def check_config(config: dict, sample_sheet=None) -> list[VideoEntry]:
     stages = runtimes.enabled_model_stages(config)
     runtimes.validate_runtime(config.get("runtime"), stages)
     check_numbers(config)
+    results = Path("results") / str(config.get("experiment"))
+    check_folders(
+        {
+            str(results / "logs"): "experiment (results/<experiment>/)",
+            str(results / "benchmarks"): "experiment (results/<experiment>/)",
+            **({str(config["export_dir"]): "export_dir"} if config.get("export_dir") else {}),
+        }
+    )
 
     check_models(config)
     check_stage_combination(config)

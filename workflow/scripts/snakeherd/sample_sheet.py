@@ -39,6 +39,11 @@ def read(path: str):
     """The sample sheet as a DataFrame of strings (empty cells are empty strings)."""
     import pandas as pd
 
+    if Path(path).is_dir():
+        raise ConfigError(
+            f"sample_sheet: {path} is a folder, and a sample sheet is a file.",
+            "point sample_sheet at the tab-separated file that lists your videos.",
+        )
     if not Path(path).is_file():
         raise ConfigError(
             f"sample_sheet: file not found: {path}",
