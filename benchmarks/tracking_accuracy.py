@@ -6,7 +6,8 @@ misplaced instances, proofread ground truth; scored with centres matched within 
 1,100-frame two-fly predictions (``tracking/centered_pair_predictions.clean.slp``, scored
 against its own tracks within 5 px) as they are and with 10 % / 30 % of the instances dropped
 and keypoints jittered 3 / 6 px. Ours runs with ``max_tracks`` null (no limit), ``auto`` (the
-count estimated from the predictions) and the true count; sleap-nn's ``Predictor.retrack`` (in
+count estimated from the predictions) and the true count (also without whole-video linking:
+the online pass with the count); sleap-nn's ``Predictor.retrack`` (in
 .venv-sleap) without and with ``max_tracks`` (then with ``local_queues``, which it needs).
 
     .venv/bin/python benchmarks/tracking_accuracy.py [--skip-sleap]
@@ -26,7 +27,7 @@ sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 sys.path.insert(0, str(REPO))
 
 from snakeherd.evaluation import evaluate_tracks, load_ground_truth  # noqa: E402
-from snakeherd.tracking import TrackerParams  # noqa: E402
+from snakeherd.tracking import LinkParams, TrackerParams  # noqa: E402
 from tests.support.data import SHARED_DATA  # noqa: E402
 from tests.support.paths import SLEAP_PYTHON  # noqa: E402
 from tests.support.retracking import make_variant, track_ours, track_sleap  # noqa: E402
@@ -61,9 +62,11 @@ def main() -> None:
     print(f"{'set':<28} {'tracker':<26} {'tracks':>6} {'IDF1':>6} {'switches':>8} {'MOTA':>6}")
     for name, predictions, truth_file, distance, frames in sets(work):
         truth = load_ground_truth(str(truth_file))
-        for max_tracks in (None, "auto", ANIMALS):
-            tracks, _ = track_ours(predictions, TrackerParams(max_tracks=max_tracks))
+        for max_tracks, linked in ((None, True), ("auto", True), (ANIMALS, True), (ANIMALS, False)):
+            params = TrackerParams(max_tracks=max_tracks, link=LinkParams(enabled=linked))
+            tracks, _ = track_ours(predictions, params)
             label = f"snakeherd, max_tracks {max_tracks if max_tracks is not None else 'null'}"
+            label += "" if linked else ", no link"
             print(f"{name:<28} {label:<26} {scored(tracks, truth, frames, distance)}")
         if args.skip_sleap:
             continue

@@ -3,7 +3,8 @@
 1. Throughput in instance-frames/s (instances tracked per second) for 2, 10 and 50 simulated
    animals over 10,000 frames (the synthetic scene's walking, pausing, crossing animals; arena
    area grows with the number of animals), for the online tracker alone and for the whole
-   pipeline (online + stitching + interpolation + heading). Goal: ≥ 20,000 at 10 animals.
+   pipeline with its defaults (animal count estimated, online pass, whole-video linking,
+   interpolation, heading). Goal: ≥ 20,000 at 10 animals.
 2. Linearity: 10 animals over 2,500, 5,000 and 10,000 frames (seconds per 1,000 frames).
 3. Ours vs sleap-nn (``Predictor.retrack`` in .venv-sleap, via tests/support/sleap_retrack.py) on
    the same input: the two-fly SLEAP predictions (1,100 frames, 24 keypoints), as they are and

@@ -1,6 +1,6 @@
 """The number of animals, estimated from real, messy predictions when the config does not give
-it (``tracking.max_tracks: auto``): a two-fly courtship clip with missing and misplaced
-instances, scored against its proofread tracks."""
+it (``tracking.max_tracks: auto``), and the identities tracked with it: a two-fly courtship clip
+with missing and misplaced instances, scored against its proofread tracks."""
 
 from __future__ import annotations
 
@@ -49,10 +49,14 @@ def test_auto_tracks_as_well_as_the_given_count_and_better_than_none(clip):
         results[max_tracks] = scored(tracks, truth)
         if max_tracks == "auto":
             assert tracks.attrs["animal_count"].count == 2
-    print(results)  # measured: None 72 tracks, IDF1 0.633; auto and 2: 2 tracks, IDF1 0.782
-    assert results["auto"] == results[2]
-    assert results["auto"][2] == 2 and results["auto"][0] >= 0.77
-    assert results[None][2] > 10 and results[None][0] < results["auto"][0] - 0.1
+    # Measured: None 72 tracks, IDF1 0.633, 56 switches; auto and 2 (whole-video linking):
+    # 2 tracks, IDF1 0.940, 0 switches. Issue 16's goal: IDF1 >= 0.90, <= 6 switches, 2 tracks.
+    print(results)
+    idf1, switches, n_tracks = results["auto"]
+    assert n_tracks == 2 and idf1 >= 0.90 and switches <= 6
+    given_idf1, given_switches, given_tracks = results[2]
+    assert given_tracks == 2 and given_idf1 >= idf1 and given_switches <= switches
+    assert results[None][2] > 10 and results[None][0] < idf1 - 0.2
 
 
 def test_a_count_that_changes_is_reported_not_forced(clip):

@@ -24,8 +24,9 @@ import pandas as pd
 
 from . import animal_count, gaps, heading
 from .instances import Instances, from_tables
+from .linking import link_identities
 from .online import link
-from .params import AUTO, StitchParams, TrackerParams
+from .params import AUTO, LinkParams, StitchParams, TrackerParams
 from .stitching import renumber, stitch
 
 TRACK_COLUMNS = ["frame", "track_id", "det_id", "x", "y", "angle", "score"]
@@ -34,6 +35,7 @@ TRACK_COLUMNS = ["frame", "track_id", "det_id", "x", "y", "angle", "score"]
 __all__ = [
     "TRACK_COLUMNS",
     "Instances",
+    "LinkParams",
     "StitchParams",
     "TrackerParams",
     "keypoint_columns",
@@ -68,8 +70,11 @@ def track(
         if params.max_tracks == AUTO:
             count = animal_count.estimate(instances, params)
             params = replace(params, max_tracks=count.count)
-        assigned = link(instances, params)
-        assigned = stitch(instances, assigned, params)
+        if params.max_tracks is not None and params.link.enabled:
+            assigned = link_identities(instances, params)
+        else:
+            assigned = link(instances, params)
+            assigned = stitch(instances, assigned, params)
     rows = np.flatnonzero(assigned >= 0)
     table = pd.DataFrame(
         {

@@ -60,30 +60,34 @@ class AnimalCount:
         )
 
 
-def per_frame_counts(instances: Instances, params: TrackerParams) -> tuple[np.ndarray, np.ndarray]:
-    """Frames with at least one confident instance, and how many distinct animals each holds.
-
-    An instance is a duplicate when a stronger one of its frame lies closer than
-    :data:`DUPLICATE_DISTANCE` animal sizes; the frames are compared in blocks, all instance
-    pairs of a block at once.
-    """
+def confident_rows(instances: Instances, params: TrackerParams) -> np.ndarray:
+    """(N,) bool: instances that could start a track (score, visible keypoints, a position)."""
     confident = (instances.score >= params.min_new_track_score) & (
         instances.visible_points >= max(params.min_new_track_points, 1 if instances.nodes else 0)
     )
-    confident &= np.isfinite(instances.xy).all(axis=1)
-    frames = instances.frame[confident]
+    return confident & np.isfinite(instances.xy).all(axis=1)
+
+
+def find_duplicates(instances: Instances, considered: np.ndarray) -> np.ndarray:
+    """(N,) bool: considered instances closer than :data:`DUPLICATE_DISTANCE` animal sizes to
+    a stronger considered instance of their frame (one animal predicted twice).
+
+    The frames are compared in blocks, all instance pairs of a block at once.
+    """
+    duplicate_rows = np.zeros(len(instances), dtype=bool)
+    rows_considered = np.flatnonzero(considered)
+    frames = instances.frame[rows_considered]
     if len(frames) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    xy = instances.xy[confident]
-    score = instances.score[confident]
-    size = instance_scale(instances.keypoints, instances.size)[confident]
+        return duplicate_rows
+    xy = instances.xy[rows_considered]
+    score = instances.score[rows_considered]
+    size = instance_scale(instances.keypoints, instances.size)[rows_considered]
     # Instances come sorted by frame: each frame is one run of rows, padded here to a row of
     # a (frames, slots) grid.
     starts = np.concatenate([[0], np.flatnonzero(np.diff(frames)) + 1])
     run = np.repeat(np.arange(len(starts)), np.diff(np.concatenate([starts, [len(frames)]])))
     slot = np.arange(len(frames)) - starts[run]
     slots = int(slot.max()) + 1
-    counts = np.zeros(len(starts), dtype=np.int64)
     block = max(1, 2**22 // (slots * slots))
     for first in range(0, len(starts), block):
         rows = (run >= first) & (run < first + block)
@@ -107,8 +111,16 @@ def per_frame_counts(instances: Instances, params: TrackerParams) -> tuple[np.nd
         )
         with np.errstate(invalid="ignore"):
             duplicate = ((distance < limit) & stronger & here[:, None, :]).any(axis=2)
-        counts[first : first + block] = (here & ~duplicate).sum(axis=1)
-    return frames[starts], counts
+        duplicate_rows[rows_considered[rows]] = duplicate[index]
+    return duplicate_rows
+
+
+def per_frame_counts(instances: Instances, params: TrackerParams) -> tuple[np.ndarray, np.ndarray]:
+    """Frames with at least one confident instance, and how many distinct animals each holds."""
+    confident = confident_rows(instances, params)
+    distinct = confident & ~find_duplicates(instances, confident)
+    frames, counts = np.unique(instances.frame[distinct], return_counts=True)
+    return frames, counts.astype(np.int64)
 
 
 def _most_common(values: np.ndarray) -> int:

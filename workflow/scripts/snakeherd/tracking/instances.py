@@ -70,6 +70,22 @@ def _build(
     )
 
 
+def select(instances: Instances, rows: np.ndarray) -> Instances:
+    """The instances at ``rows`` (increasing), as their own :class:`Instances`."""
+    return _build(
+        instances.frame[rows],
+        instances.det_id[rows],
+        instances.xy[rows],
+        instances.size[rows],
+        instances.angle[rows],
+        instances.score[rows],
+        instances.position_sd[rows],
+        instances.nodes,
+        instances.keypoints[rows],
+        instances.keypoint_score[rows],
+    )
+
+
 def node_order(poses: pd.DataFrame) -> list[str]:
     """Node names in the order the pose stage wrote them (first appearance)."""
     return list(dict.fromkeys(poses["node"].astype(str)))

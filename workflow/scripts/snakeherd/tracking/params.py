@@ -31,6 +31,20 @@ class StitchParams:
     max_cost: float = 6.0  # link cost (about -log likelihood) above which fragments stay apart
 
 
+@dataclass(frozen=True)
+class LinkParams:
+    """Whole-video linking of tracklets into ``max_tracks`` identities (``tracking.link``)."""
+
+    enabled: bool = True
+    max_gap: int = 60  # frames: the longest hole one identity may jump between two tracklets
+    max_speed: float = 8.0  # px/frame: fastest plausible travel across a hole
+    detection_reward: float = 1.0  # gain per detection a track takes (a link costs ~ -log p)
+    birth_cost: float = 20.0  # cost of a track starting after the first frame or ending early
+    motion_outlier_cost: float = 8.0  # the most a link's motion disagreement costs
+    meeting_distance: float = 20.0  # px: a tracklet ending this near another cuts it there
+    fill_in_margin: float = 1.5  # a left-out tracklet joins an identity this many times nearer
+
+
 # max_tracks: estimate the number of animals from the predictions.
 AUTO = "auto"
 
@@ -70,6 +84,7 @@ class TrackerParams:
     matching: str = "hungarian"
     # Post-processing
     stitch: StitchParams = field(default_factory=StitchParams)
+    link: LinkParams = field(default_factory=LinkParams)
     interpolate_max_gap: int = 5  # frames: holes up to this long are filled by interpolation
     heading: str = "auto"  # how the head end of the body axis is found
     head_node: str | None = None  # keypoint at the front; None = guess from the node names
@@ -95,11 +110,12 @@ class TrackerParams:
         section = dict(section or {})
         names = {f.name for f in fields(cls)}
         values = {key: value for key, value in section.items() if key in names}
-        if isinstance(values.get("stitch"), dict):
-            stitch_names = {f.name for f in fields(StitchParams)}
-            values["stitch"] = StitchParams(
-                **{k: v for k, v in values["stitch"].items() if k in stitch_names}
-            )
+        for name, nested in (("stitch", StitchParams), ("link", LinkParams)):
+            if isinstance(values.get(name), dict):
+                nested_names = {f.name for f in fields(nested)}
+                values[name] = nested(
+                    **{k: v for k, v in values[name].items() if k in nested_names}
+                )
         return cls(**values)
 
     def as_dict(self) -> dict:

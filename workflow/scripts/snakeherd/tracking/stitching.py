@@ -13,6 +13,8 @@ only below ``stitch.max_cost``. Chains of links become one track.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
@@ -25,39 +27,61 @@ from .params import TrackerParams
 VELOCITY_FRAMES = 5
 
 
-def _fragment_ends(instances: Instances, track: np.ndarray, n_tracks: int):
-    """Per track: first/last frame, position and velocity at both ends, area, postures."""
-    rows_of = [[] for _ in range(n_tracks)]
-    for row, tid in enumerate(track.tolist()):
-        if tid >= 0:
-            rows_of[tid].append(row)
-    first = np.zeros(n_tracks, dtype=np.int64)
-    last = np.zeros(n_tracks, dtype=np.int64)
-    start_xy = np.zeros((n_tracks, 2))
-    end_xy = np.zeros((n_tracks, 2))
-    start_velocity = np.zeros((n_tracks, 2))
-    end_velocity = np.zeros((n_tracks, 2))
-    log_area = np.full(n_tracks, np.nan)
-    start_row = np.zeros(n_tracks, dtype=np.int64)
-    end_row = np.zeros(n_tracks, dtype=np.int64)
+@dataclass
+class FragmentEnds:
+    """Per fragment (track number): its first and last frame, row, position and velocity at
+    both ends, and its median box area and body length (logs; NaN when unknown)."""
+
+    first: np.ndarray
+    last: np.ndarray
+    start_row: np.ndarray
+    end_row: np.ndarray
+    start_xy: np.ndarray
+    end_xy: np.ndarray
+    start_velocity: np.ndarray
+    end_velocity: np.ndarray
+    log_area: np.ndarray
+    log_length: np.ndarray
+
+
+def fragment_ends(instances: Instances, track: np.ndarray, n_tracks: int) -> FragmentEnds:
+    """The ends of every fragment numbered 0 .. n_tracks-1 in ``track`` (-1: no fragment)."""
+    valid = np.flatnonzero(track >= 0)
+    order = valid[np.argsort(track[valid], kind="stable")]  # rows by fragment, then frame
+    counts = np.bincount(track[order], minlength=n_tracks)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    ends = FragmentEnds(
+        first=np.zeros(n_tracks, dtype=np.int64),
+        last=np.zeros(n_tracks, dtype=np.int64),
+        start_row=np.zeros(n_tracks, dtype=np.int64),
+        end_row=np.zeros(n_tracks, dtype=np.int64),
+        start_xy=np.zeros((n_tracks, 2)),
+        end_xy=np.zeros((n_tracks, 2)),
+        start_velocity=np.zeros((n_tracks, 2)),
+        end_velocity=np.zeros((n_tracks, 2)),
+        log_area=np.full(n_tracks, np.nan),
+        log_length=np.full(n_tracks, np.nan),
+    )
     size = instances.size
     with np.errstate(invalid="ignore", divide="ignore"):
         areas = np.log(np.where(size[:, 0] * size[:, 1] > 0, size[:, 0] * size[:, 1], np.nan))
-    for tid, rows in enumerate(rows_of):
-        rows = np.asarray(rows)
+        lengths = np.log(np.where(size[:, 0] > 0, size[:, 0], np.nan))
+    for tid in np.flatnonzero(counts):
+        rows = order[bounds[tid] : bounds[tid + 1]]
         frames = instances.frame[rows]
-        first[tid], last[tid] = frames[0], frames[-1]
-        start_row[tid], end_row[tid] = rows[0], rows[-1]
-        start_xy[tid] = instances.xy[rows[0]]
-        end_xy[tid] = instances.xy[rows[-1]]
+        ends.first[tid], ends.last[tid] = frames[0], frames[-1]
+        ends.start_row[tid], ends.end_row[tid] = rows[0], rows[-1]
+        ends.start_xy[tid] = instances.xy[rows[0]]
+        ends.end_xy[tid] = instances.xy[rows[-1]]
         head, tail = rows[:VELOCITY_FRAMES], rows[-VELOCITY_FRAMES:]
         if len(rows) > 1:
-            start_velocity[tid] = _velocity(instances.frame[head], instances.xy[head])
-            end_velocity[tid] = _velocity(instances.frame[tail], instances.xy[tail])
-        finite = areas[rows][np.isfinite(areas[rows])]
-        if len(finite):
-            log_area[tid] = np.median(finite)
-    return first, last, start_xy, end_xy, start_velocity, end_velocity, log_area, start_row, end_row
+            ends.start_velocity[tid] = _velocity(instances.frame[head], instances.xy[head])
+            ends.end_velocity[tid] = _velocity(instances.frame[tail], instances.xy[tail])
+        for logs, median in ((areas, ends.log_area), (lengths, ends.log_length)):
+            finite = logs[rows][np.isfinite(logs[rows])]
+            if len(finite):
+                median[tid] = np.median(finite)
+    return ends
 
 
 def _velocity(frames: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -67,7 +91,7 @@ def _velocity(frames: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return (t[:, None] * (xy - xy.mean(axis=0))).sum(axis=0) / (t * t).sum()
 
 
-def _posture_similarity(instances: Instances, rows_a, rows_b, sigma: float) -> np.ndarray:
+def posture_similarity(instances: Instances, rows_a, rows_b, sigma: float) -> np.ndarray:
     """OKS between centred postures of instance pairs (NaN when not comparable)."""
     a = instances.keypoints[rows_a]
     b = instances.keypoints[rows_b]
@@ -106,7 +130,26 @@ def stitch(instances: Instances, track: np.ndarray, params: TrackerParams) -> np
     return renumber(instances.frame, track)
 
 
-def _candidate_pairs(first, last, exists, max_gap):
+def motion_cost(ends: FragmentEnds, pair_end, pair_start, params: TrackerParams):
+    """Motion part of the cost of continuing fragment ``pair_end`` with ``pair_start`` (about a
+    negative log-likelihood), the distance between them and the hole's length in frames.
+
+    Where the end's motion says the animal is at the middle of the hole, and where the start's
+    motion says it was: for one animal the two extrapolations agree, within a spread that grows
+    with the hole.
+    """
+    gap = (ends.first[pair_start] - ends.last[pair_end]).astype(np.float64)
+    half = gap / 2
+    forward = ends.end_xy[pair_end] + ends.end_velocity[pair_end] * half[:, None]
+    backward = ends.start_xy[pair_start] - ends.start_velocity[pair_start] * half[:, None]
+    miss = np.sqrt(((forward - backward) ** 2).sum(axis=1))
+    travelled = np.sqrt(((ends.start_xy[pair_start] - ends.end_xy[pair_end]) ** 2).sum(axis=1))
+    spread = np.sqrt(2) * params.position_noise + params.acceleration_noise * half**2
+    cost = 0.5 * (miss / spread) ** 2 + np.log(spread / params.position_noise)
+    return cost, travelled, gap
+
+
+def candidate_pairs(first, last, exists, max_gap):
     """(end, start) fragment pairs whose hole is 1..max_gap frames, without an n² matrix."""
     starts_sorted = np.flatnonzero(exists)
     starts_sorted = starts_sorted[np.argsort(first[starts_sorted], kind="stable")]
@@ -123,30 +166,19 @@ def _candidate_pairs(first, last, exists, max_gap):
 
 def _links(instances, track, n_tracks, params) -> np.ndarray:
     settings = params.stitch
-    (first, last, start_xy, end_xy, start_v, end_v, log_area, start_row, end_row) = _fragment_ends(
-        instances, track, n_tracks
-    )
+    ends_of = fragment_ends(instances, track, n_tracks)
     exists = np.zeros(n_tracks, dtype=bool)
     exists[track[track >= 0]] = True
     link_to = np.full(n_tracks, -1, dtype=np.int64)
-    ends, starts = _candidate_pairs(first, last, exists, settings.max_gap)
+    ends, starts = candidate_pairs(ends_of.first, ends_of.last, exists, settings.max_gap)
     if not len(ends):
         return link_to
-    gap = (first[starts] - last[ends]).astype(np.float64)
-    # Where the end's motion says the animal is at the middle of the hole, and where the start's
-    # motion says it was: for one animal the two extrapolations agree.
-    half = gap / 2
-    forward = end_xy[ends] + end_v[ends] * half[:, None]
-    backward = start_xy[starts] - start_v[starts] * half[:, None]
-    miss = np.sqrt(((forward - backward) ** 2).sum(axis=1))
-    travelled = np.sqrt(((start_xy[starts] - end_xy[ends]) ** 2).sum(axis=1))
-    spread = np.sqrt(2) * params.position_noise + params.acceleration_noise * half**2
-    cost = 0.5 * (miss / spread) ** 2 + np.log(spread / params.position_noise)
-    area_delta = log_area[ends] - log_area[starts]
+    cost, travelled, gap = motion_cost(ends_of, ends, starts, params)
+    area_delta = ends_of.log_area[ends] - ends_of.log_area[starts]
     cost += np.where(np.isfinite(area_delta), 0.5 * (area_delta / params.size_noise) ** 2, 0.5)
     if instances.has_keypoints:
-        similarity = _posture_similarity(
-            instances, end_row[ends], start_row[starts], params.oks_sigma
+        similarity = posture_similarity(
+            instances, ends_of.end_row[ends], ends_of.start_row[starts], params.oks_sigma
         )
         cost += params.similarity_weight * (1 - np.where(np.isfinite(similarity), similarity, 0.5))
     keep = (travelled <= settings.max_speed * gap + params.max_distance) & (
