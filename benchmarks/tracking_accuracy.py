@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--skip-sleap", action="store_true", help="our tracker only")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tracking_accuracy_"))
-    print(f"{'set':<28} {'tracker':<26} {'tracks':>6} {'IDF1':>6} {'switches':>8} {'MOTA':>6}")
+    print(f"{'set':<28} {'tracker':<34} {'tracks':>6} {'IDF1':>6} {'switches':>8} {'MOTA':>6}")
     for name, predictions, truth_file, distance, frames in sets(work):
         truth = load_ground_truth(str(truth_file))
         for max_tracks, linked in ((None, True), ("auto", True), (ANIMALS, True), (ANIMALS, False)):
@@ -67,13 +67,13 @@ def main() -> None:
             tracks, _ = track_ours(predictions, params)
             label = f"snakeherd, max_tracks {max_tracks if max_tracks is not None else 'null'}"
             label += "" if linked else ", no link"
-            print(f"{name:<28} {label:<26} {scored(tracks, truth, frames, distance)}")
+            print(f"{name:<28} {label:<34} {scored(tracks, truth, frames, distance)}")
         if args.skip_sleap:
             continue
         for max_tracks in (None, ANIMALS):
             tracks, _ = track_sleap(predictions, work / "sleap.slp", SLEAP_PYTHON, max_tracks)
             label = f"sleap-nn, max_tracks {max_tracks if max_tracks is not None else 'none'}"
-            print(f"{name:<28} {label:<26} {scored(tracks, truth, frames, distance)}")
+            print(f"{name:<28} {label:<34} {scored(tracks, truth, frames, distance)}")
 
 
 if __name__ == "__main__":

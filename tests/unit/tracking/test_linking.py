@@ -15,7 +15,7 @@ from snakeherd.tracking.instances import from_tables
 from snakeherd.tracking.linking import split_at_meetings
 from snakeherd.tracking.online import link
 from tests.support.retracking import make_variant, track_ours
-from tests.support.tracks import detections_from, identities, tracks_per_animal
+from tests.support.tracks import detections_from, identities, pose_detections, tracks_per_animal
 
 MERGED = range(16, 25)
 
@@ -124,3 +124,27 @@ def test_real_flies_with_a_third_of_the_instances_dropped(shared_data, tmp_path)
         assert tracks["track_id"].nunique() == 2
         assert row["IDF1"] >= 0.94 and row["id_switches"] == 0
         assert isinstance(tracks, pd.DataFrame)
+
+
+def test_animals_seen_in_pieces_that_cannot_be_linked_are_still_tracked():
+    """Twelve frames; each animal's detections jump 200 px after frame 4, too far to link: no
+    path spans the video, and leaving the paths unused must not be cheaper than tracking."""
+    paths = {
+        animal: [
+            (f, 20.0 + 2 * f + (200.0 if f > 4 else 0.0), 40.0 + 100 * animal) for f in range(12)
+        ]
+        for animal in (0, 1)
+    }
+    detections = detections_from(paths)
+    tracks = track_detections(detections, TrackerParams(max_tracks=2, interpolate_max_gap=0))
+    assert tracks["track_id"].nunique() == 2
+    assert len(tracks) >= 12  # at least one piece of each animal's, one track each
+    joined = identities(detections, tracks)
+    assert joined.groupby("track_id")["truth"].nunique().max() == 1
+
+
+def test_nothing_tracked_gives_an_empty_table_with_keypoint_columns():
+    detections, poses = pose_detections(n_frames=3)
+    detections["score"] = 0.1
+    tracks = track(detections, poses, TrackerParams(max_tracks=2, min_new_track_score=0.5))
+    assert tracks.empty and "head.x" in tracks.columns

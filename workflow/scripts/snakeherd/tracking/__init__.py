@@ -7,7 +7,9 @@ The pipeline, one module per step:
 2. :mod:`.online` — a Kalman-predicted, gated Hungarian (or greedy) assignment frame by frame,
    with costs from motion (:mod:`.kalman`), orientation, box size and sleap-nn-style similarity
    (:mod:`.similarity`), matched by :mod:`.matching`;
-3. :mod:`.stitching` — fragments relinked across short holes by motion and posture;
+3. with the animal count known, :mod:`.linking` — the online pass's tracklets (run without a
+   count) joined into that many identities over the whole video at once (a minimum-cost flow);
+   without it, :mod:`.stitching` — fragments relinked across short holes by motion and posture;
 4. :mod:`.gaps` — short holes interpolated, short tracks dropped;
 5. :mod:`.heading` — which end of each body is the head.
 
@@ -91,7 +93,7 @@ def track(
     if instances.nodes:
         wide = np.concatenate(
             [instances.keypoints[rows], instances.keypoint_score[rows][..., None]], axis=2
-        ).reshape(len(rows), -1)
+        ).reshape(len(rows), len(point_columns))
         table = pd.concat([table, pd.DataFrame(wide, columns=point_columns)], axis=1)
     table = gaps.interpolate(table, params.interpolate_max_gap, frames, point_columns)
     table = gaps.drop_short(table, params.min_length)

@@ -176,8 +176,11 @@ def paths(instances: Instances, tracklet: np.ndarray, params: TrackerParams) -> 
     heads = np.concatenate(
         [[sink], enter[exists], leave[exists], np.full(m, sink), enter[pair_start]]
     )
+    # A path left unused costs what a path that starts late and ends early does: births and
+    # deaths decide where paths start and end, never whether animals are tracked at all.
+    unused = 2 * settings.birth_cost
     costs = np.concatenate(
-        [[0.0], births, -settings.detection_reward * detections[exists], deaths, cost]
+        [[unused], births, -settings.detection_reward * detections[exists], deaths, cost]
     )
     n_edges = len(tails)
     capacity = np.ones(n_edges)

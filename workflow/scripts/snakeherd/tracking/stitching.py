@@ -13,6 +13,7 @@ only below ``stitch.max_cost``. Chains of links become one track.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,8 +96,10 @@ def posture_similarity(instances: Instances, rows_a, rows_b, sigma: float) -> np
     """OKS between centred postures of instance pairs (NaN when not comparable)."""
     a = instances.keypoints[rows_a]
     b = instances.keypoints[rows_b]
-    a = a - np.nanmean(a, axis=1, keepdims=True)
-    b = b - np.nanmean(b, axis=1, keepdims=True)
+    with warnings.catch_warnings():  # an instance without keypoints has no centre: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        a = a - np.nanmean(a, axis=1, keepdims=True)
+        b = b - np.nanmean(b, axis=1, keepdims=True)
     both = np.isfinite(a[..., 0]) & np.isfinite(b[..., 0])
     d2 = ((a - b) ** 2).sum(axis=-1)
     scale = np.sqrt(np.abs(instances.size[rows_b, 0] * instances.size[rows_b, 1]))
