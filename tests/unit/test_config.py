@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
 
-from snakeherd.config import check_config, describe_schema_error
+from snakeherd.config import check_config, describe_schema_error, yaml_problem
 from snakeherd.detection import BackgroundParams
 from snakeherd.errors import ConfigError
 from snakeherd.sample_sheet import read as read_sample_sheet
 from snakeherd.synthetic import SceneSpec
-from snakeherd.tracking import StitchParams, TrackerParams
+from snakeherd.tracking import TrackerParams
 from snakeherd.yolo.decode import Filters
 from snakeherd.yolo.export import ParityTolerance
 from tests.support.configs import background_config
@@ -42,10 +45,10 @@ def test_schema_defaults_match_the_library_defaults():
         assert background[field.name]["default"] == field.default, field.name
     tracking = SCHEMA["properties"]["tracking"]["properties"]
     for field in dataclasses.fields(TrackerParams):
-        if field.name == "stitch":
-            stitch = tracking["stitch"]["properties"]
-            for nested in dataclasses.fields(StitchParams):
-                assert stitch[nested.name]["default"] == nested.default, nested.name
+        if field.name in ("stitch", "link"):
+            section = tracking[field.name]["properties"]
+            for nested in dataclasses.fields(field.default_factory):
+                assert section[nested.name]["default"] == nested.default, nested.name
             continue
         assert tracking[field.name]["default"] == field.default, field.name
     yolo = SCHEMA["$defs"]["yolo_filters"]["properties"]
@@ -150,3 +153,40 @@ def test_pose_modes_need_the_right_detection(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"pose\.mode: 'frames' lets the pose model find"):
         check_config(frames_with_detection)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "fix"),
+    [
+        ("runtime: cpu\nvideos:\n  - path: a\n   bad: [\n", 4, 4, "indentation"),
+        ("tracking:\n\tmax_tracks: 2\n", 2, 1, "never tabs"),
+        ("runtime: [cpu, onnx_cpu\nvideos: []\n", 2, 7, "quoting"),
+    ],
+)
+def test_a_yaml_error_names_the_file_line_and_column(tmp_path, text, line, column, fix):
+    path = tmp_path / "my config.yaml"
+    path.write_text(text, encoding="utf-8")
+    problem = yaml_problem(path)
+    assert problem.startswith(f"{path}, line {line}, column {column}: ")
+    assert fix in problem
+    shown, caret = problem.splitlines()[1:3]
+    assert caret.index("^") - 4 == column - 1 and shown.strip()
+
+
+def test_valid_yaml_and_json_have_no_problem_and_binary_files_do(tmp_path):
+    assert yaml_problem("config/config.yaml") is None
+    (tmp_path / "c.json").write_text('{"runtime": "cpu"}')
+    assert yaml_problem(tmp_path / "c.json") is None
+    (tmp_path / "c.yaml").write_bytes(b"runtime: \xff\xfe")
+    assert "not UTF-8" in yaml_problem(tmp_path / "c.yaml")
+
+
+def test_make_check_config_prints_the_line_snakemake_does_not(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("videos:\n  - path: a.mp4\n     id: a\n")
+    script = Path(__file__).resolve().parents[2] / "workflow" / "scripts" / "check_config_yaml.py"
+    result = subprocess.run(
+        [sys.executable, str(script), str(broken)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert f"{broken}, line 3, column 8" in result.stderr

@@ -52,6 +52,38 @@ class VideoEntry:
         }
 
 
+def yaml_problem(path: str | Path) -> str | None:
+    """The YAML syntax error of a config file, naming the file, line and column; None when it
+    parses. (Snakemake's own message for such a file names neither.)"""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        message = f"{where}: {problem or error}"
+        lines = text.splitlines()
+        if mark is not None and mark.line < len(lines):
+            shown = lines[mark.line].replace("\t", " ")
+            message += f"\n    {shown}\n    {' ' * mark.column}^"
+        if "\\t" in str(error):  # yaml writes the tab it found as \t
+            message += "\nFix: YAML indents with spaces, never tabs."
+        else:
+            message += (
+                "\nFix: check the indentation and quoting there (a value holding ': ', '#' or "
+                "starting with '[', '{', '*' or '&' needs quotes)."
+            )
+        return message
+    except yaml.YAMLError as error:
+        return f"{path}: {error}"
+    except UnicodeDecodeError as error:
+        return f"{path}: not UTF-8 text ({error.reason} at byte {error.start})"
+    return None
+
+
 def _key_path(parts) -> str:
     text = ""
     for part in parts:
