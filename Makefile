@@ -10,7 +10,7 @@ SLEAP_VENV := .venv-sleap
 ONNX_CUDA_VENV := .venv-onnx-cuda
 CORES ?= all
 
-.PHONY: demo test lint unit bench clean sleap-env onnx-cuda-env slurm-cluster
+.PHONY: demo test lint unit bench clean sleap-env onnx-cuda-env slurm-cluster check-config
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,17 @@ onnx-cuda-env: $(ONNX_CUDA_VENV)/.installed
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --report results/demo/report.html
 	@echo "Demo results: $(CURDIR)/results/demo/ (per video: detections.parquet, tracks.parquet,"
-	@echo "tracks.csv, evaluation.csv, provenance.json; all videos: evaluation_summary.csv)"
+	@echo "tracks.csv, evaluation.csv, provenance.json, overlay.mp4, plots/; all videos:"
+	@echo "evaluation_summary.csv, report/summary.csv)"
+	@echo "Report: $(CURDIR)/results/demo/report.html"
+
+# Snakemake reads a --configfile before the workflow starts and names no line of a YAML error:
+# `make check-config CONFIG=your.yaml` does.
+CONFIG ?= config/config.yaml
+check-config: $(VENV)/.demo-installed
+	$(BIN)/python workflow/scripts/check_config_yaml.py $(CONFIG)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
@@ -61,6 +70,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/yolo_throughput.py
 	$(BIN)/python benchmarks/tracking_throughput.py
 	$(BIN)/python benchmarks/tracking_accuracy.py
+	$(BIN)/python benchmarks/overlay_throughput.py
 
 # A one-node SLURM cluster on this machine for the SLURM tests (root: installs Debian packages and
 # starts munge, MariaDB, slurmdbd, slurmctld, slurmd without systemd). CI runs it in .ci/run.

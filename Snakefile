@@ -5,11 +5,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# The default config is the embedded demo; a config given on the command line replaces it
-# rather than being merged into it, so demo keys never leak into a user's run.
-if not workflow.config_settings.configfiles:
-
-    configfile: f"{workflow.basedir}/config/config.yaml"
+# `snakemake --report report.html` opens on this text; the plots and tables it shows are the
+# outputs flagged with report() in the rules.
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -29,6 +27,10 @@ if config["pose"]["method"] == "sleap":
 include: "workflow/rules/track.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/provenance.smk"
+include: "workflow/rules/overlay.smk"
+include: "workflow/rules/analysis_files.smk"
+include: "workflow/rules/plots.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -39,3 +41,7 @@ rule all:
 
 onsuccess:
     report_success()
+
+
+onerror:
+    write_batch_pages_after_failure()

@@ -5,16 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import sleap_io
 
 from snakeherd import io
+from tests.support.nwb import critical_messages, differences_from_tracks
+from tests.support.paths import REPO
 from tests.support.snakemake import run_snakemake, snakemake_command
 
 pytestmark = pytest.mark.workflow
@@ -46,6 +50,26 @@ def test_demo_writes_every_output(demo):
             assert (results / "logs" / video / f"{rule}.log").is_file()
             assert (results / "benchmarks" / video / f"{rule}.tsv").is_file()
     assert (results / "evaluation_summary.csv").is_file()
+
+
+def test_demo_writes_nwb_and_analysis_files_that_movement_loads(demo, monkeypatch):
+    # arena_b skips frames 150-199: the NWB rows stay on the video's frames and times.
+    folder = demo.workdir / "results" / "demo" / "arena_b"
+    assert critical_messages(folder / "nwb") == []
+    # The README's "Analyse with movement" code as written (on arena_b), in the demo's folder:
+    # speeds from the analysis file, then the NWB files merged.
+    readme = (REPO / "README.md").read_text().split("## Analyse with movement", 1)[1]
+    blocks = re.findall(r"```python\n(.*?)```", readme.split("\n## ", 1)[0], re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(demo.workdir)
+    namespace = {}
+    for code in blocks:
+        exec(code.replace("arena_a", "arena_b"), namespace)
+    speeds = namespace["speed"].values
+    assert speeds.size >= 8 and (speeds[~np.isnan(speeds)] > 0).all()
+    numbers = differences_from_tracks(namespace["ds"], folder / "tracks.parquet")
+    assert len(numbers["individuals"]) == numbers["tracks"] >= 8 and numbers["fps"] == 25
+    assert numbers["position_px"] == 0 and numbers["confidence"] == 0
 
 
 def test_demo_scores_and_prints_its_summary(demo):
@@ -162,3 +186,18 @@ def test_a_killed_run_is_unlocked_and_rerun_to_the_same_tables(demo, tmp_path):
     for first in first_files:
         relative = first.relative_to(demo.workdir)
         assert first.read_bytes() == (workdir / relative).read_bytes(), relative
+
+
+def test_demo_overlays_plots_and_batch_pages(demo):
+    from tests.support.overlays import stream_info
+
+    results = demo.workdir / "results" / "demo"
+    for video, frames in (("arena_a", 300), ("arena_b", 250)):  # arena_b: 0-149,200-299
+        info = stream_info(results / video / "overlay.mp4")
+        assert info["codec"].startswith("h264") and info["pix_fmt"] == "yuv420p", info
+        assert info["frames"] == frames and info["fps"] == pytest.approx(25.0)
+        assert info["size"] == (400, 400)
+        for plot in ("trajectories", "timeline", "counts", "scores"):
+            assert (results / video / "plots" / f"{plot}.png").is_file()
+    summary = pd.read_csv(results / "report" / "summary.csv")
+    assert summary["video"].tolist() == list(VIDEOS) and (summary["status"] == "ok").all()

@@ -19,6 +19,7 @@ from snakeherd import io
 from tests.support import configs
 from tests.support.data import SLEAP_PAIR
 from tests.support.matching import keypoint_differences, matched_instances, slp_instances
+from tests.support.nwb import check_video_results
 from tests.support.sleap_commands import run_sleap_nn_predict, stage_script
 from tests.support.snakemake import run_snakemake
 
@@ -55,6 +56,7 @@ def sleap_config(models, video, sleap_python, names, runtime="cpu", **extra):
 def cpu_run(sleap_models, sleap_video, ground_truth, sleap_python, tmp_path_factory):
     config = sleap_config(sleap_models, sleap_video, sleap_python, SLEAP_PAIR)
     config["videos"][0]["ground_truth"] = str(ground_truth)
+    config.setdefault("outputs", {})["overlay"] = {"enabled": True}
     run = run_snakemake(tmp_path_factory.mktemp("sleap_cpu"), config)
     assert run.returncode == 0, run.output
     return run
@@ -113,6 +115,11 @@ def test_tables_join_and_tracking_follows(cpu_run):
     record = json.loads((folder / "provenance.json").read_text())
     assert record["runtime"]["stages"]["poses"]["method"] == "sleap"
     assert "poses_slp" in record["outputs"]
+
+
+def test_nwb_of_the_top_down_run_loads_in_movement_as_the_tracks(cpu_run):
+    numbers = check_video_results(results(cpu_run))
+    assert numbers["tracks"] >= 2
 
 
 def test_pose_evaluation_with_sleap_nn_evaluator(cpu_run, onnx_run):
@@ -284,3 +291,14 @@ def test_centered_instance_on_detection_crops(sleap_models, sleap_video, sleap_p
     # Same crops in both: the refined export reproduces the checkpoint.
     assert parity["raw"]["median_px"] > 0.2
     assert parity["corrected"]["max_px"] <= 1e-3
+
+
+def test_overlay_of_the_sleap_run_plays_in_browsers(cpu_run, sleap_video):
+    from snakeherd.video import probe
+    from tests.support.overlays import stream_info
+
+    info = stream_info(results(cpu_run) / "overlay.mp4")
+    assert info["codec"].startswith("h264") and info["pix_fmt"] == "yuv420p", info
+    assert info["frames"] == 12  # FRAMES
+    assert info["fps"] == pytest.approx(probe(sleap_video).fps)
+    assert (results(cpu_run) / "plots" / "timeline.png").is_file()

@@ -9,6 +9,7 @@ import pytest
 import sleap_io as sio
 
 from snakeherd import io
+from tests.support.nwb import check_video_results
 from tests.support.snakemake import run_snakemake
 
 pytestmark = pytest.mark.workflow
@@ -63,6 +64,12 @@ def test_track_only_writes_tracks_in_every_format(track_only):
     assert len(labels.tracks) == 2 and len(labels.labeled_frames) == 400
     assert len(labels.skeleton.nodes) == 24 and labels.skeleton.edges
     assert labels.video.filename.endswith("centered_pair_low_quality.mp4")
+
+
+def test_track_only_nwb_finds_the_video_the_predictions_name(track_only):
+    # The sample sheet names no video: its frame rate comes from the one the .slp names.
+    numbers = check_video_results(track_only.workdir / "results" / "retrack" / "flies")
+    assert numbers["tracks"] == 2 and numbers["fps"] == 15
 
 
 def test_track_only_scores_identities_and_keypoints(track_only):

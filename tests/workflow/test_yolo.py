@@ -12,6 +12,7 @@ import pytest
 from snakeherd import io
 from tests.support import configs
 from tests.support.data import FLY_NODES
+from tests.support.nwb import check_video_results
 from tests.support.snakemake import run_snakemake
 
 pytestmark = pytest.mark.workflow
@@ -21,9 +22,11 @@ NODES = list(FLY_NODES)
 def yolo_config(shared_data, models, runtime="onnx_cpu", frames="900-959"):
     """The fly chain as experiment ``flies_<runtime>``, with two skeleton edges for tracks.slp."""
     edges = [["head", "thorax"], ["thorax", "abdomen"]]
-    return configs.yolo_config(
+    config = configs.yolo_config(
         shared_data, models, runtime, frames, f"flies_{runtime}", edges=edges
     )
+    config.setdefault("outputs", {})["overlay"] = {"enabled": True}  # test_overlay_...
+    return config
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +75,20 @@ def test_onnx_run_outputs_and_provenance(onnx_run):
     assert tracks.skeletons[0].node_names == NODES
     assert len(tracks.skeletons[0].edges) == 2
     assert len(tracks.tracks) >= 2
+
+
+def test_nwb_of_the_fly_clip_loads_in_movement_as_the_tracks(onnx_run):
+    from pynwb import NWBHDF5IO
+
+    folder = onnx_run.workdir / "results" / "flies_onnx_cpu" / "pair"
+    numbers = check_video_results(folder)
+    assert numbers["fps"] == 15 and numbers["tracks"] >= 2
+    with NWBHDF5IO(str(sorted((folder / "nwb").glob("*.nwb"))[0]), mode="r") as handle:
+        pose = handle.read().processing["behavior"]["PoseEstimation"]
+        assert pose.scorer == "fly_obb_yolo11n.onnx, fly_pose_crops_yolo11n.onnx"
+        assert "on runtime onnx_cpu (CPUExecutionProvider)" in pose.description
+        assert list(pose.skeleton.nodes) == NODES
+    assert (folder / "tracks.analysis.h5").is_file()
 
 
 def test_exports_rerun_only_when_the_model_changes(onnx_run, shared_data, yolo_models):
@@ -151,3 +168,14 @@ def test_undecodable_video_fails_alone(shared_data, yolo_models, tmp_path):
     results = tmp_path / "work" / "results" / "flies_onnx_cpu"
     assert (results / "pair" / "provenance.json").is_file()
     assert not [p for p in results.glob("garbage/**/*") if p.is_file()]
+
+
+def test_overlay_of_the_fly_clip_plays_in_browsers(onnx_run, clip):
+    from snakeherd.video import probe
+    from tests.support.overlays import stream_info
+
+    info = stream_info(onnx_run.workdir / "results" / "flies_onnx_cpu" / "pair" / "overlay.mp4")
+    assert info["codec"].startswith("h264") and info["pix_fmt"] == "yuv420p", info
+    assert info["frames"] == 60  # frames 900-959
+    assert info["fps"] == pytest.approx(probe(clip).fps)
+    assert info["size"] == (384, 384)

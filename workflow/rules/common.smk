@@ -1,4 +1,5 @@
 import atexit
+import os
 import re
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from snakeherd import resources as job_sizing
 from snakeherd import sample_sheet
-from snakeherd.config import check_config, describe_schema_error
+from snakeherd.config import check_config, describe_schema_error, yaml_problem
 from snakeherd.errors import ConfigError, VideoError
 from snakeherd.runtimes import table as runtime_table
 from snakeherd.video import load_probe_store, save_probe_store
@@ -24,6 +25,17 @@ def reject_config(message):
     )
     print(f"snakeherd: invalid configuration ({sources}):\n{message}", file=sys.stderr)
     sys.exit(1)
+
+
+# The default config is the embedded demo; a config given on the command line replaces it
+# rather than being merged into it, so demo keys never leak into a user's run. (Snakemake reads
+# a --configfile itself, before this file runs; `make check-config` names a broken one's line.)
+if not workflow.config_settings.configfiles:
+    DEFAULT_CONFIG = f"{workflow.basedir}/config/config.yaml"
+    if problem := yaml_problem(DEFAULT_CONFIG):
+        reject_config(f"not valid YAML: {problem}")
+
+    configfile: DEFAULT_CONFIG
 
 
 def validate_or_reject(data, schema, where):
@@ -73,6 +85,12 @@ SLEAP = POSE == "sleap"
 TRACK_ONLY = DETECTION == "none" and POSE == "none"
 HAS_POSES = TRACK_ONLY or POSE != "none"
 CORE_ENV = "../../envs/core.yaml"
+# `snakemake --report` builds the DAG of the targets and stops on any file flagged for the report
+# that does not exist. After a run where some videos failed (--keep-going), the report covers
+# what exists: only existing results are targets, and the batch pages name what is missing.
+REPORTING = any(
+    argument == "--report" or argument.startswith("--report=") for argument in sys.argv
+)
 
 
 wildcard_constraints:
@@ -189,6 +207,26 @@ def final_outputs():
     ]
     if evaluated_videos():
         outputs.append(f"{RESULTS}/evaluation_summary.csv")
+    outputs += presentation_outputs()
+    outputs += analysis_file_outputs()
+    if REPORTING:  # the report covers what exists (report.smk)
+        return [path for path in outputs if Path(path).exists()]
+    return outputs
+
+
+def presentation_outputs():
+    """Per video: the overlay video (when asked for and the video file is known) and the plots
+    (when tracking is on)."""
+    outputs = []
+    if config["outputs"]["overlay"]["enabled"]:
+        outputs += [
+            f"{RESULTS}/{video_id}/overlay.mp4"
+            for video_id in VIDEOS
+            if video_path(video_id) is not None
+        ]
+    if TRACKING and config["outputs"]["plots"]:
+        outputs += [f"{RESULTS}/{video_id}/plots/timeline.png" for video_id in VIDEOS]
+    outputs.append(f"{RESULTS}/report/summary.html")  # report.smk: the batch pages
     return outputs
 
 
@@ -196,3 +234,115 @@ def report_success():
     from snakeherd.evaluation import print_run_summary  # pandas: only at the end
 
     print_run_summary(RESULTS)
+
+
+def analysis_file_names():
+    """The rule's outputs (patterns), as the config's outputs.nwb and outputs.analysis_h5 ask."""
+    folder = f"{RESULTS}/{{video}}"
+    names = {}
+    if config["outputs"]["nwb"]:
+        names["nwb"] = directory(f"{folder}/nwb")
+    if config["outputs"]["analysis_h5"]:
+        names["analysis_h5"] = f"{folder}/tracks.analysis.h5"
+    return names
+
+
+def analysis_file_outputs():
+    """Every video's analysis files (none without tracking: the tracks are what they hold)."""
+    if not TRACKING:
+        return []
+    names = []
+    if config["outputs"]["nwb"]:
+        names.append("nwb")
+    if config["outputs"]["analysis_h5"]:
+        names.append("tracks.analysis.h5")
+    return [f"{RESULTS}/{video_id}/{name}" for video_id in VIDEOS for name in names]
+
+
+# Looking at the results: the inputs and report entries of overlay.smk, plots.smk, report.smk.
+def overlay_inputs():
+    """The video and every table an overlay draws (patterns: no input function per job)."""
+    folder = f"{RESULTS}/{{video}}"
+    inputs = {"video": video_file, "detections": f"{folder}/detections.parquet"}
+    if HAS_POSES:
+        inputs["poses"] = f"{folder}/poses.parquet"
+    if TRACKING:
+        inputs["tracks"] = f"{folder}/tracks.parquet"
+    return inputs
+
+
+def plot_inputs():
+    """The tables the plots read, and the video for the trajectories' background (patterns: no
+    input function per job)."""
+    folder = f"{RESULTS}/{{video}}"
+    inputs = {
+        "video": video_file,
+        "detections": f"{folder}/detections.parquet",
+        "tracks": f"{folder}/tracks.parquet",
+    }
+    if HAS_POSES:
+        inputs["poses"] = f"{folder}/poses.parquet"
+    inputs["ground_truth"] = evaluated_ground_truth
+    inputs["provenance"] = f"{folder}/provenance.json"  # the track job writes it
+    return inputs
+
+
+def evaluated_ground_truth(wildcards):
+    """The ground truth of a video that is scored (none otherwise), for the errors plot."""
+    entry = VIDEOS[wildcards.video]
+    return ground_truth_file(wildcards) if has_ground_truth(entry) else []
+
+
+def video_plot(name, figure):
+    """A plot of one video, shown in the report's section of that video."""
+    return report(
+        f"{RESULTS}/{{video}}/plots/{name}.png",
+        caption=f"../report/{name}.rst",
+        category="Videos",
+        subcategory="{video}",
+        labels={"video": "{video}", "figure": figure},
+    )
+
+
+BATCH_PAGES = f"{RESULTS}/report"
+
+
+def batch_inputs(wildcards):
+    """Everything the batch pages describe: every video's results (only those that exist, when
+    making the report)."""
+    return [path for path in final_outputs() if not path.startswith(f"{BATCH_PAGES}/")]
+
+
+def write_batch_pages_after_failure():
+    """The batch pages of a run that ended with failed jobs (e.g. --keep-going), naming what is
+    missing, so that `snakemake --report` still has them."""
+    from snakeherd.report import VideoFolder, write_batch_pages
+
+    videos = [
+        VideoFolder(video_id, Path(RESULTS) / video_id, has_ground_truth(entry))
+        for video_id, entry in VIDEOS.items()
+    ]
+    try:
+        write_batch_pages(videos, BENCHMARKS, BATCH_PAGES)
+        # No job wrote these pages, so Snakemake has no record of them: dated to the epoch,
+        # they are older than any result and the next run remakes them with its own job.
+        for page in Path(BATCH_PAGES).iterdir():
+            os.utime(page, (0, 0))
+    except Exception as error:
+        # Never hide the failure that ended the run behind this one.
+        print(f"snakeherd: could not write the batch pages: {error}", file=sys.stderr)
+        return
+    print(
+        f"snakeherd: some jobs failed; {BATCH_PAGES}/summary.html names what is missing. "
+        "`snakemake --report report.html` makes a report of what exists.",
+        file=sys.stderr,
+    )
+
+
+def batch_page(name, caption, label):
+    return report(
+        f"{BATCH_PAGES}/{name}",
+        caption=f"../report/{caption}.rst",
+        category="Batch",
+        labels={"page": label},
+    )

@@ -144,6 +144,37 @@ def evaluate_tracks(
     """One-row table of tracking metrics over ``frames`` (see :data:`METRICS`)."""
     import motmetrics
 
+    accumulator, hota_frames = _accumulate(tracks, ground_truth, frames, match_distance)
+    summary = motmetrics.metrics.create().compute(accumulator, metrics=list(METRICS), name="video")
+    table = summary.rename(columns=METRICS).reset_index(drop=True)
+    table = table.astype({name: "int64" for name in COUNT_COLUMNS})
+    for name, value in hota(hota_frames, match_distance).items():
+        table[name] = value
+    return table
+
+
+def frame_errors(
+    tracks: pd.DataFrame,
+    ground_truth: pd.DataFrame,
+    frames: np.ndarray,
+    match_distance: float,
+) -> pd.DataFrame:
+    """Per frame of ``frames``: misses, false positives and ID switches, as
+    :func:`evaluate_tracks` counts them (for plots of where the errors are)."""
+    accumulator, _ = _accumulate(tracks, ground_truth, frames, match_distance)
+    events = accumulator.mot_events.reset_index()
+    counts = pd.crosstab(events["FrameId"], events["Type"])
+    table = pd.DataFrame(index=pd.Index(np.asarray(frames, dtype=np.int64), name="frame"))
+    for column, event in (("misses", "MISS"), ("false_positives", "FP"), ("id_switches", "SWITCH")):
+        series = counts[event] if event in counts else pd.Series(dtype="int64")
+        table[column] = series.reindex(table.index, fill_value=0).astype("int64").to_numpy()
+    return table.reset_index()
+
+
+def _accumulate(tracks, ground_truth, frames, match_distance):
+    """py-motmetrics' accumulator over ``frames`` and the per-frame data HOTA needs."""
+    import motmetrics
+
     accumulator = motmetrics.MOTAccumulator(auto_id=False)
     truth_by_frame = {f: g for f, g in ground_truth.groupby("frame")}
     tracks_by_frame = {f: g for f, g in tracks.groupby("frame")}
@@ -168,12 +199,7 @@ def evaluate_tracks(
         hota_frames.append(
             (truth["track_id"].to_numpy(), predicted["track_id"].to_numpy(), truth_xy, predicted_xy)
         )
-    summary = motmetrics.metrics.create().compute(accumulator, metrics=list(METRICS), name="video")
-    table = summary.rename(columns=METRICS).reset_index(drop=True)
-    table = table.astype({name: "int64" for name in COUNT_COLUMNS})
-    for name, value in hota(hota_frames, match_distance).items():
-        table[name] = value
-    return table
+    return accumulator, hota_frames
 
 
 def hota(frames: list[tuple], match_distance: float) -> dict[str, float]:

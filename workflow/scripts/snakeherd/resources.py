@@ -190,6 +190,33 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
     if rule == "provenance":
         # Without tracking: checksums of the video and the results, ~300 MB/s.
         return _cpu_rule_cost(seconds_per_megapixel=0.002)
+    if rule == "overlay":
+        # Decoding, drawing and encoding (libx264, veryfast) every drawn frame; one BGR frame in
+        # memory at a time (and the tables grouped by frame). Measured on the demo (400x400,
+        # 8 animals): ~60 frames/s, peak RSS ~190 MB.
+        return _cpu_rule_cost(
+            mem_mb_per_megapixel=60,
+            mem_mb_per_frame=0.01,
+            seconds_per_frame=0.01,
+            seconds_per_megapixel=0.06,
+        )
+    if rule == "plots":
+        # matplotlib (~60 MB more than the stack) and one decoded frame; the timeline draws one
+        # bar per run of frames. Measured on the demo: ~4 s, peak RSS ~250 MB.
+        return Cost(
+            base_mem_mb=JOB_PROCESS_MB + PYTHON_STACK_MB + 100,
+            mem_mb_per_megapixel=10,
+            mem_mb_per_frame=0.01,
+            seconds_per_frame=0.002,
+        )
+    if rule == "analysis_files":
+        # pynwb and sleap-io imports (~4 s), then per track one array of every video frame
+        # (frames x nodes x 3 float64) compressed to its NWB file. Measured on the fly clip
+        # (1100 frames, 2 tracks, 6 nodes): ~6 s, peak RSS ~250 MB.
+        return _cpu_rule_cost(mem_mb_per_frame=0.02, base_seconds=30, seconds_per_frame=0.002)
+    if rule == "batch_summary":
+        # Reads every video's tables once (one at a time) and the benchmark files.
+        return _cpu_rule_cost(base_seconds=30, mem_mb_per_frame=0.01)
     if rule == "evaluation_summary":
         return _cpu_rule_cost(base_seconds=30)
     if rule == "sleap_preflight":

@@ -345,3 +345,47 @@ def prediction_tables(
         poses[poses["frame"].isin(wanted)].reset_index(drop=True),
         stage,
     )
+
+
+def write_analysis_h5(tracks_slp: str, path: str) -> None:
+    """SLEAP's analysis HDF5 of a tracks file (sleap-io writes it): the arrays SLEAP's
+    "Export Analysis HDF5" gives, one row per video frame from frame 0 (NaN where a track is
+    absent), which MATLAB scripts and movement's ``load_poses.from_sleap_file`` read."""
+    sio = _sleap_io()
+    labels = _load(tracks_slp)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        if labels.labeled_frames:
+            sio.save_analysis_h5(labels, str(temporary), labels_path=str(tracks_slp))
+        else:  # sleap-io refuses a video without instances: the same arrays, with no tracks
+            _write_empty_analysis_h5(labels, temporary, tracks_slp)
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _write_empty_analysis_h5(labels, path: Path, tracks_slp: str) -> None:
+    """An analysis HDF5 of no tracks, in SLEAP's ("matlab") axis order."""
+    import h5py
+
+    nodes = list(labels.skeletons[0].node_names) if labels.skeletons else []
+    video = labels.videos[0] if labels.videos else None
+    shape = (video.backend_metadata or {}).get("shape") if video is not None else None
+    n_frames = int(shape[0]) if shape else 0
+    with h5py.File(path, "w") as handle:
+        handle.attrs["preset"] = "matlab"
+        handle["tracks"] = np.zeros((0, 2, len(nodes), n_frames))
+        handle["track_occupancy"] = np.zeros((n_frames, 0), dtype=np.uint8)
+        handle["point_scores"] = np.zeros((0, len(nodes), n_frames))
+        handle["instance_scores"] = np.zeros((0, n_frames))
+        handle["tracking_scores"] = np.zeros((0, n_frames))
+        handle["track_names"] = np.array([], dtype="S")
+        handle["node_names"] = np.array([n.encode() for n in nodes], dtype="S")
+        handle["edge_names"] = np.zeros((0, 2), dtype="S")
+        handle["edge_inds"] = np.zeros((0, 2), dtype=np.int64)
+        handle["video_path"] = str(video.filename) if video is not None else ""
+        handle["video_ind"] = 0
+        handle["labels_path"] = str(tracks_slp)
+        handle["provenance"] = "{}"

@@ -1,0 +1,272 @@
+"""Tracks as NWB (ndx-pose) and as SLEAP's analysis HDF5, read back the way users read them:
+nwbinspector, movement's default loaders, and the README's "Analyse with movement" lines."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from snakeherd import io, nwb, slp
+from snakeherd.errors import ConfigError
+from tests.support.nwb import (
+    INDIVIDUALS,
+    KEYPOINTS,
+    critical_messages,
+    differences_from_tracks,
+    inspector_messages,
+    load_with_movement,
+)
+from tests.support.paths import REPO
+
+NODES = ["head", "thorax", "tail"]
+FPS = 25.0
+N_FRAMES = 40
+PROVENANCE = {
+    "snakeherd_version": "0.1.0",
+    "experiment": "unit",
+    "runtime": {
+        "requested": "onnx_cpu",
+        "stages": {
+            "detections": {
+                "method": "yolo_obb",
+                "model": "/models/obb.onnx",
+                "runtime": {"runtime": "onnx_cpu", "providers": ["CPUExecutionProvider"]},
+            },
+            "poses": {
+                "method": "yolo_pose",
+                "model": "/models/pose.onnx",
+                "runtime": {"runtime": "onnx_cpu", "providers": ["CPUExecutionProvider"]},
+            },
+            "tracks": {"method": "kalman_hungarian"},
+        },
+    },
+}
+
+
+def tracks_table(with_nodes: bool = True) -> pd.DataFrame:
+    """Two tracks over frames 5-29 with gaps: track 1 absent in 12-15, a missing keypoint and a
+    NaN score in track 0, fractional pixels everywhere."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for track_id in (0, 1):
+        for frame in range(5, 30):
+            if track_id == 1 and 12 <= frame <= 15:
+                continue
+            row = {
+                "video_id": "clip",
+                "frame": frame,
+                "track_id": track_id,
+                "det_id": track_id,
+                "x": 100.25 + 3.1 * frame + 50 * track_id,
+                "y": 80.5 + rng.normal(),
+                "angle": 0.3,
+                "score": 0.9 - 0.01 * frame,
+            }
+            if with_nodes:
+                for k, node in enumerate(NODES):
+                    row[f"{node}.x"] = row["x"] + 7.3 * k + rng.normal()
+                    row[f"{node}.y"] = row["y"] - 2.1 * k + rng.normal()
+                    row[f"{node}.score"] = float(rng.uniform(0.5, 1))
+            rows.append(row)
+    # Sorted by frame, as the tracker writes them.
+    table = pd.DataFrame(rows).sort_values(["frame", "track_id"], ignore_index=True)
+    if with_nodes:
+        missing = (table["track_id"] == 0) & (table["frame"] == 9)
+        table.loc[missing, ["tail.x", "tail.y", "tail.score"]] = np.nan
+    return table
+
+
+def write_results(folder, with_nodes=True, identities=None):
+    """tracks.parquet and the NWB folder of one video in ``folder``, as the workflow writes
+    them; returns the files written."""
+    tracks = tracks_table(with_nodes)
+    nodes = NODES if with_nodes else []
+    (folder / "clip.mp4").write_bytes(b"")  # nwbinspector checks that the video is there
+    io.write_table(
+        tracks,
+        folder / "tracks.parquet",
+        "tracks",
+        {"nodes": nodes, "identities": {str(k): v for k, v in (identities or {}).items()}},
+    )
+    video = nwb.VideoRecord(
+        path=str(folder / "clip.mp4"), fps=FPS, n_frames=N_FRAMES, width=320, height=240
+    )
+    return nwb.write_nwb_folder(
+        tracks,
+        folder / "nwb",
+        video_id="clip",
+        nodes=nodes,
+        edges=[("head", "thorax"), ("thorax", "tail")] if with_nodes else [],
+        video=video,
+        metadata=nwb.SessionMetadata.from_config(
+            {"subject": {"species": "Drosophila melanogaster"}, "lab": "Fly lab"}
+        ),
+        provenance=PROVENANCE,
+        identities=identities,
+    )
+
+
+@pytest.fixture(scope="module")
+def pose_results(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("nwb_poses")
+    written = write_results(folder, identities={1: "queen"})
+    return folder, written
+
+
+def test_one_file_per_track_named_after_it(pose_results):
+    folder, written = pose_results
+    assert sorted(written) == ["queen", "track_0"]
+    assert sorted(p.name for p in (folder / "nwb").iterdir()) == ["queen.nwb", "track_0.nwb"]
+
+
+def test_files_pass_nwbinspector(pose_results):
+    folder, _ = pose_results
+    assert critical_messages(folder / "nwb") == []
+    # With species and lab given, what is left are suggestions (experimenter, keywords, ...).
+    remaining = {m.importance.name for m in inspector_messages(folder / "nwb" / "queen.nwb")}
+    assert remaining <= {"BEST_PRACTICE_SUGGESTION"}, remaining
+
+
+def test_movement_loads_every_track_with_equal_positions(pose_results):
+    folder, _ = pose_results
+    dataset = load_with_movement(folder / "nwb")
+    numbers = differences_from_tracks(dataset, folder / "tracks.parquet")
+    assert numbers["individuals"] == ["queen", "track_0"]
+    assert numbers["position_px"] == 0 and numbers["confidence"] == 0
+    assert numbers["fps"] == FPS
+    # Row i is frame i: the time axis is the video's, from frame 0 to its end.
+    assert dataset.sizes["time"] == N_FRAMES
+    assert dataset.time.values[12] == pytest.approx(12 / FPS)
+    assert sorted(map(str, dataset[KEYPOINTS].values)) == sorted(NODES)
+    absent = dataset.position.sel(**{INDIVIDUALS: "queen"}).isel(time=13)
+    assert np.isnan(absent.values).all()
+
+
+def test_metadata_names_the_video_models_runtime_and_skeleton(pose_results):
+    from pynwb import NWBHDF5IO
+
+    folder, _ = pose_results
+    with NWBHDF5IO(str(folder / "nwb" / "queen.nwb"), mode="r") as handle:
+        nwbfile = handle.read()
+        assert nwbfile.identifier == "queen" and nwbfile.subject.subject_id == "queen"
+        assert nwbfile.subject.species == "Drosophila melanogaster"
+        assert nwbfile.subject.sex == "U" and nwbfile.subject.age == "P0D/"
+        assert nwbfile.session_id == "clip" and nwbfile.lab == "Fly lab"
+        behavior = nwbfile.processing["behavior"]
+        pose = behavior["PoseEstimation"]
+        assert list(pose.source_video.external_file) == ["../clip.mp4"]  # from nwb/
+        assert pose.source_video.dimension[:].tolist() == [320, 240]
+        assert pose.source_video.rate == FPS
+        assert pose.scorer == "obb.onnx, pose.onnx"
+        assert "on runtime onnx_cpu (CPUExecutionProvider)" in pose.description
+        assert pose.source_software == "snakeherd"
+        skeleton = behavior["Skeletons"]["skeleton"]
+        assert list(skeleton.nodes) == NODES
+        assert skeleton.edges[:].tolist() == [[0, 1], [1, 2]]
+        assert pose.skeleton is skeleton
+        series = pose.pose_estimation_series["head"]
+        assert series.rate == FPS and series.starting_time == 0.0
+        assert series.unit == "pixels" and series.data.shape == (N_FRAMES, 2)
+
+
+def test_boxes_only_tracks_get_one_centroid_keypoint(tmp_path):
+    write_results(tmp_path, with_nodes=False)
+    assert critical_messages(tmp_path / "nwb") == []
+    dataset = load_with_movement(tmp_path / "nwb")
+    assert list(map(str, dataset[KEYPOINTS].values)) == ["centroid"]
+    numbers = differences_from_tracks(dataset, tmp_path / "tracks.parquet")
+    assert numbers["position_px"] == 0 and numbers["confidence"] == 0
+
+
+def test_file_names_are_portable_and_distinct():
+    names = nwb.file_names({0: "a/b", 1: "a:b", 2: "..", 3: "Queen", 4: "queen"})
+    assert names == {
+        0: "a_b.nwb",
+        1: "a_b_2.nwb",
+        2: "track_2.nwb",
+        3: "Queen.nwb",
+        4: "queen_2.nwb",
+    }
+
+
+def test_session_start_defaults_to_the_video_file_time(tmp_path):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")
+    record = nwb.VideoRecord(path=str(video), fps=FPS, n_frames=1)
+    start = nwb.session_start(nwb.SessionMetadata(), record)
+    assert start.tzinfo is not None and abs(start.timestamp() - video.stat().st_mtime) < 1
+    given = nwb.SessionMetadata(session_start_time="2024-05-01T09:30:00")
+    assert nwb.session_start(given, record).isoformat() == "2024-05-01T09:30:00+00:00"
+    with pytest.raises(ConfigError, match="session_start_time '2024-13-45'"):
+        nwb.session_start(nwb.SessionMetadata(session_start_time="2024-13-45"), record)
+
+
+@pytest.fixture(scope="module")
+def analysis_h5(tmp_path_factory):
+    """tracks.slp and its analysis HDF5, written as the workflow writes them."""
+    folder = tmp_path_factory.mktemp("analysis_h5")
+    tracks = tracks_table()
+    slp.write_tracks(tracks, str(folder / "tracks.slp"), "clip.mp4", NODES, n_frames=N_FRAMES)
+    slp.write_analysis_h5(str(folder / "tracks.slp"), str(folder / "tracks.analysis.h5"))
+    return folder / "tracks.analysis.h5", tracks
+
+
+def test_analysis_h5_loads_in_movement_with_the_tracks(analysis_h5):
+    from movement.io import load_poses
+
+    path, tracks = analysis_h5
+    dataset = load_poses.from_sleap_file(path, fps=FPS)
+    assert sorted(map(str, dataset[INDIVIDUALS].values)) == ["track_0", "track_1"]
+    for track_id, rows in tracks.groupby("track_id"):
+        for node in NODES:
+            got = dataset.position.sel(
+                **{INDIVIDUALS: f"track_{track_id}", KEYPOINTS: node}
+            ).values[rows["frame"].to_numpy()]
+            expected = rows[[f"{node}.x", f"{node}.y"]].to_numpy()
+            assert (np.isnan(got) == np.isnan(expected)).all()
+            # SLEAP's analysis format stores float32.
+            assert np.nanmax(np.abs(got - expected)) < 1e-4
+
+
+def test_readme_movement_lines_run(analysis_h5):
+    """The README's "Analyse with movement" code, on an analysis file."""
+    path, _ = analysis_h5
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Analyse with movement", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert len([line for line in code.splitlines() if line.strip()]) == 3
+    namespace = {}
+    exec(code.replace("results/demo/arena_a/tracks.analysis.h5", str(path)), namespace)
+    speed = namespace["speed"]
+    assert sorted(map(str, speed[INDIVIDUALS].values)) == ["track_0", "track_1"]
+    # The animals' x grows 3.1 px a frame: about 78 px/s at 25 fps, plus the noise.
+    assert 60 < float(speed.sel(**{INDIVIDUALS: "track_0", KEYPOINTS: "thorax"})) < 200
+
+
+def test_schema_defaults_match_the_library_defaults():
+    schema = yaml.safe_load((REPO / "config" / "schemas" / "config.schema.yaml").read_text())
+    section = schema["properties"]["outputs"]["properties"]["nwb_metadata"]["properties"]
+    fields = nwb.SessionMetadata.__dataclass_fields__
+    assert set(section) == set(fields)
+    defaults = nwb.SessionMetadata()
+    for name in fields:
+        if name != "subject":
+            assert section[name]["default"] == getattr(defaults, name), name
+    subject = section["subject"]["properties"]
+    for name, value in nwb.SUBJECT_DEFAULTS.items():
+        assert subject[name]["default"] == value, name
+
+
+def test_tracks_without_instances_still_get_an_analysis_file(tmp_path):
+    import h5py
+
+    empty = tracks_table().iloc[:0]
+    slp.write_tracks(empty, str(tmp_path / "tracks.slp"), "clip.mp4", NODES, n_frames=N_FRAMES)
+    slp.write_analysis_h5(str(tmp_path / "tracks.slp"), str(tmp_path / "tracks.analysis.h5"))
+    with h5py.File(tmp_path / "tracks.analysis.h5") as handle:
+        assert handle["tracks"].shape == (0, 2, len(NODES), N_FRAMES)
+        assert [name.decode() for name in handle["node_names"]] == NODES

@@ -1,0 +1,69 @@
+"""Per-video plots: same tables, same bytes; empty tables still give every plot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from snakeherd import plots
+from snakeherd.synthetic import SceneSpec, simulate
+
+SCENE = SceneSpec(n_animals=3, n_frames=40, width=128, height=96, seed=2, body_length=16)
+
+
+def tables():
+    truth = simulate(SCENE)
+    detections = truth.assign(det_id=truth["track_id"], w=10.0, h=4.0, score=0.9)
+    tracks = truth.assign(det_id=truth["track_id"], interpolated=truth["frame"] % 7 == 0)
+    poses = detections[["frame", "det_id"]].assign(node="head", x=1.0, y=2.0, score=0.5)
+    return detections, tracks, poses
+
+
+def draw_all(folder, detections, tracks, poses, frames):
+    background = np.full((SCENE.height, SCENE.width), 128, np.uint8)
+    plots.trajectories(tracks, background, (SCENE.width, SCENE.height), folder / "t.png")
+    plots.timeline(tracks, frames, folder / "l.png")
+    plots.animal_counts(detections, tracks, frames, 3, folder / "c.png")
+    plots.score_distributions(detections, poses, folder / "s.png")
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.png"))}
+
+
+def test_plots_are_byte_identical_across_runs(tmp_path):
+    detections, tracks, poses = tables()
+    frames = np.r_[0:20, 30:40]  # a gap: frames the run skipped
+    keep = np.isin(tracks["frame"], frames)
+    first = draw_all(tmp_path / "a", detections[keep], tracks[keep], poses, frames)
+    second = draw_all(tmp_path / "b", detections[keep], tracks[keep], poses, frames)
+    assert len(first) == 4 and first == second
+    for content in first.values():
+        assert content.startswith(b"\x89PNG") and b"Software" not in content
+
+
+def test_a_video_without_detections_still_gets_every_plot(tmp_path):
+    detections, tracks, _ = tables()
+    frames = np.arange(10)
+    drawn = draw_all(tmp_path, detections.iloc[:0], tracks.iloc[:0], None, frames)
+    assert len(drawn) == 4
+
+
+def test_runs_and_paths_split_where_frames_are_missing():
+    assert plots._runs(np.array([0, 1, 2, 4, 10, 11])) == [(0, 3), (4, 1), (10, 2)]
+    track = pd.DataFrame({"frame": [3, 4, 10], "x": [1.0, 2.0, 3.0], "y": [0.0, 0.0, 0.0]})
+    x, _ = plots._broken_at_gaps(track)
+    np.testing.assert_array_equal(np.isnan(x), [False, False, True, False])
+
+
+def test_timeline_shows_the_errors_against_the_ground_truth(tmp_path):
+    from snakeherd.evaluation import frame_errors
+
+    _, tracks, _ = tables()
+    truth = tracks[["frame", "track_id", "x", "y"]]
+    swapped = tracks.assign(
+        track_id=np.where(tracks["frame"] >= 20, 2 - tracks["track_id"], tracks["track_id"])
+    )
+    frames = np.arange(SCENE.n_frames)
+    errors = frame_errors(swapped.iloc[5:], truth, frames, match_distance=5)
+    assert errors["id_switches"].sum() == 2 and errors["misses"].sum() == 5
+    assert errors.loc[errors["frame"] == 20, "id_switches"].item() == 2
+    plots.timeline(swapped, frames, tmp_path / "timeline.png", errors)
+    assert (tmp_path / "timeline.png").stat().st_size > 10_000

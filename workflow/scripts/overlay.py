@@ -1,0 +1,31 @@
+"""Rule overlay: the video's frames with its detections, keypoints and tracks drawn on them, as
+an H.264 MP4 that browsers play."""
+
+from snakeherd import io
+from snakeherd.overlay import OverlayData, OverlayOptions, frame_selection_of, render_overlay
+from snakeherd.scripting import logger, run_rule
+from snakeherd.video import probe
+
+
+def main(smk):
+    detections = io.read_table(smk.input.detections, "detections")
+    detection_stage = io.read_metadata(smk.input.detections)["stage"]
+    poses, edges = None, []
+    if smk.input.get("poses"):
+        poses = io.read_table(smk.input.poses, "poses")
+        skeleton = io.read_metadata(smk.input.poses)["stage"].get("skeleton") or {}
+        edges = [tuple(edge) for edge in skeleton.get("edges") or []]
+    tracks = io.read_table(smk.input.tracks, "tracks") if smk.input.get("tracks") else None
+    selection = frame_selection_of(detection_stage, probe(smk.input.video).n_frames)
+    summary = render_overlay(
+        smk.input.video,
+        OverlayData(detections, poses, tracks, edges),
+        selection,
+        smk.output.video,
+        OverlayOptions.from_config(smk.params.options),
+        threads=smk.threads,
+    )
+    logger.info("overlay: %s", summary.as_dict())
+
+
+run_rule(main, snakemake)  # noqa: F821

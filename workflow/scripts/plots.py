@@ -1,0 +1,66 @@
+"""Rule plots: one video's trajectories, track timeline, animals per frame and score
+distributions, as PNG files, and its provenance record as an HTML page (for the report)."""
+
+from pathlib import Path
+
+from snakeherd import io, plots
+from snakeherd.evaluation import frame_errors, load_ground_truth
+from snakeherd.overlay import frame_selection_of
+from snakeherd.report import write_provenance_page
+from snakeherd.scripting import logger, run_rule
+from snakeherd.video import VideoReader, probe
+
+
+def expected_animals(tracks_stage: dict, detection_stage: dict) -> int | None:
+    """The number of animals the run was told or estimated (None when neither)."""
+    max_tracks = (tracks_stage.get("params") or {}).get("max_tracks")
+    if isinstance(max_tracks, int):
+        return max_tracks
+    estimate = (tracks_stage.get("animal_count") or {}).get("count")
+    if estimate is not None:
+        return int(estimate)
+    n_animals = (detection_stage.get("params") or {}).get("n_animals")
+    return int(n_animals) if n_animals else None
+
+
+def main(smk):
+    detections = io.read_table(smk.input.detections, "detections")
+    detection_stage = io.read_metadata(smk.input.detections)["stage"]
+    tracks = io.read_table(smk.input.tracks, "tracks")
+    tracks_stage = io.read_metadata(smk.input.tracks)["stage"]
+    poses = io.read_table(smk.input.poses, "poses") if smk.input.get("poses") else None
+    video = smk.input.get("video")
+    background, size = None, (0, 0)
+    if video and Path(video).is_file():
+        info = probe(video)
+        selection = frame_selection_of(detection_stage, info.n_frames)
+        frames = selection.frames()
+        with VideoReader(video, grayscale=True) as reader:
+            background = reader.read(int(frames[0]))
+        size = (info.width, info.height)
+    else:
+        # A track-only video given without its file: the extent of the positions instead.
+        frames = detections["frame"].drop_duplicates().sort_values().to_numpy()
+        size = (
+            int(max(tracks["x"].max(), 1)) + 1 if len(tracks) else 1,
+            int(max(tracks["y"].max(), 1)) + 1 if len(tracks) else 1,
+        )
+    plots.trajectories(tracks, background, size, smk.output.trajectories)
+    errors = None
+    if smk.input.get("ground_truth"):
+        ground_truth = load_ground_truth(smk.input.ground_truth)
+        errors = frame_errors(tracks, ground_truth, frames, smk.params.match_distance)
+    plots.timeline(tracks, frames, smk.output.timeline, errors)
+    expected = expected_animals(tracks_stage, detection_stage)
+    plots.animal_counts(detections, tracks, frames, expected, smk.output.counts)
+    plots.score_distributions(detections, poses, smk.output.scores)
+    write_provenance_page(smk.input.provenance, smk.output.provenance)
+    logger.info(
+        "plots of %d tracks over %d frames (expected animals: %s)",
+        tracks["track_id"].nunique(),
+        len(frames),
+        expected,
+    )
+
+
+run_rule(main, snakemake)  # noqa: F821
