@@ -270,3 +270,8 @@ def test_tracks_without_instances_still_get_an_analysis_file(tmp_path):
     with h5py.File(tmp_path / "tracks.analysis.h5") as handle:
         assert handle["tracks"].shape == (0, 2, len(NODES), N_FRAMES)
         assert [name.decode() for name in handle["node_names"]] == NODES
+
+
+def test_keypoint_names_nwb_forbids_become_distinct_object_names():
+    names = nwb.object_names(["head", "A$(touch /tmp/x)", "l:wing", "l_wing", "left wing"])
+    assert names == ["head", "A$(touch _tmp_x)", "l_wing", "l_wing_2", "left wing"]

@@ -181,6 +181,19 @@ def describe_stages(provenance: dict) -> tuple[str, str]:
     return scorer, description
 
 
+def object_names(names: list[str]) -> list[str]:
+    """NWB object names for keypoint names: NWB forbids '/' and ':' in a name, so they become
+    '_' (the keypoint's own name stays in its series' description); clashes get a suffix."""
+    result: list[str] = []
+    for name in names:
+        candidate = re.sub(r"[/:]", "_", name)
+        base, number = candidate, 2
+        while candidate in result:
+            candidate, number = f"{base}_{number}", number + 1
+        result.append(candidate)
+    return result
+
+
 def _compressed(data: np.ndarray):
     from hdmf.backends.hdf5 import H5DataIO
 
@@ -240,8 +253,9 @@ def build_nwbfile(
             default=str,
         ),
     )
-    node_names = list(nodes) or [CENTROID_NODE]
-    index = {node: i for i, node in enumerate(node_names)}
+    original_names = list(nodes) or [CENTROID_NODE]
+    node_names = object_names(original_names)
+    index = {node: i for i, node in enumerate(original_names)}
     edge_array = np.array(
         [[index[a], index[b]] for a, b in (edges or []) if a in index and b in index],
         dtype=np.uint8,
@@ -255,7 +269,9 @@ def build_nwbfile(
     series = [
         PoseEstimationSeries(
             name=node,
-            description=f"position of {node}" if nodes else "centre of the animal's box",
+            description=(
+                f"position of {original_names[i]}" if nodes else "centre of the animal's box"
+            ),
             data=_compressed(positions[:, i, :]),
             unit="pixels",
             reference_frame=REFERENCE_FRAME,
