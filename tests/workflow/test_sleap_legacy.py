@@ -2,11 +2,13 @@
 ``cpu``: real Snakemake, real sleap-nn in its own venv, converting the Keras weights itself. The
 stage's keypoints are compared with what ``sleap-nn predict`` writes for the same legacy folders
 and frames (the shared top-down pair and bottom-up model, frames 0-49 of centered_pair_small.mp4).
-The ``sleap-nn predict`` references and the bottom-up stage run beside the top-down workflow
-run."""
+On ``onnx_cpu`` the pair goes through the export rule's script (sleap-nn exports the checkpoints
+its legacy loader makes) and its parity record is checked. The ``sleap-nn predict`` references,
+the bottom-up stage and the export run beside the top-down workflow run."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -96,6 +98,35 @@ def runs(legacy, sleap_video, sleap_python, tmp_path_factory):
             )
         )
     )
+    # The export rule's script on the pair: sleap-nn's legacy loader, then sleap-nn export.
+    export = folder / "exports" / "pair.onnx" / "384x384"
+    results["topdown"]["export"] = export
+    processes.append(
+        start(
+            stage_script(
+                sleap_python,
+                "sleap_export.py",
+                "onnx_cpu",
+                "topdown",
+                [legacy / name for name in KINDS["topdown"]],
+                sleap_video,
+                "--crop-size",
+                "96",
+                "--folder",
+                export,
+                "--height",
+                "384",
+                "--width",
+                "384",
+                "--parity-frames",
+                "3",
+                "--tolerance",
+                "0.5",
+                "--log",
+                folder / "sleap_export.log",
+            )
+        )
+    )
     try:
         workdir = folder / "topdown"
         run = run_snakemake(
@@ -135,14 +166,32 @@ def test_the_stage_records_the_legacy_pipeline(runs):
     assert set(io.read_table(parquet, "poses")["node"]) == {"A", "B"}
 
 
-def test_an_exported_runtime_is_refused_before_any_job(legacy, sleap_video, sleap_python, tmp_path):
-    # The other exported runtimes, kinds and refusals are unit-tested (tests/unit/sleap).
-    config = legacy_config(legacy, sleap_video, sleap_python, "topdown", "onnx_cpu")
+def test_the_legacy_pair_exports_to_onnx_with_its_parity_record(runs, legacy):
+    export = runs["topdown"]["export"]
+    assert sorted(p.name for p in export.iterdir()) == [
+        "centered_instance",
+        "centroid",
+        "parity.json",
+    ]
+    # The checkpoints converted for sleap-nn export are gone; only the export is left.
+    assert sorted(p.name for p in export.parent.iterdir()) == ["384x384"]
+    report = json.loads((export / "parity.json").read_text())
+    assert report["legacy_models"] == [str(legacy / name) for name in KINDS["topdown"]]
+    assert report["passed"]
+    assert report["corrected"]["unmatched_instances"] == 0
+    assert report["corrected"]["keypoints"] >= 12
+    # The same corrections as a sleap-nn pair's export, to the same distance from the checkpoint.
+    assert "integral peak refinement" in report["corrections"]
+    assert report["corrected"]["max_px"] <= 0.01
+    assert report["raw"]["median_px"] > report["corrected"]["median_px"]
+
+
+def test_an_onnx_config_with_legacy_models_plans_their_export(
+    legacy, sleap_video, sleap_python, tmp_path
+):
+    config = legacy_config(legacy, sleap_video, sleap_python, "bottomup", "onnx_cpu")
+    config["export_dir"] = str(tmp_path / "exports")
     run = run_snakemake(tmp_path / "work", config, "-n")
-    assert run.returncode != 0
-    assert "snakeherd: invalid configuration" in run.stderr
-    assert "runtime 'onnx_cpu' runs an exported model" in run.stderr
-    assert "the topdown pipeline" in run.stderr
-    assert "set runtime to one of cpu, mps, cuda" in run.stderr
-    assert "Traceback" not in run.output
-    assert not (tmp_path / "work" / "results").exists()
+    assert run.returncode == 0, run.output
+    assert "sleap_export" in run.stdout
+    assert f"{tmp_path}/exports/minimal_instance.UNet.bottomup.onnx/384x384" in run.stdout

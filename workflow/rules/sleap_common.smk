@@ -13,7 +13,6 @@ try:
     SLEAP_PIPELINE = sleap_models.resolve_pipeline(
         config["pose"]["models"], config["detection"]["method"]
     )
-    sleap_models.require_runtime(SLEAP_PIPELINE, RUNTIME)
     SLEAP_ENV_PYTHON = sleap_env.resolve_env(config["pose"]["env"])
 except ConfigError as error:
     reject_config(str(error))

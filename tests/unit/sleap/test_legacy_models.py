@@ -1,6 +1,6 @@
 """SLEAP ≤ 1.4 model folders (best_model.h5 + training_config.json) read in the main environment:
-the kind each is, the pipelines they form, the folders sleap-nn cannot run named with what was
-found and what is needed, and the exported runtimes refused (sleap-nn exports none of them)."""
+the kind each is, the pipelines they form, and the folders sleap-nn cannot run named with what
+was found and what is needed."""
 
 from __future__ import annotations
 
@@ -194,32 +194,3 @@ def test_folder_of_neither_kind(legacy, tmp_path):
     )
     assert "neither a sleap-nn model folder" in message
     assert "nor a SLEAP ≤ 1.4 one (best_model.h5 and training_config.json)" in message
-
-
-@pytest.mark.parametrize("runtime", ["onnx_cpu", "onnx_cuda", "tensorrt"])
-@pytest.mark.parametrize(
-    ("names", "kind"), [([CENTROID, INSTANCE], "topdown"), ([BOTTOMUP], "bottomup")]
-)
-def test_exported_runtimes_are_refused_naming_the_kind_and_the_runtimes_that_work(
-    legacy, runtime, names, kind
-):
-    pipeline = sleap_models.resolve_pipeline([str(legacy / n) for n in names], "none")
-    with pytest.raises(ConfigError) as caught:
-        sleap_models.require_runtime(pipeline, runtime)
-    message = str(caught.value)
-    assert f"runtime '{runtime}' runs an exported model" in message
-    assert f"the {kind} pipeline" in message
-    assert "Fix: set runtime to one of cpu, mps, cuda" in message
-
-
-@pytest.mark.parametrize("runtime", ["cpu", "mps", "cuda"])
-def test_torch_runtimes_run_legacy_models(legacy, runtime):
-    pipeline = sleap_models.resolve_pipeline([str(legacy / BOTTOMUP)], "none")
-    sleap_models.require_runtime(pipeline, runtime)
-
-
-def test_sleap_nn_models_still_export(shared_data):
-    pipeline = sleap_models.resolve_pipeline(
-        [str(shared_data / "sleap/models/minimal_instance_bottomup")], "none"
-    )
-    sleap_models.require_runtime(pipeline, "onnx_cpu")

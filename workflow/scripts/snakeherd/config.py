@@ -341,10 +341,9 @@ def check_models(config: dict) -> None:
         if pose["method"] == "sleap":
             # Folders, their types, the pairing and the environment, before any job.
             from .sleap.env import resolve_env
-            from .sleap.models import require_runtime, resolve_pipeline
+            from .sleap.models import resolve_pipeline
 
-            pipeline = resolve_pipeline(list(models), detection.get("method", "none"))
-            require_runtime(pipeline, config.get("runtime"))
+            resolve_pipeline(list(models), detection.get("method", "none"))
             resolve_env(pose.get("env"))
 
 

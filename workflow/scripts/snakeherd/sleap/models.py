@@ -8,9 +8,8 @@ Two kinds of folder:
 
 * a **sleap-nn** model: ``best.ckpt`` + ``training_config.yaml`` (what ``sleap-nn train`` writes);
 * a **SLEAP ≤ 1.4** model (TensorFlow/Keras): ``best_model.h5`` + ``training_config.json`` with a
-  UNet backbone, which sleap-nn converts to torch itself when it loads the folder. sleap-nn
-  exports only checkpoints it trained, so these run on the torch runtimes alone
-  (:func:`require_runtime`).
+  UNet backbone, which sleap-nn converts to torch itself when it loads the folder (the export
+  rule exports what that conversion loads: :mod:`.legacy`).
 
 Pipelines (``pose.models`` with ``pose.method: sleap``):
 
@@ -156,8 +155,8 @@ def _head_type(config: dict, folder: Path, config_name: str) -> tuple[str, dict]
             f"SLEAP model {folder}: {config_name} has "
             + (f"the heads {sorted(active)}" if active else "no model head")
             + ", not one sleap-nn model type.",
-            "point pose.models at a folder written by `sleap-nn train` (SLEAP 1.x TensorFlow "
-            "models must be converted or retrained with sleap-nn).",
+            "point pose.models at a folder written by `sleap-nn train`, or at a SLEAP ≤ 1.4 "
+            "folder as SLEAP wrote it (best_model.h5 and training_config.json, no best.ckpt).",
         )
     model_type, head = next(iter(active.items()))
     if model_type not in SUPPORTED_TYPES:
@@ -384,30 +383,6 @@ def resolve_pipeline(paths: list[str], detection_method: str) -> SleapPipeline:
         f"pose.models: {len(models)} SLEAP models given; the SLEAP stage takes one model or "
         "a top-down pair.",
         "list one single-instance / bottom-up model, or a centroid + centered-instance pair.",
-    )
-
-
-def require_runtime(pipeline: SleapPipeline, runtime: str) -> None:
-    """Refuse an exported runtime for SLEAP ≤ 1.4 models, which sleap-nn cannot export.
-
-    ``sleap-nn export`` loads ``best.ckpt`` only; sleap-nn converts ``best_model.h5`` when it
-    predicts, on a torch device.
-    """
-    if not pipeline.legacy or runtime not in table.RUNTIMES or runtime_family(runtime) is None:
-        return
-    from ..runtimes.table import MODEL_STAGES
-
-    torch_runtimes = [
-        name for name in MODEL_STAGES["sleap"].supported() if runtime_family(name) is None
-    ]
-    legacy = [model for model in pipeline.models if model.legacy]
-    raise ConfigError(
-        f"runtime '{runtime}' runs an exported model, and pose.models has {LEGACY} models "
-        f"({_describe(legacy)}; the {pipeline.kind} pipeline): sleap-nn exports only the "
-        f"checkpoints it trained (best.ckpt), not {LEGACY} folders (best_model.h5), for every "
-        "model type.",
-        f"set runtime to one of {', '.join(torch_runtimes)}, where sleap-nn loads "
-        f"{LEGACY} models itself; or retrain the model with `sleap-nn train` to export it.",
     )
 
 
