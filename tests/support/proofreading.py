@@ -84,6 +84,21 @@ def inject_errors(
     return tracks, errors
 
 
+def inject_random_errors(
+    tracks: pd.DataFrame, seed: int
+) -> tuple[pd.DataFrame, list[InjectedError]]:
+    """The issue's check on the 1,100-frame fly tracks: 10 swaps, 6 drops of 1-5 frames and 6
+    bursts of 3-11 low-scoring frames at frames drawn with ``seed`` (away from the ends)."""
+    rng = np.random.default_rng(seed)
+    anywhere = np.arange(20, 1080)
+    swaps = sorted(rng.choice(anywhere, 10, replace=False).tolist())
+    drops = list(zip(rng.choice(anywhere, 6).tolist(), rng.integers(1, 6, 6).tolist(), strict=True))
+    bursts = list(
+        zip(rng.choice(anywhere, 6).tolist(), rng.integers(3, 12, 6).tolist(), strict=True)
+    )
+    return inject_errors(tracks, swaps, drops, bursts, seed=seed)
+
+
 def covered(errors: list[InjectedError], suspects: pd.DataFrame, tolerance: int) -> list[bool]:
     """Whether a suspect stretch lies within ``tolerance`` frames of each error."""
     starts = suspects["start_frame"].to_numpy() - tolerance

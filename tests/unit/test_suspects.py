@@ -19,7 +19,7 @@ from snakeherd.proofreading.suspects import (
     flagged_frames,
 )
 from tests.support.paths import REPO
-from tests.support.proofreading import FLY_TRACKS, covered, fly_tracks, inject_errors
+from tests.support.proofreading import FLY_TRACKS, covered, fly_tracks, inject_random_errors
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +49,7 @@ def test_injected_errors_are_covered_while_few_frames_are_flagged(flies, seed):
     """The issue's check: >= 95 % of injected errors within 5 frames of a suspect stretch, at
     most 10 % of the frames flagged (measured: 100 % covered, 5-7 % flagged)."""
     tracks, context = flies
-    rng = np.random.default_rng(seed)
-    anywhere = np.arange(20, 1080)
-    swaps = sorted(rng.choice(anywhere, 10, replace=False).tolist())
-    drops = list(zip(rng.choice(anywhere, 6).tolist(), rng.integers(1, 6, 6).tolist(), strict=True))
-    bursts = list(
-        zip(rng.choice(anywhere, 6).tolist(), rng.integers(3, 12, 6).tolist(), strict=True)
-    )
-    broken, errors = inject_errors(tracks, swaps, drops, bursts, seed=seed)
+    broken, errors = inject_random_errors(tracks, seed)
     suspects = find(broken, context, SuspectParams(), "flies")
     found = covered(errors, suspects, tolerance=5)
     missed = [error for error, ok in zip(errors, found, strict=True) if not ok]
@@ -123,7 +116,8 @@ def test_every_reason_is_found_where_it_happens():
     assert found["track_start"] == [25] and found["track_end"] == [35]
     # Counted without filled-in rows: 2 animals on 44-47 and 50-52, 4 while track 3 lives.
     counts = suspects[suspects["reason"] == "count"]
-    assert sorted(zip(counts["start_frame"], counts["end_frame"])) == [(25, 35), (44, 52)]
+    spans = sorted(zip(counts["start_frame"], counts["end_frame"], strict=True))
+    assert spans == [(25, 35), (44, 52)]
     close = suspects[suspects["reason"] == "close"].iloc[0]
     assert close["track_ids"] == "1,2" and "px apart" in close["detail"]
 

@@ -76,6 +76,7 @@ RESULTS = f"results/{EXPERIMENT}"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 TRACKING = config["tracking"]["enabled"]
+PROOFREADING = TRACKING and config["proofreading"]["enabled"]
 RUNTIME = config["runtime"]
 DETECTION = config["detection"]["method"]
 POSE = config["pose"]["method"]
@@ -209,9 +210,33 @@ def final_outputs():
         outputs.append(f"{RESULTS}/evaluation_summary.csv")
     outputs += presentation_outputs()
     outputs += analysis_file_outputs()
+    outputs += proofreading_outputs()
     if REPORTING:  # the report covers what exists (report.smk)
         return [path for path in outputs if Path(path).exists()]
     return outputs
+
+
+def suspect_files():
+    """The suspect stretches the track job writes (with tracks.slp's suggestions from them)."""
+    if not PROOFREADING:
+        return {}
+    folder = f"{RESULTS}/{{video}}"
+    return {
+        "suspects": f"{folder}/suspects.parquet",
+        "suspects_csv": f"{folder}/suspects.csv",
+    }
+
+
+def proofreading_outputs():
+    """Per video: the SLEAP package of its suspect frames (proofreading.smk), when the video
+    file is known (its frames are embedded)."""
+    if not PROOFREADING or not config["proofreading"]["package"]:
+        return []
+    return [
+        f"{RESULTS}/{video_id}/proofread.pkg.slp"
+        for video_id in VIDEOS
+        if video_path(video_id) is not None
+    ]
 
 
 def presentation_outputs():
@@ -284,6 +309,8 @@ def plot_inputs():
         inputs["poses"] = f"{folder}/poses.parquet"
     inputs["ground_truth"] = evaluated_ground_truth
     inputs["provenance"] = f"{folder}/provenance.json"  # the track job writes it
+    if PROOFREADING:
+        inputs["suspects"] = f"{folder}/suspects.parquet"  # the track job writes it too
     return inputs
 
 

@@ -4,6 +4,7 @@ and the video's provenance record (this is its last production job)."""
 from pathlib import Path
 
 from snakeherd import io, slp
+from snakeherd.proofreading import suspects as suspect_frames
 from snakeherd.provenance import write_video_provenance
 from snakeherd.scripting import logger, run_rule
 from snakeherd.tracking import TrackerParams, identity_names, track
@@ -49,6 +50,10 @@ def main(smk):
     video = sources["inputs"]["video"] or detection_stage.get("video") or ""
     if video and Path(video).exists():
         video = str(Path(video).resolve())
+    suggestions, suspect_results = None, {}
+    if smk.output.get("suspects"):
+        suggestions = write_suspects(smk, tracks, detections, detection_stage, frames, video)
+        suspect_results = {"suspects": smk.output.suspects, "suspects_csv": smk.output.suspects_csv}
     slp.write_tracks(
         tracks,
         smk.output.slp,
@@ -57,6 +62,7 @@ def main(smk):
         edges=[tuple(e) for e in skeleton.get("edges", [])],
         n_frames=detection_stage.get("n_frames"),
         track_names=named,
+        suggestions=suggestions,
     )
     logger.info(
         "%d tracks over %d rows (%d interpolated)",
@@ -74,9 +80,42 @@ def main(smk):
             "tracks": smk.output.table,
             "tracks_csv": smk.output.csv,
             "tracks_slp": smk.output.slp,
+            **suspect_results,
         },
         workflow_dir=smk.params.workflow_dir,
     )
+
+
+def write_suspects(smk, tracks, detections, detection_stage, frames, video) -> list[int]:
+    """The video's suspect stretches as tables; their representative frames (for tracks.slp's
+    labelling suggestions)."""
+    tracks_stage = io.read_metadata(smk.output.table)["stage"]
+    if frames is None:
+        frames = detections["frame"].drop_duplicates().sort_values().to_numpy()
+    context = suspect_frames.context_for(detections, frames, tracks_stage, detection_stage, video)
+    params = suspect_frames.SuspectParams.from_config(smk.params.proofreading)
+    found = suspect_frames.find(tracks, context, params, smk.wildcards.video)
+    io.write_table(
+        found,
+        smk.output.suspects,
+        "suspects",
+        {
+            "method": "suspects",
+            "params": params.as_dict(),
+            "body_length_px": context.body_length,
+            "expected_count": context.expected_count,
+            "frame_size": context.frame_size,
+        },
+    )
+    io.write_csv(found, smk.output.suspects_csv)
+    logger.info(
+        "%d suspect stretches (%d of %d frames flagged); by reason: %s",
+        len(found),
+        len(suspect_frames.flagged_frames(found)),
+        len(frames),
+        found["reason"].value_counts().to_dict(),
+    )
+    return found["frame"].tolist()
 
 
 run_rule(main, snakemake)  # noqa: F821

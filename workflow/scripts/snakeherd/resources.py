@@ -214,6 +214,10 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # (frames x nodes x 3 float64) compressed to its NWB file. Measured on the fly clip
         # (1100 frames, 2 tracks, 6 nodes): ~6 s, peak RSS ~250 MB.
         return _cpu_rule_cost(mem_mb_per_frame=0.02, base_seconds=30, seconds_per_frame=0.002)
+    if rule == "proofread_package":
+        # sleap-io reads tracks.slp and decodes, PNG-encodes and embeds each suspect frame (at
+        # most proofreading.max_per_video). Measured on the demo: 14 frames in ~0.5 s.
+        return _cpu_rule_cost(base_seconds=60, mem_mb_per_frame=0.02, mem_mb_per_megapixel=20)
     if rule == "batch_summary":
         # Reads every video's tables once (one at a time) and the benchmark files.
         return _cpu_rule_cost(base_seconds=30, mem_mb_per_frame=0.01)

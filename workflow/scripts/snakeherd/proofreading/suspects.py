@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -110,6 +111,30 @@ def expected_count(tracks_stage: dict, detection_stage: dict | None = None) -> i
         return int(estimate)
     n_animals = ((detection_stage or {}).get("params") or {}).get("n_animals")
     return int(n_animals) if n_animals else None
+
+
+def context_for(
+    detections: pd.DataFrame,
+    frames: np.ndarray,
+    tracks_stage: dict,
+    detection_stage: dict | None = None,
+    video: str | None = None,
+) -> VideoContext:
+    """What the checks need to know of a video: from its detections, the processed ``frames``,
+    the tracks' and detections' stage records and the video file (its frame size; ``None`` or a
+    missing file: the border is not known)."""
+    frame_size = None
+    if video and Path(video).is_file():
+        from ..video import probe  # OpenCV: only when a video is there to measure
+
+        info = probe(video)
+        frame_size = (info.width, info.height)
+    return VideoContext(
+        frames=np.asarray(frames, dtype=np.int64),
+        body_length=body_length(detections),
+        expected_count=expected_count(tracks_stage, detection_stage),
+        frame_size=frame_size,
+    )
 
 
 def find(
