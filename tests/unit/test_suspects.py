@@ -167,3 +167,17 @@ def test_schema_defaults_match_the_library():
     for field in dataclasses.fields(SuspectParams):
         assert section[field.name]["default"] == field.default, field.name
     assert SuspectParams.from_config({"max_per_video": 7, "unknown": 1}).max_per_video == 7
+
+
+def test_a_video_with_nothing_tracked_is_one_count_stretch_and_writes(tmp_path):
+    from snakeherd import io
+
+    empty = walking().iloc[:0]
+    context = context_of(walking(n_frames=5))
+    suspects = find(empty, context, SuspectParams(), "v")
+    assert suspects[["start_frame", "end_frame", "reason"]].values.tolist() == [[0, 4, "count"]]
+    for table in (suspects, find(empty, dataclasses.replace(context, expected_count=None),
+                                 SuspectParams(), "v")):  # fmt: skip
+        io.write_table(table, tmp_path / "suspects.parquet", "suspects", {})
+        read = io.read_table(tmp_path / "suspects.parquet", "suspects")
+        assert list(read.columns) == COLUMNS and len(read) == len(table)
