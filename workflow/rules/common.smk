@@ -228,14 +228,24 @@ def suspect_files():
 
 
 def proofreading_outputs():
-    """Per video: the SLEAP package of its suspect frames (proofreading.smk), when the video
-    file is known (its frames are embedded)."""
-    if not PROOFREADING or not config["proofreading"]["package"]:
+    """Per video: the SLEAP package and the X-AnyLabeling folder of its suspect frames
+    (proofreading.smk), as asked for, when the video file is known (its frames are copied).
+    """
+    if not PROOFREADING:
         return []
+    names = [
+        name
+        for name, wanted in (
+            ("proofread.pkg.slp", config["proofreading"]["package"]),
+            ("xanylabeling", config["proofreading"]["xanylabeling"]),
+        )
+        if wanted
+    ]
     return [
-        f"{RESULTS}/{video_id}/proofread.pkg.slp"
+        f"{RESULTS}/{video_id}/{name}"
         for video_id in VIDEOS
         if video_path(video_id) is not None
+        for name in names
     ]
 
 

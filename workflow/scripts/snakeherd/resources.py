@@ -218,6 +218,10 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # sleap-io reads tracks.slp and decodes, PNG-encodes and embeds each suspect frame (at
         # most proofreading.max_per_video). Measured on the demo: 14 frames in ~0.5 s.
         return _cpu_rule_cost(base_seconds=60, mem_mb_per_frame=0.02, mem_mb_per_megapixel=20)
+    if rule == "xanylabeling_export":
+        # One decoded frame at a time, written as PNG with a small JSON (at most
+        # proofreading.max_per_video frames), and the tables.
+        return _cpu_rule_cost(base_seconds=60, mem_mb_per_frame=0.02, mem_mb_per_megapixel=20)
     if rule == "batch_summary":
         # Reads every video's tables once (one at a time) and the benchmark files.
         return _cpu_rule_cost(base_seconds=30, mem_mb_per_frame=0.01)
