@@ -72,7 +72,7 @@ def test_the_ground_truth_as_corrections_gives_the_ground_truth(shared_data):
 
 
 def test_bad_corrections_files_are_refused_with_their_name(flies, shared_data, tmp_path):
-    clean, nodes = flies
+    _, nodes = flies
     video = str(shared_data / FLY_VIDEO)
     source = str(shared_data / FLY_TRACKS)
     clip = shared_data / "tracking" / "sleap_clip"
@@ -87,7 +87,7 @@ def test_bad_corrections_files_are_refused_with_their_name(flies, shared_data, t
     labels = sleap_io.load_slp(source, open_videos=False)
     labels.labeled_frames = []
     sleap_io.save_slp(labels, str(empty), verbose=False)
-    with pytest.raises(InputFileError, match="empty.slp holds no labelled frames"):
+    with pytest.raises(InputFileError, match=r"empty\.slp holds no labelled frames"):
         corrections.read(str(empty), nodes, 1100, video)
     with pytest.raises(InputFileError, match="not found"):
         corrections.read(str(tmp_path / "missing.slp"), nodes, 1100, video)
