@@ -44,7 +44,7 @@ def test_one_fixed_swap_fixes_the_rest_of_the_track(flies, shared_data, tmp_path
 
     fixes = corrections.read(str(tmp_path / "proofread.slp"), nodes, 1100, str(video))
     fixed = corrections.apply(swapped, fixes, max_distance=40.0)
-    assert len(fixed) == len(clean)
+    assert len(fixed) == len(clean) and fixed.attrs["corrected_frames"] == [200]
     assert (fixed["track_id"].to_numpy() == clean["track_id"].to_numpy()).all()
     later = fixed["frame"] > 200  # predictions kept as they were, identities carried
     np.testing.assert_array_equal(fixed.loc[later, "x"], clean.loc[later, "x"])

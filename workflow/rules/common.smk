@@ -165,6 +165,7 @@ def provenance_sources(wildcards):
             "video": video_path(entry.id),
             "predictions": entry.predictions,
             "ground_truth": ground_truth_file(wildcards),
+            "proofread": entry.proofread,
             **MODEL_FILES,
         },
     }
@@ -182,7 +183,14 @@ def tracking_inputs():
         inputs["poses"] = f"{folder}/poses.parquet"
     if SLEAP:
         inputs["poses_slp"] = f"{folder}/poses.slp"
+    if any(entry.proofread for entry in VIDEOS.values()):
+        inputs["proofread"] = proofread_file
     return inputs
+
+
+def proofread_file(wildcards):
+    """The video's proofread .slp, whose corrections make its tracks of record (or none)."""
+    return VIDEOS[wildcards.video].proofread or []
 
 
 def video_results(wildcards):

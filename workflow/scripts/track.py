@@ -4,6 +4,7 @@ and the video's provenance record (this is its last production job)."""
 from pathlib import Path
 
 from snakeherd import io, slp
+from snakeherd.proofreading import corrections
 from snakeherd.proofreading import suspects as suspect_frames
 from snakeherd.provenance import write_video_provenance
 from snakeherd.scripting import logger, run_rule
@@ -29,6 +30,8 @@ def main(smk):
         (logger.warning if count.count is None else logger.info)(
             "tracking.max_tracks auto: %s", count.describe()
         )
+    if smk.input.get("proofread"):
+        tracks = apply_corrections(smk, tracks, nodes, detections, detection_stage, params)
     tracks.insert(0, "video_id", smk.wildcards.video)
     named = identity_names(detections) if params.identity_classes else None
     io.write_table(
@@ -42,6 +45,7 @@ def main(smk):
             "nodes": nodes,
             "identities": {str(number): name for number, name in (named or {}).items()},
             "animal_count": count.as_dict() if count is not None else None,
+            "proofread": smk.input.get("proofread") or None,
         },
     )
     io.write_tracks_csv(tracks, smk.output.csv)
@@ -84,6 +88,23 @@ def main(smk):
         },
         workflow_dir=smk.params.workflow_dir,
     )
+
+
+def apply_corrections(smk, tracks, nodes, detections, detection_stage, params):
+    """The tracks of record from the video's proofread file (see snakeherd.proofreading)."""
+    video = smk.params.sources["inputs"]["video"] or detection_stage.get("video")
+    n_frames = detection_stage.get("n_frames") or int(detections["frame"].max()) + 1
+    fixes = corrections.read(smk.input.proofread, nodes or [slp.CENTROID_NODE], n_frames, video)
+    selection = detection_stage.get("frame_selection")
+    frames = FrameSelection.parse(selection).frames() if selection else None
+    fixed = corrections.apply(tracks, fixes, params.max_distance, frames)
+    logger.info(
+        "proofread %s: %d corrected frames (%d instances placed by a person)",
+        smk.input.proofread,
+        len(fixed.attrs["corrected_frames"]),
+        int(fixes.instances["user"].sum()),
+    )
+    return fixed
 
 
 def write_suspects(smk, tracks, detections, detection_stage, frames, video) -> list[int]:

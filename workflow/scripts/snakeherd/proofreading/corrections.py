@@ -149,6 +149,7 @@ def apply(
             corrected.append(frame)
             renames[frame] = mapping
     result = ours.copy()
+    result.attrs["corrected_frames"] = corrected
     if not corrected:
         return result
     frame_of = ours["frame"].to_numpy()
@@ -164,7 +165,9 @@ def apply(
     replaced = result[~result["frame"].isin(corrected)]
     people = _as_tracks(person[person["frame"].isin(corrected)], nodes, result.columns)
     result = pd.concat([replaced, people], ignore_index=True)
-    return result.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
+    result = result.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
+    result.attrs["corrected_frames"] = corrected
+    return result
 
 
 def _centres(instances: pd.DataFrame, nodes: list[str]) -> np.ndarray:
