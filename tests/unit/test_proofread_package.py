@@ -8,7 +8,6 @@ import pytest
 import sleap_io
 
 from snakeherd import slp
-from snakeherd.errors import InputFileError
 from snakeherd.proofreading.package import write_package
 from snakeherd.proofreading.suspects import SuspectParams, VideoContext, body_length, find
 from tests.support.proofreading import FLY_TRACKS, fly_tracks, inject_random_errors
@@ -73,8 +72,11 @@ def test_the_package_opens_with_its_images_predictions_and_suggestions(
         source.close()
 
 
-def test_a_missing_video_is_named(tracks_slp, tmp_path):
-    path, _, _ = tracks_slp
-    with pytest.raises(InputFileError, match=r"missing\.mp4"):
-        write_package(str(path), str(tmp_path / "missing.mp4"), str(tmp_path / "p.pkg.slp"))
-    assert not (tmp_path / "p.pkg.slp").exists()
+def test_without_the_video_the_package_holds_predictions_and_suggestions(tracks_slp, tmp_path):
+    path, frames, _ = tracks_slp
+    package = tmp_path / "p.pkg.slp"
+    assert write_package(str(path), str(tmp_path / "missing.mp4"), str(package)) == 0
+    labels = sleap_io.load_slp(str(package), open_videos=False)
+    assert sorted(int(s.frame_idx) for s in labels.suggestions) == frames
+    assert sorted(int(f.frame_idx) for f in labels.labeled_frames) == frames
+    assert labels.videos[0].filename.endswith("centered_pair_low_quality.mp4")

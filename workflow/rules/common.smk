@@ -185,6 +185,10 @@ def tracking_inputs():
         inputs["poses_slp"] = f"{folder}/poses.slp"
     if any(entry.proofread for entry in VIDEOS.values()):
         inputs["proofread"] = proofread_file
+    if PROOFREADING and config["proofreading"]["package"]:
+        inputs["video"] = (
+            video_file  # the suspect frames' images go into proofread.pkg.slp
+        )
     return inputs
 
 
@@ -225,35 +229,29 @@ def final_outputs():
 
 
 def suspect_files():
-    """The suspect stretches the track job writes (with tracks.slp's suggestions from them)."""
+    """What the track job writes for proofreading: the suspect stretches (also tracks.slp's
+    suggestions) and the SLEAP package of their frames (proofreading.package)."""
     if not PROOFREADING:
         return {}
     folder = f"{RESULTS}/{{video}}"
-    return {
+    files = {
         "suspects": f"{folder}/suspects.parquet",
         "suspects_csv": f"{folder}/suspects.csv",
     }
+    if config["proofreading"]["package"]:
+        files["package"] = f"{folder}/proofread.pkg.slp"
+    return files
 
 
 def proofreading_outputs():
-    """Per video: the SLEAP package and the X-AnyLabeling folder of its suspect frames
-    (proofreading.smk), as asked for, when the video file is known (its frames are copied).
-    """
-    if not PROOFREADING:
+    """Per video: the X-AnyLabeling folder of its suspect frames (proofreading.smk), when asked
+    for and the video file is known (its frames are copied)."""
+    if not PROOFREADING or not config["proofreading"]["xanylabeling"]:
         return []
-    names = [
-        name
-        for name, wanted in (
-            ("proofread.pkg.slp", config["proofreading"]["package"]),
-            ("xanylabeling", config["proofreading"]["xanylabeling"]),
-        )
-        if wanted
-    ]
     return [
-        f"{RESULTS}/{video_id}/{name}"
+        f"{RESULTS}/{video_id}/xanylabeling"
         for video_id in VIDEOS
         if video_path(video_id) is not None
-        for name in names
     ]
 
 

@@ -1,28 +1,7 @@
-# Proofreading: the track job writes each video's suspect stretches (suspects.parquet/.csv) and
-# makes their frames tracks.slp's labelling suggestions; this packs those frames' images, with
-# the predictions on them, into a SLEAP package that opens without the raw video.
-
-if PROOFREADING and config["proofreading"]["package"]:
-
-    rule proofread_package:
-        input:
-            tracks_slp=f"{RESULTS}/{{video}}/tracks.slp",
-            suspects=f"{RESULTS}/{{video}}/suspects.parquet",
-            video=video_file,
-        output:
-            f"{RESULTS}/{{video}}/proofread.pkg.slp",
-        log:
-            f"{LOGS}/{{video}}/proofread_package.log",
-        benchmark:
-            f"{BENCHMARKS}/{{video}}/proofread_package.tsv"
-        conda:
-            CORE_ENV
-        threads: 1
-        resources:
-            **job_sizing.rule_resources("proofread_package", config, VIDEOS),
-        script:
-            "../scripts/proofread_package.py"
-
+# Proofreading: the track job writes each video's suspect stretches (suspects.parquet/.csv),
+# makes their frames tracks.slp's labelling suggestions and packs their images with the
+# predictions into proofread.pkg.slp (one job per video, as before); this writes them for
+# X-AnyLabeling when asked for.
 
 if PROOFREADING and config["proofreading"]["xanylabeling"]:
 

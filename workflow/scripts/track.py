@@ -4,7 +4,7 @@ and the video's provenance record (this is its last production job)."""
 from pathlib import Path
 
 from snakeherd import io, slp
-from snakeherd.proofreading import corrections
+from snakeherd.proofreading import corrections, package
 from snakeherd.proofreading import suspects as suspect_frames
 from snakeherd.provenance import write_video_provenance
 from snakeherd.scripting import logger, run_rule
@@ -68,6 +68,14 @@ def main(smk):
         track_names=named,
         suggestions=suggestions,
     )
+    if smk.output.get("package"):
+        embedded = package.write_package(smk.output.slp, video or None, smk.output.package)
+        suspect_results["proofread_package"] = smk.output.package
+        (logger.info if embedded or not suggestions else logger.warning)(
+            "proofread.pkg.slp: %d suspect frames embedded%s",
+            embedded,
+            "" if embedded or not suggestions else " (the video file is not here: no images)",
+        )
     logger.info(
         "%d tracks over %d rows (%d interpolated)",
         tracks["track_id"].nunique(),

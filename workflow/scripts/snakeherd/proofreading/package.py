@@ -9,17 +9,13 @@ from pathlib import Path
 from ..errors import InputFileError
 
 
-def write_package(tracks_slp: str, video: str, path: str) -> int:
+def write_package(tracks_slp: str, video: str | None, path: str) -> int:
     """Write ``path`` (a ``.pkg.slp``) from ``tracks_slp``'s suggestions (the suspect frames):
     those frames of ``video`` embedded, with the predictions on them. Returns the number of
-    frames embedded (none: a package without frames, which SLEAP still opens)."""
+    frames embedded. Without the video file (a track-only video given without it) the package
+    holds the predictions and suggestions without images (SLEAP then asks for the video)."""
     import sleap_io
 
-    if not Path(video).is_file():
-        raise InputFileError(
-            f"video {video} not found: its suspect frames cannot be embedded.",
-            "fix the video's path in the config or sample sheet.",
-        )
     labels = sleap_io.load_slp(tracks_slp, open_videos=False)
     if len(labels.videos) != 1:
         raise InputFileError(
@@ -27,20 +23,23 @@ def write_package(tracks_slp: str, video: str, path: str) -> int:
             "from one video's tracks.",
             "re-run the track job of this video.",
         )
-    source = labels.videos[0]
-    replacement = sleap_io.Video.from_filename(str(video))
-    labels.replace_videos(old_videos=[source], new_videos=[replacement])
     wanted = {int(suggestion.frame_idx) for suggestion in labels.suggestions}
     labels.labeled_frames = [
         frame for frame in labels.labeled_frames if int(frame.frame_idx) in wanted
     ]
+    replacement = None
+    if video is not None and Path(video).is_file():
+        replacement = sleap_io.Video.from_filename(str(video))
+        labels.replace_videos(old_videos=[labels.videos[0]], new_videos=[replacement])
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp.slp")
     try:
-        sleap_io.save_slp(labels, str(temporary), embed="suggestions", verbose=False)
+        embed = "suggestions" if replacement is not None and wanted else False
+        sleap_io.save_slp(labels, str(temporary), embed=embed, verbose=False)
         temporary.replace(target)
     finally:
         temporary.unlink(missing_ok=True)
-        replacement.close()
-    return len(wanted)
+        if replacement is not None:
+            replacement.close()
+    return len(wanted) if replacement is not None else 0
