@@ -88,7 +88,12 @@ def main(smk):
         video_id=smk.wildcards.video,
         **sources,
         results={
-            **dict(smk.input.items()),
+            # The tables it read (the video and the proofread file are inputs, recorded above).
+            **{
+                name: path
+                for name, path in smk.input.items()
+                if name not in ("video", "proofread") and isinstance(path, str)
+            },
             "tracks": smk.output.table,
             "tracks_csv": smk.output.csv,
             "tracks_slp": smk.output.slp,
