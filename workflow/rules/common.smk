@@ -173,7 +173,8 @@ def provenance_sources(wildcards):
 
 def tracking_inputs():
     """Inputs of tracking: the detections, their keypoints when a pose stage or .slp has them,
-    and SLEAP's poses.slp, which the provenance record written with the tracks describes.
+    SLEAP's poses.slp, which the provenance record written with the tracks describes, and for
+    proofreading the video and the video's proofread file.
 
     Patterns, not an input function: Snakemake calls input functions for every job.
     """
@@ -186,9 +187,8 @@ def tracking_inputs():
     if any(entry.proofread for entry in VIDEOS.values()):
         inputs["proofread"] = proofread_file
     if PROOFREADING and config["proofreading"]["package"]:
-        inputs["video"] = (
-            video_file  # the suspect frames' images go into proofread.pkg.slp
-        )
+        # The suspect frames' images go into proofread.pkg.slp.
+        inputs["video"] = video_file
     return inputs
 
 
