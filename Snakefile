@@ -29,6 +29,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/overlay.smk"
 include: "workflow/rules/analysis_files.smk"
+include: "workflow/rules/proofreading.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/report.smk"
 
