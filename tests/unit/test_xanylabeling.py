@@ -74,7 +74,7 @@ def test_the_documents_read_back_to_the_same_boxes_and_keypoints(exported):
 
 
 def test_a_folder_without_documents_or_with_an_ungrouped_shape_is_refused(exported, tmp_path):
-    with pytest.raises(InputFileError, match="holds no X-AnyLabeling files"):
+    with pytest.raises(InputFileError, match="holds no X-AnyLabeling JSON files"):
         xanylabeling.read_folder(str(tmp_path), "flies")
     folder, _, _ = exported
     document = json.loads((folder / "flies-3.json").read_text())

@@ -193,8 +193,13 @@ def tracking_inputs():
 
 
 def proofread_file(wildcards):
-    """The video's proofread .slp, whose corrections make its tracks of record (or none)."""
-    return VIDEOS[wildcards.video].proofread or []
+    """The video's proofread .slp, whose corrections make its tracks of record (or none); of an
+    X-AnyLabeling folder its JSONs (a JSON saved again re-runs the track job, which a folder's
+    own time does not show)."""
+    proofread = VIDEOS[wildcards.video].proofread
+    if proofread and Path(proofread).is_dir():
+        return sorted(str(path) for path in Path(proofread).glob("*.json"))
+    return proofread or []
 
 
 def video_results(wildcards):

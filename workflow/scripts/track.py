@@ -30,8 +30,10 @@ def main(smk):
         (logger.warning if count.count is None else logger.info)(
             "tracking.max_tracks auto: %s", count.describe()
         )
-    if smk.input.get("proofread"):
-        tracks = apply_corrections(smk, tracks, nodes, detections, detection_stage, params)
+    proofread = smk.params.sources["inputs"]["proofread"]
+    fixes = None
+    if proofread:
+        tracks, fixes = apply_corrections(smk, tracks, nodes, detections, detection_stage, params)
     tracks.insert(0, "video_id", smk.wildcards.video)
     named = identity_names(detections) if params.identity_classes else None
     io.write_table(
@@ -45,7 +47,8 @@ def main(smk):
             "nodes": nodes,
             "identities": {str(number): name for number, name in (named or {}).items()},
             "animal_count": count.as_dict() if count is not None else None,
-            "proofread": smk.input.get("proofread") or None,
+            "proofread": proofread or None,
+            "proofread_sha256": fixes.checksum if fixes is not None else None,
         },
     )
     io.write_tracks_csv(tracks, smk.output.csv)
@@ -104,20 +107,22 @@ def main(smk):
 
 
 def apply_corrections(smk, tracks, nodes, detections, detection_stage, params):
-    """The tracks of record from the video's proofread file (see snakeherd.proofreading)."""
+    """The tracks of record from the video's proofread .slp or X-AnyLabeling folder (see
+    snakeherd.proofreading.corrections), and the corrections."""
+    proofread = smk.params.sources["inputs"]["proofread"]
     video = smk.params.sources["inputs"]["video"] or detection_stage.get("video")
     n_frames = detection_stage.get("n_frames") or int(detections["frame"].max()) + 1
-    fixes = corrections.read(smk.input.proofread, nodes or [slp.CENTROID_NODE], n_frames, video)
+    fixes = corrections.read(proofread, nodes, n_frames, video, smk.wildcards.video)
     selection = detection_stage.get("frame_selection")
     frames = FrameSelection.parse(selection).frames() if selection else None
     fixed = corrections.apply(tracks, fixes, params.max_distance, frames)
     logger.info(
         "proofread %s: %d corrected frames (%d instances placed by a person)",
-        smk.input.proofread,
+        proofread,
         len(fixed.attrs["corrected_frames"]),
         int(fixes.instances["user"].sum()),
     )
-    return fixed
+    return fixed, fixes
 
 
 def write_suspects(smk, tracks, detections, detection_stage, frames, video) -> list[int]:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import runtimes
-from .errors import ConfigError, VideoError
+from .errors import ConfigError, InputFileError, VideoError
+from .proofreading import xanylabeling
 from .synthetic import SceneSpec
 from .video import FrameRangeError, FrameSelection, probe
 
@@ -309,7 +310,16 @@ def _entry_from(
             f"{key}.proofread",
             "proofread file",
             "fix the path, or remove proofread to use the tracker's tracks.",
+            folder_ok=True,
         )
+        if Path(proofread).is_dir():
+            # An X-AnyLabeling folder: its names are checked here, its contents by the job.
+            try:
+                xanylabeling.documents(proofread, video_id)
+            except InputFileError as error:
+                raise ConfigError(
+                    f"{key}.proofread (id {video_id}): {error.problem}", error.fix
+                ) from None
     return VideoEntry(
         id=video_id,
         path=path,

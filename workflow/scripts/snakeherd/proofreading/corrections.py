@@ -1,9 +1,12 @@
 """Corrections back in: a proofread SLEAP file (saved from the GUI after proofreading tracks.slp
-or proofread.pkg.slp) turned into the tracks of record.
+or proofread.pkg.slp) or a folder of X-AnyLabeling JSONs (the export of the suspect frames,
+corrected and saved in the tool) turned into the tracks of record.
 
-A frame of the file is *corrected* when it holds a user instance (the person moved points or
-added an animal) or when its instances' tracks differ from the tracks of record (the person
-reassigned identities). On a corrected frame the person's instances replace the predictions:
+Either source becomes one table of the person's instances (:class:`Corrections`), applied the
+same way. A frame of it is *corrected* when it holds a user instance (the person moved points
+or added an animal in SLEAP), an instance whose box or keypoints differ from the prediction it
+matches (moved in X-AnyLabeling, which keeps no user flag), a different number of animals, or
+instances whose tracks differ from the tracks of record (the person reassigned identities). On a corrected frame the person's instances replace the predictions:
 their points, their identities. An identity fix carries forward along the track: the tracks of
 record's ids are renamed as on the corrected frame until the next corrected frame or the track's
 end. Frames the person did not touch keep the predictions.
@@ -20,24 +23,71 @@ from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputFileError
 from ..keypoints import keypoint_boxes
+from ..provenance import sha256_file
+from ..slp import CENTROID_NODE
 from ..tracking import heading as headings
+from . import xanylabeling
 
 FIX = "load the .slp SLEAP saved after proofreading this video's tracks.slp or proofread.pkg.slp"
+# px: a box or keypoint of X-AnyLabeling's JSON further than this from its prediction was moved
+# (the export writes coordinates to full float precision, so an untouched shape reads back
+# within 1e-9 px; a person's drag is at least a screen pixel).
+MOVED_PX = 0.01
+MOVED_RAD = 1e-4  # rad: a box turned further than this was turned
+BOX_COLUMNS = ("x", "y", "angle", "heading")
 
 
 @dataclass(frozen=True)
 class Corrections:
-    """The instances of a proofread file: one row per instance (``frame``, ``track_id`` the
-    person's, ``user`` whether a person placed it, ``<node>.x/.y``) and its node names."""
+    """The person's instances: one row per instance (``frame``, ``track_id`` the person's,
+    ``user`` whether a person placed it, the box ``x``, ``y``, ``angle``, ``heading`` when the
+    source has boxes (NaN where an instance has none), ``<node>.x/.y``), the node names, the
+    source and its SHA-256 (of the file; of a folder's JSON files)."""
 
     instances: pd.DataFrame
     nodes: list[str]
     path: str
+    checksum: str = ""
 
 
-def read(path: str, nodes: list[str], n_frames: int, video: str | None = None) -> Corrections:
-    """The proofread file ``path``, checked against the video's skeleton ``nodes``, its length
-    ``n_frames`` and its file name (``video``; embedded packages name their source video)."""
+def read(
+    path: str,
+    nodes: list[str],
+    n_frames: int,
+    video: str | None = None,
+    video_id: str | None = None,
+) -> Corrections:
+    """The video's proofread ``path``: a SLEAP file (:func:`read_slp`) or an X-AnyLabeling folder
+    (:func:`read_xanylabeling`, its JSONs named after ``video_id``). ``nodes``: the tracks'
+    skeleton (empty for boxes only)."""
+    if Path(path).is_dir():
+        return read_xanylabeling(path, nodes, n_frames, video_id or "")
+    return read_slp(path, list(nodes) or [CENTROID_NODE], n_frames, video)
+
+
+def read_xanylabeling(folder: str, nodes: list[str], n_frames: int, video_id: str) -> Corrections:
+    """A folder of X-AnyLabeling JSONs of the video ``video_id``, checked against its skeleton
+    ``nodes`` and its length ``n_frames`` (see :func:`.xanylabeling.read_folder`)."""
+    table = xanylabeling.read_folder(folder, video_id, list(nodes), n_frames)
+    if table.empty:
+        raise InputFileError(
+            f"the X-AnyLabeling files of {folder} hold no shapes.", xanylabeling.FOLDER_FIX + "."
+        )
+    instances = table[["frame", "track_id", *BOX_COLUMNS]].astype(
+        {"frame": np.int64, "track_id": np.int64}
+    )
+    instances.insert(2, "user", False)
+    for node in nodes:
+        for part in ("x", "y"):
+            column = f"{node}.{part}"
+            instances[column] = table[column] if column in table else np.nan
+    return Corrections(instances, list(nodes), str(folder), xanylabeling.json_checksum(folder))
+
+
+def read_slp(path: str, nodes: list[str], n_frames: int, video: str | None = None) -> Corrections:
+    """The proofread SLEAP file ``path``, checked against the video's skeleton ``nodes``, its
+    length ``n_frames`` and its file name (``video``; embedded packages name their source
+    video)."""
     import sleap_io
 
     if not Path(path).is_file():
@@ -93,7 +143,7 @@ def read(path: str, nodes: list[str], n_frames: int, video: str | None = None) -
     points = np.stack([r[3] for r in rows])
     for index, node in enumerate(nodes):
         table[f"{node}.x"], table[f"{node}.y"] = points[:, index, 0], points[:, index, 1]
-    return Corrections(table, list(nodes), str(path))
+    return Corrections(table, list(nodes), str(path), sha256_file(path))
 
 
 def _source_name(video) -> str:
@@ -132,20 +182,21 @@ def apply(
     if frames is not None:
         person = person[person["frame"].isin(frames)]
     ours = tracks.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
-    person_centre = _centres(person, nodes)
+    person_centre, _, _ = _geometry(person, nodes)
     corrected, renames = [], {}
     for frame, mine in person.groupby("frame", sort=True):
         rows = ours.index[ours["frame"] == frame]
         pairs = _match(
             ours.loc[rows, ["x", "y"]].to_numpy(float),
-            person_centre[mine.index],
+            person_centre[person.index.get_indexer(mine.index)],
             max_distance,
         )
         mapping = {
             int(ours.at[rows[i], "track_id"]): int(mine["track_id"].iloc[j]) for i, j in pairs
         }
         differs = any(a != b for a, b in mapping.items()) or len(pairs) != len(mine)
-        if mine["user"].any() or differs or len(rows) != len(mine):
+        moved = any(_moved(ours.loc[rows[i]], mine.iloc[j], nodes) for i, j in pairs)
+        if mine["user"].any() or differs or moved or len(rows) != len(mine):
             corrected.append(frame)
             renames[frame] = mapping
     result = ours.copy()
@@ -170,9 +221,48 @@ def apply(
     return result
 
 
-def _centres(instances: pd.DataFrame, nodes: list[str]) -> np.ndarray:
-    points = np.stack([instances[[f"{n}.x", f"{n}.y"]].to_numpy(float) for n in nodes], axis=1)
-    return keypoint_boxes(points)[0]
+def _points(instances: pd.DataFrame, nodes: list[str]) -> np.ndarray:
+    if not nodes:
+        return np.empty((len(instances), 0, 2))
+    return np.stack([instances[[f"{n}.x", f"{n}.y"]].to_numpy(float) for n in nodes], axis=1)
+
+
+def _geometry(instances: pd.DataFrame, nodes: list[str]):
+    """Centre ``(n, 2)``, axis angle and keypoints of the person's instances: the box where the
+    source drew one, else the box around the keypoints."""
+    points = _points(instances, nodes)
+    if nodes:
+        centre, _, _, angle = keypoint_boxes(points)
+    else:
+        centre, angle = np.full((len(instances), 2), np.nan), np.full(len(instances), np.nan)
+    if "x" in instances:
+        boxed = np.isfinite(instances["x"].to_numpy(float))
+        centre[boxed] = instances.loc[boxed, ["x", "y"]].to_numpy(float)
+        angle[boxed] = instances.loc[boxed, "angle"].to_numpy(float)
+    return centre, angle, points
+
+
+def _moved(prediction: pd.Series, instance: pd.Series, nodes: list[str]) -> bool:
+    """Whether the person's ``instance`` differs from the ``prediction`` it matched: the box
+    (centre, axis, which end heads) where the source has boxes, any keypoint of the tracks."""
+    if np.isfinite(instance.get("x", np.nan)):
+        if np.hypot(instance["x"] - prediction["x"], instance["y"] - prediction["y"]) > MOVED_PX:
+            return True
+        if abs(np.angle(np.exp(2j * (instance["angle"] - prediction["angle"])))) > MOVED_RAD:
+            return True
+        ahead, before = instance["heading"], prediction.get("heading", np.nan)
+        if np.isfinite(ahead) and np.isfinite(before) and np.cos(ahead - before) < 0:
+            return True
+    for node in nodes:
+        if f"{node}.x" not in prediction:
+            continue
+        mine = np.array([instance[f"{node}.x"], instance[f"{node}.y"]], float)
+        theirs = np.array([prediction[f"{node}.x"], prediction[f"{node}.y"]], float)
+        if np.isfinite(mine).all() != np.isfinite(theirs).all():
+            return True
+        if np.isfinite(mine).all() and np.hypot(*(mine - theirs)) > MOVED_PX:
+            return True
+    return False
 
 
 def _match(a: np.ndarray, b: np.ndarray, max_distance: float) -> list[tuple[int, int]]:
@@ -195,9 +285,9 @@ def _complete(mapping: dict[int, int]) -> dict[int, int]:
 
 
 def _as_tracks(person: pd.DataFrame, nodes: list[str], columns) -> pd.DataFrame:
-    """The person's instances as rows of a tracks table (det_id -1, score 1)."""
-    points = np.stack([person[[f"{n}.x", f"{n}.y"]].to_numpy(float) for n in nodes], axis=1)
-    centre, _, _, angle = keypoint_boxes(points)
+    """The person's instances as rows of a tracks table (det_id -1, score 1); the heading from
+    the keypoints where they tell it, else the box's direction."""
+    centre, angle, points = _geometry(person, nodes)
     rows = pd.DataFrame(
         {
             "frame": person["frame"].to_numpy(np.int64),
@@ -210,8 +300,11 @@ def _as_tracks(person: pd.DataFrame, nodes: list[str], columns) -> pd.DataFrame:
             "interpolated": False,
         }
     )
-    found = headings.guess_nodes(nodes, None, None)
-    rows["heading"] = headings.from_keypoints(points, *found) if found else np.nan
+    found = headings.guess_nodes(nodes, None, None) if nodes else None
+    heading = headings.from_keypoints(points, *found) if found else np.full(len(rows), np.nan)
+    if "heading" in person:
+        heading = np.where(np.isfinite(heading), heading, person["heading"].to_numpy(float))
+    rows["heading"] = heading
     for index, node in enumerate(nodes):
         rows[f"{node}.x"], rows[f"{node}.y"] = points[:, index, 0], points[:, index, 1]
         rows[f"{node}.score"] = np.where(np.isfinite(points[:, index, 0]), 1.0, np.nan)

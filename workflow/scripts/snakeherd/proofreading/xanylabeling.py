@@ -13,9 +13,10 @@ one ``point`` shape per visible keypoint (label = the node's name); all of a tra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import numpy as np
 import pandas as pd
@@ -130,51 +131,129 @@ def write_folder(
     return len(wanted)
 
 
-def read_folder(folder: str, video_id: str) -> pd.DataFrame:
+FOLDER_FIX = (
+    "point the video's proofread entry at the folder xanylabeling_export wrote for this video, "
+    "with the JSONs saved in X-AnyLabeling (names <video>-<frame>.json, as exported)"
+)
+
+
+def documents(folder: str, video_id: str) -> list[tuple[Path, int]]:
+    """The JSONs of ``folder`` with their frames, checked by name only (cheap enough for
+    config time): there are some, and each is ``<video_id>-<frame>.json``."""
+    paths = sorted(Path(folder).glob("*.json"))
+    if not paths:
+        raise InputFileError(f"{folder} holds no X-AnyLabeling JSON files.", FOLDER_FIX + ".")
+    found = []
+    for path in paths:
+        frame_text = path.stem[len(video_id) + 1 :]
+        if not path.stem.startswith(f"{video_id}-") or not frame_text.isdigit():
+            raise InputFileError(
+                f"{path} is not a frame of video {video_id} (its JSONs are named "
+                f"{video_id}-<frame>.json).",
+                FOLDER_FIX + "; move other videos' or renamed files out of it.",
+            )
+        found.append((path, int(frame_text)))
+    return found
+
+
+def read_folder(
+    folder: str, video_id: str, nodes: list[str] | None = None, n_frames: int | None = None
+) -> pd.DataFrame:
     """The boxes and keypoints of a folder of X-AnyLabeling JSONs (as written by
     :func:`write_folder`, corrected or not): one row per group (track) and frame, with ``frame``,
     ``track_id``, ``x``, ``y``, ``w``, ``h``, ``angle`` (body axis in [0, π)), ``heading`` (the
-    box's direction, in (−π, π]), ``score`` and ``<node>.x/.y/.score`` per point label."""
+    box's direction, in (−π, π]), ``score`` and ``<node>.x/.y/.score`` per point label (NaN
+    where a group has no box or lacks the point).
+
+    Checked, each with the file named: names and ``imagePath`` of this video, frames within
+    ``n_frames``, point labels among ``nodes`` (when given), readable JSON, a group id on every
+    shape and only the shapes the export writes (``rotation`` boxes, ``point`` keypoints)."""
     rows = {}
-    paths = sorted(Path(folder).glob(f"{video_id}-*.json"))
-    if not paths:
-        raise InputFileError(
-            f"{folder} holds no X-AnyLabeling files of video {video_id} ({video_id}-<frame>.json).",
-            "point the video's proofread entry at the folder the export wrote, with its JSONs.",
-        )
-    for path in paths:
-        frame_text = path.stem[len(video_id) + 1 :]
-        if not frame_text.isdigit():
+    for path, frame in documents(folder, video_id):
+        if n_frames is not None and not 0 <= frame < n_frames:
             raise InputFileError(
-                f"{path}: the name does not end in a frame number.",
-                f"keep the exported names, {video_id}-<frame>.json.",
+                f"{path} is frame {frame}; video {video_id} has frames 0-{n_frames - 1}.",
+                FOLDER_FIX + ", of this video's frames.",
             )
-        frame = int(frame_text)
         try:
             document = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
+            shapes = document["shapes"]
+            if not isinstance(shapes, list) or not all(isinstance(s, dict) for s in shapes):
+                raise TypeError("'shapes' is not a list of shapes")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
             raise InputFileError(
-                f"{path} cannot be read: {error}", "save it again from X-AnyLabeling."
+                f"{path} cannot be read as an X-AnyLabeling file: {error!r}",
+                "save the frame again from X-AnyLabeling, or delete the JSON to keep its "
+                "predictions.",
             ) from None
-        for shape in document.get("shapes", []):
-            group = shape.get("group_id")
-            if group is None:
-                raise InputFileError(
-                    f"{path}: a '{shape.get('label')}' shape has no group id (track).",
-                    "give every shape the group id of its animal's track.",
-                )
-            row = rows.setdefault((frame, int(group)), {"frame": frame, "track_id": int(group)})
-            points = np.asarray(shape["points"], dtype=float)
-            if shape.get("shape_type") == "rotation":
-                row.update(_box_of(points, shape.get("score")))
-            elif shape.get("shape_type") == "point":
-                label = shape["label"]
-                row[f"{label}.x"], row[f"{label}.y"] = points[0]
-                row[f"{label}.score"] = (
-                    np.nan if shape.get("score") is None else float(shape["score"])
-                )
+        # A Windows save writes backslashes; the name is what tells the frame.
+        image = PureWindowsPath(str(document.get("imagePath") or "")).name
+        if Path(image).stem != path.stem:
+            raise InputFileError(
+                f"{path} labels the image {image!r}, not {path.stem}.<ext>: the JSON was "
+                "renamed or is of another frame or video.",
+                FOLDER_FIX + "; keep each JSON with the name of its image.",
+            )
+        for shape in shapes:
+            _read_shape(shape, path, frame, nodes, rows)
     table = pd.DataFrame(list(rows.values()))
+    if table.empty:
+        table = pd.DataFrame(columns=["frame", "track_id"])
+    for column in ("x", "y", "w", "h", "angle", "heading", "score"):
+        if column not in table:
+            table[column] = np.nan
     return table.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
+
+
+def _read_shape(shape, path: Path, frame: int, nodes: list[str] | None, rows: dict) -> None:
+    label, kind, group = shape.get("label"), shape.get("shape_type"), shape.get("group_id")
+    if group is None:
+        raise InputFileError(
+            f"{path}: a '{label}' shape has no group id (track).",
+            "give every shape the group id of its animal's track.",
+        )
+    if kind not in ("rotation", "point"):
+        raise InputFileError(
+            f"{path}: the '{label}' shape is a {kind}; boxes are read as rotation shapes and "
+            "keypoints as point shapes.",
+            "draw the animal's box as a rotated box (X-AnyLabeling's rotation tool), or delete "
+            "the shape.",
+        )
+    if kind == "point" and nodes is not None and label not in nodes:
+        raise InputFileError(
+            f"{path}: the point '{label}' is not a keypoint of the video's skeleton "
+            f"{list(nodes) or '(none: the tracks are boxes only)'}.",
+            "label points with the skeleton's node names, as exported, or delete the point.",
+        )
+    try:
+        points = np.asarray(shape["points"], dtype=float).reshape(-1, 2)
+        key = (frame, int(group))
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputFileError(
+            f"{path}: the '{label}' shape cannot be read: {error!r}",
+            "save the frame again from X-AnyLabeling.",
+        ) from None
+    if len(points) != (4 if kind == "rotation" else 1):
+        raise InputFileError(
+            f"{path}: the '{label}' {kind} shape has {len(points)} points, not "
+            f"{4 if kind == 'rotation' else 1}.",
+            "save the frame again from X-AnyLabeling.",
+        )
+    row = rows.setdefault(key, {"frame": frame, "track_id": key[1]})
+    if kind == "rotation":
+        row.update(_box_of(points, shape.get("score")))
+    else:
+        row[f"{label}.x"], row[f"{label}.y"] = points[0]
+        row[f"{label}.score"] = np.nan if shape.get("score") is None else float(shape["score"])
+
+
+def json_checksum(folder: str) -> str:
+    """SHA-256 over the folder's JSON files (names and contents, in name order): what the
+    corrections were read from (the images do not change them)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.json")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _box_of(points: np.ndarray, score) -> dict:
