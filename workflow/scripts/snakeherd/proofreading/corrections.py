@@ -6,8 +6,9 @@ Either source becomes one table of the person's instances (:class:`Corrections`)
 same way. A frame of it is *corrected* when it holds a user instance (the person moved points
 or added an animal in SLEAP), an instance whose box or keypoints differ from the prediction it
 matches (moved in X-AnyLabeling, which keeps no user flag), a different number of animals, or
-instances whose tracks differ from the tracks of record (the person reassigned identities). On a corrected frame the person's instances replace the predictions:
-their points, their identities. An identity fix carries forward along the track: the tracks of
+instances whose tracks differ from the tracks of record (the person reassigned identities). On
+a corrected frame the person's instances replace the predictions: their boxes, points and
+identities. An identity fix carries forward along the track: the tracks of
 record's ids are renamed as on the corrected frame until the next corrected frame or the track's
 end. Frames the person did not touch keep the predictions.
 """
@@ -80,7 +81,7 @@ def read_xanylabeling(folder: str, nodes: list[str], n_frames: int, video_id: st
     for node in nodes:
         for part in ("x", "y"):
             column = f"{node}.{part}"
-            instances[column] = table[column] if column in table else np.nan
+            instances[column] = table.get(column, np.nan)
     return Corrections(instances, list(nodes), str(folder), xanylabeling.json_checksum(folder))
 
 
