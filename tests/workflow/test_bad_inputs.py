@@ -278,6 +278,23 @@ ROWS: dict[str, Row] = {
         REJECTED,
         ("predictions are tracked only in track-only runs", "set detection.method and pose"),
     ),
+    "proofread folder of another video's X-AnyLabeling files": Row(
+        lambda i: demo_config(
+            videos=[
+                {
+                    "id": "arena",
+                    "synthetic": {},
+                    "proofread": str(i.write("xal/flies-239.json", '{"shapes": []}').parent),
+                }
+            ],
+        ),
+        REJECTED,
+        (
+            "videos[0].proofread (id arena): {tmp}/xal/flies-239.json is not a frame of video",
+            "arena-<frame>.json",
+            "Fix: point the video's proofread entry at the folder xanylabeling_export wrote",
+        ),
+    ),
     "unknown tracking option value": Row(
         lambda i: demo_config(tracking={"scoring": "okss"}),
         REJECTED,
