@@ -172,7 +172,7 @@ def test_bad_folders_are_refused_naming_the_file_and_the_fix(exported, tmp_path)
     refused(drawn, "is a rectangle; boxes are read as rotation shapes")
 
 
-def test_the_config_checks_the_folders_names(exported, shared_data, tmp_path):
+def test_the_config_checks_the_folders_names(exported, shared_data, tmp_path, monkeypatch):
     _, _, _, _, folder, _, _, _ = exported
     video = {"id": "flies", "path": str(shared_data / VIDEO), "proofread": str(folder)}
     config = background_config("t", "cpu", "flies", 1, videos=[video])
@@ -182,3 +182,9 @@ def test_the_config_checks_the_folders_names(exported, shared_data, tmp_path):
         check_config({**config, "videos": [{**video, "id": "arena"}]})
     with pytest.raises(ConfigError, match="holds no X-AnyLabeling JSON files"):
         check_config({**config, "videos": [{**video, "proofread": str(tmp_path)}]})
+    # The export itself, corrected in place: the track job would remake what it reads.
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(folder, tmp_path / "results/t/flies/xanylabeling")
+    in_place = {**video, "proofread": "results/t/flies/xanylabeling"}
+    with pytest.raises(ConfigError, match=r"inside results/t/flies/, which this run writes"):
+        check_config({**config, "videos": [in_place]})

@@ -34,7 +34,7 @@ class VideoEntry:
     frames: FrameSelection
     ground_truth: str | None = None
     predictions: str | None = None
-    proofread: str | None = None  # a proofread .slp: its corrections make the tracks of record
+    proofread: str | None = None  # a proofread .slp or X-AnyLabeling folder: the tracks of record
     synthetic: dict | None = field(default=None, hash=False)
     source: str = "config"  # where the entry came from, for messages
 
@@ -448,5 +448,19 @@ def check_config(config: dict, sample_sheet=None) -> list[VideoEntry]:
                 "give every video a unique id.",
             )
         seen[entry.id] = index
+        if entry.proofread is not None:
+            _outside_results(entry, results / entry.id)
 
     return entries
+
+
+def _outside_results(entry: VideoEntry, folder: Path) -> None:
+    """The proofread input is not among what the run writes for the video (its tracks.slp or
+    xanylabeling/ folder): the track job that reads it would remake it."""
+    proofread, written = Path(entry.proofread).resolve(), folder.resolve()
+    if proofread == written or written in proofread.parents:
+        raise ConfigError(
+            f"{entry.source} (id {entry.id}).proofread: {entry.proofread} is inside "
+            f"{folder}/, which this run writes (the track job would remake what it reads).",
+            "copy the corrected file or folder out of results/ and name the copy.",
+        )
