@@ -167,6 +167,14 @@ def test_bad_folders_are_refused_naming_the_file_and_the_fix(exported, tmp_path)
     broken = copy_of(folder, tmp_path / "broken")
     (broken / f"flies-{fix_frame}.json").write_text('{"shapes": [')
     refused(broken, rf"flies-{fix_frame}\.json cannot be read as an X-AnyLabeling file")
+    twice = copy_of(folder, tmp_path / "twice")
+
+    def one_group(document):
+        for shape in document["shapes"]:
+            shape["group_id"] = 0
+
+    edit(twice, fix_frame, one_group)
+    refused(twice, rf"flies-{fix_frame}\.json: group 0 has two boxes")
     drawn = copy_of(folder, tmp_path / "drawn")
     edit(drawn, fix_frame, lambda d: d["shapes"][0].update(shape_type="rectangle"))
     refused(drawn, "is a rectangle; boxes are read as rotation shapes")

@@ -240,6 +240,12 @@ def _read_shape(shape, path: Path, frame: int, nodes: list[str] | None, rows: di
             "save the frame again from X-AnyLabeling.",
         )
     row = rows.setdefault(key, {"frame": frame, "track_id": key[1]})
+    if ("x" if kind == "rotation" else f"{label}.x") in row:
+        raise InputFileError(
+            f"{path}: group {key[1]} has two {'boxes' if kind == 'rotation' else repr(label)}"
+            " (a group is one animal).",
+            "give each animal its own group id, or delete the extra shape.",
+        )
     if kind == "rotation":
         row.update(_box_of(points, shape.get("score")))
     else:
