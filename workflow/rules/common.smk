@@ -9,6 +9,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
+from snakeherd import chunks as chunking
 from snakeherd import resources as job_sizing
 from snakeherd import sample_sheet
 from snakeherd.config import check_config, describe_schema_error, yaml_problem
@@ -113,6 +114,61 @@ def video_file(wildcards):
 def video_frames(wildcards):
     """The video's frame selection, as its jobs take it (`0-100,200-300`; empty: all)."""
     return str(VIDEOS[wildcards.video].frames)
+
+
+# Chunks (rules/chunks.smk): a video longer than its chunk_frames runs each model stage as one
+# job per chunk of its selected frames, and join_chunks joins the chunk tables. The rules of a
+# whole video take only the other videos (WHOLE_VIDEO), so no output has two rules.
+VIDEO_CHUNKS = {video_id: chunking.plan(entry) for video_id, entry in VIDEOS.items()}
+CHUNKED_VIDEOS = sorted(video_id for video_id, plan in VIDEO_CHUNKS.items() if len(plan) > 1)
+# Tables whose stage runs per chunk: YOLO and background detection, YOLO pose (SLEAP runs whole).
+CHUNKED_TABLES = [
+    table
+    for table, chunked in (
+        (
+            "detections",
+            DETECTION in ("background", "yolo_obb")
+            or (POSE == "yolo_pose" and POSE_MODE == "frames"),
+        ),
+        ("poses", POSE == "yolo_pose"),
+    )
+    if chunked
+]
+
+
+def video_id_pattern(video_ids):
+    """A wildcard constraint that matches exactly these video ids (nothing when there are none)."""
+    return "|".join(re.escape(video_id) for video_id in video_ids) or r"(?!)"
+
+
+WHOLE_VIDEO = video_id_pattern(
+    video_id
+    for video_id in VIDEOS
+    if video_id not in CHUNKED_VIDEOS or not CHUNKED_TABLES
+)
+CHUNKED_VIDEO = video_id_pattern(CHUNKED_VIDEOS if CHUNKED_TABLES else [])
+
+
+def chunk_frames(wildcards):
+    """The frame selection of one chunk job (`90-99,150-179`)."""
+    return str(VIDEO_CHUNKS[wildcards.video][int(wildcards.chunk)])
+
+
+def chunk_tables(wildcards):
+    """The chunk tables join_chunks joins, in frame order."""
+    folder = f"{RESULTS}/{wildcards.video}/chunks"
+    return [
+        f"{folder}/{wildcards.table}.{index}.parquet"
+        for index in range(len(VIDEO_CHUNKS[wildcards.video]))
+    ]
+
+
+def chunk_plan(wildcards):
+    """The join's params: every chunk's frames, and the video's whole selection they split."""
+    return {
+        "chunks": [str(chunk) for chunk in VIDEO_CHUNKS[wildcards.video]],
+        "selection": str(chunking.resolved_selection(VIDEOS[wildcards.video])),
+    }
 
 
 def predictions_file(wildcards):
