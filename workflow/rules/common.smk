@@ -120,7 +120,9 @@ def video_frames(wildcards):
 # job per chunk of its selected frames, and join_chunks joins the chunk tables. The rules of a
 # whole video take only the other videos (WHOLE_VIDEO), so no output has two rules.
 VIDEO_CHUNKS = {video_id: chunking.plan(entry) for video_id, entry in VIDEOS.items()}
-CHUNKED_VIDEOS = sorted(video_id for video_id, plan in VIDEO_CHUNKS.items() if len(plan) > 1)
+CHUNKED_VIDEOS = sorted(
+    video_id for video_id, plan in VIDEO_CHUNKS.items() if len(plan) > 1
+)
 # Tables whose stage runs per chunk: YOLO and background detection, YOLO pose (SLEAP runs whole).
 CHUNKED_TABLES = [
     table

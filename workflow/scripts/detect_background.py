@@ -13,10 +13,11 @@ def main(smk):
     params = BackgroundParams.from_config(smk.params.background)
     # A chunk of a long video detects against its video's background model (rule
     # background_model); a whole video learns its own.
-    model = BackgroundModel.load(smk.input.background) if "background" in smk.input.keys() else None
+    background = smk.input.get("background")
+    model = BackgroundModel.load(background) if background else None
     selection = FrameSelection.parse(smk.params.frames)
     table, summary = detect_video(smk.input.video, selection, params, model)
-    if "chunk" in smk.wildcards.keys():
+    if smk.wildcards.get("chunk") is not None:
         summary["chunk"] = str(selection)
     table.insert(0, "video_id", smk.wildcards.video)
     io.write_table(table, smk.output[0], "detections", summary)

@@ -23,7 +23,7 @@ def main(smk):
         run = YoloRun.from_config(smk.params.yolo, smk.input.model, runtime, smk.threads)
         selection = FrameSelection.parse(smk.params.frames)
         table, summary = detect_video(smk.input.video, selection, run)
-    if "chunk" in smk.wildcards.keys():  # one chunk of a long video (rules/chunks.smk)
+    if smk.wildcards.get("chunk") is not None:  # one chunk of a long video (rules/chunks.smk)
         summary["chunk"] = str(selection)
     summary["runtime"] = {**capability.as_dict(), "providers": summary["providers"]}
     table.insert(0, "video_id", smk.wildcards.video)
