@@ -176,3 +176,19 @@ def test_a_header_that_promises_missing_frames_fails_clearly_without_tables(tmp_
     folder = tmp_path / "work" / "results" / "lying" / "lying"
     assert not (folder / "detections.parquet").exists()
     assert not list(folder.rglob("*.parquet"))
+
+
+def test_a_track_only_run_notes_that_it_ignores_chunk_frames(shared_data, tmp_path):
+    predictions = shared_data / "tracking" / "centered_pair_predictions.clean.slp"
+    config = {
+        "experiment": "retrack",
+        "runtime": "cpu",
+        "chunk_frames": 100,
+        "videos": [{"id": "flies", "predictions": str(predictions), "frames": "0-399"}],
+        "detection": {"method": "none"},
+        "pose": {"method": "none"},
+    }
+    run = run_snakemake(tmp_path, config, "-n")
+    assert run.returncode == 0, run.output
+    assert "chunk_frames is ignored in a track-only run" in run.stderr
+    assert "chunk" not in "".join(re.findall(r"^rule (\w+):", run.output, re.M))

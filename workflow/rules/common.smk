@@ -52,6 +52,12 @@ def validate_or_reject(data, schema, where):
         reject_config(describe_schema_error(cause, where=where))
 
 
+# Whether the config itself sets chunk_frames (validation fills in the default): a track-only run
+# ignores it, and says so.
+CHUNK_FRAMES_GIVEN = "chunk_frames" in config or any(
+    isinstance(video, dict) and "chunk_frames" in video
+    for video in config.get("videos") or []
+)
 validate_or_reject(config, "../../config/schemas/config.schema.yaml", "config")
 # Every Snakemake process (each cluster job too) parses the config and sizes jobs from the
 # videos' headers; the store spares them opening every video again. Absolute, because Snakemake
@@ -85,6 +91,15 @@ SLEAP = POSE == "sleap"
 # Track-only runs: no detection or pose stage; each video's `predictions` .slp is tracked.
 TRACK_ONLY = DETECTION == "none" and POSE == "none"
 HAS_POSES = TRACK_ONLY or POSE != "none"
+if TRACK_ONLY and (
+    CHUNK_FRAMES_GIVEN
+    or (SAMPLE_SHEET is not None and "chunk_frames" in SAMPLE_SHEET.columns)
+):
+    print(
+        "snakeherd: note: chunk_frames is ignored in a track-only run (no detection or pose "
+        "stage to split; tracking reads each .slp whole).",
+        file=sys.stderr,
+    )
 CORE_ENV = "../../envs/core.yaml"
 # `snakemake --report` builds the DAG of the targets and stops on any file flagged for the report
 # that does not exist. After a run where some videos failed (--keep-going), the report covers
