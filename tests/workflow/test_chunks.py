@@ -159,6 +159,14 @@ def test_dry_run_makes_one_job_per_chunk_and_keeps_short_videos_whole(
         r"rule detect_yolo_obb:.*?wildcards: video=unsplit.*?runtime=(\d+)", run.output, re.S
     )
     assert int(chunk_job.group(1)) < int(whole_job.group(1))
+    # With pose on whole frames, one job per chunk makes both tables, each joined.
+    config["detection"] = {"method": "none"}
+    config["pose"].update(mode="frames", yolo={"imgsz": 640})
+    run = run_snakemake(tmp_path, config, "-n")
+    assert run.returncode == 0, run.output
+    counts = job_counts(run.output)
+    assert counts["pose_yolo_frames_chunk"] == 4 and counts["pose_yolo_frames"] == 2
+    assert counts["join_chunks"] == 2 and "detect_yolo_obb_chunk" not in counts
 
 
 def test_a_header_that_promises_missing_frames_fails_clearly_without_tables(tmp_path):
