@@ -153,17 +153,22 @@ CHUNKED_TABLES = [
 ]
 
 
+VIDEO_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # as the global wildcard_constraints above
+
+
 def video_id_pattern(video_ids):
     """A wildcard constraint that matches exactly these video ids (nothing when there are none)."""
     return "|".join(re.escape(video_id) for video_id in video_ids) or r"(?!)"
 
 
-WHOLE_VIDEO = video_id_pattern(
-    video_id
-    for video_id in VIDEOS
-    if video_id not in CHUNKED_VIDEOS or not CHUNKED_TABLES
-)
+# Every video id but the chunked ones (a short exclusion: most runs chunk few or no videos, and
+# Snakemake matches these patterns against every file of the DAG).
 CHUNKED_VIDEO = video_id_pattern(CHUNKED_VIDEOS if CHUNKED_TABLES else [])
+WHOLE_VIDEO = (
+    rf"(?!(?:{CHUNKED_VIDEO})(?:/|$)){VIDEO_ID}"
+    if CHUNKED_VIDEOS and CHUNKED_TABLES
+    else VIDEO_ID
+)
 
 
 def chunk_frames(wildcards):
