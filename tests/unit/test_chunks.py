@@ -105,3 +105,21 @@ def test_background_model_round_trips(tmp_path):
         loaded = BackgroundModel.load(tmp_path / "background.npz")
         assert np.array_equal(loaded.background, model.background)
         assert loaded.animal_area == area and loaded.sample_frames == 7
+
+
+def test_the_last_chunk_of_a_video_shorter_than_its_header_names_the_frame(tmp_path):
+    from snakeherd.detection import BackgroundParams, detect_video
+    from snakeherd.errors import VideoError
+    from snakeherd.synthetic import SceneSpec, simulate, write_video
+
+    spec = SceneSpec(n_animals=3, n_frames=60, width=128, height=128, seed=9)
+    whole = tmp_path / "whole.avi"
+    write_video(spec, simulate(spec), str(whole), fourcc="MJPG")
+    truncated = tmp_path / "truncated.avi"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size * 3 // 4])
+    model = BackgroundModel(np.full((128, 128), 200, dtype=np.float32), 100.0, 1)
+    first, *_, last = chunks.split(selection("0-", 60), 20)
+    table, _ = detect_video(str(truncated), first, BackgroundParams(), model)
+    assert table["frame"].max() <= 19
+    with pytest.raises(VideoError, match=r"frame \d+ cannot be decoded .* has 60 frames"):
+        detect_video(str(truncated), last, BackgroundParams(), model)
