@@ -91,15 +91,17 @@ def test_chunk_records_and_leftovers(fly_runs):
 
 
 @pytest.fixture(scope="module")
-def background_runs(tmp_path_factory):
-    """Background subtraction on a generated arena, unsplit and in chunks of 50 frames."""
+def background_runs(small_videos, tmp_path_factory):
+    """Background subtraction on a generated arena (the session's 60-frame video, 4 animals),
+    unsplit and in chunks of 20 frames: 0-19 | 30-49 | 50-59."""
     workdir = tmp_path_factory.mktemp("background_chunks")
-    for name, chunk_frames in (("whole", None), ("chunked", 50)):
-        config = configs.background_config(name, "cpu", "arena", 200)
-        config["videos"][0]["synthetic"].update(n_animals=5, width=256, height=256)
-        config["videos"][0]["frames"] = "0-59,80-139,150-179"
-        config["detection"]["background"] = {"n_animals": 5}
-        config.update(chunk_frames=chunk_frames)
+    for name, chunk_frames in (("whole", None), ("chunked", 20)):
+        config = configs.background_config(name, "cpu", "arena", 2)
+        config["videos"] = [
+            {"id": "arena", "path": str(small_videos["small_a"]), "frames": "0-19,30-59"}
+        ]
+        config["detection"]["background"] = {"n_animals": 4}
+        config["chunk_frames"] = chunk_frames
         # The tracks alone: evaluation, outputs and the report do not depend on chunks.
         run = run_snakemake(workdir, config, f"results/{name}/arena/tracks.parquet")
         assert run.returncode == 0, run.output
