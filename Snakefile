@@ -16,6 +16,7 @@ include: "workflow/rules/export.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/predictions.smk"
 include: "workflow/rules/pose.smk"
+include: "workflow/rules/chunks.smk"
 
 
 if config["pose"]["method"] == "sleap":

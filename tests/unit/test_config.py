@@ -206,3 +206,43 @@ def test_make_check_config_prints_the_line_snakemake_does_not(tmp_path):
     )
     assert result.returncode == 1
     assert f"{broken}, line 3, column 8" in result.stderr
+
+
+def test_chunk_frames_top_level_per_video_and_per_sample_sheet_row(tmp_path):
+    videos = [
+        {"id": "a", "synthetic": {"n_frames": 50}},
+        {"id": "b", "synthetic": {"n_frames": 50}, "chunk_frames": 10},
+        {"id": "c", "synthetic": {"n_frames": 50}, "chunk_frames": None},
+    ]
+    entries = check_config(base_config(videos=videos, chunk_frames=20))
+    assert [entry.chunk_frames for entry in entries] == [20, 10, None]
+    for bad in (0, -5):
+        with pytest.raises(ConfigError, match=r"(?s)^chunk_frames: .* at least 1 frame.*or null"):
+            check_config(base_config(chunk_frames=bad))
+        with pytest.raises(ConfigError, match=r"videos\[0\]\.chunk_frames \(id a\)"):
+            check_config(base_config(videos=[{**videos[0], "chunk_frames": bad}]))
+    assert "chunk_frames" in SCHEMA["$defs"]["video"]["properties"]
+    assert SCHEMA["properties"]["chunk_frames"]["default"] == 18000
+
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text("id\tpath\tchunk_frames\nv1\tv.mp4\t\nv2\tv.mp4\t500\nv3\tv.mp4\tnone\n")
+    config = base_config(sample_sheet=str(sheet), chunk_frames=900)
+    del config["videos"]
+    entries = check_config(config, read_sample_sheet(str(sheet)))
+    assert [entry.chunk_frames for entry in entries] == [900, 500, None]
+    sheet.write_text("id\tpath\tchunk_frames\nv1\tv.mp4\tlots\n")
+    with pytest.raises(ConfigError, match=r"row 1\.chunk_frames \(id v1\): 'lots' is not a number"):
+        check_config(config, read_sample_sheet(str(sheet)))
+
+
+def test_track_only_runs_ignore_chunk_frames(tmp_path):
+    predictions = tmp_path / "p.slp"
+    predictions.write_bytes(b"x")
+    config = base_config(
+        videos=[{"id": "a", "predictions": str(predictions), "chunk_frames": 10}],
+        detection={"method": "none"},
+        pose={"method": "none"},
+        chunk_frames=5,
+    )
+    assert check_config(config)[0].chunk_frames is None

@@ -9,13 +9,14 @@ import pandas as pd
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from snakeherd import io
+from snakeherd import chunks, io
 from snakeherd.detection import (
     BackgroundDetector,
     BackgroundParams,
     detect_video,
     ellipse_from_moments,
     split_blob,
+    video_background,
 )
 from snakeherd.synthetic import SceneSpec, count_crossings, simulate, write_video
 from snakeherd.video import FrameSelection
@@ -117,6 +118,19 @@ def test_deterministic_to_the_byte(scene, tmp_path):
         io.write_table(table, target, "detections", summary)
         files.append(target.read_bytes())
     assert files[0] == files[1]
+
+
+def test_chunks_detected_against_the_video_background_equal_the_whole_video(scene):
+    path, _ = scene
+    params = BackgroundParams(n_animals=8)
+    selection = FrameSelection.parse("0-29,60-89")
+    whole, whole_summary = detect_video(str(path), selection, params)
+    model = video_background(str(path), selection, params)
+    parts = chunks.split(selection.resolve(SPEC.n_frames), 25)
+    tables = [detect_video(str(path), part, params, model)[0] for part in parts]
+    joined = chunks.join(tables, parts, selection.resolve(SPEC.n_frames))
+    pd.testing.assert_frame_equal(joined, whole)
+    assert whole_summary["animal_area_px"] == model.animal_area
 
 
 def test_bright_animals_on_dark_floor(scene):

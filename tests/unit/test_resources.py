@@ -104,6 +104,8 @@ def test_every_rule_of_the_workflow_has_a_cost_model():
         "sleap_crop_boxes",
         "sleap_tables",
         "sleap_evaluate",
+        "background_model",
+        "join_chunks",
     ):
         cost = resources.rule_cost(rule, DEMO_CONFIG)
         assert cost.memory_mb(DEMO_CLIP) > 0
@@ -174,3 +176,35 @@ def test_sleap_rules_keep_their_requests():
         cost = resources.rule_cost(rule, DEMO_CONFIG)
         assert resources.memory_request_mb(cost, unknown, scaling) == mem_mb
         assert resources.runtime_request_minutes(cost, unknown, scaling) == minutes
+
+
+def test_a_chunk_job_is_sized_by_its_chunk_not_its_video():
+    hour = VideoEntry(
+        id="hour",
+        path=None,
+        frames=FrameSelection.parse(None),
+        synthetic={"n_frames": 100000, "width": 640, "height": 480},
+        chunk_frames=18000,
+    )
+    videos = {"hour": hour}
+    config = {**DEMO_CONFIG, "runtime": "cuda"}
+    requests = resources.rule_resources("yolo_obb", config, videos, gpu=True)
+    cost = resources.rule_cost("yolo_obb", config)
+    scaling = Scaling()
+    whole = resources.workload_of(hour)
+    for chunk, frames in (("0", 18000), ("5", 10000)):  # the last of 6 chunks is shorter
+        wildcards = {"video": "hour", "chunk": chunk}
+        workload = Workload(frames=frames, width=640, height=480)
+        assert requests["runtime"](wildcards, 1) == resources.runtime_request_minutes(
+            cost, workload, scaling
+        )
+        assert requests["mem_mb"](wildcards, 1) == resources.memory_request_mb(
+            cost, workload, scaling
+        )
+    assert requests["runtime"]({"video": "hour", "chunk": "0"}, 1) < requests["runtime"](
+        {"video": "hour"}, 1
+    )
+    assert resources.runtime_request_minutes(cost, whole, scaling) == requests["runtime"](
+        {"video": "hour"}, 1
+    )
+    assert requests["gres"] == "gpu:1"

@@ -398,6 +398,16 @@ ROWS: dict[str, Row] = {
         REJECTED,
         ("unknown column(s) ['fps']",),
     ),
+    "chunk_frames 0": Row(
+        lambda i: demo_config(chunk_frames=0),
+        REJECTED,
+        ("chunk_frames: 0 frames per chunk", "at least 1 frame", "or null"),
+    ),
+    "sample sheet chunk_frames negative": Row(
+        lambda i: sheet_config(i.tmp, f"id\tpath\tchunk_frames\nv\t{i.videos['small_a']}\t-3\n"),
+        REJECTED,
+        ("row 1.chunk_frames (id v)", "-3 frames per chunk", "Fix:"),
+    ),
     "sample sheet row without a path": Row(
         lambda i: sheet_config(i.tmp, "id\tpath\nv1\tv1.mp4\nv2\t\n"),
         REJECTED,

@@ -53,14 +53,19 @@ def yolo_config(shared_data, models, runtime):
 
 @pytest.mark.parametrize("runtime", ["onnx_cuda", "tensorrt"])
 def test_only_model_jobs_on_gpu_runtimes_ask_for_a_gpu(shared_data, yolo_models, tmp_path, runtime):
-    jobs, listing = dry_run_jobs(tmp_path, yolo_config(shared_data, yolo_models, runtime))
+    config = yolo_config(shared_data, yolo_models, runtime)
+    config["chunk_frames"] = 500  # the 1,100-frame video in 3 chunks, the short one whole
+    jobs, listing = dry_run_jobs(tmp_path, config)
     for rule in ("detect_yolo_obb", "pose_yolo_crops"):
         assert all(job.get("gres") == "gpu:1" for job in jobs[rule]), jobs[rule]
-    assert jobs["track"] and all("gres" not in job for job in jobs["track"]), jobs["track"]
+        assert len(jobs[f"{rule}_chunk"]) == 3, jobs
+        assert all(job.get("gres") == "gpu:1" for job in jobs[f"{rule}_chunk"]), jobs
+    for rule in ("track", "join_chunks"):
+        assert jobs[rule] and all("gres" not in job for job in jobs[rule]), jobs[rule]
     # ONNX export runs on the CPU; a TensorRT engine is built on the GPU it will run on.
     export_gpu = {"gres" in job for job in jobs["export_yolo_obb"] + jobs["export_yolo_pose"]}
     assert export_gpu == {runtime == "tensorrt"}
-    # Model jobs stay out of the per-video group, so a GPU never waits on CPU work.
+    # Model jobs (chunks too) stay out of the per-video group, so a GPU never waits on CPU work.
     for group in re.findall(r"Group job video.*?\n((?:    .*\n)+)", listing):
         assert "yolo" not in group, group
 

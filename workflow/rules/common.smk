@@ -9,6 +9,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
+from snakeherd import chunks as chunking
 from snakeherd import resources as job_sizing
 from snakeherd import sample_sheet
 from snakeherd.config import check_config, describe_schema_error, yaml_problem
@@ -51,6 +52,12 @@ def validate_or_reject(data, schema, where):
         reject_config(describe_schema_error(cause, where=where))
 
 
+# Whether the config itself sets chunk_frames (validation fills in the default): a track-only run
+# ignores it, and says so.
+CHUNK_FRAMES_GIVEN = "chunk_frames" in config or any(
+    isinstance(video, dict) and "chunk_frames" in video
+    for video in config.get("videos") or []
+)
 validate_or_reject(config, "../../config/schemas/config.schema.yaml", "config")
 # Every Snakemake process (each cluster job too) parses the config and sizes jobs from the
 # videos' headers; the store spares them opening every video again. Absolute, because Snakemake
@@ -85,6 +92,15 @@ SLEAP = POSE == "sleap"
 # Track-only runs: no detection or pose stage; each video's `predictions` .slp is tracked.
 TRACK_ONLY = DETECTION == "none" and POSE == "none"
 HAS_POSES = TRACK_ONLY or POSE != "none"
+if TRACK_ONLY and (
+    CHUNK_FRAMES_GIVEN
+    or (SAMPLE_SHEET is not None and "chunk_frames" in SAMPLE_SHEET.columns)
+):
+    print(
+        "snakeherd: note: chunk_frames is ignored in a track-only run (no detection or pose "
+        "stage to split; tracking reads each .slp whole).",
+        file=sys.stderr,
+    )
 CORE_ENV = "../../envs/core.yaml"
 # `snakemake --report` builds the DAG of the targets and stops on any file flagged for the report
 # that does not exist. After a run where some videos failed (--keep-going), the report covers
@@ -114,6 +130,68 @@ def video_file(wildcards):
 def video_frames(wildcards):
     """The video's frame selection, as its jobs take it (`0-100,200-300`; empty: all)."""
     return str(VIDEOS[wildcards.video].frames)
+
+
+# Chunks (rules/chunks.smk): a video longer than its chunk_frames runs each model stage as one
+# job per chunk of its selected frames, and join_chunks joins the chunk tables. The rules of a
+# whole video take only the other videos (WHOLE_VIDEO), so no output has two rules.
+VIDEO_CHUNKS = {video_id: chunking.plan(entry) for video_id, entry in VIDEOS.items()}
+CHUNKED_VIDEOS = sorted(
+    video_id for video_id, plan in VIDEO_CHUNKS.items() if len(plan) > 1
+)
+# Tables whose stage runs per chunk: YOLO and background detection, YOLO pose (SLEAP runs whole).
+CHUNKED_TABLES = [
+    table
+    for table, chunked in (
+        (
+            "detections",
+            DETECTION in ("background", "yolo_obb")
+            or (POSE == "yolo_pose" and POSE_MODE == "frames"),
+        ),
+        ("poses", POSE == "yolo_pose"),
+    )
+    if chunked
+]
+
+
+VIDEO_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # as the global wildcard_constraints above
+
+
+def video_id_pattern(video_ids):
+    """A wildcard constraint that matches exactly these video ids (nothing when there are none)."""
+    return "|".join(re.escape(video_id) for video_id in video_ids) or r"(?!)"
+
+
+# Every video id but the chunked ones (a short exclusion: most runs chunk few or no videos, and
+# Snakemake matches these patterns against every file of the DAG).
+CHUNKED_VIDEO = video_id_pattern(CHUNKED_VIDEOS if CHUNKED_TABLES else [])
+WHOLE_VIDEO = (
+    rf"(?!(?:{CHUNKED_VIDEO})(?:/|$)){VIDEO_ID}"
+    if CHUNKED_VIDEOS and CHUNKED_TABLES
+    else VIDEO_ID
+)
+
+
+def chunk_frames(wildcards):
+    """The frame selection of one chunk job (`90-99,150-179`)."""
+    return str(VIDEO_CHUNKS[wildcards.video][int(wildcards.chunk)])
+
+
+def chunk_tables(wildcards):
+    """The chunk tables join_chunks joins, in frame order."""
+    folder = f"{RESULTS}/{wildcards.video}/chunks"
+    return [
+        f"{folder}/{wildcards.table}.{index}.parquet"
+        for index in range(len(VIDEO_CHUNKS[wildcards.video]))
+    ]
+
+
+def chunk_plan(wildcards):
+    """The join's params: every chunk's frames, and the video's whole selection they split."""
+    return {
+        "chunks": [str(chunk) for chunk in VIDEO_CHUNKS[wildcards.video]],
+        "selection": str(chunking.resolved_selection(VIDEOS[wildcards.video])),
+    }
 
 
 def predictions_file(wildcards):

@@ -9,6 +9,8 @@ if config["detection"]["method"] == "background":
             f"{LOGS}/{{video}}/detect_background.log",
         benchmark:
             f"{BENCHMARKS}/{{video}}/detect_background.tsv"
+        wildcard_constraints:
+            video=WHOLE_VIDEO,  # longer videos: rules/chunks.smk
         conda:
             CORE_ENV
         threads: config["detection"]["threads"]
@@ -33,6 +35,8 @@ if DETECTION == "yolo_obb":
             f"{LOGS}/{{video}}/detect_yolo_obb.log",
         benchmark:
             f"{BENCHMARKS}/{{video}}/detect_yolo_obb.tsv"
+        wildcard_constraints:
+            video=WHOLE_VIDEO,  # longer videos: rules/chunks.smk
         conda:
             YOLO_ENV
         threads: config["detection"]["threads"]

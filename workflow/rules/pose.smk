@@ -11,6 +11,8 @@ if POSE == "yolo_pose" and POSE_MODE == "crops":
             f"{LOGS}/{{video}}/pose_yolo_crops.log",
         benchmark:
             f"{BENCHMARKS}/{{video}}/pose_yolo_crops.tsv"
+        wildcard_constraints:
+            video=WHOLE_VIDEO,  # longer videos: rules/chunks.smk
         conda:
             YOLO_ENV
         threads: config["pose"]["threads"]
@@ -44,6 +46,8 @@ if POSE == "yolo_pose" and POSE_MODE == "frames":
             f"{LOGS}/{{video}}/pose_yolo_frames.log",
         benchmark:
             f"{BENCHMARKS}/{{video}}/pose_yolo_frames.tsv"
+        wildcard_constraints:
+            video=WHOLE_VIDEO,  # longer videos: rules/chunks.smk
         conda:
             YOLO_ENV
         threads: config["pose"]["threads"]

@@ -1,7 +1,7 @@
 """Rule detect_background: oriented-ellipse detections by background subtraction."""
 
 from snakeherd import io
-from snakeherd.detection import BackgroundParams, detect_video
+from snakeherd.detection import BackgroundModel, BackgroundParams, detect_video
 from snakeherd.scripting import logger, run_rule
 from snakeherd.video import FrameSelection
 
@@ -11,7 +11,14 @@ def main(smk):
 
     cv2.setNumThreads(smk.threads)
     params = BackgroundParams.from_config(smk.params.background)
-    table, summary = detect_video(smk.input.video, FrameSelection.parse(smk.params.frames), params)
+    # A chunk of a long video detects against its video's background model (rule
+    # background_model); a whole video learns its own.
+    background = smk.input.get("background")
+    model = BackgroundModel.load(background) if background else None
+    selection = FrameSelection.parse(smk.params.frames)
+    table, summary = detect_video(smk.input.video, selection, params, model)
+    if smk.wildcards.get("chunk") is not None:
+        summary["chunk"] = str(selection)
     table.insert(0, "video_id", smk.wildcards.video)
     io.write_table(table, smk.output[0], "detections", summary)
     area = summary["animal_area_px"]

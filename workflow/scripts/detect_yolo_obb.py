@@ -21,7 +21,10 @@ def main(smk):
         from snakeherd.yolo.detect import YoloRun, detect_video
 
         run = YoloRun.from_config(smk.params.yolo, smk.input.model, runtime, smk.threads)
-        table, summary = detect_video(smk.input.video, FrameSelection.parse(smk.params.frames), run)
+        selection = FrameSelection.parse(smk.params.frames)
+        table, summary = detect_video(smk.input.video, selection, run)
+    if smk.wildcards.get("chunk") is not None:  # one chunk of a long video (rules/chunks.smk)
+        summary["chunk"] = str(selection)
     summary["runtime"] = {**capability.as_dict(), "providers": summary["providers"]}
     table.insert(0, "video_id", smk.wildcards.video)
     io.write_table(table, smk.output[0], "detections", summary)

@@ -38,6 +38,8 @@ def main(smk):
                 smk.input.video, FrameSelection.parse(smk.params.frames), run
             )
     summary["runtime"] = {**capability.as_dict(), "providers": summary["providers"]}
+    if smk.wildcards.get("chunk") is not None:  # one chunk of a long video (rules/chunks.smk)
+        summary["chunk"] = smk.params.frames
     poses.insert(0, "video_id", smk.wildcards.video)
     io.write_table(poses, smk.output.poses, "poses", summary)
     if run.mode == "frames":

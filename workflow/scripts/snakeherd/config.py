@@ -37,6 +37,7 @@ class VideoEntry:
     proofread: str | None = None  # a proofread .slp or X-AnyLabeling folder: the tracks of record
     synthetic: dict | None = field(default=None, hash=False)
     source: str = "config"  # where the entry came from, for messages
+    chunk_frames: int | None = None  # frames per model-stage job; None: one job per video
 
     @property
     def is_synthetic(self) -> bool:
@@ -52,6 +53,7 @@ class VideoEntry:
             "predictions": self.predictions,
             "proofread": self.proofread,
             "synthetic": self.synthetic,
+            "chunk_frames": self.chunk_frames,
         }
 
 
@@ -197,6 +199,7 @@ def _entry_from(
     where: str,
     base: Path | None,
     track_only: bool = False,
+    chunk_frames: int | None = None,
 ) -> VideoEntry:
     key = f"{where}[{index}]" if where == "videos" else f"{where} row {index + 1}"
     video_id = str(record.get("id") or "").strip()
@@ -329,7 +332,42 @@ def _entry_from(
         proofread=proofread,
         synthetic=synthetic,
         source=where,
+        # A track-only run has no model stage to split.
+        chunk_frames=None if track_only else _chunk_frames(record, key, video_id, chunk_frames),
     )
+
+
+def _chunk_frames(record: dict, key: str, video_id: str, default: int | None) -> int | None:
+    """An entry's frames per chunk: its own ``chunk_frames`` (a list entry's integer or null,
+    a sample sheet's cell: a number, ``none`` for off, empty for the config's), else ``default``.
+    """
+    if "chunk_frames" not in record:
+        return default
+    value = record["chunk_frames"]
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return default
+        if text.lower() in ("none", "null", "off"):
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise ConfigError(
+                f"{key}.chunk_frames (id {video_id}): {text!r} is not a number of frames.",
+                "give a whole number of frames per chunk (e.g. 18000), `none` to run the video "
+                "as one job, or leave the cell empty for the config's chunk_frames.",
+            ) from None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"{key}.chunk_frames (id {video_id}): {value!r} frames per chunk; a chunk needs at "
+            "least 1 frame.",
+            "give a positive number of frames per chunk (e.g. 18000), or null (`none` in a "
+            "sample sheet) to run the video as one job.",
+        )
+    return value
 
 
 def check_models(config: dict) -> None:
@@ -435,8 +473,16 @@ def check_config(config: dict, sample_sheet=None) -> list[VideoEntry]:
         sheet_path = config["sample_sheet"]
         records = sample_sheet.to_dict("records")
         where, base = f"sample_sheet {sheet_path}", Path(sheet_path).parent
+    chunk_frames = config.get("chunk_frames")
+    if chunk_frames is not None and (isinstance(chunk_frames, bool) or chunk_frames < 1):
+        raise ConfigError(
+            f"chunk_frames: {chunk_frames!r} frames per chunk; a chunk needs at least 1 frame.",
+            "give a positive number of frames per chunk (e.g. 18000), or null to run every "
+            "video as one job.",
+        )
     entries = [
-        _entry_from(record, index, where, base, track_only) for index, record in enumerate(records)
+        _entry_from(record, index, where, base, track_only, chunk_frames)
+        for index, record in enumerate(records)
     ]
 
     seen: dict[str, int] = {}

@@ -245,22 +245,79 @@ def split_blob(points: np.ndarray, weights: np.ndarray, k: int) -> list[np.ndarr
     return [labels == component for component in range(k)]
 
 
-def detect_video(
+@dataclass(frozen=True)
+class BackgroundModel:
+    """What detection needs from the whole video: the median background of frames spread over
+    the selection and one animal's area. Learnt once per video; every chunk of the video
+    detects against the same model, so chunked and unsplit runs find the same animals."""
+
+    background: np.ndarray
+    animal_area: float | None
+    sample_frames: int
+
+    def save(self, path) -> None:
+        from pathlib import Path
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp.npz")
+        np.savez(
+            temporary,
+            background=self.background,
+            animal_area=np.nan if self.animal_area is None else self.animal_area,
+            learnt_area=self.animal_area is not None,
+            sample_frames=self.sample_frames,
+        )
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, path) -> BackgroundModel:
+        with np.load(path) as stored:
+            return cls(
+                background=stored["background"].astype(np.float32),
+                animal_area=float(stored["animal_area"]) if stored["learnt_area"] else None,
+                sample_frames=int(stored["sample_frames"]),
+            )
+
+
+def learn_background(
+    reader: VideoReader, selection: FrameSelection, params: BackgroundParams
+) -> BackgroundModel:
+    """The background model of a video's resolved ``selection``."""
+    sample_frames = selection.evenly_spaced(params.background_frames)
+    samples = [image for _, image in reader.iter_frames(sample_frames)]
+    background = np.median(np.stack(samples), axis=0).astype(np.float32)
+    detector = BackgroundDetector(background, params)
+    if detector.animal_area is None:
+        detector.learn_animal_area(samples)
+    return BackgroundModel(background, detector.animal_area, len(sample_frames))
+
+
+def video_background(
     video_path: str, selection: FrameSelection, params: BackgroundParams
+) -> BackgroundModel:
+    """The background model of the selected frames of one video."""
+    with VideoReader(video_path) as reader:
+        return learn_background(reader, selection.resolve(reader.info.n_frames), params)
+
+
+def detect_video(
+    video_path: str,
+    selection: FrameSelection,
+    params: BackgroundParams,
+    model: BackgroundModel | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Detect animals in the selected frames of one video.
+    """Detect animals in the selected frames of one video, against ``model`` (a chunk of the
+    video: the whole video's model) or a model learnt from ``selection``.
 
     Returns the detection table (without ``video_id``) and a summary for provenance.
     """
     with VideoReader(video_path) as reader:
         resolved = selection.resolve(reader.info.n_frames)
-        sample_frames = resolved.evenly_spaced(params.background_frames)
-        samples = [image for _, image in reader.iter_frames(sample_frames)]
-        background = np.median(np.stack(samples), axis=0).astype(np.float32)
-        detector = BackgroundDetector(background, params)
-        if detector.animal_area is None:
-            detector.learn_animal_area(samples)
-        del samples
+        if model is None:
+            model = learn_background(reader, resolved, params)
+        detector = BackgroundDetector(model.background, params)
+        detector.animal_area = model.animal_area
         # One small array per frame, concatenated once: memory grows by the detections' own
         # size, not by per-value Python objects.
         per_frame = []
@@ -288,7 +345,7 @@ def detect_video(
         "method": "background",
         "params": asdict(params),
         "animal_area_px": detector.animal_area,
-        "background_frames": len(sample_frames),
+        "background_frames": model.sample_frames,
         "frames": len(resolved),
         "frame_selection": str(resolved),
         "video": asdict(reader.info),

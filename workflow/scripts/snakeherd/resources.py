@@ -20,7 +20,7 @@ cost more than the demo's (many animals, 4K frames).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from .errors import VideoError
@@ -66,6 +66,16 @@ def _probe_size(path: str) -> tuple[int, int, int] | None:
     except VideoError:
         return None
     return info.n_frames, info.width, info.height
+
+
+def chunk_length(entry, chunk: int) -> int:
+    """Frames of one chunk job of a video entry (:func:`snakeherd.chunks.plan`)."""
+    from .chunks import plan
+
+    selection = plan(entry)[chunk]
+    if selection.is_resolved:
+        return len(selection)
+    return workload_of(entry).frames
 
 
 def workload_of(entry) -> Workload:
@@ -175,6 +185,18 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
             seconds_per_frame=0.08,
             seconds_per_megapixel=0.01,
         )
+    if rule == "background_model":
+        # A chunked video's background: the median of `background_frames` grey frames (about
+        # three copies), decoded with seeks spread over the video.
+        background_frames = config["detection"]["background"]["background_frames"]
+        return _cpu_rule_cost(
+            mem_mb_per_megapixel=3 * background_frames + 30,
+            base_seconds=30,
+            seconds_per_megapixel=0.0,
+        )
+    if rule == "join_chunks":
+        # Reads every chunk table of a video and writes them as one (a few rows per frame).
+        return _cpu_rule_cost(mem_mb_per_frame=0.03, seconds_per_frame=0.0005)
     if rule == "import_predictions":
         # Reading a SLEAP predictions file (sleap-io) into the detection and pose tables.
         return _cpu_rule_cost(mem_mb_per_frame=0.03, seconds_per_frame=0.01)
@@ -281,7 +303,8 @@ def rule_resources(
     ``resources: **rule_resources("track", config, VIDEOS)`` in a rule. ``mem_mb`` and
     ``runtime`` (minutes) follow the frames and frame size the job processes (:func:`rule_cost`
     has each rule's cost model; a model stage passes its stage name, ``yolo_obb``, ``yolo_pose``
-    or ``sleap``, and its ``batch``) and grow with each retry after SLURM kills a job for memory
+    or ``sleap``, and its ``batch``; a job with a ``chunk`` wildcard is sized by that chunk's
+    frames) and grow with each retry after SLURM kills a job for memory
     or time. ``gpu``: the job runs on the runtime's accelerator, so it asks for a GPU when the
     runtime needs one (:func:`gpu_request`). CPUs are the rule's ``threads:`` (the SLURM plugin
     asks for ``--cpus-per-task=threads``; a ``cpus_per_task`` resource would only add DAG time).
@@ -293,7 +316,14 @@ def rule_resources(
 
     def workload(wildcards) -> Workload:
         video = wildcards.get("video")
-        return UNKNOWN_WORKLOAD if video is None else workload_of(videos[video])
+        if video is None:
+            return UNKNOWN_WORKLOAD
+        whole = workload_of(videos[video])
+        chunk = wildcards.get("chunk")
+        if chunk is None:
+            return whole
+        # A chunk job of a long video: sized by its own frames, not the video's.
+        return replace(whole, frames=chunk_length(videos[video], int(chunk)))
 
     def mem_mb(wildcards, attempt):
         return memory_request_mb(cost, workload(wildcards), scaling, attempt)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-COLUMNS = ("id", "path", "frames", "ground_truth", "predictions", "proofread")
+COLUMNS = ("id", "path", "frames", "ground_truth", "predictions", "proofread", "chunk_frames")
 
 
 def _check_cell_counts(path: str) -> None:

@@ -1,0 +1,125 @@
+"""Chunks of a video's selected frames: splitting, joining, plans of config entries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snakeherd import chunks
+from snakeherd.config import VideoEntry
+from snakeherd.detection import BackgroundModel
+from snakeherd.video import FrameSelection
+
+
+def selection(text: str, n_frames: int = 1000) -> FrameSelection:
+    return FrameSelection.parse(text).resolve(n_frames)
+
+
+def test_chunks_hold_n_selected_frames_and_span_gaps():
+    parts = chunks.split(selection("0-49,100-129,200-259"), 40)
+    assert [str(part) for part in parts] == ["0-39", "40-49,100-129", "200-239", "240-259"]
+    assert [len(part) for part in parts] == [40, 40, 40, 20]
+    joined = np.concatenate([part.frames() for part in parts])
+    assert np.array_equal(joined, selection("0-49,100-129,200-259").frames())
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 10, 11, 64])
+def test_every_selected_frame_is_in_exactly_one_chunk(size):
+    whole = selection("5-14,20,30-40,990-")
+    parts = chunks.split(whole, size)
+    assert all(len(part) == size for part in parts[:-1]) and 0 < len(parts[-1]) <= size
+    assert np.array_equal(np.concatenate([part.frames() for part in parts]), whole.frames())
+    # Each chunk is a selection its job takes, as text and back.
+    assert all(FrameSelection.parse(str(part)) == part for part in parts)
+
+
+def test_a_short_selection_or_no_chunk_size_is_one_chunk():
+    whole = selection("0-99")
+    assert chunks.split(whole, 100) == [whole]
+    assert chunks.split(whole, None) == [whole]
+    with pytest.raises(ValueError, match="at least 1"):
+        chunks.split(whole, 0)
+
+
+def table(frames):
+    return pd.DataFrame(
+        {"frame": np.asarray(frames, dtype=np.int64), "x": np.arange(len(frames), dtype=float)}
+    )
+
+
+def test_join_puts_chunk_tables_in_frame_order():
+    whole = selection("0-9,20-29")
+    parts = chunks.split(whole, 6)  # 0-5, 6-9 and 20-21, 22-27, 28-29
+    tables = [table([1, 1, 5]), table([]), table([22, 23]), table([29])]
+    joined = chunks.join(tables, parts, whole)
+    assert joined["frame"].tolist() == [1, 1, 5, 22, 23, 29]
+    assert joined["frame"].dtype == np.int64
+
+
+def test_join_refuses_lost_duplicated_or_misplaced_frames():
+    whole = selection("0-19")
+    parts = chunks.split(whole, 10)
+    empty = [table([]), table([])]
+    with pytest.raises(chunks.ChunkError, match="lost"):
+        chunks.join(empty[:1], parts[:1], whole)
+    with pytest.raises(chunks.ChunkError, match=r"9 twice"):
+        chunks.join(empty, [selection("0-9"), selection("9-19")], whole)
+    with pytest.raises(chunks.ChunkError, match=r"frame\(s\) 12 outside its 0-9"):
+        chunks.join([table([12]), table([])], parts, whole, names=["a.parquet", "b.parquet"])
+    with pytest.raises(chunks.ChunkError, match="different runs"):
+        chunks.join([table([1]), table([12]).assign(y=1.0)], parts, whole)
+
+
+def test_joined_summary_counts_every_chunk():
+    whole = selection("0-19")
+    records = [
+        {"method": "yolo_obb", "frames": 10, "frame_selection": "0-9", "chunk": "0-9"},
+        {"method": "yolo_obb", "frames": 10, "frame_selection": "10-19", "chunk": "10-19"},
+    ]
+    summary = chunks.joined_summary(records, whole)
+    assert summary == {
+        "method": "yolo_obb",
+        "frames": 20,
+        "frame_selection": "0-19",
+        "chunks": ["0-9", "10-19"],
+    }
+
+
+def test_plans_follow_the_entry_and_its_video_length():
+    scene = {"n_frames": 250}
+    long = VideoEntry("a", None, FrameSelection.parse(None), synthetic=scene, chunk_frames=100)
+    assert [str(part) for part in chunks.plan(long)] == ["0-99", "100-199", "200-249"]
+    off = VideoEntry("b", None, FrameSelection.parse("0-9"), synthetic=scene, chunk_frames=None)
+    assert chunks.plan(off) == [off.frames]
+    short = VideoEntry("c", None, FrameSelection.parse("0-"), synthetic=scene, chunk_frames=250)
+    assert chunks.plan(short) == [short.frames]  # one chunk: the video's own job
+    unknown = VideoEntry("d", "/no/such.mp4", FrameSelection.parse(None), chunk_frames=10)
+    assert chunks.plan(unknown) == [unknown.frames]
+
+
+def test_background_model_round_trips(tmp_path):
+    for area in (123.5, None):
+        model = BackgroundModel(np.arange(12, dtype=np.float32).reshape(3, 4), area, 7)
+        model.save(tmp_path / "background.npz")
+        loaded = BackgroundModel.load(tmp_path / "background.npz")
+        assert np.array_equal(loaded.background, model.background)
+        assert loaded.animal_area == area and loaded.sample_frames == 7
+
+
+def test_the_last_chunk_of_a_video_shorter_than_its_header_names_the_frame(tmp_path):
+    from snakeherd.detection import BackgroundParams, detect_video
+    from snakeherd.errors import VideoError
+    from snakeherd.synthetic import SceneSpec, simulate, write_video
+
+    spec = SceneSpec(n_animals=3, n_frames=60, width=128, height=128, seed=9)
+    whole = tmp_path / "whole.avi"
+    write_video(spec, simulate(spec), str(whole), fourcc="MJPG")
+    truncated = tmp_path / "truncated.avi"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size * 3 // 4])
+    model = BackgroundModel(np.full((128, 128), 200, dtype=np.float32), 100.0, 1)
+    first, *_, last = chunks.split(selection("0-", 60), 20)
+    table, _ = detect_video(str(truncated), first, BackgroundParams(), model)
+    assert table["frame"].max() <= 19
+    with pytest.raises(VideoError, match=r"frame \d+ cannot be decoded .* has 60 frames"):
+        detect_video(str(truncated), last, BackgroundParams(), model)
