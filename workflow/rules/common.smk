@@ -51,6 +51,9 @@ def validate_or_reject(data, schema, where):
         reject_config(describe_schema_error(cause, where=where))
 
 
+# experiments.smk loads this workflow once per variant (a Snakemake module) with the variant's
+# config and where its results and its shared stages go.
+VARIANT_LAYOUT = config.pop("_variant", None)
 validate_or_reject(config, "../../config/schemas/config.schema.yaml", "config")
 # Every Snakemake process (each cluster job too) parses the config and sizes jobs from the
 # videos' headers; the store spares them opening every video again. Absolute, because Snakemake
@@ -72,9 +75,22 @@ except ConfigError as error:
     reject_config(str(error))
 
 EXPERIMENT = config["experiment"]
+EXPERIMENTS = "experiments" in config
 RESULTS = f"results/{EXPERIMENT}"
+# The stages before tracking (detection, pose) write under UPSTREAM and generated videos under
+# SYNTHETIC: the results folder without experiments; in a variant, the folders it shares with
+# the variants of the same settings (snakeherd.experiments: upstream and videos keys).
+UPSTREAM = SYNTHETIC = RESULTS
+if VARIANT_LAYOUT:
+    RESULTS = f"{RESULTS}/{VARIANT_LAYOUT['name']}"
+    UPSTREAM = f"results/{EXPERIMENT}/shared/upstream-{VARIANT_LAYOUT['upstream']}"
+    SYNTHETIC = f"results/{EXPERIMENT}/shared/videos-{VARIANT_LAYOUT['videos']}"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
+UPSTREAM_LOGS = f"{UPSTREAM}/logs"
+UPSTREAM_BENCHMARKS = f"{UPSTREAM}/benchmarks"
+SYNTHETIC_LOGS = f"{SYNTHETIC}/logs"
+SYNTHETIC_BENCHMARKS = f"{SYNTHETIC}/benchmarks"
 TRACKING = config["tracking"]["enabled"]
 RUNTIME = config["runtime"]
 DETECTION = config["detection"]["method"]
@@ -101,7 +117,7 @@ def video_path(video_id):
     """The video of an entry (None for a track-only video given without a path)."""
     entry = VIDEOS[video_id]
     if entry.is_synthetic:
-        return f"{RESULTS}/{entry.id}/synthetic/video.mp4"
+        return f"{SYNTHETIC}/{entry.id}/synthetic/video.mp4"
     return entry.path
 
 
@@ -122,7 +138,7 @@ def predictions_file(wildcards):
 def ground_truth_file(wildcards):
     entry = VIDEOS[wildcards.video]
     if entry.is_synthetic:
-        return f"{RESULTS}/{entry.id}/synthetic/ground_truth.parquet"
+        return f"{SYNTHETIC}/{entry.id}/synthetic/ground_truth.parquet"
     return entry.ground_truth
 
 
@@ -175,7 +191,7 @@ def tracking_inputs():
 
     Patterns, not an input function: Snakemake calls input functions for every job.
     """
-    folder = f"{RESULTS}/{{video}}"
+    folder = f"{UPSTREAM}/{{video}}"
     inputs = {"detections": f"{folder}/detections.parquet"}
     if HAS_POSES:
         inputs["poses"] = f"{folder}/poses.parquet"
@@ -187,7 +203,7 @@ def tracking_inputs():
 def video_results(wildcards):
     """Every result file of a video without tracking (what its provenance record describes)."""
     entry = VIDEOS[wildcards.video]
-    folder = f"{RESULTS}/{entry.id}"
+    folder = f"{UPSTREAM}/{entry.id}"
     results = {"detections": f"{folder}/detections.parquet"}
     if HAS_POSES:
         results["poses"] = f"{folder}/poses.parquet"
@@ -201,7 +217,7 @@ def video_results(wildcards):
 def final_outputs():
     outputs = [f"{RESULTS}/{video_id}/provenance.json" for video_id in VIDEOS]
     outputs += [
-        f"{RESULTS}/{entry.id}/pose_evaluation.json"
+        f"{UPSTREAM}/{entry.id}/pose_evaluation.json"
         for entry in VIDEOS.values()
         if has_pose_ground_truth(entry)
     ]
@@ -262,12 +278,12 @@ def analysis_file_outputs():
 # Looking at the results: the inputs and report entries of overlay.smk, plots.smk, report.smk.
 def overlay_inputs():
     """The video and every table an overlay draws (patterns: no input function per job)."""
-    folder = f"{RESULTS}/{{video}}"
-    inputs = {"video": video_file, "detections": f"{folder}/detections.parquet"}
+    upstream = f"{UPSTREAM}/{{video}}"
+    inputs = {"video": video_file, "detections": f"{upstream}/detections.parquet"}
     if HAS_POSES:
-        inputs["poses"] = f"{folder}/poses.parquet"
+        inputs["poses"] = f"{upstream}/poses.parquet"
     if TRACKING:
-        inputs["tracks"] = f"{folder}/tracks.parquet"
+        inputs["tracks"] = f"{RESULTS}/{{video}}/tracks.parquet"
     return inputs
 
 
@@ -275,13 +291,14 @@ def plot_inputs():
     """The tables the plots read, and the video for the trajectories' background (patterns: no
     input function per job)."""
     folder = f"{RESULTS}/{{video}}"
+    upstream = f"{UPSTREAM}/{{video}}"
     inputs = {
         "video": video_file,
-        "detections": f"{folder}/detections.parquet",
+        "detections": f"{upstream}/detections.parquet",
         "tracks": f"{folder}/tracks.parquet",
     }
     if HAS_POSES:
-        inputs["poses"] = f"{folder}/poses.parquet"
+        inputs["poses"] = f"{upstream}/poses.parquet"
     inputs["ground_truth"] = evaluated_ground_truth
     inputs["provenance"] = f"{folder}/provenance.json"  # the track job writes it
     return inputs
