@@ -79,12 +79,12 @@ EXPERIMENTS = "experiments" in config
 RESULTS = f"results/{EXPERIMENT}"
 # The stages before tracking (detection, pose) write under UPSTREAM and generated videos under
 # SYNTHETIC: the results folder without experiments; in a variant, the folders it shares with
-# the variants of the same settings (snakeherd.experiments: upstream and videos keys).
+# the variants of the same settings (snakeherd.experiments: the upstream key) or with all.
 UPSTREAM = SYNTHETIC = RESULTS
 if VARIANT_LAYOUT:
     RESULTS = f"{RESULTS}/{VARIANT_LAYOUT['name']}"
     UPSTREAM = f"results/{EXPERIMENT}/shared/upstream-{VARIANT_LAYOUT['upstream']}"
-    SYNTHETIC = f"results/{EXPERIMENT}/shared/videos-{VARIANT_LAYOUT['videos']}"
+    SYNTHETIC = f"results/{EXPERIMENT}/shared"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 UPSTREAM_LOGS = f"{UPSTREAM}/logs"

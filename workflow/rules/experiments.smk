@@ -59,14 +59,13 @@ except ConfigError as error:
 UPSTREAM_RULES = upstream_rule_names()
 VARIANT_MODULES = {}  # variant name -> the module's namespace (its globals)
 _upstream_owners = {}
-_videos_owners = {}
 _exported = set()
 _module_names = set()
 for variant in VARIANTS:
     module_name = experiment_variants.module_name(variant.name, _module_names)
     _module_names.add(module_name)
     exclude = list(UPSTREAM_RULES) if variant.upstream_key in _upstream_owners else []
-    if variant.videos_key in _videos_owners:
+    if _upstream_owners:  # every variant has the same videos
         exclude.append("synthetic_video")
     for rule_name, artifact in experiment_variants.export_artifacts(
         variant.config
@@ -75,7 +74,6 @@ for variant in VARIANTS:
             exclude.append(rule_name)
         _exported.add(artifact)
     _upstream_owners.setdefault(variant.upstream_key, variant.name)
-    _videos_owners.setdefault(variant.videos_key, variant.name)
     workflow.module(
         module_name,
         snakefile=workflow.main_snakefile,
@@ -84,7 +82,6 @@ for variant in VARIANTS:
             "_variant": {
                 "name": variant.name,
                 "upstream": variant.upstream_key,
-                "videos": variant.videos_key,
             },
         },
     )
@@ -102,3 +99,121 @@ def experiment_outputs():
     for namespace in VARIANT_MODULES.values():
         outputs += namespace.final_outputs()
     return outputs
+
+
+EXPERIMENT_FOLDER = f"results/{EXPERIMENT}"
+
+
+def comparison_variants():
+    """What the comparison reads of each variant (tracking variants only: it compares tracks)."""
+    variants = []
+    for variant in VARIANTS:
+        namespace = VARIANT_MODULES[variant.name]
+        if not namespace.TRACKING:
+            continue
+        max_tracks = variant.config["tracking"].get("max_tracks")
+        variants.append(
+            {
+                "name": variant.name,
+                "results": namespace.RESULTS,
+                "benchmarks": sorted(
+                    {
+                        namespace.BENCHMARKS,
+                        namespace.UPSTREAM_BENCHMARKS,
+                    }
+                ),
+                "videos": list(namespace.VIDEOS),
+                "evaluated": namespace.evaluated_videos(),
+                "expected_count": max_tracks if isinstance(max_tracks, int) else None,
+            }
+        )
+    return variants
+
+
+def comparison_inputs():
+    inputs = []
+    for variant in comparison_variants():
+        inputs += [
+            f"{variant['results']}/{video}/tracks.parquet"
+            for video in variant["videos"]
+        ]
+        inputs += [
+            f"{variant['results']}/{video}/evaluation.parquet"
+            for video in variant["evaluated"]
+        ]
+    return inputs
+
+
+def experiment_outputs():
+    outputs = [f"{EXPERIMENT_FOLDER}/experiment.yaml"]
+    for namespace in VARIANT_MODULES.values():
+        outputs += namespace.final_outputs()
+    if comparison_variants():
+        outputs.append(f"{EXPERIMENT_FOLDER}/comparison.csv")
+    return outputs
+
+
+localrules:
+    experiment_record,
+    comparison,
+
+
+# The config that ran, the workflow's revision and each variant's settings hash; a changed config
+# (params) rewrites it.
+rule experiment_record:
+    output:
+        f"{EXPERIMENT_FOLDER}/experiment.yaml",
+    log:
+        f"{EXPERIMENT_FOLDER}/logs/experiment_record.log",
+    benchmark:
+        f"{EXPERIMENT_FOLDER}/benchmarks/experiment_record.tsv"
+    conda:
+        CORE_ENV
+    threads: 1
+    # Writing one small file: sized as the smallest batch rule.
+    resources:
+        **job_sizing.rule_resources("evaluation_summary", config, VIDEOS),
+    params:
+        config={key: value for key, value in config.items()},
+        variants=[
+            {
+                "name": variant.name,
+                "overrides": variant.overrides,
+                "settings_hash": variant.settings_hash,
+                "upstream_key": variant.upstream_key,
+                "results": VARIANT_MODULES[variant.name].RESULTS,
+                "shared_results": VARIANT_MODULES[variant.name].UPSTREAM,
+            }
+            for variant in VARIANTS
+        ],
+        workflow_dir=workflow.basedir,
+    script:
+        "../scripts/experiment_record.py"
+
+
+rule comparison:
+    input:
+        comparison_inputs(),
+    output:
+        csv=f"{EXPERIMENT_FOLDER}/comparison.csv",
+        parquet=f"{EXPERIMENT_FOLDER}/comparison.parquet",
+        plot=report(
+            f"{EXPERIMENT_FOLDER}/comparison.png",
+            caption="../report/comparison.rst",
+            category="Experiment",
+            labels={"figure": "comparison of variants"},
+        ),
+    log:
+        f"{EXPERIMENT_FOLDER}/logs/comparison.log",
+    benchmark:
+        f"{EXPERIMENT_FOLDER}/benchmarks/comparison.tsv"
+    conda:
+        CORE_ENV
+    threads: 1
+    # The batch pages' work: every video's tables and the benchmark files, once per variant.
+    resources:
+        **job_sizing.rule_resources("batch_summary", config, VIDEOS),
+    params:
+        variants=comparison_variants(),
+    script:
+        "../scripts/compare_variants.py"

@@ -5,8 +5,8 @@ A config with ``experiments:`` stands for several configs, one per variant: the 
 variant's results go to ``results/<experiment>/<variant>/``. The stages before tracking (the
 synthetic videos, detection, pose) depend only on the settings outside ``DOWNSTREAM_SECTIONS``:
 variants that agree on those share one ``upstream key``, and their detections and poses are made
-once, under ``results/<experiment>/shared/upstream-<upstream key>/``; the generated (synthetic)
-videos depend only on the video list: ``results/<experiment>/shared/videos-<videos key>/``.
+once, under ``results/<experiment>/shared/upstream-<upstream key>/``. Every variant runs on the
+same videos; generated (synthetic) videos are made once, under ``results/<experiment>/shared/``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from snakeherd.errors import ConfigError
 # The sections no stage before tracking reads (checked by tests/unit/test_experiments.py against
 # the rule files): a variant that changes only these shares its detections and poses.
 DOWNSTREAM_SECTIONS = ("experiment", "tracking", "evaluation", "outputs", "resources")
+# Every variant runs on the same videos. A video's own settings are no part of any key: its jobs
+# see them as inputs and params, so adding or changing a video reruns only that video's jobs.
+VIDEO_KEYS = ("videos", "sample_sheet")
 # Folders of results/<experiment>/ that are not variants.
 RESERVED_NAMES = frozenset({"shared", "logs", "benchmarks", "report", "comparison"})
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -46,24 +49,19 @@ class Variant:
         """The hash of the settings its stages before tracking depend on."""
         return upstream_key(self.config)
 
-    @property
-    def videos_key(self) -> str:
-        """The hash of the video list, which the generated (synthetic) videos depend on."""
-        return videos_key(self.config)
-
 
 def settings_hash(settings: dict) -> str:
     text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def videos_key(config: dict) -> str:
-    return settings_hash({key: config.get(key) for key in ("videos", "sample_sheet")})
-
-
 def upstream_key(config: dict) -> str:
     return settings_hash(
-        {key: value for key, value in config.items() if key not in DOWNSTREAM_SECTIONS}
+        {
+            key: value
+            for key, value in config.items()
+            if key not in DOWNSTREAM_SECTIONS and key not in VIDEO_KEYS
+        }
     )
 
 
@@ -166,8 +164,12 @@ def check_key(schema: dict, dotted: str, where: str) -> None:
     """An override key must name a setting of the schema (dotted through its objects)."""
     if not isinstance(dotted, str) or not dotted:
         raise ConfigError(f"{where}: {dotted!r} is not a dotted key.", "e.g. tracking.max_gap")
-    if dotted == "experiments" or dotted.startswith("experiments."):
-        raise ConfigError(f"{where}: a variant cannot change `experiments`.", None)
+    if dotted.split(".")[0] in ("experiments", "experiment", *VIDEO_KEYS):
+        raise ConfigError(
+            f"{where}: a variant cannot change {dotted!r}: the variants of an experiment run on "
+            "the same videos, under results/<experiment>/.",
+            "set it outside `experiments`; for other videos, use another config (or experiment).",
+        )
     node = schema
     walked = []
     for part in dotted.split("."):
