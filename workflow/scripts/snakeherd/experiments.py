@@ -143,7 +143,7 @@ def grid_combinations(grid: dict) -> list[tuple[str, dict]]:
 
 def value_label(value) -> str:
     text = json.dumps(value) if isinstance(value, dict | list) else str(value)
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "none"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text) or "none"
 
 
 def check_name(name: str, where: str) -> None:
@@ -211,6 +211,13 @@ def apply_overrides(base: dict, overrides: dict) -> dict:
 
 
 def check_distinct(variants: list[Variant]) -> None:
+    names = [variant.name for variant in variants]
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise ConfigError(
+            f"experiments: more than one variant is named {twice[0]!r} (a named variant and a "
+            "grid's name, or grid values that read the same).",
+            "rename the named variant, or use grid values that differ as text.",
+        )
     seen: dict[str, str] = {}
     for variant in variants:
         key = variant.settings_hash
