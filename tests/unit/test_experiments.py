@@ -11,7 +11,13 @@ import pytest
 import yaml
 
 from snakeherd import experiments
-from snakeherd.comparison import ALL_VIDEOS, best_per_metric, stage_of, track_quality
+from snakeherd.comparison import (
+    ALL_VIDEOS,
+    best_per_metric,
+    box_offsets,
+    stage_of,
+    track_quality,
+)
 from snakeherd.errors import ConfigError
 from tests.support.configs import background_config
 from tests.support.paths import REPO
@@ -215,3 +221,14 @@ def test_benchmark_rules_are_grouped_into_stages():
     assert stage_of("sleap_predict") == "pose"
     assert stage_of("track") == "track"
     assert stage_of("evaluate") == "other"
+
+
+def test_box_offsets_match_centres_per_frame_one_to_one():
+    reference = pd.DataFrame({"frame": [0, 0, 1], "x": [0.0, 10.0, 5.0], "y": [0.0, 0.0, 5.0]})
+    moved = pd.DataFrame(
+        {"frame": [0, 0, 1, 1], "x": [10.5, 0.0, 5.0, 50.0], "y": [0.0] * 2 + [8.0, 50.0]}
+    )
+    offsets = box_offsets(moved, reference)
+    assert offsets["boxes vs first: max offset (px)"] == 3.0
+    assert offsets["boxes vs first: mean offset (px)"] == pytest.approx(3.5 / 3)
+    assert offsets["boxes vs first: unmatched"] == 1

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.support.configs import yolo_config
 from tests.support.paths import REPO
 from tests.support.snakemake import run_snakemake, snakemake_command
 
@@ -102,6 +103,18 @@ def test_the_issue_grid_on_the_demo_runs_two_detection_jobs_per_video(tmp_path):
     assert counts(jobs)["comparison"] == 1
 
 
+def test_a_runtime_sweep_detects_once_per_runtime_and_exports_once(tmp_path, shared_data):
+    """onnx_cpu and tract run the same exported .onnx: one export job serves both."""
+    config = yolo_config(shared_data, shared_data / "yolo", "cpu", "900-999", "runtimes")
+    config["pose"] = {"method": "none"}
+    config["experiments"] = {"grid": {"runtime": ["cpu", "onnx_cpu", "tract"]}}
+    names = ["runtime-cpu", "runtime-onnx_cpu", "runtime-tract"]
+    jobs = counts(dry_run_jobs(tmp_path, config, "runtimes.yaml", names))
+    assert jobs["detect_yolo_obb"] == 3
+    assert jobs["export_yolo_obb"] == 1
+    assert jobs["track"] == 3
+
+
 def test_the_comparison_has_every_variant_and_their_scores_differ_with_detection(experiment):
     workdir, _ = experiment
     table = pd.read_csv(workdir / "results/sweep/comparison.csv")
@@ -117,6 +130,11 @@ def test_the_comparison_has_every_variant_and_their_scores_differ_with_detection
         != overall.loc["threshold-60_max_gap-1", "MOTA"]
     )
     assert (overall["detect CPU seconds"] > 0).all()
+    # Each variant's boxes against the first variant's: the same detections where they share them.
+    per_video = table[table["video"] == "arena"].set_index("variant")
+    assert per_video.loc["threshold-25_max_gap-10", "boxes vs first: max offset (px)"] == 0
+    assert per_video.loc["threshold-25_max_gap-10", "boxes vs first: unmatched"] == 0
+    assert per_video.loc["threshold-60_max_gap-1", "boxes vs first: mean offset (px)"] >= 0
     assert overall["best at"].fillna("").str.contains(r"\bIDF1\b").any()
     assert (workdir / "results/sweep/comparison.parquet").is_file()
     assert (workdir / "results/sweep/comparison.png").stat().st_size > 0
@@ -208,8 +226,6 @@ def test_a_changed_input_file_reruns_the_stages_that_read_it(experiment):
             {"variants": {"a": {"tracking.max_gap": 5}, "b": {"tracking.max_distance": 40}}},
             "the variants 'a' and 'b' are the same after their overrides",
         ),
-        # Judged as a config of its own (snakeherd.config.check_config): no pose model.
-        ({"variants": {"posed": {"pose.method": "yolo_pose"}}}, "experiments variant 'posed': "),
     ],
 )
 def test_a_bad_experiment_is_rejected_before_any_job(tmp_path, experiments, message):

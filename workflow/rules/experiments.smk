@@ -116,6 +116,7 @@ def comparison_variants():
             {
                 "name": variant.name,
                 "results": namespace.RESULTS,
+                "upstream": namespace.UPSTREAM,
                 "benchmarks": sorted(
                     {
                         namespace.BENCHMARKS,
@@ -134,8 +135,12 @@ def comparison_inputs():
     inputs = []
     for variant in comparison_variants():
         inputs += [
-            f"{variant['results']}/{video}/tracks.parquet"
+            f"{variant[folder]}/{video}/{name}"
             for video in variant["videos"]
+            for folder, name in (
+                ("results", "tracks.parquet"),
+                ("upstream", "detections.parquet"),
+            )
         ]
         inputs += [
             f"{variant['results']}/{video}/evaluation.parquet"

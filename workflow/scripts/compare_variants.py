@@ -11,6 +11,7 @@ def main(smk):
         VariantResults(
             name=variant["name"],
             results=Path(variant["results"]),
+            upstream=Path(variant["upstream"]),
             benchmarks=[Path(folder) for folder in variant["benchmarks"]],
             videos=variant["videos"],
             evaluated=variant["evaluated"],

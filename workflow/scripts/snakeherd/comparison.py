@@ -43,6 +43,7 @@ class VariantResults:
 
     name: str
     results: Path
+    upstream: Path  # where its detections are (shared with the variants of its upstream key)
     benchmarks: list[Path]
     videos: list[str]
     evaluated: list[str] = field(default_factory=list)
@@ -94,7 +95,32 @@ def cost(benchmarks: pd.DataFrame, video: str | None) -> dict:
     return result
 
 
-def variant_rows(variant: VariantResults) -> list[dict]:
+def box_offsets(detections: pd.DataFrame, reference: pd.DataFrame) -> dict:
+    """How far a variant's boxes are from the first variant's: per frame, centres matched one to
+    one (least total distance); the largest and mean distance of matched pairs, and the boxes
+    left without a partner on either side (how a runtime or model change moves the detections)."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    distances, unmatched = [], 0
+    ours = dict(tuple(detections.groupby("frame")))
+    theirs = dict(tuple(reference.groupby("frame")))
+    for frame in ours.keys() | theirs.keys():
+        a = ours.get(frame, detections.iloc[:0])[["x", "y"]].to_numpy(float)
+        b = theirs.get(frame, reference.iloc[:0])[["x", "y"]].to_numpy(float)
+        if len(a) and len(b):
+            cost = cdist(a, b)
+            rows, columns = linear_sum_assignment(cost)
+            distances.extend(cost[rows, columns])
+        unmatched += abs(len(a) - len(b))
+    return {
+        "boxes vs first: max offset (px)": float(max(distances)) if distances else np.nan,
+        "boxes vs first: mean offset (px)": float(np.mean(distances)) if distances else np.nan,
+        "boxes vs first: unmatched": unmatched,
+    }
+
+
+def variant_rows(variant: VariantResults, first: VariantResults | None = None) -> list[dict]:
     benchmarks = pd.concat(
         [benchmark_table(folder) for folder in variant.benchmarks], ignore_index=True
     )
@@ -110,6 +136,11 @@ def variant_rows(variant: VariantResults) -> list[dict]:
         quality = track_quality(tracks, variant.expected_count)
         qualities.append(quality)
         row |= quality
+        if first is not None and first.name != variant.name:
+            row |= box_offsets(
+                read_table(variant.upstream / video / "detections.parquet", "detections"),
+                read_table(first.upstream / video / "detections.parquet", "detections"),
+            )
         row |= cost(benchmarks, video)
         row["frames/s"] = row["frames"] / row["seconds"] if row.get("seconds") else np.nan
         rows.append(row)
@@ -158,6 +189,7 @@ def best_per_metric(table: pd.DataFrame) -> pd.Series:
         column
         for column in table.columns
         if column not in ("variant", "video", "frames", "seconds", "best at")
+        and not column.startswith("boxes vs first")
         and pd.api.types.is_numeric_dtype(table[column])
     ]
     if len(overall) < 2:
@@ -176,7 +208,7 @@ def best_per_metric(table: pd.DataFrame) -> pd.Series:
 
 
 def compare(variants: list[VariantResults]) -> pd.DataFrame:
-    rows = [row for variant in variants for row in variant_rows(variant)]
+    rows = [row for variant in variants for row in variant_rows(variant, variants[0])]
     table = pd.DataFrame(rows).drop(columns=["track frames"], errors="ignore")
     table["best at"] = best_per_metric(table)
     return table
