@@ -161,19 +161,6 @@ def test_no_stage_before_tracking_reads_a_downstream_section():
         assert not pattern.search(text), name
 
 
-def test_export_artifacts_are_keyed_by_the_file_the_runtime_runs(tmp_path):
-    config = {
-        "runtime": "onnx_cpu",
-        "export_dir": None,
-        "detection": {"method": "yolo_obb", "model": "models/fly.pt"},
-        "pose": {"method": "none"},
-    }
-    assert experiments.export_artifacts(config) == {"export_yolo_obb": "models/fly.onnx"}
-    assert experiments.export_artifacts({**config, "runtime": "cpu"}) == {}
-    moved = experiments.export_artifacts({**config, "export_dir": str(tmp_path)})
-    assert moved == {"export_yolo_obb": str(tmp_path / "fly.onnx")}
-
-
 def test_module_names_are_python_names_and_distinct():
     taken = set()
     first = experiments.module_name("a-b", taken)

@@ -5,6 +5,7 @@ run), and bad experiments are rejected before any job."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import subprocess
@@ -149,6 +150,11 @@ def test_variants_share_their_detections_and_the_record_names_what_ran(experimen
     for variant in VARIANTS:
         assert (results / variant / "arena/tracks.parquet").is_file()
         assert not (results / variant / "arena/detections.parquet").exists()
+    # Each variant's provenance records its own effective config.
+    provenance = json.loads((results / "threshold-60_max_gap-10/arena/provenance.json").read_text())
+    assert provenance["config"]["tracking"]["max_gap"] == 10
+    assert provenance["config"]["detection"]["background"]["threshold"] == 60
+    assert "experiments" not in provenance["config"]
     record = yaml.safe_load((results / "experiment.yaml").read_text())
     assert [variant["name"] for variant in record["variants"]] == VARIANTS
     assert len({variant["settings_hash"] for variant in record["variants"]}) == 4

@@ -59,20 +59,13 @@ except ConfigError as error:
 UPSTREAM_RULES = upstream_rule_names()
 VARIANT_MODULES = {}  # variant name -> the module's namespace (its globals)
 _upstream_owners = {}
-_exported = set()
-_module_names = set()
+_module_names = []
 for variant in VARIANTS:
-    module_name = experiment_variants.module_name(variant.name, _module_names)
-    _module_names.add(module_name)
+    module_name = experiment_variants.module_name(variant.name, set(_module_names))
+    _module_names.append(module_name)
     exclude = list(UPSTREAM_RULES) if variant.upstream_key in _upstream_owners else []
     if _upstream_owners:  # every variant has the same videos
         exclude.append("synthetic_video")
-    for rule_name, artifact in experiment_variants.export_artifacts(
-        variant.config
-    ).items():
-        if artifact in _exported:
-            exclude.append(rule_name)
-        _exported.add(artifact)
     _upstream_owners.setdefault(variant.upstream_key, variant.name)
     workflow.module(
         module_name,
@@ -92,6 +85,17 @@ for variant in VARIANTS:
         name_modifier=f"{module_name}_*",
     )(None)
     VARIANT_MODULES[variant.name] = globals()[module_name]
+
+# Variants with different upstream keys may still make one file: a YOLO or SLEAP model exported
+# next to its source (onnx_cpu and tract run the same .onnx). The first variant's rule makes it.
+for _rule in UPSTREAM_RULES:
+    _owners = [
+        f"{module}_{_rule}"
+        for module in _module_names
+        if workflow.is_rule(f"{module}_{_rule}")
+    ]
+    if len(_owners) > 1:
+        workflow.ruleorder(*_owners)
 
 
 def experiment_outputs():

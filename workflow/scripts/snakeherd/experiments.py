@@ -239,25 +239,3 @@ def module_name(variant_name: str, taken: set[str]) -> str:
         name, number = f"{base}_{number}", number + 1
     return name
 
-
-def export_artifacts(config: dict) -> dict[str, str]:
-    """The export rule name -> the exported model file a variant's YOLO stages run (none on a
-    runtime that runs the .pt): variants that run the same file share its export job."""
-    from pathlib import Path
-
-    from snakeherd.runtimes import table as runtime_table
-
-    runtime = runtime_table.get(config["runtime"])
-    if not runtime.exports:
-        return {}
-    suffix = ".engine" if runtime.family == runtime_table.TENSORRT else ".onnx"
-    sources = {}
-    if (config.get("detection") or {}).get("method") == "yolo_obb":
-        sources["export_yolo_obb"] = config["detection"]["model"]
-    if (config.get("pose") or {}).get("method") == "yolo_pose":
-        sources["export_yolo_pose"] = config["pose"]["models"][0]
-    artifacts = {}
-    for rule_name, source in sources.items():
-        folder = Path(config["export_dir"]) if config.get("export_dir") else Path(source).parent
-        artifacts[rule_name] = str(folder / (Path(source).stem + suffix))
-    return artifacts
