@@ -238,4 +238,3 @@ def module_name(variant_name: str, taken: set[str]) -> str:
     while name in taken:
         name, number = f"{base}_{number}", number + 1
     return name
-
