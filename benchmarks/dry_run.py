@@ -13,7 +13,7 @@ run, and read medians.
 
 Experiments (issue 20; goal: within 1.5x Snakemake's own time for the same jobs): the same sheet
 with `--variants` tracking variants (a grid over tracking.max_gap, detection shared), against a
-bare workflow with one first job and `--variants` second jobs per video.
+bare workflow with the same jobs per video: one first job, and each variant's jobs after it.
 
     .venv/bin/python benchmarks/dry_run.py [--videos 1000] [--repeat 5] [--variants 4]
 """
@@ -186,6 +186,7 @@ def main() -> None:
             f"{'same jobs, empty rules (Snakemake alone)':<50}{spread([s for s, _ in runs])}"
             f"  {runs[0][1]}"
         )
+        per_video_jobs = 0
         for label, frames in (
             ("whole videos", None),
             ("frames 0-49 (checked per video)", "0-49"),
@@ -194,6 +195,7 @@ def main() -> None:
             config = snakeherd_config(folder, sheet)
             store.unlink(missing_ok=True)
             cold, jobs = quiet_dry_run(REPO / "Snakefile", folder, config)
+            per_video_jobs = per_video_jobs or jobs // args.videos
             print(f"{'snakeherd, ' + label + ', cold':<50}{spread([cold])}  {jobs}")
             # Later runs (and every cluster job) find each video's header in the probe store.
             warm = [
@@ -201,7 +203,9 @@ def main() -> None:
             ]
             print(f"{'snakeherd, ' + label + ', warm':<50}{spread(warm)}  {jobs}")
         if args.variants:
-            snakefile, config = bare_workflow(folder, args.videos, args.variants)
+            # Per video: the shared detection job, and each variant's jobs after it.
+            seconds = args.variants * (per_video_jobs - 1)
+            snakefile, config = bare_workflow(folder, args.videos, seconds)
             runs = [quiet_dry_run(snakefile, snakefile.parent, config) for _ in range(args.repeat)]
             label = f"same jobs as {args.variants} variants, empty rules"
             print(f"{label:<50}{spread([s for s, _ in runs])}  {runs[0][1]}")

@@ -63,14 +63,17 @@ load_probe_store(PROBE_STORE)
 atexit.register(save_probe_store, PROBE_STORE)
 try:
     SAMPLE_SHEET = None
-    if config.get("sample_sheet") and not config.get("videos"):
+    if config.get("sample_sheet") and not config.get("videos") and not VARIANT_LAYOUT:
         SAMPLE_SHEET = sample_sheet.read(config["sample_sheet"])
         validate_or_reject(
             SAMPLE_SHEET,
             "../../config/schemas/sample_sheet.schema.yaml",
             f"sample_sheet {config['sample_sheet']}",
         )
-    VIDEOS = {entry.id: entry for entry in check_config(config, SAMPLE_SHEET)}
+    if VARIANT_LAYOUT:  # experiments.smk checked this variant and its videos already
+        VIDEOS = VARIANT_LAYOUT["videos"]
+    else:
+        VIDEOS = {entry.id: entry for entry in check_config(config, SAMPLE_SHEET)}
 except ConfigError as error:
     reject_config(str(error))
 

@@ -24,6 +24,9 @@ def upstream_rule_names():
     return sorted(names)
 
 
+VARIANT_VIDEOS = {}  # variant name -> its checked video entries, for its module
+
+
 def validate_variant(name, variant_config):
     """A variant is judged as a config of its own; a rejection names it."""
     where = f"experiments variant {name!r}:"
@@ -37,10 +40,9 @@ def validate_variant(name, variant_config):
             f"{where} " + describe_schema_error(cause, where="config")
         ) from None
     try:
-        sheet = None
-        if variant_config.get("sample_sheet") and not variant_config.get("videos"):
-            sheet = sample_sheet.read(variant_config["sample_sheet"])
-        check_config(variant_config, sheet)
+        # Variants share the videos: the sample sheet common.smk read and checked.
+        entries = check_config(variant_config, SAMPLE_SHEET)
+        VARIANT_VIDEOS[name] = {entry.id: entry for entry in entries}
     except ConfigError as error:
         raise ConfigError(f"{where} {error.problem}", error.fix) from None
 
@@ -75,6 +77,7 @@ for variant in VARIANTS:
             "_variant": {
                 "name": variant.name,
                 "upstream": variant.upstream_key,
+                "videos": VARIANT_VIDEOS[variant.name],
             },
         },
     )
