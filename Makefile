@@ -71,6 +71,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/tracking_throughput.py
 	$(BIN)/python benchmarks/tracking_accuracy.py
 	$(BIN)/python benchmarks/overlay_throughput.py
+	$(BIN)/python benchmarks/suspect_coverage.py
 
 # A one-node SLURM cluster on this machine for the SLURM tests (root: installs Debian packages and
 # starts munge, MariaDB, slurmdbd, slurmctld, slurmd without systemd). CI runs it in .ci/run.

@@ -35,6 +35,7 @@ else:
     include: "workflow/rules/provenance.smk"
     include: "workflow/rules/overlay.smk"
     include: "workflow/rules/analysis_files.smk"
+    include: "workflow/rules/proofreading.smk"
     include: "workflow/rules/plots.smk"
     include: "workflow/rules/report.smk"
 

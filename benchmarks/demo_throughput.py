@@ -9,17 +9,18 @@ independent of video length (frames are streamed; memory is bounded by one frame
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
+sys.path.insert(0, str(REPO))
+
+from tests.support.stages import run_measured_stage  # noqa: E402
 
 STAGE = r"""
-import json, re, sys, time
+import sys, time
 sys.path.insert(0, {scripts!r})
 from snakeherd import io
 from snakeherd.detection import BackgroundParams, detect_video
@@ -38,21 +39,11 @@ else:
     tracks = track_detections(detections, TrackerParams())
     frames = detections["frame"].nunique()
 elapsed = time.perf_counter() - started
-# VmHWM, not ru_maxrss: the latter keeps the forking parent's peak across exec.
-peak_kb = int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read()).group(1))
-print(json.dumps({{"seconds": elapsed, "frames": int(frames), "peak_rss_mb": peak_kb / 1024}}))
 """
 
 
 def run_stage(stage: str, video: Path, table: Path) -> dict:
-    code = STAGE.format(scripts=str(SCRIPTS))
-    result = subprocess.run(
-        [sys.executable, "-c", code, stage, str(video), str(table)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_measured_stage(STAGE.format(scripts=str(SCRIPTS)), stage, video, table)
 
 
 def main() -> None:

@@ -11,17 +11,18 @@ Goal (issue 18): the overlay streams, so its peak RSS does not grow with the vid
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
+sys.path.insert(0, str(REPO))
+
+from tests.support.stages import run_measured_stage  # noqa: E402
 
 STAGE = r"""
-import json, re, sys, time
+import sys, time
 sys.path.insert(0, {scripts!r})
 from snakeherd import io
 from snakeherd.overlay import OverlayData, OverlayOptions, render_overlay
@@ -51,21 +52,11 @@ else:
                              folder + "/overlay.mp4", OverlayOptions(scale=float(scale)))
     frames = summary.frames
 elapsed = time.perf_counter() - started
-# VmHWM, not ru_maxrss: the latter keeps the forking parent's peak across exec.
-peak_kb = int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read()).group(1))
-print(json.dumps({{"seconds": elapsed, "frames": int(frames), "peak_rss_mb": peak_kb / 1024}}))
 """
 
 
 def run_stage(stage: str, video: Path, folder: Path, scale: float) -> dict:
-    code = STAGE.format(scripts=str(SCRIPTS))
-    result = subprocess.run(
-        [sys.executable, "-c", code, stage, str(video), str(folder), str(scale)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_measured_stage(STAGE.format(scripts=str(SCRIPTS)), stage, video, folder, scale)
 
 
 def main() -> None:

@@ -130,6 +130,22 @@ def test_sample_sheet(tmp_path):
         check_config({**config, "videos": [{"id": "x", "synthetic": {}}]}, None)
 
 
+def test_a_proofread_file_is_found_beside_the_sample_sheet_or_named(tmp_path):
+    (tmp_path / "v1.mp4").write_bytes(b"x")
+    (tmp_path / "v1.proofread.slp").write_bytes(b"x")
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text("id\tpath\tproofread\nv1\tv1.mp4\tv1.proofread.slp\n")
+    config = base_config(sample_sheet=str(sheet))
+    del config["videos"]
+    (entry,) = check_config(config, read_sample_sheet(str(sheet)))
+    assert entry.proofread == str(tmp_path / "v1.proofread.slp")
+    assert entry.as_dict()["proofread"] == entry.proofread
+    missing = [{"id": "a", "path": str(tmp_path / "v1.mp4"), "proofread": "gone.slp"}]
+    with pytest.raises(ConfigError, match=r"videos\[0\]\.proofread") as error:
+        check_config(base_config(videos=missing))
+    assert "gone.slp" in str(error.value) and "remove proofread" in str(error.value)
+
+
 def test_models_must_exist(tmp_path):
     with pytest.raises(ConfigError, match=r"detection\.model: detection\.method 'yolo_obb' needs"):
         check_config(base_config(detection={"method": "yolo_obb", "model": None}))

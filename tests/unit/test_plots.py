@@ -67,3 +67,28 @@ def test_timeline_shows_the_errors_against_the_ground_truth(tmp_path):
     assert errors.loc[errors["frame"] == 20, "id_switches"].item() == 2
     plots.timeline(swapped, frames, tmp_path / "timeline.png", errors)
     assert (tmp_path / "timeline.png").stat().st_size > 10_000
+
+
+def test_timeline_marks_the_suspect_stretches(tmp_path):
+    from matplotlib import colors, image
+
+    from snakeherd.proofreading.suspects import SuspectParams, VideoContext, find
+
+    _, tracks, _ = tables()
+    frames = np.arange(SCENE.n_frames)
+    tracks = tracks.assign(score=0.9)
+    lost = tracks[~((tracks["track_id"] == 1) & tracks["frame"].between(10, 25))]
+    suspects = find(lost, VideoContext(frames, 16.0, 3), SuspectParams())
+    assert len(suspects) and (suspects["reason"] == "count").any()
+    plots.timeline(lost, frames, tmp_path / "plain.png")
+    plots.timeline(lost, frames, tmp_path / "marked.png", suspects=suspects)
+    orange = np.array(colors.to_rgb(plots.SUSPECT_COLOR))
+
+    def orange_pixels(path):
+        pixels = image.imread(path)[..., :3]
+        # The band is orange at alpha 0.3 over the white background.
+        band = 1 - 0.3 * (1 - orange)
+        return int((np.abs(pixels - band).max(axis=2) < 0.03).sum())
+
+    assert orange_pixels(tmp_path / "plain.png") == 0
+    assert orange_pixels(tmp_path / "marked.png") > 1000

@@ -95,6 +95,7 @@ UPSTREAM_BENCHMARKS = f"{UPSTREAM}/benchmarks"
 SYNTHETIC_LOGS = f"{SYNTHETIC}/logs"
 SYNTHETIC_BENCHMARKS = f"{SYNTHETIC}/benchmarks"
 TRACKING = config["tracking"]["enabled"]
+PROOFREADING = TRACKING and config["proofreading"]["enabled"]
 RUNTIME = config["runtime"]
 DETECTION = config["detection"]["method"]
 POSE = config["pose"]["method"]
@@ -183,6 +184,7 @@ def provenance_sources(wildcards):
             "video": video_path(entry.id),
             "predictions": entry.predictions,
             "ground_truth": ground_truth_file(wildcards),
+            "proofread": entry.proofread,
             **MODEL_FILES,
         },
     }
@@ -190,7 +192,8 @@ def provenance_sources(wildcards):
 
 def tracking_inputs():
     """Inputs of tracking: the detections, their keypoints when a pose stage or .slp has them,
-    and SLEAP's poses.slp, which the provenance record written with the tracks describes.
+    SLEAP's poses.slp, which the provenance record written with the tracks describes, and for
+    proofreading the video and the video's proofread file.
 
     Patterns, not an input function: Snakemake calls input functions for every job.
     """
@@ -200,7 +203,17 @@ def tracking_inputs():
         inputs["poses"] = f"{folder}/poses.parquet"
     if SLEAP:
         inputs["poses_slp"] = f"{folder}/poses.slp"
+    if any(entry.proofread for entry in VIDEOS.values()):
+        inputs["proofread"] = proofread_file
+    if PROOFREADING and config["proofreading"]["package"]:
+        # The suspect frames' images go into proofread.pkg.slp.
+        inputs["video"] = video_file
     return inputs
+
+
+def proofread_file(wildcards):
+    """The video's proofread .slp, whose corrections make its tracks of record (or none)."""
+    return VIDEOS[wildcards.video].proofread or []
 
 
 def video_results(wildcards):
@@ -228,9 +241,37 @@ def final_outputs():
         outputs.append(f"{RESULTS}/evaluation_summary.csv")
     outputs += presentation_outputs()
     outputs += analysis_file_outputs()
+    outputs += proofreading_outputs()
     if REPORTING:  # the report covers what exists (report.smk)
         return [path for path in outputs if Path(path).exists()]
     return outputs
+
+
+def suspect_files():
+    """What the track job writes for proofreading: the suspect stretches (also tracks.slp's
+    suggestions) and the SLEAP package of their frames (proofreading.package)."""
+    if not PROOFREADING:
+        return {}
+    folder = f"{RESULTS}/{{video}}"
+    files = {
+        "suspects": f"{folder}/suspects.parquet",
+        "suspects_csv": f"{folder}/suspects.csv",
+    }
+    if config["proofreading"]["package"]:
+        files["package"] = f"{folder}/proofread.pkg.slp"
+    return files
+
+
+def proofreading_outputs():
+    """Per video: the X-AnyLabeling folder of its suspect frames (proofreading.smk), when asked
+    for and the video file is known (its frames are copied)."""
+    if not PROOFREADING or not config["proofreading"]["xanylabeling"]:
+        return []
+    return [
+        f"{RESULTS}/{video_id}/xanylabeling"
+        for video_id in VIDEOS
+        if video_path(video_id) is not None
+    ]
 
 
 def presentation_outputs():
@@ -304,6 +345,8 @@ def plot_inputs():
         inputs["poses"] = f"{upstream}/poses.parquet"
     inputs["ground_truth"] = evaluated_ground_truth
     inputs["provenance"] = f"{folder}/provenance.json"  # the track job writes it
+    if PROOFREADING:
+        inputs["suspects"] = f"{folder}/suspects.parquet"  # the track job writes it too
     return inputs
 
 

@@ -4,6 +4,7 @@ if TRACKING:
         input:
             **tracking_inputs(),
         output:
+            **suspect_files(),
             table=f"{RESULTS}/{{video}}/tracks.parquet",
             csv=f"{RESULTS}/{{video}}/tracks.csv",
             slp=f"{RESULTS}/{{video}}/tracks.slp",
@@ -19,6 +20,7 @@ if TRACKING:
             **job_sizing.rule_resources("track", config, VIDEOS),
         params:
             tracking=config["tracking"],
+            proofreading=config["proofreading"],
             sources=provenance_sources,
             workflow_dir=workflow.basedir,
         script:

@@ -50,7 +50,8 @@ def main(smk):
     if smk.input.get("ground_truth"):
         ground_truth = load_ground_truth(smk.input.ground_truth)
         errors = frame_errors(tracks, ground_truth, frames, smk.params.match_distance)
-    plots.timeline(tracks, frames, smk.output.timeline, errors)
+    suspects = io.read_table(smk.input.suspects, "suspects") if smk.input.get("suspects") else None
+    plots.timeline(tracks, frames, smk.output.timeline, errors, suspects)
     expected = expected_animals(tracks_stage, detection_stage)
     plots.animal_counts(detections, tracks, frames, expected, smk.output.counts)
     plots.score_distributions(detections, poses, smk.output.scores)

@@ -4,6 +4,8 @@ and the video's provenance record (this is its last production job)."""
 from pathlib import Path
 
 from snakeherd import io, slp
+from snakeherd.proofreading import corrections, package
+from snakeherd.proofreading import suspects as suspect_frames
 from snakeherd.provenance import write_video_provenance
 from snakeherd.scripting import logger, run_rule
 from snakeherd.tracking import TrackerParams, identity_names, track
@@ -28,6 +30,8 @@ def main(smk):
         (logger.warning if count.count is None else logger.info)(
             "tracking.max_tracks auto: %s", count.describe()
         )
+    if smk.input.get("proofread"):
+        tracks = apply_corrections(smk, tracks, nodes, detections, detection_stage, params)
     tracks.insert(0, "video_id", smk.wildcards.video)
     named = identity_names(detections) if params.identity_classes else None
     io.write_table(
@@ -41,6 +45,7 @@ def main(smk):
             "nodes": nodes,
             "identities": {str(number): name for number, name in (named or {}).items()},
             "animal_count": count.as_dict() if count is not None else None,
+            "proofread": smk.input.get("proofread") or None,
         },
     )
     io.write_tracks_csv(tracks, smk.output.csv)
@@ -49,6 +54,10 @@ def main(smk):
     video = sources["inputs"]["video"] or detection_stage.get("video") or ""
     if video and Path(video).exists():
         video = str(Path(video).resolve())
+    suggestions, suspect_results = None, {}
+    if smk.output.get("suspects"):
+        suggestions = write_suspects(smk, tracks, detections, detection_stage, frames, video)
+        suspect_results = {"suspects": smk.output.suspects, "suspects_csv": smk.output.suspects_csv}
     slp.write_tracks(
         tracks,
         smk.output.slp,
@@ -57,7 +66,16 @@ def main(smk):
         edges=[tuple(e) for e in skeleton.get("edges", [])],
         n_frames=detection_stage.get("n_frames"),
         track_names=named,
+        suggestions=suggestions,
     )
+    if smk.output.get("package"):
+        embedded = package.write_package(smk.output.slp, video or None, smk.output.package)
+        suspect_results["proofread_package"] = smk.output.package
+        (logger.info if embedded or not suggestions else logger.warning)(
+            "proofread.pkg.slp: %d suspect frames embedded%s",
+            embedded,
+            "" if embedded or not suggestions else " (the video file is not here: no images)",
+        )
     logger.info(
         "%d tracks over %d rows (%d interpolated)",
         tracks["track_id"].nunique(),
@@ -70,13 +88,68 @@ def main(smk):
         video_id=smk.wildcards.video,
         **sources,
         results={
-            **dict(smk.input.items()),
+            # The tables it read (the video and the proofread file are inputs, recorded above).
+            **{
+                name: path
+                for name, path in smk.input.items()
+                if name not in ("video", "proofread") and isinstance(path, str)
+            },
             "tracks": smk.output.table,
             "tracks_csv": smk.output.csv,
             "tracks_slp": smk.output.slp,
+            **suspect_results,
         },
         workflow_dir=smk.params.workflow_dir,
     )
+
+
+def apply_corrections(smk, tracks, nodes, detections, detection_stage, params):
+    """The tracks of record from the video's proofread file (see snakeherd.proofreading)."""
+    video = smk.params.sources["inputs"]["video"] or detection_stage.get("video")
+    n_frames = detection_stage.get("n_frames") or int(detections["frame"].max()) + 1
+    fixes = corrections.read(smk.input.proofread, nodes or [slp.CENTROID_NODE], n_frames, video)
+    selection = detection_stage.get("frame_selection")
+    frames = FrameSelection.parse(selection).frames() if selection else None
+    fixed = corrections.apply(tracks, fixes, params.max_distance, frames)
+    logger.info(
+        "proofread %s: %d corrected frames (%d instances placed by a person)",
+        smk.input.proofread,
+        len(fixed.attrs["corrected_frames"]),
+        int(fixes.instances["user"].sum()),
+    )
+    return fixed
+
+
+def write_suspects(smk, tracks, detections, detection_stage, frames, video) -> list[int]:
+    """The video's suspect stretches as tables; their representative frames (for tracks.slp's
+    labelling suggestions)."""
+    tracks_stage = io.read_metadata(smk.output.table)["stage"]
+    if frames is None:
+        frames = detections["frame"].drop_duplicates().sort_values().to_numpy()
+    context = suspect_frames.context_for(detections, frames, tracks_stage, detection_stage, video)
+    params = suspect_frames.SuspectParams.from_config(smk.params.proofreading)
+    found = suspect_frames.find(tracks, context, params, smk.wildcards.video)
+    io.write_table(
+        found,
+        smk.output.suspects,
+        "suspects",
+        {
+            "method": "suspects",
+            "params": params.as_dict(),
+            "body_length_px": context.body_length,
+            "expected_count": context.expected_count,
+            "frame_size": context.frame_size,
+        },
+    )
+    io.write_csv(found, smk.output.suspects_csv)
+    logger.info(
+        "%d suspect stretches (%d of %d frames flagged); by reason: %s",
+        len(found),
+        len(suspect_frames.flagged_frames(found)),
+        len(frames),
+        found["reason"].value_counts().to_dict(),
+    )
+    return found["frame"].tolist()
 
 
 run_rule(main, snakemake)  # noqa: F821

@@ -33,6 +33,7 @@ class VideoEntry:
     frames: FrameSelection
     ground_truth: str | None = None
     predictions: str | None = None
+    proofread: str | None = None  # a proofread .slp: its corrections make the tracks of record
     synthetic: dict | None = field(default=None, hash=False)
     source: str = "config"  # where the entry came from, for messages
 
@@ -48,6 +49,7 @@ class VideoEntry:
             "frames": str(self.frames),
             "ground_truth": self.ground_truth,
             "predictions": self.predictions,
+            "proofread": self.proofread,
             "synthetic": self.synthetic,
         }
 
@@ -300,12 +302,21 @@ def _entry_from(
             "predictions file",
             "fix the path or remove predictions.",
         )
+    proofread = located(record.get("proofread"))
+    if proofread is not None:
+        _exists(
+            proofread,
+            f"{key}.proofread",
+            "proofread file",
+            "fix the path, or remove proofread to use the tracker's tracks.",
+        )
     return VideoEntry(
         id=video_id,
         path=path,
         frames=frames,
         ground_truth=ground_truth,
         predictions=predictions,
+        proofread=proofread,
         synthetic=synthetic,
         source=where,
     )

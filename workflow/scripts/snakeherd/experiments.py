@@ -23,7 +23,14 @@ from snakeherd.errors import ConfigError
 
 # The sections no stage before tracking reads (checked by tests/unit/test_experiments.py against
 # the rule files): a variant that changes only these shares its detections and poses.
-DOWNSTREAM_SECTIONS = ("experiment", "tracking", "evaluation", "outputs", "resources")
+DOWNSTREAM_SECTIONS = (
+    "experiment",
+    "tracking",
+    "proofreading",
+    "evaluation",
+    "outputs",
+    "resources",
+)
 # Every variant runs on the same videos. A video's own settings are no part of any key: its jobs
 # see them as inputs and params, so adding or changing a video reruns only that video's jobs.
 VIDEO_KEYS = ("videos", "sample_sheet")

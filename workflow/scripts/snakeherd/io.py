@@ -61,6 +61,15 @@ CORE_COLUMNS: dict[str, dict[str, pa.DataType]] = {
     "evaluation": {
         "video_id": pa.string(),
     },
+    "suspects": {
+        "video_id": pa.string(),
+        "frame": pa.int64(),
+        "start_frame": pa.int64(),
+        "end_frame": pa.int64(),
+        "track_ids": pa.string(),
+        "reason": pa.string(),
+        "severity": pa.float64(),
+    },
 }
 
 # The desktop tracking tool's CSV columns, so existing analysis scripts read our tracks.

@@ -33,6 +33,9 @@ STYLE = {
 WIDTH_IN = 8.0
 
 
+SUSPECT_COLOR = "tab:orange"
+
+
 def rgb(track_id: int) -> tuple[float, float, float]:
     """A track's colour for matplotlib (the overlay's BGR colour, as RGB in 0..1)."""
     blue, green, red = track_color(track_id)
@@ -118,11 +121,13 @@ def timeline(
     processed_frames: np.ndarray,
     path,
     errors: pd.DataFrame | None = None,
+    suspects: pd.DataFrame | None = None,
 ) -> None:
     """One row per track over the processed frames: detected (solid), interpolated (light),
     missing (blank); a triangle where a track starts, a square where it ends. With ``errors``
     (:func:`snakeherd.evaluation.frame_errors`), a panel below shows the misses, false positives
-    and ID switches against the ground truth on the same frames."""
+    and ID switches against the ground truth on the same frames. With ``suspects``
+    (:mod:`snakeherd.proofreading.suspects`), a band marks each suspect stretch."""
     track_ids = sorted(tracks["track_id"].unique()) if len(tracks) else []
     rows = max(len(track_ids), 1)
     height = min(1.2 + 0.22 * rows, 14.0)
@@ -166,11 +171,16 @@ def timeline(
         axes.set_yticklabels([str(int(t)) for t in track_ids], fontsize=7 if rows > 30 else 9)
         axes.set_ylim(rows - 0.5, -0.5)
         _shade_gaps(axes, processed_frames)
-        axes.set_title(
+        title = (
             "Track timeline: solid = detected, light = interpolated, blank = missing; "
-            "> start, ■ end",
-            fontsize=9,
+            "> start, ■ end"
         )
+        if suspects is not None and len(suspects):
+            for start, end in zip(suspects["start_frame"], suspects["end_frame"], strict=True):
+                axes.axvspan(start - 0.5, end + 0.5, color=SUSPECT_COLOR, alpha=0.3, zorder=0,
+                             linewidth=0)  # fmt: skip
+            title += f"; orange: {len(suspects)} suspect stretches"
+        axes.set_title(title, fontsize=9)
 
 
 def _errors_panel(axes, errors: pd.DataFrame, processed_frames: np.ndarray) -> None:

@@ -180,7 +180,8 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         return _cpu_rule_cost(mem_mb_per_frame=0.03, seconds_per_frame=0.01)
     if rule == "track":
         # Measured: 300 frames of 8 animals in ~5 s, peak RSS 180 MB; then the provenance
-        # record's checksums of the video and the results (~300 MB/s).
+        # record's checksums of the video and the results (~300 MB/s). The suspect frames
+        # (proofreading: at most 200 decoded and PNG-encoded, ~0.04 s each) fit in the margins.
         return _cpu_rule_cost(
             mem_mb_per_frame=0.01, seconds_per_frame=0.02, seconds_per_megapixel=0.002
         )
@@ -214,6 +215,10 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # (frames x nodes x 3 float64) compressed to its NWB file. Measured on the fly clip
         # (1100 frames, 2 tracks, 6 nodes): ~6 s, peak RSS ~250 MB.
         return _cpu_rule_cost(mem_mb_per_frame=0.02, base_seconds=30, seconds_per_frame=0.002)
+    if rule == "xanylabeling_export":
+        # One decoded frame at a time, written as PNG with a small JSON (at most
+        # proofreading.max_per_video frames), and the tables.
+        return _cpu_rule_cost(base_seconds=60, mem_mb_per_frame=0.02, mem_mb_per_megapixel=20)
     if rule == "batch_summary":
         # Reads every video's tables once (one at a time) and the benchmark files.
         return _cpu_rule_cost(base_seconds=30, mem_mb_per_frame=0.01)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-COLUMNS = ("id", "path", "frames", "ground_truth", "predictions")
+COLUMNS = ("id", "path", "frames", "ground_truth", "predictions", "proofread")
 
 
 def _check_cell_counts(path: str) -> None:
@@ -64,7 +64,7 @@ def read(path: str):
         raise ConfigError(
             f"sample_sheet {path} cannot be read as a tab-separated table: {error}",
             "save it as TSV with a header line: id, path, and optionally frames, ground_truth, "
-            "predictions.",
+            "predictions, proofread.",
         ) from None
     sheet.columns = [str(c).strip() for c in sheet.columns]
     unknown = [c for c in sheet.columns if c not in COLUMNS]

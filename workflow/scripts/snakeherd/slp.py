@@ -222,6 +222,7 @@ def write_tracks(
     edges: list[tuple[str, str]] | None = None,
     n_frames: int | None = None,
     track_names: dict[int, str] | None = None,
+    suggestions: list[int] | None = None,
 ) -> None:
     """Write tracks as a SLEAP labels file (predicted instances, one ``Track`` per track id).
 
@@ -229,6 +230,8 @@ def write_tracks(
     without nodes each instance is a single ``centroid`` point at the track position. The video
     is referenced by path (it need not exist; SLEAP asks for it when it does not). Tracks are
     named ``track_<id>``, or by ``track_names`` (a multi-class model's identity classes).
+    ``suggestions`` (frame indices, e.g. the suspect frames) become SLEAP's labelling
+    suggestions, which its GUI walks through.
     """
     sio = _sleap_io()
     if not nodes:
@@ -280,6 +283,10 @@ def write_tracks(
         videos=[video],
         skeletons=[skeleton],
         tracks=[track_objects[t] for t in track_ids],
+        suggestions=[
+            sio.SuggestionFrame(video=video, frame_idx=int(frame))
+            for frame in sorted(set(suggestions or []))
+        ],
     )
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

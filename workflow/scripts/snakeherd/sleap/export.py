@@ -2,8 +2,9 @@
 
 Runs inside the SLEAP environment. ``sleap-nn export`` writes the artifact at the video's frame
 size (sleap-nn freezes the size at export; a centered-instance model is exported at its crop
-size). A top-down pair, plain or multi-class, is exported one model each, into the sub-folders
-``TOPDOWN_PARTS`` names, which the stage composes as the checkpoint path composes
+size); a SLEAP ≤ 1.4 folder is exported from the checkpoint sleap-nn's own legacy loader makes of
+it (:mod:`.legacy`). A top-down pair, plain or multi-class, is exported one model each, into the
+sub-folders ``TOPDOWN_PARTS`` names, which the stage composes as the checkpoint path composes
 the pair.
 :func:`.graph.expose_confmaps` lets the stage refine the peaks; then
 the parity check runs the checkpoint and the export on a few real frames and measures how far
@@ -26,7 +27,7 @@ from pathlib import Path
 from ..errors import SnakeherdError
 from ..runtimes import table
 from ..video import FrameSelection, probe
-from . import graph
+from . import graph, legacy
 from .checkpoints import require_safe
 from .corrections import SIZE_MATCHED_TYPES, ExportGeometry, training_max_hw
 from .parity import parity_check
@@ -181,6 +182,7 @@ def export_and_check(
     require_safe(model_paths, trust_model_files)
     folder = Path(folder)
     temporary = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    converted = folder.with_name(f".{folder.name}.legacy-{os.getpid()}")
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.parent.mkdir(parents=True, exist_ok=True)
     fmt = table.get(runtime).family  # sleap-nn export names its formats as the families
@@ -190,10 +192,18 @@ def export_and_check(
         logger.info("export with %d instance slots (%s)", max_instances, limit_source)
     started = time.perf_counter()
     try:
+        legacy_paths = [str(path) for path in model_paths if legacy.is_legacy(path)]
+        # sleap-nn exports checkpoints only; the parity check still runs the legacy folders.
+        export_paths = [
+            str(legacy.as_checkpoint(path, converted / Path(path).name))
+            if str(path) in legacy_paths
+            else path
+            for path in model_paths
+        ]
         on_crops = kind == "crops"
         if kind in ("topdown", "multi_class_topdown"):
             # One export per model, composed by the stage as the checkpoint path composes them.
-            centroid, instance = model_paths
+            centroid, instance = export_paths
             centroid_part, instance_part = TOPDOWN_PARTS
             instance_type = "centered_instance" if kind == "topdown" else kind
             parts = [
@@ -202,7 +212,7 @@ def export_and_check(
             ]
         else:
             frame_hw = None if on_crops else (height, width)
-            parts = [(kind, temporary, model_paths, frame_hw, max_instances)]
+            parts = [(kind, temporary, export_paths, frame_hw, max_instances)]
         exported = [
             _export_part(paths, out, fmt, frame_hw, slots, part_type)
             for part_type, out, paths, frame_hw, slots in parts
@@ -251,6 +261,7 @@ def export_and_check(
             "parity_frames": [int(f) for f in frames],
             "max_instances": max_instances,
             "max_instances_from": limit_source,
+            "legacy_models": legacy_paths,  # SLEAP ≤ 1.4 folders, exported as sleap-nn loads them
             "reference": "checkpoint on cpu (sleap-nn predict defaults)",
             "measure": "distance (px) between matched keypoints, checkpoint vs export",
             "tolerance_px": tolerance_px,
@@ -284,3 +295,4 @@ def export_and_check(
         return report
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+        shutil.rmtree(converted, ignore_errors=True)

@@ -1,8 +1,15 @@
 """SLEAP model folders: what they are, which pipeline they form, where their exports go.
 
 Runs in the main environment (no sleap-nn): a model folder is judged from its files and its
-``training_config.yaml`` alone, so a bad folder or an impossible combination is rejected while
-Snakemake parses the config, before any job.
+training config alone, so a bad folder or an impossible combination is rejected while Snakemake
+parses the config, before any job.
+
+Two kinds of folder:
+
+* a **sleap-nn** model: ``best.ckpt`` + ``training_config.yaml`` (what ``sleap-nn train`` writes);
+* a **SLEAP ≤ 1.4** model (TensorFlow/Keras): ``best_model.h5`` + ``training_config.json`` with a
+  UNet backbone, which sleap-nn converts to torch itself when it loads the folder (the export
+  rule exports what that conversion loads: :mod:`.legacy`).
 
 Pipelines (``pose.models`` with ``pose.method: sleap``):
 
@@ -31,6 +38,20 @@ from ..runtimes import table
 
 CHECKPOINT = "best.ckpt"
 TRAINING_CONFIGS = ("training_config.yaml", "training_config.json")
+LEGACY_CHECKPOINT = "best_model.h5"
+LEGACY_CONFIG = "training_config.json"
+LEGACY = "SLEAP ≤ 1.4"
+# SLEAP ≤ 1.4 head names, as the model types sleap-nn maps them to.
+LEGACY_HEADS = {
+    "single_instance": "single_instance",
+    "centroid": "centroid",
+    "centered_instance": "centered_instance",
+    "multi_instance": "bottomup",
+    "multi_class_bottomup": "multi_class_bottomup",
+    "multi_class_topdown": "multi_class_topdown",
+}
+# sleap-nn converts SLEAP ≤ 1.4 weights into its own UNet only.
+LEGACY_BACKBONES = ("unet",)
 
 SUPPORTED_TYPES = (
     "single_instance",
@@ -53,10 +74,11 @@ class SleapModel:
     crop_size: int | None
     node_names: tuple[str, ...]
     class_names: tuple[str, ...] = ()
+    legacy: bool = False  # a SLEAP ≤ 1.4 folder (best_model.h5 + training_config.json)
 
     @property
     def checkpoint(self) -> str:
-        return str(Path(self.path) / CHECKPOINT)
+        return str(Path(self.path) / (LEGACY_CHECKPOINT if self.legacy else CHECKPOINT))
 
     @property
     def name(self) -> str:
@@ -85,6 +107,11 @@ class SleapPipeline:
     @property
     def node_names(self) -> tuple[str, ...]:
         return self.models[-1].node_names
+
+    @property
+    def legacy(self) -> bool:
+        """Whether any of its models is a SLEAP ≤ 1.4 folder."""
+        return any(model.legacy for model in self.models)
 
     def files(self) -> list[str]:
         return [file for model in self.models for file in model.files()]
@@ -128,8 +155,8 @@ def _head_type(config: dict, folder: Path, config_name: str) -> tuple[str, dict]
             f"SLEAP model {folder}: {config_name} has "
             + (f"the heads {sorted(active)}" if active else "no model head")
             + ", not one sleap-nn model type.",
-            "point pose.models at a folder written by `sleap-nn train` (SLEAP 1.x TensorFlow "
-            "models must be converted or retrained with sleap-nn).",
+            "point pose.models at a folder written by `sleap-nn train`, or at a SLEAP ≤ 1.4 "
+            "folder as SLEAP wrote it (best_model.h5 and training_config.json, no best.ckpt).",
         )
     model_type, head = next(iter(active.items()))
     if model_type not in SUPPORTED_TYPES:
@@ -149,28 +176,45 @@ def _names(items) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _present(folder: Path) -> str:
+    return ", ".join(sorted(p.name for p in folder.iterdir())[:8]) or "nothing"
+
+
+def _is_legacy_config(config: dict) -> bool:
+    """A SLEAP ≤ 1.4 training config: ``model.backbone`` / ``model.heads``, no ``model_config``."""
+    model = config.get("model")
+    return "model_config" not in config and isinstance(model, dict) and "heads" in model
+
+
 def inspect_model(path: str, key: str = "pose.models") -> SleapModel:
     """Check one model folder and read its type; raises :class:`ConfigError`."""
     folder = Path(path)
     if not folder.is_dir():
         raise ConfigError(
             f"{key}: {path} is not a folder; the SLEAP pose stage takes trained sleap-nn "
-            "model folders (with best.ckpt and training_config.yaml).",
+            "model folders (with best.ckpt and training_config.yaml) or SLEAP ≤ 1.4 model "
+            "folders (with best_model.h5 and training_config.json).",
             "give the model folder (not a file inside it).",
         )
     configs = [folder / name for name in TRAINING_CONFIGS if (folder / name).is_file()]
+    if not (folder / CHECKPOINT).is_file() and (folder / LEGACY_CONFIG).is_file():
+        config = _read_training_config(folder / LEGACY_CONFIG)
+        if _is_legacy_config(config):
+            return inspect_legacy_model(folder, config, key)
     missing = []
     if not (folder / CHECKPOINT).is_file():
         missing.append(CHECKPOINT)
     if not configs:
         missing.append(TRAINING_CONFIGS[0])
     if missing:
-        present = sorted(p.name for p in folder.iterdir())[:8]
         raise ConfigError(
             f"{key}: SLEAP model folder {path} lacks {' and '.join(missing)} "
-            f"(it has: {', '.join(present) or 'nothing'}).",
+            f"(it has: {_present(folder)}); it is neither a sleap-nn model folder (best.ckpt "
+            f"and training_config.yaml) nor a {LEGACY} one (best_model.h5 and "
+            "training_config.json).",
             "point pose.models at the folder `sleap-nn train` wrote, which holds best.ckpt "
-            "and training_config.yaml.",
+            "and training_config.yaml, or at the folder SLEAP ≤ 1.4 trained into, which holds "
+            "best_model.h5 and training_config.json.",
         )
     config = _read_training_config(configs[0])
     model_type, head = _head_type(config, folder, configs[0].name)
@@ -181,23 +225,87 @@ def inspect_model(path: str, key: str = "pose.models") -> SleapModel:
     confmaps = head.get("confmaps") or {}
     if not nodes:
         nodes = _names(confmaps.get("part_names"))
-    class_names: tuple[str, ...] = ()
-    for part in ("class_vectors", "class_maps"):
-        classes = (head.get(part) or {}).get("classes")
-        if classes:
-            class_names = _names(classes)
     return SleapModel(
         path=str(folder),
         model_type=model_type,
         training_config=str(configs[0]),
         crop_size=int(crop_size) if crop_size else None,
         node_names=nodes,
-        class_names=class_names,
+        class_names=_class_names(head),
+    )
+
+
+def _class_names(head: dict) -> tuple[str, ...]:
+    class_names: tuple[str, ...] = ()
+    for part in ("class_vectors", "class_maps"):
+        classes = (head.get(part) or {}).get("classes")
+        if classes:
+            class_names = _names(classes)
+    return class_names
+
+
+def _legacy_node_names(config: dict, head: dict) -> tuple[str, ...]:
+    """The skeleton's nodes, as sleap-nn decodes them (its part order), else the head's parts."""
+    from sleap_io.io.skeleton import decode_training_config
+
+    try:
+        skeletons = decode_training_config(config)
+    except (ValueError, KeyError, TypeError, IndexError):
+        skeletons = []
+    if not isinstance(skeletons, list):
+        skeletons = [skeletons]
+    if skeletons:
+        return tuple(skeletons[0].node_names)
+    return _names(head.get("part_names") or (head.get("confmaps") or {}).get("part_names"))
+
+
+def inspect_legacy_model(folder: Path, config: dict, key: str = "pose.models") -> SleapModel:
+    """A SLEAP ≤ 1.4 folder: UNet backbone, one head sleap-nn maps, ``best_model.h5`` beside it."""
+    where = f"{key}: {LEGACY} model folder {folder}"
+    model = config["model"]
+    backbones = sorted(
+        name for name, value in (model.get("backbone") or {}).items() if value is not None
+    )
+    if backbones != list(LEGACY_BACKBONES):
+        raise ConfigError(
+            f"{where} has the backbone {', '.join(backbones) or 'none'} in "
+            f"{LEGACY_CONFIG}; sleap-nn converts {LEGACY} models with a UNet backbone only.",
+            "retrain the model with a UNet backbone (in SLEAP ≤ 1.4, or with `sleap-nn "
+            "train`), or run those videos in SLEAP ≤ 1.4 and give the predictions (.slp) "
+            "instead.",
+        )
+    heads = {name: head for name, head in (model.get("heads") or {}).items() if head is not None}
+    if len(heads) != 1 or next(iter(heads)) not in LEGACY_HEADS:
+        raise ConfigError(
+            f"{where} has "
+            + (f"the heads {sorted(heads)}" if heads else "no model head")
+            + f" in {LEGACY_CONFIG}; sleap-nn runs {LEGACY} models with one of the heads "
+            f"{', '.join(LEGACY_HEADS)}.",
+            "point pose.models at a pose model folder (single-instance, bottom-up, or a "
+            "centroid + centered-instance pair).",
+        )
+    if not (folder / LEGACY_CHECKPOINT).is_file():
+        raise ConfigError(
+            f"{where} has {LEGACY_CONFIG} but no {LEGACY_CHECKPOINT}, the model's weights "
+            f"(it has: {_present(folder)}).",
+            f"copy {LEGACY_CHECKPOINT} from the folder SLEAP trained the model into, or point "
+            "pose.models at that folder.",
+        )
+    head_name, head = next(iter(heads.items()))
+    crop_size = ((config.get("data") or {}).get("instance_cropping") or {}).get("crop_size")
+    return SleapModel(
+        path=str(folder),
+        model_type=LEGACY_HEADS[head_name],
+        training_config=str(folder / LEGACY_CONFIG),
+        crop_size=int(crop_size) if crop_size else None,
+        node_names=_legacy_node_names(config, head),
+        class_names=_class_names(head),
+        legacy=True,
     )
 
 
 def _describe(models) -> str:
-    return ", ".join(f"{m.path} ({m.model_type})" for m in models)
+    return ", ".join(f"{m.path} ({LEGACY + ' ' if m.legacy else ''}{m.model_type})" for m in models)
 
 
 def resolve_pipeline(paths: list[str], detection_method: str) -> SleapPipeline:
@@ -220,7 +328,9 @@ def resolve_pipeline(paths: list[str], detection_method: str) -> SleapPipeline:
             raise ConfigError(
                 f"pose.models: centered-instance model {models[0].path} has no crop_size in "
                 "its training config.",
-                "use a centered-instance model trained by sleap-nn (it records crop_size).",
+                "use a centered-instance model whose training config records its crop size "
+                "(sleap-nn: data_config.preprocessing.crop_size; SLEAP ≤ 1.4: "
+                "data.instance_cropping.crop_size).",
             )
         return SleapPipeline("crops", tuple(models))
 
@@ -230,7 +340,8 @@ def resolve_pipeline(paths: list[str], detection_method: str) -> SleapPipeline:
             return SleapPipeline(model.model_type, (model,))
         if model.model_type == "centroid":
             raise ConfigError(
-                f"pose.models: {model.path} is a centroid model, which finds animals but "
+                f"pose.models: {model.path} is a {LEGACY + ' ' if model.legacy else ''}"
+                "centroid model, which finds animals but "
                 "not their keypoints.",
                 "add its centered-instance model to pose.models (a top-down pair).",
             )
@@ -259,7 +370,8 @@ def resolve_pipeline(paths: list[str], detection_method: str) -> SleapPipeline:
                 if other.crop_size is None:
                     raise ConfigError(
                         f"pose.models: {other.path} has no crop_size in its training config.",
-                        "use a centered-instance model trained by sleap-nn.",
+                        "use a centered-instance model whose training config records its crop "
+                        "size (as sleap-nn and SLEAP ≤ 1.4 write it after training).",
                     )
                 return SleapPipeline(kind, (centroid, other))
         raise ConfigError(

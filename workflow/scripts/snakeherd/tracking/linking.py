@@ -29,6 +29,7 @@ of animals is known (``max_tracks``, given or estimated), tracking runs in three
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -46,6 +47,7 @@ from .stitching import (
     motion_cost,
     posture_similarity,
     renumber,
+    rows_by_fragment,
 )
 
 
@@ -80,7 +82,7 @@ def split_at_meetings(
     ends = fragment_ends(instances, tracklet, n)
     present = np.bincount(tracklet[valid], minlength=n) > 0
     # Rows by tracklet, then frame; and each row's successor in its tracklet.
-    order = valid[np.lexsort((instances.frame[valid], tracklet[valid]))]
+    order, _ = rows_by_fragment(tracklet, n)
     successor = np.full(len(tracklet), -1, dtype=np.int64)
     same = tracklet[order[1:]] == tracklet[order[:-1]]
     successor[order[:-1][same]] = order[1:][same]
@@ -229,10 +231,8 @@ def fill_in(
     identity = identity.copy()
     if not (identity >= 0).any():
         return identity
-    by_tracklet = np.flatnonzero(tracklet >= 0)
-    by_tracklet = by_tracklet[np.argsort(tracklet[by_tracklet], kind="stable")]
-    bounds = np.flatnonzero(np.diff(tracklet[by_tracklet])) + 1
-    groups = np.split(by_tracklet, bounds)
+    order, bounds = rows_by_fragment(tracklet, int(tracklet.max()) + 1)
+    groups = [order[start:stop] for start, stop in itertools.pairwise(bounds) if stop > start]
     left = [rows for rows in groups if identity[rows[0]] < 0]
     left.sort(key=len, reverse=True)  # long tracklets first: they are the surest
     n_identities = int(identity.max()) + 1

@@ -45,12 +45,19 @@ class FragmentEnds:
     log_length: np.ndarray
 
 
+def rows_by_fragment(track: np.ndarray, n_tracks: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of every fragment 0 .. n_tracks-1 in ``track`` (-1: none), each in frame order
+    (instances' rows are): fragment f's rows are ``order[bounds[f]:bounds[f + 1]]``."""
+    valid = np.flatnonzero(track >= 0)
+    order = valid[np.argsort(track[valid], kind="stable")]
+    counts = np.bincount(track[order], minlength=n_tracks)
+    return order, np.concatenate([[0], np.cumsum(counts)])
+
+
 def fragment_ends(instances: Instances, track: np.ndarray, n_tracks: int) -> FragmentEnds:
     """The ends of every fragment numbered 0 .. n_tracks-1 in ``track`` (-1: no fragment)."""
-    valid = np.flatnonzero(track >= 0)
-    order = valid[np.argsort(track[valid], kind="stable")]  # rows by fragment, then frame
-    counts = np.bincount(track[order], minlength=n_tracks)
-    bounds = np.concatenate([[0], np.cumsum(counts)])
+    order, bounds = rows_by_fragment(track, n_tracks)
+    counts = np.diff(bounds)
     ends = FragmentEnds(
         first=np.zeros(n_tracks, dtype=np.int64),
         last=np.zeros(n_tracks, dtype=np.int64),

@@ -1,0 +1,93 @@
+"""Corrections back in, on real data: the proofread ground truth of the courtship clip becomes the
+tracks of record; one fixed swap on the fly clip fixes the rest of the track; bad files are
+refused with their name and the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sleap_io
+
+from snakeherd import slp
+from snakeherd.errors import InputFileError
+from snakeherd.evaluation import evaluate_tracks, load_ground_truth
+from snakeherd.proofreading import corrections
+from snakeherd.tracking import TrackerParams, track
+from tests.support.proofreading import FLY_TRACKS, fly_tracks, inject_errors
+
+FLY_VIDEO = "tracking/centered_pair_low_quality.mp4"
+
+
+@pytest.fixture(scope="module")
+def flies(shared_data):
+    clean, _ = fly_tracks(shared_data / FLY_TRACKS)
+    nodes = [c[: -len(".x")] for c in clean.columns if c.endswith(".x")]
+    return clean, nodes
+
+
+def write(tracks, nodes, path, video):
+    slp.write_tracks(tracks, str(path), video_path=str(video), nodes=nodes, n_frames=1100)
+
+
+def test_one_fixed_swap_fixes_the_rest_of_the_track(flies, shared_data, tmp_path):
+    clean, nodes = flies
+    clean = clean[clean["frame"] < 400].reset_index(drop=True)  # enough, and quick
+    swapped, _ = inject_errors(clean, swaps=[200], drops=[], low_scores=[])
+    video = shared_data / FLY_VIDEO
+    write(swapped, nodes, tmp_path / "tracks.slp", video)
+    # The person swaps the two flies' tracks on frame 200 in the GUI and saves.
+    labels = sleap_io.load_slp(str(tmp_path / "tracks.slp"), open_videos=False)
+    (frame,) = [f for f in labels.labeled_frames if f.frame_idx == 200]
+    first, second = frame.instances
+    first.track, second.track = second.track, first.track
+    sleap_io.save_slp(labels, str(tmp_path / "proofread.slp"), verbose=False)
+
+    fixes = corrections.read(str(tmp_path / "proofread.slp"), nodes, 1100, str(video))
+    fixed = corrections.apply(swapped, fixes, max_distance=40.0)
+    assert len(fixed) == len(clean) and fixed.attrs["corrected_frames"] == [200]
+    assert (fixed["track_id"].to_numpy() == clean["track_id"].to_numpy()).all()
+    later = fixed["frame"] > 200  # predictions kept as they were, identities carried
+    np.testing.assert_array_equal(fixed.loc[later, "x"], clean.loc[later, "x"])
+    assert (fixed.loc[fixed["frame"] != 200, "det_id"] >= 0).all()
+
+
+def test_the_ground_truth_as_corrections_gives_the_ground_truth(shared_data):
+    clip = shared_data / "tracking" / "sleap_clip"
+    frames = np.arange(500)  # enough for swaps and misses to fix, and quick
+    predictions = slp.read_predictions(str(clip / "clip.predictions.slp"), "clip", frames=frames)
+    tracks = track(
+        predictions.detections, predictions.poses, TrackerParams(max_tracks=2), frames,
+        predictions.nodes,
+    )  # fmt: skip
+    before = evaluate_tracks(tracks, truth := load_ground_truth(str(clip / "clip.2node.slp")),
+                             frames, match_distance=1.0).iloc[0]  # fmt: skip
+    assert before["IDF1"] < 0.9  # within 1 px: the predictions are far from the truth
+    truth_file = str(clip / "clip.2node.slp")
+    fixes = corrections.read(truth_file, predictions.nodes, 1500, str(clip / "clip.mp4"))
+    assert fixes.instances["user"].all()
+    fixed = corrections.apply(tracks, fixes, max_distance=40.0, frames=frames)
+    row = evaluate_tracks(fixed, truth, frames, match_distance=1.0).iloc[0]
+    assert row["IDF1"] == 1.0 and row["id_switches"] == 0 and row["misses"] == 0
+    assert len(fixed) == (truth["frame"] < 500).sum()
+
+
+def test_bad_corrections_files_are_refused_with_their_name(flies, shared_data, tmp_path):
+    _, nodes = flies
+    video = str(shared_data / FLY_VIDEO)
+    source = str(shared_data / FLY_TRACKS)
+    clip = shared_data / "tracking" / "sleap_clip"
+    with pytest.raises(InputFileError, match="skeleton") as error:
+        corrections.read(str(clip / "clip.slp"), nodes, 1100, video)
+    assert "clip.slp" in str(error.value)
+    with pytest.raises(InputFileError, match=r"of the video \['clip.mp4'\]"):
+        corrections.read(str(clip / "clip.2node.slp"), ["head", "thorax"], 1500, video)
+    with pytest.raises(InputFileError, match="labels frame 100; the video has frames 0-99"):
+        corrections.read(source, nodes, 100, video)
+    empty = tmp_path / "empty.slp"
+    labels = sleap_io.load_slp(source, open_videos=False)
+    labels.labeled_frames = []
+    sleap_io.save_slp(labels, str(empty), verbose=False)
+    with pytest.raises(InputFileError, match=r"empty\.slp holds no labelled frames"):
+        corrections.read(str(empty), nodes, 1100, video)
+    with pytest.raises(InputFileError, match="not found"):
+        corrections.read(str(tmp_path / "missing.slp"), nodes, 1100, video)

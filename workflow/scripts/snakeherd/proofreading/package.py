@@ -1,0 +1,45 @@
+"""A SLEAP package of a video's suspect frames: their images embedded, with the tracks'
+predictions and the suspect frames as labelling suggestions, so a person can proofread in the
+SLEAP GUI on a laptop without the raw video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputFileError
+
+
+def write_package(tracks_slp: str, video: str | None, path: str) -> int:
+    """Write ``path`` (a ``.pkg.slp``) from ``tracks_slp``'s suggestions (the suspect frames):
+    those frames of ``video`` embedded, with the predictions on them. Returns the number of
+    frames embedded. Without the video file (a track-only video given without it) the package
+    holds the predictions and suggestions without images (SLEAP then asks for the video)."""
+    import sleap_io
+
+    labels = sleap_io.load_slp(tracks_slp, open_videos=False)
+    if len(labels.videos) != 1:
+        raise InputFileError(
+            f"{tracks_slp} holds {len(labels.videos)} videos; a proofreading package is made "
+            "from one video's tracks.",
+            "re-run the track job of this video.",
+        )
+    wanted = {int(suggestion.frame_idx) for suggestion in labels.suggestions}
+    labels.labeled_frames = [
+        frame for frame in labels.labeled_frames if int(frame.frame_idx) in wanted
+    ]
+    replacement = None
+    if video is not None and Path(video).is_file():
+        replacement = sleap_io.Video.from_filename(str(video))
+        labels.replace_videos(old_videos=[labels.videos[0]], new_videos=[replacement])
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp.slp")
+    try:
+        embed = "suggestions" if replacement is not None and wanted else False
+        sleap_io.save_slp(labels, str(temporary), embed=embed, verbose=False)
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
+        if replacement is not None:
+            replacement.close()
+    return len(wanted) if replacement is not None else 0

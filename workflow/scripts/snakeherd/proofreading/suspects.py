@@ -1,0 +1,417 @@
+"""Suspect frames: the stretches of a video's tracks a person should check, ranked.
+
+Every check flags frames (with the tracks involved and a severity, how far past its threshold the
+frame is, 1 = at it); flags of one reason and the same tracks that follow each other within
+``merge_gap`` frames become one stretch, shown at its most severe frame. The stretches are ranked
+by severity and the ``max_per_video`` first are kept, so a long video gives a list a person can
+work through. Reasons (:data:`REASONS`):
+
+- ``count``: the frame holds another number of tracked animals than expected;
+- ``low_score``: an instance's score, or its keypoints' mean score, is low for this video (more
+  than ``score_robust_sd`` robust standard deviations below the video's median) or below the
+  absolute floor;
+- ``track_start`` / ``track_end``: a track starts after the first processed frame or ends before
+  the last, away from the frame's border (the tracker lost an animal, or took a false one);
+- ``interpolated``: a hole of ``min_interpolated_gap`` frames or more that the tracker filled in;
+- ``gap``: a track resumes after a hole it did not fill in (the tracker stitched across it);
+- ``close``: two animals closer than ``close_distance`` body lengths (where identities swap);
+- ``jump``: a track moves faster than ``jump_factor`` times the video's 99th-percentile speed;
+- ``heading_flip``: a track's heading turns by more than ``heading_flip`` rad in one frame.
+
+Units: frames, px (body lengths where said: the median long side of the video's detections).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REASONS = (
+    "count",
+    "low_score",
+    "track_start",
+    "track_end",
+    "interpolated",
+    "gap",
+    "close",
+    "jump",
+    "heading_flip",
+)
+COLUMNS = [
+    "video_id",
+    "frame",
+    "start_frame",
+    "end_frame",
+    "track_ids",
+    "reason",
+    "severity",
+    "rank",
+    "detail",
+]
+MAX_SEVERITY = 10.0
+ACROSS_TRACKS = ("count", "jump", "heading_flip")
+"""Reasons whose flags of different tracks join into one stretch."""
+
+
+@dataclass(frozen=True)
+class SuspectParams:
+    """The config's ``proofreading`` section (units and reasons in config/README.md)."""
+
+    enabled: bool = True
+    max_per_video: int = 200  # stretches kept, most severe first
+    merge_gap: int = 5  # frames: flags of one reason and tracks this close form one stretch
+    score_robust_sd: float = 4.0  # robust SDs below the video's median score
+    score_floor: float = 0.2  # scores below this are always suspect (the detector's unit)
+    keypoint_score_floor: float = 0.2  # mean keypoint score below this is always suspect
+    edge_margin: float = 1.0  # body lengths from the frame's border: a track may start there
+    min_interpolated_gap: int = 3  # frames: shorter filled-in holes are not flagged
+    close_distance: float = 0.5  # body lengths between two animals' centres
+    jump_factor: float = 3.0  # times the video's 99th-percentile speed
+    heading_flip: float = 2.0  # rad of heading change between consecutive frames
+
+    @classmethod
+    def from_config(cls, section: dict | None) -> SuspectParams:
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in (section or {}).items() if key in names})
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VideoContext:
+    """What the checks need to know about the video besides its tracks."""
+
+    frames: np.ndarray  # the processed frame indices, sorted
+    body_length: float  # px: an animal's typical length
+    expected_count: int | None = None  # None: the count most processed frames hold
+    frame_size: tuple[int, int] | None = None  # (width, height) px; None: border not known
+
+
+def body_length(detections: pd.DataFrame) -> float:
+    """px: the median long side of the video's detection boxes (1 when there are none)."""
+    if detections.empty or "w" not in detections:
+        return 1.0
+    sides = np.maximum(detections["w"].to_numpy(float), detections["h"].to_numpy(float))
+    sides = sides[np.isfinite(sides) & (sides > 0)]
+    return float(np.median(sides)) if len(sides) else 1.0
+
+
+def expected_count(tracks_stage: dict, detection_stage: dict | None = None) -> int | None:
+    """The number of animals the run was told or estimated (None when neither)."""
+    max_tracks = (tracks_stage.get("params") or {}).get("max_tracks")
+    if isinstance(max_tracks, int):
+        return max_tracks
+    estimate = (tracks_stage.get("animal_count") or {}).get("count")
+    if estimate is not None:
+        return int(estimate)
+    n_animals = ((detection_stage or {}).get("params") or {}).get("n_animals")
+    return int(n_animals) if n_animals else None
+
+
+def context_for(
+    detections: pd.DataFrame,
+    frames: np.ndarray,
+    tracks_stage: dict,
+    detection_stage: dict | None = None,
+    video: str | None = None,
+) -> VideoContext:
+    """What the checks need to know of a video: from its detections, the processed ``frames``,
+    the tracks' and detections' stage records and the video file (its frame size; ``None`` or a
+    missing file: the border is not known)."""
+    frame_size = None
+    if video and Path(video).is_file():
+        from ..video import probe  # OpenCV: only when a video is there to measure
+
+        info = probe(video)
+        frame_size = (info.width, info.height)
+    return VideoContext(
+        frames=np.asarray(frames, dtype=np.int64),
+        body_length=body_length(detections),
+        expected_count=expected_count(tracks_stage, detection_stage),
+        frame_size=frame_size,
+    )
+
+
+def find(
+    tracks: pd.DataFrame, context: VideoContext, params: SuspectParams, video_id: str = ""
+) -> pd.DataFrame:
+    """The suspect stretches of one video's tracks (:data:`COLUMNS`), sorted by frame; ``rank``
+    1 is the most severe."""
+    tracks = tracks.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
+    frames = np.asarray(context.frames, dtype=np.int64)
+    flags = [
+        _count(tracks, frames, context.expected_count),
+        _low_scores(tracks, params),
+        _starts_and_ends(tracks, frames, context, params),
+        _interpolated(tracks, params),
+        _gaps(tracks, frames),
+        _close(tracks, context.body_length * params.close_distance),
+        *_motion(tracks, frames, context.body_length, params),
+    ]
+    flags = [flag for flag in flags if len(flag)]
+    if not flags:
+        return pd.DataFrame({name: pd.Series(dtype=_dtype(name)) for name in COLUMNS})
+    stretches = _stretches(pd.concat(flags, ignore_index=True), frames, params.merge_gap)
+    stretches = stretches.sort_values(
+        ["severity", "length", "frame"], ascending=[False, False, True], kind="stable"
+    ).head(params.max_per_video)
+    stretches["rank"] = np.arange(1, len(stretches) + 1)
+    stretches.insert(0, "video_id", video_id)
+    return stretches.sort_values(["frame", "rank"], kind="stable")[COLUMNS].reset_index(drop=True)
+
+
+def flagged_frames(suspects: pd.DataFrame) -> np.ndarray:
+    """Every frame inside a suspect stretch, sorted, once each."""
+    if suspects.empty:
+        return np.zeros(0, dtype=np.int64)
+    spans = [
+        np.arange(start, end + 1)
+        for start, end in zip(suspects["start_frame"], suspects["end_frame"], strict=True)
+    ]
+    return np.unique(np.concatenate(spans)).astype(np.int64)
+
+
+def _dtype(name: str) -> str:
+    if name in ("frame", "start_frame", "end_frame", "rank"):
+        return "int64"
+    return "float64" if name == "severity" else "object"
+
+
+def _flags(frame, track_ids, reason, severity, detail) -> pd.DataFrame:
+    frame = np.asarray(frame, dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "frame": frame,
+            "track_ids": np.broadcast_to(np.asarray(track_ids, dtype=object), frame.shape),
+            "reason": reason,
+            "severity": np.clip(np.asarray(severity, dtype=float), 1.0, MAX_SEVERITY),
+            "detail": np.broadcast_to(np.asarray(detail, dtype=object), frame.shape),
+        }
+    )
+
+
+def _count(tracks: pd.DataFrame, frames: np.ndarray, expected: int | None) -> pd.DataFrame:
+    counts = (
+        tracks.loc[~tracks["interpolated"].astype(bool), "frame"]
+        .value_counts()
+        .reindex(frames, fill_value=0)
+        .to_numpy()
+    )
+    if expected is None:
+        if not len(counts):
+            return _flags([], "", "count", [], "")
+        expected = int(np.bincount(counts).argmax())
+    wrong = counts != expected
+    found = counts[wrong]
+    return _flags(
+        frames[wrong],
+        "",
+        "count",
+        1.0 + np.abs(found - expected),
+        [f"{n} animals detected, {expected} expected" for n in found],
+    )
+
+
+def _low_scores(tracks: pd.DataFrame, params: SuspectParams) -> pd.DataFrame:
+    real = tracks[~tracks["interpolated"].astype(bool)]
+    point_scores = [c for c in real.columns if c.endswith(".score")]
+    measures = [("score", real["score"].to_numpy(float), params.score_floor)]
+    if point_scores:
+        with warnings.catch_warnings():  # rows without any keypoint score: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(real[point_scores].to_numpy(float), axis=1)
+        measures.append(("keypoint score", mean, params.keypoint_score_floor))
+    found = []
+    for name, values, floor in measures:
+        finite = values[np.isfinite(values)]
+        if len(finite) < 2:
+            continue
+        median = float(np.median(finite))
+        spread = 1.4826 * float(np.median(np.abs(finite - median)))
+        threshold = max(floor, median - params.score_robust_sd * spread)
+        low = np.isfinite(values) & (values < threshold)
+        if not low.any():
+            continue
+        severity = threshold / np.maximum(values[low], threshold / MAX_SEVERITY)
+        found.append(
+            _flags(
+                real["frame"].to_numpy()[low],
+                real["track_id"].astype(str).to_numpy()[low],
+                "low_score",
+                severity,
+                [f"{name} {v:.3g} < {threshold:.3g}" for v in values[low]],
+            )
+        )
+    return pd.concat(found, ignore_index=True) if found else _flags([], "", "low_score", [], "")
+
+
+def _starts_and_ends(
+    tracks: pd.DataFrame, frames: np.ndarray, context: VideoContext, params: SuspectParams
+) -> pd.DataFrame:
+    if tracks.empty or not len(frames):
+        return _flags([], "", "track_start", [], "")
+    grouped = tracks.groupby("track_id", sort=True)
+    found = []
+    for reason, pick, video_end in (
+        ("track_start", grouped.head(1), frames[0]),
+        ("track_end", grouped.tail(1), frames[-1]),
+    ):
+        inside = pick["frame"].to_numpy() != video_end
+        if context.frame_size is not None:
+            margin = params.edge_margin * context.body_length
+            width, height = context.frame_size
+            x, y = pick["x"].to_numpy(float), pick["y"].to_numpy(float)
+            inside &= (x > margin) & (x < width - margin) & (y > margin) & (y < height - margin)
+        what = "starts" if reason == "track_start" else "ends"
+        found.append(
+            _flags(
+                pick["frame"].to_numpy()[inside],
+                pick["track_id"].astype(str).to_numpy()[inside],
+                reason,
+                2.0,
+                f"a track {what} inside the video",
+            )
+        )
+    return pd.concat(found, ignore_index=True)
+
+
+def _runs(values: np.ndarray) -> list[np.ndarray]:
+    """Index runs of consecutive True in ``values``."""
+    where = np.flatnonzero(values)
+    if not len(where):
+        return []
+    return np.split(where, np.flatnonzero(np.diff(where) != 1) + 1)
+
+
+def _interpolated(tracks: pd.DataFrame, params: SuspectParams) -> pd.DataFrame:
+    filled = tracks["interpolated"].to_numpy(bool)
+    track_ids = tracks["track_id"].to_numpy()
+    frame = tracks["frame"].to_numpy()
+    found_frames, found_tracks, severity, detail = [], [], [], []
+    for run in _runs(filled):
+        # A run of filled rows of one track (rows are sorted by track, then frame).
+        for piece in np.split(run, np.flatnonzero(np.diff(track_ids[run]) != 0) + 1):
+            if len(piece) < params.min_interpolated_gap:
+                continue
+            found_frames += list(frame[piece])
+            found_tracks += [str(track_ids[piece[0]])] * len(piece)
+            severity += [len(piece) / max(params.min_interpolated_gap, 1)] * len(piece)
+            detail += [f"{len(piece)} frames filled in"] * len(piece)
+    return _flags(found_frames, found_tracks, "interpolated", severity, detail)
+
+
+def _gaps(tracks: pd.DataFrame, frames: np.ndarray) -> pd.DataFrame:
+    """Where a track resumes after processed frames it has no row in."""
+    position = np.searchsorted(frames, tracks["frame"].to_numpy())
+    same = tracks["track_id"].to_numpy()[1:] == tracks["track_id"].to_numpy()[:-1]
+    missing = np.diff(position) - 1
+    after = np.flatnonzero(same & (missing > 0)) + 1
+    holes = missing[after - 1]
+    return _flags(
+        tracks["frame"].to_numpy()[after],
+        tracks["track_id"].astype(str).to_numpy()[after],
+        "gap",
+        1.0 + np.log2(1.0 + holes),
+        [f"resumes after {h} missing frames" for h in holes],
+    )
+
+
+def _close(tracks: pd.DataFrame, distance: float) -> pd.DataFrame:
+    pairs = tracks[["frame", "track_id", "x", "y"]].merge(
+        tracks[["frame", "track_id", "x", "y"]], on="frame", suffixes=("", "_other")
+    )
+    pairs = pairs[pairs["track_id"] < pairs["track_id_other"]]
+    apart = np.hypot(pairs["x"] - pairs["x_other"], pairs["y"] - pairs["y_other"]).to_numpy()
+    near = apart < distance
+    pairs = pairs[near]
+    return _flags(
+        pairs["frame"].to_numpy(),
+        (pairs["track_id"].astype(str) + "," + pairs["track_id_other"].astype(str)).to_numpy(),
+        "close",
+        distance / np.maximum(apart[near], distance / MAX_SEVERITY),
+        [f"{d:.0f} px apart" for d in apart[near]],
+    )
+
+
+def _motion(
+    tracks: pd.DataFrame, frames: np.ndarray, body: float, params: SuspectParams
+) -> list[pd.DataFrame]:
+    """Jumps and heading flips between a track's consecutive detected rows (a hole in the frame
+    selection is no step: the animal moved unseen)."""
+    real = tracks[~tracks["interpolated"].astype(bool)]
+    frame = real["frame"].to_numpy()
+    position = np.searchsorted(frames, frame)
+    same = real["track_id"].to_numpy()[1:] == real["track_id"].to_numpy()[:-1]
+    elapsed = np.diff(frame)
+    step = same & (np.diff(position) == elapsed) & (elapsed > 0)
+    xy = real[["x", "y"]].to_numpy(float)
+    speed = np.hypot(*np.diff(xy, axis=0).T) / np.maximum(elapsed, 1)
+    steps = np.flatnonzero(step & np.isfinite(speed))
+    found = []
+    if len(steps):
+        # Never below a tenth of a body length a frame: resting animals jitter by a pixel.
+        limit = max(params.jump_factor * np.percentile(speed[steps], 99), 0.1 * body)
+        jumps = steps[speed[steps] > limit]
+        found.append(
+            _flags(
+                frame[jumps + 1],
+                real["track_id"].astype(str).to_numpy()[jumps + 1],
+                "jump",
+                speed[jumps] / limit,
+                [f"moves {s:.0f} px/frame (plausible: up to {limit:.0f})" for s in speed[jumps]],
+            )
+        )
+    if "heading" in real:
+        heading = real["heading"].to_numpy(float)
+        turn = np.abs(np.angle(np.exp(1j * np.diff(heading))))
+        flips = np.flatnonzero(same & (elapsed == 1) & (turn > params.heading_flip))
+        found.append(
+            _flags(
+                frame[flips + 1],
+                real["track_id"].astype(str).to_numpy()[flips + 1],
+                "heading_flip",
+                turn[flips] / params.heading_flip,
+                [f"heading turns {np.degrees(t):.0f}° in one frame" for t in turn[flips]],
+            )
+        )
+    return found
+
+
+def _stretches(flags: pd.DataFrame, frames: np.ndarray, merge_gap: int) -> pd.DataFrame:
+    """Flags of one reason (and tracks) within ``merge_gap`` processed frames joined; each
+    stretch shown at its most severe frame (the first of equals)."""
+    flags = flags.assign(position=np.searchsorted(frames, flags["frame"].to_numpy()))
+    # A swap makes both tracks jump at once: one cause, one stretch.
+    across = flags["reason"].isin(ACROSS_TRACKS)
+    flags["key"] = flags["reason"] + "|" + flags["track_ids"].where(~across, "")
+    flags = flags.sort_values(["key", "position"], kind="stable")
+    new = (flags["key"] != flags["key"].shift()) | (flags["position"].diff() > merge_gap + 1)
+    flags["stretch"] = new.cumsum()
+    best = flags.sort_values(["stretch", "severity"], ascending=[True, False], kind="stable")
+    best = best.drop_duplicates("stretch").set_index("stretch")
+    grouped = flags.groupby("stretch")
+    spans = grouped["frame"].agg(["min", "max", "size"])
+    track_ids = grouped["track_ids"].agg(_union)
+    return pd.DataFrame(
+        {
+            "frame": best["frame"],
+            "start_frame": spans["min"],
+            "end_frame": spans["max"],
+            "track_ids": track_ids,
+            "reason": best["reason"],
+            "severity": best["severity"].round(3),
+            "length": spans["size"],
+            "detail": best["detail"],
+        }
+    ).reset_index(drop=True)
+
+
+def _union(track_ids: pd.Series) -> str:
+    """Track ids of a stretch's flags (each "3" or "1,4"), once each, ascending."""
+    ids = {int(t) for value in track_ids for t in str(value).split(",") if t}
+    return ",".join(str(t) for t in sorted(ids))
