@@ -219,3 +219,51 @@ def test_box_offsets_match_centres_per_frame_one_to_one():
     assert offsets["boxes vs first: max offset (px)"] == 3.0
     assert offsets["boxes vs first: mean offset (px)"] == pytest.approx(3.5 / 3)
     assert offsets["boxes vs first: unmatched"] == 1
+
+
+def test_the_comparison_counts_suspect_frames_where_proofreading_wrote_them(tmp_path):
+    from snakeherd.comparison import VariantResults, compare
+    from snakeherd.io import write_table
+
+    folder = tmp_path / "variant" / "v"
+    folder.mkdir(parents=True)
+    tracks = pd.DataFrame(
+        {
+            "video_id": "v",
+            "frame": [0, 1, 2, 0, 1, 2],
+            "track_id": [1, 1, 1, 2, 2, 2],
+            "det_id": range(6),
+            "x": 0.0,
+            "y": 0.0,
+            "angle": 0.0,
+            "score": 1.0,
+        }
+    )
+    write_table(tracks, folder / "tracks.parquet", "tracks", {})
+    write_table(
+        tracks[["video_id", "frame", "det_id", "x", "y", "score"]].assign(
+            w=1.0, h=1.0, angle=0.0, class_id=0
+        ),
+        tmp_path / "variant" / "v" / "detections.parquet",
+        "detections",
+        {},
+    )
+    variant = VariantResults("a", tmp_path / "variant", tmp_path / "variant", [], ["v"])
+    table = compare([variant])
+    assert "suspect frames" not in table
+    assert list(table["tracks"]) == [2, 2]
+    suspects = pd.DataFrame(
+        {
+            "video_id": ["v"],
+            "frame": [0],
+            "start_frame": [0],
+            "end_frame": [1],
+            "track_ids": ["1"],
+            "reason": ["count"],
+            "severity": [1.0],
+            "rank": [1],
+            "detail": [""],
+        }
+    )
+    write_table(suspects, folder / "suspects.parquet", "suspects", {})
+    assert list(compare([variant])["suspect frames"]) == [2, 2]

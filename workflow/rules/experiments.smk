@@ -132,6 +132,7 @@ def comparison_variants():
                 ),
                 "videos": list(namespace.VIDEOS),
                 "evaluated": namespace.evaluated_videos(),
+                "suspects": namespace.PROOFREADING,
                 "expected_count": max_tracks if isinstance(max_tracks, int) else None,
             }
         )
@@ -147,6 +148,7 @@ def comparison_inputs():
             for folder, name in (
                 ("results", "tracks.parquet"),
                 ("upstream", "detections.parquet"),
+                *([("results", "suspects.parquet")] if variant["suspects"] else []),
             )
         ]
         inputs += [

@@ -27,8 +27,9 @@ TRACK_QUALITY_COLUMNS = [
     "fragments",
     "mean track length (frames)",
     "frames with expected count (share)",
+    "suspect frames",  # frames inside suspect stretches, where proofreading is on
 ]
-LOWER_BETTER = {"id_switches", "fragments", "CPU seconds", "peak RSS (MB)"}
+LOWER_BETTER = {"id_switches", "fragments", "suspect frames", "CPU seconds", "peak RSS (MB)"}
 # Benchmark rule names -> the stage they belong to (the rest are grouped as "other").
 STAGES = {
     "detect": ("detect_", "import_predictions"),
@@ -60,7 +61,8 @@ def stage_of(rule: str) -> str:
 def track_quality(tracks: pd.DataFrame, expected_count: int | None) -> dict:
     """Figures of a video's tracks that need no ground truth."""
     if not len(tracks):
-        return dict.fromkeys(TRACK_QUALITY_COLUMNS, 0) | {"track frames": 0, "frames": 0}
+        empty = [name for name in TRACK_QUALITY_COLUMNS if name != "suspect frames"]
+        return dict.fromkeys(empty, 0) | {"track frames": 0, "frames": 0}
     lengths = tracks.groupby("track_id")["frame"].nunique()
     fragments = 0
     for _, frames in tracks.groupby("track_id")["frame"]:
@@ -121,8 +123,11 @@ def box_offsets(detections: pd.DataFrame, reference: pd.DataFrame) -> dict:
 
 
 def variant_rows(variant: VariantResults, first: VariantResults | None = None) -> list[dict]:
-    benchmarks = pd.concat(
-        [benchmark_table(folder) for folder in variant.benchmarks], ignore_index=True
+    tables = [benchmark_table(folder) for folder in variant.benchmarks]
+    benchmarks = (
+        pd.concat(tables, ignore_index=True)
+        if tables
+        else pd.DataFrame(columns=["rule", "video", "seconds", "peak RSS (MB)", "CPU seconds"])
     )
     rows, evaluations, qualities = [], [], []
     for video in variant.videos:
@@ -134,6 +139,11 @@ def variant_rows(variant: VariantResults, first: VariantResults | None = None) -
             row |= _evaluation_figures(evaluation.iloc[0])
         tracks = read_table(folder / "tracks.parquet", "tracks")
         quality = track_quality(tracks, variant.expected_count)
+        if (folder / "suspects.parquet").is_file():  # proofreading: written with the tracks
+            from .proofreading.suspects import flagged_frames
+
+            suspects = read_table(folder / "suspects.parquet", "suspects")
+            quality["suspect frames"] = len(flagged_frames(suspects))
         qualities.append(quality)
         row |= quality
         if first is not None and first.name != variant.name:
@@ -178,6 +188,11 @@ def _pooled_quality(qualities: list[dict]) -> dict:
             else 0.0
         ),
         "frames": frames,
+        **(
+            {"suspect frames": sum(quality["suspect frames"] for quality in qualities)}
+            if all("suspect frames" in quality for quality in qualities) and qualities
+            else {}
+        ),
     }
 
 
