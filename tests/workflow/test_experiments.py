@@ -124,7 +124,8 @@ def test_the_comparison_has_every_variant_and_their_scores_differ_with_detection
     overall = table[table["video"] == "ALL"].set_index("variant")
     assert len(overall) == 4
     assert set(table["video"]) == {"arena", "ALL"}
-    for column in ("MOTA", "IDF1", "HOTA", "id_switches", "tracks", "fragments", "frames/s"):
+    quality = ("tracks", "fragments", "suspect frames")  # proofreading is on by default
+    for column in ("MOTA", "IDF1", "HOTA", "id_switches", *quality, "frames/s"):
         assert overall[column].notna().all(), column
     assert (
         overall.loc["threshold-25_max_gap-1", "MOTA"]
