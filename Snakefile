@@ -11,39 +11,47 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/synthetic.smk"
-include: "workflow/rules/export.smk"
-include: "workflow/rules/detect.smk"
-include: "workflow/rules/predictions.smk"
-include: "workflow/rules/pose.smk"
-include: "workflow/rules/chunks.smk"
 
 
-if config["pose"]["method"] == "sleap":
+# A config with `experiments` runs this workflow once per variant (experiments.smk).
+if EXPERIMENTS:
 
-    include: "workflow/rules/sleap_common.smk"
-    include: "workflow/rules/sleap.smk"
+    include: "workflow/rules/experiments.smk"
 
+else:
 
-include: "workflow/rules/track.smk"
-include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/provenance.smk"
-include: "workflow/rules/overlay.smk"
-include: "workflow/rules/analysis_files.smk"
-include: "workflow/rules/proofreading.smk"
-include: "workflow/rules/plots.smk"
-include: "workflow/rules/report.smk"
+    include: "workflow/rules/synthetic.smk"
+    include: "workflow/rules/export.smk"
+    include: "workflow/rules/detect.smk"
+    include: "workflow/rules/predictions.smk"
+    include: "workflow/rules/pose.smk"
+    include: "workflow/rules/chunks.smk"
+
+    if config["pose"]["method"] == "sleap":
+
+        include: "workflow/rules/sleap_common.smk"
+        include: "workflow/rules/sleap.smk"
+    include: "workflow/rules/track.smk"
+    include: "workflow/rules/evaluate.smk"
+    include: "workflow/rules/provenance.smk"
+    include: "workflow/rules/overlay.smk"
+    include: "workflow/rules/analysis_files.smk"
+    include: "workflow/rules/proofreading.smk"
+    include: "workflow/rules/plots.smk"
+    include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        final_outputs(),
+        experiment_outputs() if EXPERIMENTS else final_outputs(),
 
 
 onsuccess:
-    report_success()
+    if not EXPERIMENTS:
+        report_success()
 
 
 onerror:
-    write_batch_pages_after_failure()
+    if not EXPERIMENTS:
+        write_batch_pages_after_failure()

@@ -11,7 +11,11 @@ the same jobs (two `script:` jobs per video with logs, benchmarks and resource f
 rules do nothing. Host speed drifts by tens of percent on shared machines: compare rows of one
 run, and read medians.
 
-    .venv/bin/python benchmarks/dry_run.py [--videos 1000] [--repeat 5]
+Experiments (issue 20; goal: within 1.5x Snakemake's own time for the same jobs): the same sheet
+with `--variants` tracking variants (a grid over tracking.max_gap, detection shared), against a
+bare workflow with the same jobs per video: one first job, and each variant's jobs after it.
+
+    .venv/bin/python benchmarks/dry_run.py [--videos 1000] [--repeat 5] [--variants 4]
 """
 
 from __future__ import annotations
@@ -95,13 +99,25 @@ def snakeherd_config(folder: Path, sheet: Path) -> Path:
     return config
 
 
-def bare_workflow(folder: Path, n_videos: int) -> tuple[Path, Path]:
+def experiment_config(folder: Path, sheet: Path, n_variants: int) -> Path:
+    config = folder / f"config_{sheet.stem}_{n_variants}_variants.yaml"
+    gaps = ", ".join(str(3 + gap) for gap in range(n_variants))
+    config.write_text(
+        f"experiment: scale\nruntime: onnx_cpu\nsample_sheet: {sheet}\n"
+        "detection: {method: background}\n"
+        f"experiments: {{grid: {{tracking.max_gap: [{gaps}]}}}}\n"
+    )
+    return config
+
+
+def bare_workflow(folder: Path, n_videos: int, seconds: int = 1) -> tuple[Path, Path]:
     """A workflow with snakeherd's job shapes and nothing else: what Snakemake itself costs.
 
-    Per video, two `script:` jobs (like detect_background and track) with log, benchmark and two
-    resource functions, and one `all` job collecting the second job's output.
+    Per video, a `script:` job (like detect_background) and ``seconds`` jobs reading its output
+    (like track, one per variant), each with log, benchmark and two resource functions, and one
+    `all` job collecting the second jobs' outputs.
     """
-    floor = folder / "bare"
+    floor = folder / f"bare_{seconds}"
     (floor / "scripts").mkdir(parents=True, exist_ok=True)
     (floor / "scripts" / "job.py").write_text("pass\n")
     (floor / "config.yaml").write_text(f"videos: {n_videos}\n")
@@ -123,13 +139,16 @@ rule {name}:
     script:
         "scripts/job.py"
 """
-        for name, source in (("first", "clip.mp4"), ("second", "results/{video}/first.out"))
+        for name, source in (
+            ("first", "clip.mp4"),
+            *((f"second_{index}", "results/{video}/first.out") for index in range(seconds)),
+        )
     )
+    targets = ", ".join(f'"results/{{video}}/second_{index}.out"' for index in range(seconds))
     (floor / "Snakefile").write_text(
         'VIDEOS = [f"video_{index:05d}" for index in range(config["videos"])]\n\n\n'
         "def per_video(wildcards, attempt):\n    return 1000 * attempt\n\n\n"
-        'rule all:\n    input:\n        expand("results/{video}/second.out", video=VIDEOS),\n'
-        + rules
+        f"rule all:\n    input:\n        expand([{targets}], video=VIDEOS),\n" + rules
     )
     (floor / "clip.mp4").touch()
     return floor / "Snakefile", floor / "config.yaml"
@@ -152,6 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per warm row")
+    parser.add_argument("--variants", type=int, default=4, help="0: skip the experiment rows")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -166,6 +186,7 @@ def main() -> None:
             f"{'same jobs, empty rules (Snakemake alone)':<50}{spread([s for s, _ in runs])}"
             f"  {runs[0][1]}"
         )
+        per_video_jobs = 0
         for label, frames in (
             ("whole videos", None),
             ("frames 0-49 (checked per video)", "0-49"),
@@ -174,12 +195,24 @@ def main() -> None:
             config = snakeherd_config(folder, sheet)
             store.unlink(missing_ok=True)
             cold, jobs = quiet_dry_run(REPO / "Snakefile", folder, config)
+            per_video_jobs = per_video_jobs or jobs // args.videos
             print(f"{'snakeherd, ' + label + ', cold':<50}{spread([cold])}  {jobs}")
             # Later runs (and every cluster job) find each video's header in the probe store.
             warm = [
                 quiet_dry_run(REPO / "Snakefile", folder, config)[0] for _ in range(args.repeat)
             ]
             print(f"{'snakeherd, ' + label + ', warm':<50}{spread(warm)}  {jobs}")
+        if args.variants:
+            # Per video: the shared detection job, and each variant's jobs after it.
+            seconds = args.variants * (per_video_jobs - 1)
+            snakefile, config = bare_workflow(folder, args.videos, seconds)
+            runs = [quiet_dry_run(snakefile, snakefile.parent, config) for _ in range(args.repeat)]
+            label = f"same jobs as {args.variants} variants, empty rules"
+            print(f"{label:<50}{spread([s for s, _ in runs])}  {runs[0][1]}")
+            config = experiment_config(folder, make_sheet(folder, args.videos, None), args.variants)
+            runs = [quiet_dry_run(REPO / "Snakefile", folder, config) for _ in range(args.repeat)]
+            label = f"snakeherd, {args.variants} variants (grid), warm"
+            print(f"{label:<50}{spread([s for s, _ in runs])}  {runs[0][1]}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 # frames, written to <video>/chunks/<table>.<chunk>.parquet, and join_chunks joins them into the
 # table an unsplit run writes. Only videos with more than one chunk (CHUNKED_VIDEO) come here;
 # the others keep the single-job rules of detect.smk and pose.smk.
-CHUNKS = f"{RESULTS}/{{video}}/chunks"
-CHUNK_LOGS = f"{LOGS}/{{video}}/chunks"
-CHUNK_BENCHMARKS = f"{BENCHMARKS}/{{video}}/chunks"
+CHUNKS = f"{UPSTREAM}/{{video}}/chunks"
+CHUNK_LOGS = f"{UPSTREAM_LOGS}/{{video}}/chunks"
+CHUNK_BENCHMARKS = f"{UPSTREAM_BENCHMARKS}/{{video}}/chunks"
 
 
 if CHUNKED_TABLES:
@@ -13,11 +13,11 @@ if CHUNKED_TABLES:
         input:
             chunks=chunk_tables,
         output:
-            f"{RESULTS}/{{video}}/{{table}}.parquet",
+            f"{UPSTREAM}/{{video}}/{{table}}.parquet",
         log:
-            f"{LOGS}/{{video}}/join_{{table}}.log",
+            f"{UPSTREAM_LOGS}/{{video}}/join_{{table}}.log",
         benchmark:
-            f"{BENCHMARKS}/{{video}}/join_{{table}}.tsv"
+            f"{UPSTREAM_BENCHMARKS}/{{video}}/join_{{table}}.tsv"
         wildcard_constraints:
             video=CHUNKED_VIDEO,
             table="|".join(CHUNKED_TABLES),

@@ -52,6 +52,9 @@ def validate_or_reject(data, schema, where):
         reject_config(describe_schema_error(cause, where=where))
 
 
+# experiments.smk loads this workflow once per variant (a Snakemake module) with the variant's
+# config and where its results and its shared stages go.
+VARIANT_LAYOUT = config.pop("_variant", None)
 # Whether the config itself sets chunk_frames (validation fills in the default): a track-only run
 # ignores it, and says so.
 CHUNK_FRAMES_GIVEN = "chunk_frames" in config or any(
@@ -67,21 +70,37 @@ load_probe_store(PROBE_STORE)
 atexit.register(save_probe_store, PROBE_STORE)
 try:
     SAMPLE_SHEET = None
-    if config.get("sample_sheet") and not config.get("videos"):
+    if config.get("sample_sheet") and not config.get("videos") and not VARIANT_LAYOUT:
         SAMPLE_SHEET = sample_sheet.read(config["sample_sheet"])
         validate_or_reject(
             SAMPLE_SHEET,
             "../../config/schemas/sample_sheet.schema.yaml",
             f"sample_sheet {config['sample_sheet']}",
         )
-    VIDEOS = {entry.id: entry for entry in check_config(config, SAMPLE_SHEET)}
+    if VARIANT_LAYOUT:  # experiments.smk checked this variant and its videos already
+        VIDEOS = VARIANT_LAYOUT["videos"]
+    else:
+        VIDEOS = {entry.id: entry for entry in check_config(config, SAMPLE_SHEET)}
 except ConfigError as error:
     reject_config(str(error))
 
 EXPERIMENT = config["experiment"]
+EXPERIMENTS = "experiments" in config
 RESULTS = f"results/{EXPERIMENT}"
+# The stages before tracking (detection, pose) write under UPSTREAM and generated videos under
+# SYNTHETIC: the results folder without experiments; in a variant, the folders it shares with
+# the variants of the same settings (snakeherd.experiments: the upstream key) or with all.
+UPSTREAM = SYNTHETIC = RESULTS
+if VARIANT_LAYOUT:
+    RESULTS = f"{RESULTS}/{VARIANT_LAYOUT['name']}"
+    UPSTREAM = f"results/{EXPERIMENT}/shared/upstream-{VARIANT_LAYOUT['upstream']}"
+    SYNTHETIC = f"results/{EXPERIMENT}/shared"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
+UPSTREAM_LOGS = f"{UPSTREAM}/logs"
+UPSTREAM_BENCHMARKS = f"{UPSTREAM}/benchmarks"
+SYNTHETIC_LOGS = f"{SYNTHETIC}/logs"
+SYNTHETIC_BENCHMARKS = f"{SYNTHETIC}/benchmarks"
 TRACKING = config["tracking"]["enabled"]
 PROOFREADING = TRACKING and config["proofreading"]["enabled"]
 RUNTIME = config["runtime"]
@@ -118,7 +137,7 @@ def video_path(video_id):
     """The video of an entry (None for a track-only video given without a path)."""
     entry = VIDEOS[video_id]
     if entry.is_synthetic:
-        return f"{RESULTS}/{entry.id}/synthetic/video.mp4"
+        return f"{SYNTHETIC}/{entry.id}/synthetic/video.mp4"
     return entry.path
 
 
@@ -179,7 +198,7 @@ def chunk_frames(wildcards):
 
 def chunk_tables(wildcards):
     """The chunk tables join_chunks joins, in frame order."""
-    folder = f"{RESULTS}/{wildcards.video}/chunks"
+    folder = f"{UPSTREAM}/{wildcards.video}/chunks"
     return [
         f"{folder}/{wildcards.table}.{index}.parquet"
         for index in range(len(VIDEO_CHUNKS[wildcards.video]))
@@ -201,7 +220,7 @@ def predictions_file(wildcards):
 def ground_truth_file(wildcards):
     entry = VIDEOS[wildcards.video]
     if entry.is_synthetic:
-        return f"{RESULTS}/{entry.id}/synthetic/ground_truth.parquet"
+        return f"{SYNTHETIC}/{entry.id}/synthetic/ground_truth.parquet"
     return entry.ground_truth
 
 
@@ -256,7 +275,7 @@ def tracking_inputs():
 
     Patterns, not an input function: Snakemake calls input functions for every job.
     """
-    folder = f"{RESULTS}/{{video}}"
+    folder = f"{UPSTREAM}/{{video}}"
     inputs = {"detections": f"{folder}/detections.parquet"}
     if HAS_POSES:
         inputs["poses"] = f"{folder}/poses.parquet"
@@ -283,7 +302,7 @@ def proofread_file(wildcards):
 def video_results(wildcards):
     """Every result file of a video without tracking (what its provenance record describes)."""
     entry = VIDEOS[wildcards.video]
-    folder = f"{RESULTS}/{entry.id}"
+    folder = f"{UPSTREAM}/{entry.id}"
     results = {"detections": f"{folder}/detections.parquet"}
     if HAS_POSES:
         results["poses"] = f"{folder}/poses.parquet"
@@ -297,7 +316,7 @@ def video_results(wildcards):
 def final_outputs():
     outputs = [f"{RESULTS}/{video_id}/provenance.json" for video_id in VIDEOS]
     outputs += [
-        f"{RESULTS}/{entry.id}/pose_evaluation.json"
+        f"{UPSTREAM}/{entry.id}/pose_evaluation.json"
         for entry in VIDEOS.values()
         if has_pose_ground_truth(entry)
     ]
@@ -386,12 +405,12 @@ def analysis_file_outputs():
 # Looking at the results: the inputs and report entries of overlay.smk, plots.smk, report.smk.
 def overlay_inputs():
     """The video and every table an overlay draws (patterns: no input function per job)."""
-    folder = f"{RESULTS}/{{video}}"
-    inputs = {"video": video_file, "detections": f"{folder}/detections.parquet"}
+    upstream = f"{UPSTREAM}/{{video}}"
+    inputs = {"video": video_file, "detections": f"{upstream}/detections.parquet"}
     if HAS_POSES:
-        inputs["poses"] = f"{folder}/poses.parquet"
+        inputs["poses"] = f"{upstream}/poses.parquet"
     if TRACKING:
-        inputs["tracks"] = f"{folder}/tracks.parquet"
+        inputs["tracks"] = f"{RESULTS}/{{video}}/tracks.parquet"
     return inputs
 
 
@@ -399,13 +418,14 @@ def plot_inputs():
     """The tables the plots read, and the video for the trajectories' background (patterns: no
     input function per job)."""
     folder = f"{RESULTS}/{{video}}"
+    upstream = f"{UPSTREAM}/{{video}}"
     inputs = {
         "video": video_file,
-        "detections": f"{folder}/detections.parquet",
+        "detections": f"{upstream}/detections.parquet",
         "tracks": f"{folder}/tracks.parquet",
     }
     if HAS_POSES:
-        inputs["poses"] = f"{folder}/poses.parquet"
+        inputs["poses"] = f"{upstream}/poses.parquet"
     inputs["ground_truth"] = evaluated_ground_truth
     inputs["provenance"] = f"{folder}/provenance.json"  # the track job writes it
     if PROOFREADING:

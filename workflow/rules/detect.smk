@@ -4,11 +4,11 @@ if config["detection"]["method"] == "background":
         input:
             video=video_file,
         output:
-            f"{RESULTS}/{{video}}/detections.parquet",
+            f"{UPSTREAM}/{{video}}/detections.parquet",
         log:
-            f"{LOGS}/{{video}}/detect_background.log",
+            f"{UPSTREAM_LOGS}/{{video}}/detect_background.log",
         benchmark:
-            f"{BENCHMARKS}/{{video}}/detect_background.tsv"
+            f"{UPSTREAM_BENCHMARKS}/{{video}}/detect_background.tsv"
         wildcard_constraints:
             video=WHOLE_VIDEO,  # longer videos: rules/chunks.smk
         conda:
@@ -30,11 +30,11 @@ if DETECTION == "yolo_obb":
             video=video_file,
             model=YOLO_DETECTION_MODEL,
         output:
-            f"{RESULTS}/{{video}}/detections.parquet",
+            f"{UPSTREAM}/{{video}}/detections.parquet",
         log:
-            f"{LOGS}/{{video}}/detect_yolo_obb.log",
+            f"{UPSTREAM_LOGS}/{{video}}/detect_yolo_obb.log",
         benchmark:
-            f"{BENCHMARKS}/{{video}}/detect_yolo_obb.tsv"
+            f"{UPSTREAM_BENCHMARKS}/{{video}}/detect_yolo_obb.tsv"
         wildcard_constraints:
             video=WHOLE_VIDEO,  # longer videos: rules/chunks.smk
         conda:

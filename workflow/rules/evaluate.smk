@@ -1,7 +1,7 @@
 rule evaluate:
     input:
         tracks=f"{RESULTS}/{{video}}/tracks.parquet",
-        detections=f"{RESULTS}/{{video}}/detections.parquet",
+        detections=f"{UPSTREAM}/{{video}}/detections.parquet",
         ground_truth=ground_truth_file,
     output:
         table=f"{RESULTS}/{{video}}/evaluation.parquet",

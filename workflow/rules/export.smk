@@ -73,9 +73,9 @@ for artifact, settings in YOLO_EXPORTS.items():
             artifact=artifact,
             parity=f"{artifact}.parity.json",
         log:
-            f"{LOGS}/export_yolo_{settings['task']}.log",
+            f"{UPSTREAM_LOGS}/export_yolo_{settings['task']}.log",
         benchmark:
-            f"{BENCHMARKS}/export_yolo_{settings['task']}.tsv"
+            f"{UPSTREAM_BENCHMARKS}/export_yolo_{settings['task']}.tsv"
         conda:
             YOLO_EXPORT_ENV
         threads: 1

@@ -4,13 +4,13 @@ if POSE == "yolo_pose" and POSE_MODE == "crops":
         input:
             video=video_file,
             model=YOLO_POSE_MODEL,
-            detections=f"{RESULTS}/{{video}}/detections.parquet",
+            detections=f"{UPSTREAM}/{{video}}/detections.parquet",
         output:
-            poses=f"{RESULTS}/{{video}}/poses.parquet",
+            poses=f"{UPSTREAM}/{{video}}/poses.parquet",
         log:
-            f"{LOGS}/{{video}}/pose_yolo_crops.log",
+            f"{UPSTREAM_LOGS}/{{video}}/pose_yolo_crops.log",
         benchmark:
-            f"{BENCHMARKS}/{{video}}/pose_yolo_crops.tsv"
+            f"{UPSTREAM_BENCHMARKS}/{{video}}/pose_yolo_crops.tsv"
         wildcard_constraints:
             video=WHOLE_VIDEO,  # longer videos: rules/chunks.smk
         conda:
@@ -40,12 +40,12 @@ if POSE == "yolo_pose" and POSE_MODE == "frames":
             video=video_file,
             model=YOLO_POSE_MODEL,
         output:
-            poses=f"{RESULTS}/{{video}}/poses.parquet",
-            detections=f"{RESULTS}/{{video}}/detections.parquet",
+            poses=f"{UPSTREAM}/{{video}}/poses.parquet",
+            detections=f"{UPSTREAM}/{{video}}/detections.parquet",
         log:
-            f"{LOGS}/{{video}}/pose_yolo_frames.log",
+            f"{UPSTREAM_LOGS}/{{video}}/pose_yolo_frames.log",
         benchmark:
-            f"{BENCHMARKS}/{{video}}/pose_yolo_frames.tsv"
+            f"{UPSTREAM_BENCHMARKS}/{{video}}/pose_yolo_frames.tsv"
         wildcard_constraints:
             video=WHOLE_VIDEO,  # longer videos: rules/chunks.smk
         conda:

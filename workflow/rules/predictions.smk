@@ -5,12 +5,12 @@ if TRACK_ONLY:
         input:
             predictions=predictions_file,
         output:
-            detections=f"{RESULTS}/{{video}}/detections.parquet",
-            poses=f"{RESULTS}/{{video}}/poses.parquet",
+            detections=f"{UPSTREAM}/{{video}}/detections.parquet",
+            poses=f"{UPSTREAM}/{{video}}/poses.parquet",
         log:
-            f"{LOGS}/{{video}}/import_predictions.log",
+            f"{UPSTREAM_LOGS}/{{video}}/import_predictions.log",
         benchmark:
-            f"{BENCHMARKS}/{{video}}/import_predictions.tsv"
+            f"{UPSTREAM_BENCHMARKS}/{{video}}/import_predictions.tsv"
         conda:
             CORE_ENV
         threads: 1

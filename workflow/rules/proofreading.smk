@@ -8,7 +8,7 @@ if PROOFREADING and config["proofreading"]["xanylabeling"]:
     rule xanylabeling_export:
         input:
             tracks=f"{RESULTS}/{{video}}/tracks.parquet",
-            detections=f"{RESULTS}/{{video}}/detections.parquet",
+            detections=f"{UPSTREAM}/{{video}}/detections.parquet",
             suspects=f"{RESULTS}/{{video}}/suspects.parquet",
             video=video_file,
         output:

@@ -4,11 +4,11 @@
 # commands, and the main-environment rule sleap_tables turns their arrays into the common tables.
 rule sleap_preflight:
     output:
-        temp(f"{RESULTS}/sleap/preflight.json"),
+        temp(f"{UPSTREAM}/sleap/preflight.json"),
     log:
-        f"{LOGS}/sleap_preflight.log",
+        f"{UPSTREAM_LOGS}/sleap_preflight.log",
     benchmark:
-        f"{BENCHMARKS}/sleap_preflight.tsv"
+        f"{UPSTREAM_BENCHMARKS}/sleap_preflight.tsv"
     conda:
         SLEAP_CONDA_ENV
     threads: 1
@@ -28,14 +28,14 @@ if SLEAP_EXPORT_ROOT:
 
     rule sleap_export:
         input:
-            preflight=ancient(f"{RESULTS}/sleap/preflight.json"),
+            preflight=ancient(f"{UPSTREAM}/sleap/preflight.json"),
             models=SLEAP_PIPELINE.files(),
         output:
             directory(f"{SLEAP_EXPORT_ROOT}/{{height}}x{{width}}"),
         log:
-            f"{LOGS}/sleap_export_{{height}}x{{width}}.log",
+            f"{UPSTREAM_LOGS}/sleap_export_{{height}}x{{width}}.log",
         benchmark:
-            f"{BENCHMARKS}/sleap_export_{{height}}x{{width}}.tsv"
+            f"{UPSTREAM_BENCHMARKS}/sleap_export_{{height}}x{{width}}.tsv"
         wildcard_constraints:
             height=r"\d+",
             width=r"\d+",
@@ -72,13 +72,13 @@ if SLEAP_PIPELINE.on_crops:
 
     rule sleap_crop_boxes:
         input:
-            f"{RESULTS}/{{video}}/detections.parquet",
+            f"{UPSTREAM}/{{video}}/detections.parquet",
         output:
-            temp(f"{RESULTS}/{{video}}/sleap/boxes.npz"),
+            temp(f"{UPSTREAM}/{{video}}/sleap/boxes.npz"),
         log:
-            f"{LOGS}/{{video}}/sleap_crop_boxes.log",
+            f"{UPSTREAM_LOGS}/{{video}}/sleap_crop_boxes.log",
         benchmark:
-            f"{BENCHMARKS}/{{video}}/sleap_crop_boxes.tsv"
+            f"{UPSTREAM_BENCHMARKS}/{{video}}/sleap_crop_boxes.tsv"
         conda:
             CORE_ENV
         threads: 1
@@ -92,12 +92,12 @@ rule sleap_predict:
     input:
         unpack(sleap_predict_inputs),
     output:
-        slp=f"{RESULTS}/{{video}}/poses.slp",
-        npz=temp(f"{RESULTS}/{{video}}/sleap/poses.npz"),
+        slp=f"{UPSTREAM}/{{video}}/poses.slp",
+        npz=temp(f"{UPSTREAM}/{{video}}/sleap/poses.npz"),
     log:
-        f"{LOGS}/{{video}}/sleap_predict.log",
+        f"{UPSTREAM_LOGS}/{{video}}/sleap_predict.log",
     benchmark:
-        f"{BENCHMARKS}/{{video}}/sleap_predict.tsv"
+        f"{UPSTREAM_BENCHMARKS}/{{video}}/sleap_predict.tsv"
     conda:
         SLEAP_CONDA_ENV
     threads: config["pose"]["threads"]
@@ -128,20 +128,20 @@ rule sleap_predict:
 
 rule sleap_tables:
     input:
-        npz=f"{RESULTS}/{{video}}/sleap/poses.npz",
+        npz=f"{UPSTREAM}/{{video}}/sleap/poses.npz",
     output:
         **(
-            {"poses": f"{RESULTS}/{{video}}/poses.parquet"}
+            {"poses": f"{UPSTREAM}/{{video}}/poses.parquet"}
             if SLEAP_PIPELINE.on_crops
             else {
-                "poses": f"{RESULTS}/{{video}}/poses.parquet",
-                "detections": f"{RESULTS}/{{video}}/detections.parquet",
+                "poses": f"{UPSTREAM}/{{video}}/poses.parquet",
+                "detections": f"{UPSTREAM}/{{video}}/detections.parquet",
             }
         ),
     log:
-        f"{LOGS}/{{video}}/sleap_tables.log",
+        f"{UPSTREAM_LOGS}/{{video}}/sleap_tables.log",
     benchmark:
-        f"{BENCHMARKS}/{{video}}/sleap_tables.tsv"
+        f"{UPSTREAM_BENCHMARKS}/{{video}}/sleap_tables.tsv"
     conda:
         CORE_ENV
     threads: 1
@@ -153,15 +153,15 @@ rule sleap_tables:
 
 rule sleap_evaluate:
     input:
-        preflight=ancient(f"{RESULTS}/sleap/preflight.json"),
-        predictions=f"{RESULTS}/{{video}}/poses.slp",
+        preflight=ancient(f"{UPSTREAM}/sleap/preflight.json"),
+        predictions=f"{UPSTREAM}/{{video}}/poses.slp",
         ground_truth=ground_truth_file,
     output:
-        f"{RESULTS}/{{video}}/pose_evaluation.json",
+        f"{UPSTREAM}/{{video}}/pose_evaluation.json",
     log:
-        f"{LOGS}/{{video}}/sleap_evaluate.log",
+        f"{UPSTREAM_LOGS}/{{video}}/sleap_evaluate.log",
     benchmark:
-        f"{BENCHMARKS}/{{video}}/sleap_evaluate.tsv"
+        f"{UPSTREAM_BENCHMARKS}/{{video}}/sleap_evaluate.tsv"
     conda:
         SLEAP_CONDA_ENV
     threads: 1

@@ -83,7 +83,7 @@ def sleap_parity_video(wildcards):
 
 def sleap_predict_inputs(wildcards):
     inputs = {
-        "preflight": ancient(f"{RESULTS}/sleap/preflight.json"),
+        "preflight": ancient(f"{UPSTREAM}/sleap/preflight.json"),
         "video": video_file(wildcards),
         "models": SLEAP_PIPELINE.files(),
     }
@@ -91,7 +91,7 @@ def sleap_predict_inputs(wildcards):
     if folder:
         inputs["export"] = folder
     if SLEAP_PIPELINE.on_crops:
-        inputs["boxes"] = f"{RESULTS}/{wildcards.video}/sleap/boxes.npz"
+        inputs["boxes"] = f"{UPSTREAM}/{wildcards.video}/sleap/boxes.npz"
     return inputs
 
 

@@ -1,11 +1,11 @@
 rule synthetic_video:
     output:
-        video=f"{RESULTS}/{{video}}/synthetic/video.mp4",
-        ground_truth=f"{RESULTS}/{{video}}/synthetic/ground_truth.parquet",
+        video=f"{SYNTHETIC}/{{video}}/synthetic/video.mp4",
+        ground_truth=f"{SYNTHETIC}/{{video}}/synthetic/ground_truth.parquet",
     log:
-        f"{LOGS}/{{video}}/synthetic_video.log",
+        f"{SYNTHETIC_LOGS}/{{video}}/synthetic_video.log",
     benchmark:
-        f"{BENCHMARKS}/{{video}}/synthetic_video.tsv"
+        f"{SYNTHETIC_BENCHMARKS}/{{video}}/synthetic_video.tsv"
     conda:
         CORE_ENV
     threads: 1

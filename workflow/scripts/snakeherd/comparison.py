@@ -1,0 +1,264 @@
+"""The comparison of an experiment's variants: one row per variant and video, plus each variant's
+all-videos row, with the scores against ground truth (where a video has it), track-quality
+figures that need none, and what each stage cost (from the benchmark files).
+
+A variant's cost counts the stages it shares with other variants in full: the cost of the variant
+run on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .evaluation import summarize
+from .io import read_table, write_csv
+from .report import benchmark_table
+
+ALL_VIDEOS = "ALL"
+# Scores against ground truth (evaluation.parquet), higher is better unless listed in LOWER_BETTER.
+EVALUATION_COLUMNS = ["MOTA", "IDF1", "HOTA", "id_switches"]
+TRACK_QUALITY_COLUMNS = [
+    "tracks",
+    "fragments",
+    "mean track length (frames)",
+    "frames with expected count (share)",
+    "suspect frames",  # frames inside suspect stretches, where proofreading is on
+]
+LOWER_BETTER = {"id_switches", "fragments", "suspect frames", "CPU seconds", "peak RSS (MB)"}
+# Benchmark rule names -> the stage they belong to (the rest are grouped as "other").
+STAGES = {
+    "detect": ("detect_", "import_predictions"),
+    "pose": ("pose_", "sleap_"),
+    "track": ("track",),
+}
+
+
+@dataclass(frozen=True)
+class VariantResults:
+    """Where a variant's results are: its own folder and the folders of the stages it shares."""
+
+    name: str
+    results: Path
+    upstream: Path  # where its detections are (shared with the variants of its upstream key)
+    benchmarks: list[Path]
+    videos: list[str]
+    evaluated: list[str] = field(default_factory=list)
+    expected_count: int | None = None
+
+
+def stage_of(rule: str) -> str:
+    for stage, prefixes in STAGES.items():
+        if any(rule.startswith(prefix) for prefix in prefixes):
+            return stage
+    return "other"
+
+
+def track_quality(tracks: pd.DataFrame, expected_count: int | None) -> dict:
+    """Figures of a video's tracks that need no ground truth."""
+    if not len(tracks):
+        empty = [name for name in TRACK_QUALITY_COLUMNS if name != "suspect frames"]
+        return dict.fromkeys(empty, 0) | {"track frames": 0, "frames": 0}
+    lengths = tracks.groupby("track_id")["frame"].nunique()
+    fragments = 0
+    for _, frames in tracks.groupby("track_id")["frame"]:
+        ordered = np.sort(frames.unique())
+        fragments += 1 + int((np.diff(ordered) > 1).sum())
+    per_frame = tracks.groupby("frame").size()
+    frames = int(tracks["frame"].nunique())
+    expected = expected_count if expected_count else int(per_frame.median())
+    return {
+        "tracks": len(lengths),
+        "fragments": fragments,
+        "mean track length (frames)": float(lengths.mean()),
+        "frames with expected count (share)": float((per_frame == expected).mean()),
+        # Kept to pool the all-videos row, dropped from the table.
+        "track frames": int(lengths.sum()),
+        "frames": frames,
+    }
+
+
+def cost(benchmarks: pd.DataFrame, video: str | None) -> dict:
+    """CPU seconds and peak memory per stage (one video's jobs, or every job with None)."""
+    rows = benchmarks if video is None else benchmarks[benchmarks["video"] == video]
+    result = {}
+    for stage in (*STAGES, "other"):
+        stage_rows = rows[rows["rule"].map(stage_of) == stage]
+        if not len(stage_rows):
+            continue
+        result[f"{stage} CPU seconds"] = float(stage_rows["CPU seconds"].sum())
+        result[f"{stage} peak RSS (MB)"] = float(stage_rows["peak RSS (MB)"].max())
+    timed = rows[rows["rule"].map(stage_of) != "other"]
+    result["seconds"] = float(timed["seconds"].sum()) if len(timed) else np.nan
+    return result
+
+
+def box_offsets(detections: pd.DataFrame, reference: pd.DataFrame) -> dict:
+    """How far a variant's boxes are from the first variant's: per frame, centres matched one to
+    one (least total distance); the largest and mean distance of matched pairs, and the boxes
+    left without a partner on either side (how a runtime or model change moves the detections)."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    distances, unmatched = [], 0
+    ours = dict(tuple(detections.groupby("frame")))
+    theirs = dict(tuple(reference.groupby("frame")))
+    for frame in ours.keys() | theirs.keys():
+        a = ours.get(frame, detections.iloc[:0])[["x", "y"]].to_numpy(float)
+        b = theirs.get(frame, reference.iloc[:0])[["x", "y"]].to_numpy(float)
+        if len(a) and len(b):
+            cost = cdist(a, b)
+            rows, columns = linear_sum_assignment(cost)
+            distances.extend(cost[rows, columns])
+        unmatched += abs(len(a) - len(b))
+    return {
+        "boxes vs first: max offset (px)": float(max(distances)) if distances else np.nan,
+        "boxes vs first: mean offset (px)": float(np.mean(distances)) if distances else np.nan,
+        "boxes vs first: unmatched": unmatched,
+    }
+
+
+def variant_rows(variant: VariantResults, first: VariantResults | None = None) -> list[dict]:
+    tables = [benchmark_table(folder) for folder in variant.benchmarks]
+    benchmarks = (
+        pd.concat(tables, ignore_index=True)
+        if tables
+        else pd.DataFrame(columns=["rule", "video", "seconds", "peak RSS (MB)", "CPU seconds"])
+    )
+    rows, evaluations, qualities = [], [], []
+    for video in variant.videos:
+        row = {"variant": variant.name, "video": video}
+        folder = variant.results / video
+        if video in variant.evaluated:
+            evaluation = read_table(folder / "evaluation.parquet", "evaluation")
+            evaluations.append(evaluation)
+            row |= _evaluation_figures(evaluation.iloc[0])
+        tracks = read_table(folder / "tracks.parquet", "tracks")
+        quality = track_quality(tracks, variant.expected_count)
+        if (folder / "suspects.parquet").is_file():  # proofreading: written with the tracks
+            from .proofreading.suspects import flagged_frames
+
+            suspects = read_table(folder / "suspects.parquet", "suspects")
+            quality["suspect frames"] = len(flagged_frames(suspects))
+        qualities.append(quality)
+        row |= quality
+        if first is not None and first.name != variant.name:
+            row |= box_offsets(
+                read_table(variant.upstream / video / "detections.parquet", "detections"),
+                read_table(first.upstream / video / "detections.parquet", "detections"),
+            )
+        row |= cost(benchmarks, video)
+        row["frames/s"] = row["frames"] / row["seconds"] if row.get("seconds") else np.nan
+        rows.append(row)
+    overall = {"variant": variant.name, "video": ALL_VIDEOS}
+    if evaluations:
+        overall |= _evaluation_figures(summarize(evaluations).iloc[-1])
+    overall |= _pooled_quality(qualities)
+    overall |= cost(benchmarks, None)
+    overall["frames/s"] = (
+        overall["frames"] / overall["seconds"] if overall.get("seconds") else np.nan
+    )
+    return [*rows, overall]
+
+
+def _evaluation_figures(evaluation: pd.Series) -> dict:
+    figures = {name: evaluation[name] for name in EVALUATION_COLUMNS if name in evaluation}
+    figures |= {name: evaluation[name] for name in evaluation.index if name.startswith("pose_")}
+    if "id_switches" in figures:
+        figures["id_switches"] = int(figures["id_switches"])
+    return figures
+
+
+def _pooled_quality(qualities: list[dict]) -> dict:
+    frames = sum(quality["frames"] for quality in qualities)
+    tracks = sum(quality["tracks"] for quality in qualities)
+    return {
+        "tracks": tracks,
+        "fragments": sum(quality["fragments"] for quality in qualities),
+        "mean track length (frames)": (
+            sum(quality["track frames"] for quality in qualities) / tracks if tracks else 0.0
+        ),
+        "frames with expected count (share)": (
+            sum(q["frames with expected count (share)"] * q["frames"] for q in qualities) / frames
+            if frames
+            else 0.0
+        ),
+        "frames": frames,
+        **(
+            {"suspect frames": sum(quality["suspect frames"] for quality in qualities)}
+            if all("suspect frames" in quality for quality in qualities) and qualities
+            else {}
+        ),
+    }
+
+
+def best_per_metric(table: pd.DataFrame) -> pd.Series:
+    """For each all-videos row: the metrics where its variant is best (ties all marked)."""
+    overall = table[table["video"] == ALL_VIDEOS]
+    marks = {index: [] for index in overall.index}
+    metrics = [
+        column
+        for column in table.columns
+        if column not in ("variant", "video", "frames", "seconds", "best at")
+        and not column.startswith("boxes vs first")
+        and pd.api.types.is_numeric_dtype(table[column])
+    ]
+    if len(overall) < 2:
+        return pd.Series("", index=table.index)
+    for metric in metrics:
+        values = overall[metric].astype(float)
+        if values.isna().all() or values.nunique() < 2:
+            continue
+        lower = metric in LOWER_BETTER or metric.endswith(("CPU seconds", "peak RSS (MB)"))
+        best = values.min() if lower else values.max()
+        for index in values.index[np.isclose(values, best)]:
+            marks[index].append(metric)
+    return pd.Series({index: ", ".join(names) for index, names in marks.items()}).reindex(
+        table.index, fill_value=""
+    )
+
+
+def compare(variants: list[VariantResults]) -> pd.DataFrame:
+    rows = [row for variant in variants for row in variant_rows(variant, variants[0])]
+    table = pd.DataFrame(rows).drop(columns=["track frames"], errors="ignore")
+    table["best at"] = best_per_metric(table)
+    return table
+
+
+def write_comparison(
+    variants: list[VariantResults], csv_path, parquet_path, plot_path
+) -> pd.DataFrame:
+    table = compare(variants)
+    write_csv(table, csv_path)
+    table.to_parquet(parquet_path, index=False)
+    plot_comparison(table, plot_path)
+    return table
+
+
+def plot_comparison(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """One panel per headline metric, a bar per variant (all-videos rows); best bar outlined."""
+    from .plots import _figure
+
+    overall = table[table["video"] == ALL_VIDEOS]
+    metrics = [
+        name
+        for name in [*EVALUATION_COLUMNS, *TRACK_QUALITY_COLUMNS, "frames/s"]
+        if name in overall and overall[name].notna().any()
+    ]
+    with _figure(path, 1.6 * len(metrics) + 0.5, nrows=len(metrics), squeeze=False) as (
+        _,
+        axes,
+    ):
+        for axis, metric in zip(axes[:, 0], metrics, strict=True):
+            values = overall[metric].astype(float).to_numpy()
+            bars = axis.barh(overall["variant"], values, color="#7a9cc6")
+            marked = overall["best at"].str.split(", ").map(lambda names, m=metric: m in names)
+            for bar, is_best in zip(bars, marked, strict=True):
+                if is_best:
+                    bar.set_color("#2f6f3e")
+            axis.set_title(metric, loc="left")
+            axis.invert_yaxis()
