@@ -6,21 +6,10 @@ from pathlib import Path
 from snakeherd import io, plots
 from snakeherd.evaluation import frame_errors, load_ground_truth
 from snakeherd.overlay import frame_selection_of
+from snakeherd.proofreading.suspects import expected_count
 from snakeherd.report import write_provenance_page
 from snakeherd.scripting import logger, run_rule
 from snakeherd.video import VideoReader, probe
-
-
-def expected_animals(tracks_stage: dict, detection_stage: dict) -> int | None:
-    """The number of animals the run was told or estimated (None when neither)."""
-    max_tracks = (tracks_stage.get("params") or {}).get("max_tracks")
-    if isinstance(max_tracks, int):
-        return max_tracks
-    estimate = (tracks_stage.get("animal_count") or {}).get("count")
-    if estimate is not None:
-        return int(estimate)
-    n_animals = (detection_stage.get("params") or {}).get("n_animals")
-    return int(n_animals) if n_animals else None
 
 
 def main(smk):
@@ -52,7 +41,7 @@ def main(smk):
         errors = frame_errors(tracks, ground_truth, frames, smk.params.match_distance)
     suspects = io.read_table(smk.input.suspects, "suspects") if smk.input.get("suspects") else None
     plots.timeline(tracks, frames, smk.output.timeline, errors, suspects)
-    expected = expected_animals(tracks_stage, detection_stage)
+    expected = expected_count(tracks_stage, detection_stage)
     plots.animal_counts(detections, tracks, frames, expected, smk.output.counts)
     plots.score_distributions(detections, poses, smk.output.scores)
     write_provenance_page(smk.input.provenance, smk.output.provenance)
