@@ -70,6 +70,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/yolo_throughput.py
 	$(BIN)/python benchmarks/tracking_throughput.py
 	$(BIN)/python benchmarks/tracking_accuracy.py
+	$(BIN)/python benchmarks/identity_cues.py
 	$(BIN)/python benchmarks/overlay_throughput.py
 	$(BIN)/python benchmarks/suspect_coverage.py
 	$(BIN)/python benchmarks/long_video.py
