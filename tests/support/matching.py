@@ -75,3 +75,15 @@ def keypoint_differences(
         assert (np.isnan(a) == np.isnan(b)).all(), f"visibility differs in {frame}"
         differences.append(np.abs(a - b)[~np.isnan(a)])
     return np.concatenate(differences), unmatched
+
+
+def assert_same_rows(whole: pd.DataFrame, chunked: pd.DataFrame, keys: list[str]) -> None:
+    """Same rows, integer columns equal, coordinates within 1e-4 px."""
+    assert list(chunked.columns) == list(whole.columns)
+    assert len(chunked) == len(whole) > 0
+    assert chunked[keys].equals(whole[keys])  # the same rows in the same (frame) order
+    for name in whole.columns:
+        if pd.api.types.is_float_dtype(whole[name]):
+            np.testing.assert_allclose(chunked[name], whole[name], atol=1e-4, err_msg=name)
+        else:
+            assert chunked[name].equals(whole[name]), name

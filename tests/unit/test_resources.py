@@ -106,6 +106,7 @@ def test_every_rule_of_the_workflow_has_a_cost_model():
         "sleap_evaluate",
         "background_model",
         "join_chunks",
+        "sleap_join_chunks",
     ):
         cost = resources.rule_cost(rule, DEMO_CONFIG)
         assert cost.memory_mb(DEMO_CLIP) > 0

@@ -8,13 +8,12 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from snakeherd import io
 from snakeherd.synthetic import SceneSpec, simulate, write_video
 from tests.support import configs
+from tests.support.matching import assert_same_rows
 from tests.support.snakemake import run_snakemake
 
 pytestmark = pytest.mark.workflow
@@ -24,18 +23,6 @@ pytestmark = pytest.mark.workflow
 FLY_FRAMES = "850-899,950-1039,1050-1069"
 FLY_CHUNK = 40
 KEYS = ["frame", "det_id"]
-
-
-def assert_same_rows(whole: pd.DataFrame, chunked: pd.DataFrame, keys: list[str]) -> None:
-    """Same rows, integer columns equal, coordinates within 1e-4 px."""
-    assert list(chunked.columns) == list(whole.columns)
-    assert len(chunked) == len(whole) > 0
-    assert chunked[keys].equals(whole[keys])  # the same rows in the same (frame) order
-    for name in whole.columns:
-        if pd.api.types.is_float_dtype(whole[name]):
-            np.testing.assert_allclose(chunked[name], whole[name], atol=1e-4, err_msg=name)
-        else:
-            assert chunked[name].equals(whole[name]), name
 
 
 def read(results, experiment, video, table):

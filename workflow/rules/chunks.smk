@@ -1,7 +1,8 @@
 # Long videos (chunk_frames): each model stage runs one job per chunk of a video's selected
 # frames, written to <video>/chunks/<table>.<chunk>.parquet, and join_chunks joins them into the
 # table an unsplit run writes. Only videos with more than one chunk (CHUNKED_VIDEO) come here;
-# the others keep the single-job rules of detect.smk and pose.smk.
+# the others keep the single-job rules of detect.smk and pose.smk. SLEAP's chunk rules are in
+# sleap.smk.
 CHUNKS = f"{UPSTREAM}/{{video}}/chunks"
 CHUNK_LOGS = f"{UPSTREAM_LOGS}/{{video}}/chunks"
 CHUNK_BENCHMARKS = f"{UPSTREAM_BENCHMARKS}/{{video}}/chunks"

@@ -158,7 +158,8 @@ VIDEO_CHUNKS = {video_id: chunking.plan(entry) for video_id, entry in VIDEOS.ite
 CHUNKED_VIDEOS = sorted(
     video_id for video_id, plan in VIDEO_CHUNKS.items() if len(plan) > 1
 )
-# Tables whose stage runs per chunk: YOLO and background detection, YOLO pose (SLEAP runs whole).
+# Tables whose stage runs per chunk and join_chunks joins: YOLO and background detection, YOLO
+# pose. SLEAP's chunks are joined by sleap_join_chunks (rules/sleap.smk) before sleap_tables.
 CHUNKED_TABLES = [
     table
     for table, chunked in (
@@ -183,10 +184,11 @@ def video_id_pattern(video_ids):
 
 # Every video id but the chunked ones (a short exclusion: most runs chunk few or no videos, and
 # Snakemake matches these patterns against every file of the DAG).
-CHUNKED_VIDEO = video_id_pattern(CHUNKED_VIDEOS if CHUNKED_TABLES else [])
+CHUNKED_STAGES = bool(CHUNKED_TABLES) or SLEAP
+CHUNKED_VIDEO = video_id_pattern(CHUNKED_VIDEOS if CHUNKED_STAGES else [])
 WHOLE_VIDEO = (
     rf"(?!(?:{CHUNKED_VIDEO})(?:/|$)){VIDEO_ID}"
-    if CHUNKED_VIDEOS and CHUNKED_TABLES
+    if CHUNKED_VIDEOS and CHUNKED_STAGES
     else VIDEO_ID
 )
 
@@ -203,6 +205,16 @@ def chunk_tables(wildcards):
         f"{folder}/{wildcards.table}.{index}.parquet"
         for index in range(len(VIDEO_CHUNKS[wildcards.video]))
     ]
+
+
+def sleap_chunk_predictions(wildcards):
+    """The chunk predictions sleap_join_chunks joins, in frame order."""
+    folder = f"{UPSTREAM}/{wildcards.video}/chunks"
+    indices = range(len(VIDEO_CHUNKS[wildcards.video]))
+    return {
+        "npz": [f"{folder}/sleap_poses.{index}.npz" for index in indices],
+        "slp": [f"{folder}/poses.{index}.slp" for index in indices],
+    }
 
 
 def chunk_plan(wildcards):

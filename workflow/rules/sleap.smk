@@ -98,6 +98,8 @@ rule sleap_predict:
         f"{UPSTREAM_LOGS}/{{video}}/sleap_predict.log",
     benchmark:
         f"{UPSTREAM_BENCHMARKS}/{{video}}/sleap_predict.tsv"
+    wildcard_constraints:
+        video=WHOLE_VIDEO,  # longer videos: sleap_predict_chunk below
     conda:
         SLEAP_CONDA_ENV
     threads: config["pose"]["threads"]
@@ -124,6 +126,97 @@ rule sleap_predict:
         " --video {input.video:q} --frames {params.frames:q} {params.export} {params.crops}"
         " --batch-size {params.batch_size} --threads {threads} {params.max_instances} {params.trust}"
         " --slp {output.slp:q} --npz {output.npz:q} --log {log:q}"
+
+
+# A video with more selected frames than chunk_frames (CHUNKED_VIDEO): one prediction job per
+# chunk (the only GPU jobs), each on its chunk's boxes, and sleap_join_chunks (CPU, main
+# environment) joins their arrays and .slp files into what sleap_predict writes for a whole video,
+# so sleap_tables and sleap_evaluate do not know about chunks.
+if SLEAP_PIPELINE.on_crops:
+
+    rule sleap_crop_boxes_chunk:
+        input:
+            f"{CHUNKS}/detections.{{chunk}}.parquet",
+        output:
+            temp(f"{CHUNKS}/sleap_boxes.{{chunk}}.npz"),
+        log:
+            f"{CHUNK_LOGS}/sleap_crop_boxes.{{chunk}}.log",
+        benchmark:
+            f"{CHUNK_BENCHMARKS}/sleap_crop_boxes.{{chunk}}.tsv"
+        wildcard_constraints:
+            video=CHUNKED_VIDEO,
+            chunk=r"\d+",
+        conda:
+            CORE_ENV
+        threads: 1
+        resources:
+            **job_sizing.rule_resources("sleap_crop_boxes", config, VIDEOS),
+        script:
+            "../scripts/sleap_crop_boxes.py"
+
+
+rule sleap_predict_chunk:
+    input:
+        unpack(sleap_predict_inputs),
+    output:
+        slp=temp(f"{CHUNKS}/poses.{{chunk}}.slp"),
+        npz=temp(f"{CHUNKS}/sleap_poses.{{chunk}}.npz"),
+    log:
+        f"{CHUNK_LOGS}/sleap_predict.{{chunk}}.log",
+    benchmark:
+        f"{CHUNK_BENCHMARKS}/sleap_predict.{{chunk}}.tsv"
+    wildcard_constraints:
+        video=CHUNKED_VIDEO,
+        chunk=r"\d+",
+    conda:
+        SLEAP_CONDA_ENV
+    threads: config["pose"]["threads"]
+    resources:
+        **job_sizing.rule_resources(
+            "sleap", config, VIDEOS, batch=config["pose"]["batch_size"], gpu=True
+        ),
+    params:
+        python=sleap_python(),
+        script=f"{SLEAP_SCRIPTS}/sleap_predict.py",
+        runtime=RUNTIME,
+        kind=SLEAP_PIPELINE.kind,
+        models=SLEAP_PIPELINE.paths,
+        nodes=SLEAP_NODES,
+        frames=chunk_frames,
+        batch_size=config["pose"]["batch_size"],
+        max_instances=sleap_max_instances_argument(),
+        trust=SLEAP_TRUST_ARGUMENT,
+        export=sleap_export_argument,
+        crops=sleap_crop_arguments,
+    shell:
+        "{params.python:q} {params.script:q} --runtime {params.runtime}"
+        " --kind {params.kind} --models {params.models:q} --nodes {params.nodes:q}"
+        " --video {input.video:q} --frames {params.frames:q} {params.export} {params.crops}"
+        " --batch-size {params.batch_size} --threads {threads} {params.max_instances} {params.trust}"
+        " --slp {output.slp:q} --npz {output.npz:q} --log {log:q}"
+
+
+rule sleap_join_chunks:
+    input:
+        unpack(sleap_chunk_predictions),
+    output:
+        slp=f"{UPSTREAM}/{{video}}/poses.slp",
+        npz=temp(f"{UPSTREAM}/{{video}}/sleap/poses.npz"),
+    log:
+        f"{UPSTREAM_LOGS}/{{video}}/sleap_join_chunks.log",
+    benchmark:
+        f"{UPSTREAM_BENCHMARKS}/{{video}}/sleap_join_chunks.tsv"
+    wildcard_constraints:
+        video=CHUNKED_VIDEO,
+    conda:
+        CORE_ENV
+    threads: 1
+    resources:
+        **job_sizing.rule_resources("sleap_join_chunks", config, VIDEOS),
+    params:
+        plan=chunk_plan,
+    script:
+        "../scripts/sleap_join_chunks.py"
 
 
 rule sleap_tables:

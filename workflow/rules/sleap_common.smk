@@ -91,7 +91,13 @@ def sleap_predict_inputs(wildcards):
     if folder:
         inputs["export"] = folder
     if SLEAP_PIPELINE.on_crops:
-        inputs["boxes"] = f"{UPSTREAM}/{wildcards.video}/sleap/boxes.npz"
+        chunk = wildcards.get("chunk")
+        inputs["boxes"] = (
+            f"{UPSTREAM}/{wildcards.video}/sleap/boxes.npz"
+            if chunk is None
+            # A chunk job reads its own chunk's boxes, not the whole video's.
+            else f"{UPSTREAM}/{wildcards.video}/chunks/sleap_boxes.{chunk}.npz"
+        )
     return inputs
 
 

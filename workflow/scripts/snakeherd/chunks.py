@@ -64,24 +64,9 @@ def join(
     names = list(names) if names is not None else [f"chunk {i}" for i in range(len(tables))]
     if len(tables) != len(chunks):
         raise ChunkError(f"{len(tables)} chunk tables for {len(chunks)} chunks")
-    planned = np.concatenate([chunk.frames() for chunk in chunks]) if chunks else np.empty(0)
-    expected = selection.frames()
-    if len(planned) != len(expected) or not np.array_equal(planned, expected):
-        lost = np.setdiff1d(expected, planned)
-        extra = planned[np.isin(planned, expected, invert=True)]
-        values, counts = np.unique(planned, return_counts=True)
-        twice = values[counts > 1]
-        raise ChunkError(
-            f"the chunks {', '.join(map(str, chunks))} do not select the frames {selection} "
-            f"one by one: {_some(lost)} lost, {_some(twice)} twice, {_some(extra)} outside it"
-        )
+    check_plan(chunks, selection)
     for table, chunk, name in zip(tables, chunks, names, strict=True):
-        frames = table["frame"].to_numpy()
-        outside = np.setdiff1d(frames, chunk.frames())
-        if len(outside):
-            raise ChunkError(f"{name} has rows for frame(s) {_some(outside)} outside its {chunk}")
-        if len(frames) and np.any(np.diff(frames) < 0):
-            raise ChunkError(f"{name}: rows are not in frame order")
+        check_rows(table["frame"].to_numpy(), chunk, name)
     columns = tables[0].columns if tables else []
     for table, name in zip(tables, names, strict=True):
         if list(table.columns) != list(columns):
@@ -93,6 +78,32 @@ def join(
     if not non_empty:
         return tables[0].iloc[0:0].reset_index(drop=True)
     return pd.concat(non_empty, ignore_index=True).astype(tables[0].dtypes.to_dict())
+
+
+def check_plan(chunks: Sequence[FrameSelection], selection: FrameSelection) -> None:
+    """Raises :class:`ChunkError` unless the chunks, in order, select exactly the frames of
+    ``selection``, one by one."""
+    planned = np.concatenate([chunk.frames() for chunk in chunks]) if chunks else np.empty(0)
+    expected = selection.frames()
+    if len(planned) != len(expected) or not np.array_equal(planned, expected):
+        lost = np.setdiff1d(expected, planned)
+        extra = planned[np.isin(planned, expected, invert=True)]
+        values, counts = np.unique(planned, return_counts=True)
+        twice = values[counts > 1]
+        raise ChunkError(
+            f"the chunks {', '.join(map(str, chunks))} do not select the frames {selection} "
+            f"one by one: {_some(lost)} lost, {_some(twice)} twice, {_some(extra)} outside it"
+        )
+
+
+def check_rows(frames: np.ndarray, chunk: FrameSelection, name: str) -> None:
+    """Raises :class:`ChunkError` unless a chunk's row ``frames`` lie in its own frames, in
+    frame order."""
+    outside = np.setdiff1d(frames, chunk.frames())
+    if len(outside):
+        raise ChunkError(f"{name} has rows for frame(s) {_some(outside)} outside its {chunk}")
+    if len(frames) and np.any(np.diff(frames) < 0):
+        raise ChunkError(f"{name}: rows are not in frame order")
 
 
 def joined_summary(summaries: Sequence[dict], selection: FrameSelection) -> dict:

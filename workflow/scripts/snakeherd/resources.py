@@ -252,6 +252,9 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
     if rule == "sleap_crop_boxes":
         # Reading the detections table into the boxes a crop run needs.
         return Cost(base_mem_mb=512, base_seconds=300)
+    if rule == "sleap_join_chunks":
+        # Reads every chunk's arrays and .slp (sleap-io) and writes them as one.
+        return _cpu_rule_cost(mem_mb_per_frame=0.05, seconds_per_frame=0.002)
     if rule == "sleap_tables":
         # The same work as reading a predictions file into the two tables.
         return rule_cost("import_predictions", config)

@@ -55,11 +55,14 @@ class PoseArrays:
         }
 
 
-def write_pose_arrays(arrays: PoseArrays, stage: dict, path: str | Path) -> None:
-    """The stage's result for the main environment (atomic)."""
+def write_pose_arrays(arrays: PoseArrays | dict[str, np.ndarray], stage: dict, path) -> None:
+    """The stage's result for the main environment (atomic): a :class:`PoseArrays` or its
+    :meth:`PoseArrays.arrays` (as :func:`read_pose_arrays` returns them)."""
+    if isinstance(arrays, PoseArrays):
+        arrays = arrays.arrays()
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(temporary, stage=np.asarray(json.dumps(stage, sort_keys=True)), **arrays.arrays())
+    np.savez(temporary, stage=np.asarray(json.dumps(stage, sort_keys=True)), **arrays)
     temporary.replace(path)
 
 
