@@ -452,7 +452,7 @@ ROWS: dict[str, Row] = {
     "unknown top-level key": Row(
         lambda i: {**demo_config(), "colour": "red"},
         REJECTED,
-        ("config (top level): unknown key 'colour'.", "Fix: use only the keys detection,"),
+        ("config (top level): unknown key 'colour'.", "Fix: use only the keys", " detection, "),
     ),
     "misspelled nested key": Row(
         lambda i: demo_config(tracking={"stitch": {"maxgap": 3}}),
