@@ -15,11 +15,18 @@ from snakeherd.proofreading.suspects import (
     SuspectParams,
     VideoContext,
     body_length,
+    context_for,
     find,
     flagged_frames,
 )
 from tests.support.paths import REPO
-from tests.support.proofreading import FLY_TRACKS, covered, fly_tracks, inject_random_errors
+from tests.support.proofreading import (
+    FLY_TRACKS,
+    covered,
+    fly_tracks,
+    inject_errors,
+    inject_random_errors,
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +65,58 @@ def test_injected_errors_are_covered_while_few_frames_are_flagged(flies, seed):
     # At a swap both tracks jump: one stretch naming both (unless a drop hides one side).
     jumps = suspects[suspects["reason"] == "jump"]
     assert (jumps["track_ids"] == "0,1").mean() >= 0.8
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_classes_swapped_against_the_flies_motion_are_flagged_only_in_multi_class_runs(flies, seed):
+    """The fly tracks' two identities as a multi-class model's classes (the multi-class test
+    models are trained on them): every injected swap (dropped frames around it too) within 5
+    frames of an identity_motion stretch, and no such stretch anywhere else (measured: on the
+    clean tracks keeping the classes always moves the flies >= 0.78 body lengths less than
+    swapping them; a swap moves them 2.1-3.6 body lengths more)."""
+    tracks, context = flies
+    classes = dataclasses.replace(context, identity_classes=True)
+    assert "identity_motion" not in set(find(tracks, classes, SuspectParams())["reason"])
+    broken, errors = inject_random_errors(tracks, seed)
+    swaps = [error for error in errors if error.kind == "swap"]
+    suspects = find(broken, classes, SuspectParams())
+    flagged = suspects[suspects["reason"] == "identity_motion"]
+    assert all(covered(swaps, flagged, tolerance=5))
+    swapped_at = np.array([error.frame for error in swaps])
+    for frame in flagged["frame"]:  # two swaps 2 frames apart are one stretch
+        assert np.abs(swapped_at - frame).min() <= 5, frame
+    assert (flagged["track_ids"] == "0,1").all()
+    # Tracks linked by motion: their ids are no classes, the check is not run.
+    assert "identity_motion" not in set(find(broken, context, SuspectParams())["reason"])
+
+
+def test_a_one_frame_class_swap_is_one_stretch(flies):
+    tracks, context = flies
+    broken, _ = inject_errors(tracks, swaps=[500, 501], drops=[], low_scores=[])
+    classes = dataclasses.replace(context, identity_classes=True)
+    flagged = find(broken, classes, SuspectParams()).query("reason == 'identity_motion'")
+    assert flagged[["start_frame", "end_frame"]].values.tolist() == [[500, 501]]
+    assert flagged["severity"].iloc[0] > 1 and "px less movement" in flagged["detail"].iloc[0]
+
+
+def test_identity_motion_needs_classes_trading_places_not_just_meeting():
+    tracks = walking(animals=3)
+    third = tracks["track_id"] == 2  # walks into track 1 and stays on it, 1 px away
+    tracks.loc[third, "y"] = np.maximum(300.0 - 5.0 * tracks.loc[third, "frame"], 201.0)
+    context = context_of(tracks, expected_count=3, identity_classes=True)
+    assert "identity_motion" not in set(find(tracks, context, SuspectParams())["reason"])
+    later = tracks["frame"] >= 40  # classes 0 and 2 exchanged from frame 40 on
+    tracks.loc[later, "track_id"] = tracks.loc[later, "track_id"].replace({0: 2, 2: 0})
+    found = find(tracks, context, SuspectParams())
+    flagged = found[found["reason"] == "identity_motion"]
+    assert flagged[["frame", "track_ids"]].values.tolist() == [[40, "0,2"]]
+
+
+def test_the_tracks_stage_says_whether_the_tracks_are_classes():
+    frames = np.arange(5)
+    named = context_for(walking(), frames, {"identities": {"0": "female", "1": "male"}})
+    assert named.identity_classes
+    assert not context_for(walking(), frames, {"identities": {}}).identity_classes
 
 
 def walking(n_frames=60, animals=2, spacing=100.0):

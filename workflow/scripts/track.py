@@ -144,6 +144,7 @@ def write_suspects(smk, tracks, detections, detection_stage, frames, video) -> l
             "body_length_px": context.body_length,
             "expected_count": context.expected_count,
             "frame_size": context.frame_size,
+            "identity_classes": context.identity_classes,
         },
     )
     io.write_csv(found, smk.output.suspects_csv)

@@ -16,7 +16,11 @@ work through. Reasons (:data:`REASONS`):
 - ``gap``: a track resumes after a hole it did not fill in (the tracker stitched across it);
 - ``close``: two animals closer than ``close_distance`` body lengths (where identities swap);
 - ``jump``: a track moves faster than ``jump_factor`` times the video's 99th-percentile speed;
-- ``heading_flip``: a track's heading turns by more than ``heading_flip`` rad in one frame.
+- ``heading_flip``: a track's heading turns by more than ``heading_flip`` rad in one frame;
+- ``identity_motion`` (multi-class runs only, whose tracks are a model's identity classes): two
+  classes trade places from one frame they are both in to the next (across at most
+  ``merge_gap`` frames), their motion saying each animal is now the other class (giving each the
+  other's class moves them ``identity_motion`` body lengths less).
 
 Units: frames, px (body lengths where said: the median long side of the video's detections).
 """
@@ -40,6 +44,7 @@ REASONS = (
     "close",
     "jump",
     "heading_flip",
+    "identity_motion",
 )
 COLUMNS = [
     "video_id",
@@ -72,6 +77,7 @@ class SuspectParams:
     close_distance: float = 0.5  # body lengths between two animals' centres
     jump_factor: float = 3.0  # times the video's 99th-percentile speed
     heading_flip: float = 2.0  # rad of heading change between consecutive frames
+    identity_motion: float = 0.5  # body lengths less movement when two classes are swapped
 
     @classmethod
     def from_config(cls, section: dict | None) -> SuspectParams:
@@ -90,6 +96,7 @@ class VideoContext:
     body_length: float  # px: an animal's typical length
     expected_count: int | None = None  # None: the count most processed frames hold
     frame_size: tuple[int, int] | None = None  # (width, height) px; None: border not known
+    identity_classes: bool = False  # the tracks are a multi-class model's identity classes
 
 
 def body_length(detections: pd.DataFrame) -> float:
@@ -134,6 +141,7 @@ def context_for(
         body_length=body_length(detections),
         expected_count=expected_count(tracks_stage, detection_stage),
         frame_size=frame_size,
+        identity_classes=bool(tracks_stage.get("identities")),
     )
 
 
@@ -153,6 +161,9 @@ def find(
         _close(tracks, context.body_length * params.close_distance),
         *_motion(tracks, frames, context.body_length, params),
     ]
+    if context.identity_classes:
+        limit = context.body_length * params.identity_motion
+        flags.append(_identity_motion(tracks, frames, limit, params.merge_gap))
     flags = [flag for flag in flags if len(flag)]
     if not flags:
         return pd.DataFrame({name: pd.Series(dtype=_dtype(name)) for name in COLUMNS})
@@ -380,6 +391,45 @@ def _motion(
             )
         )
     return found
+
+
+def _identity_motion(
+    tracks: pd.DataFrame, frames: np.ndarray, limit: float, bridge: int
+) -> pd.DataFrame:
+    """Where two classes trade places between frames both are detected in (consecutive, or
+    across at most ``bridge`` processed frames one of them is missing from): giving each animal
+    the other's class at the later frame moves the pair ``limit`` px less in total than keeping
+    the classes, so motion says the classes swapped. The saving is at most twice the animals'
+    distance, so animals closer than ``limit / 2`` (overlapping: flagged ``close``) never are."""
+    real = tracks.loc[~tracks["interpolated"].astype(bool), ["frame", "track_id", "x", "y"]]
+    real = real.assign(step=np.searchsorted(frames, real["frame"].to_numpy()))
+    pairs = real.merge(real.drop(columns="frame"), on="step", suffixes=("", "_other"))
+    pairs = pairs[pairs["track_id"] < pairs["track_id_other"]].sort_values(
+        ["track_id", "track_id_other", "step"], kind="stable"
+    )
+    later = pairs.shift(-1)
+    same = (later["track_id"] == pairs["track_id"]) & (
+        later["track_id_other"] == pairs["track_id_other"]
+    )
+    near = same & (later["step"] - pairs["step"] <= bridge + 1)
+
+    def apart(mine: str, theirs: str) -> np.ndarray:
+        x = pairs["x" + mine] - later["x" + theirs]
+        return np.hypot(x, pairs["y" + mine] - later["y" + theirs]).to_numpy()
+
+    kept = apart("", "") + apart("_other", "_other")
+    crossed = apart("", "_other") + apart("_other", "")
+    saved = np.where(near.to_numpy(), kept - crossed, 0.0)
+    swapped = saved > limit
+    return _flags(
+        later["frame"].to_numpy()[swapped],
+        (pairs["track_id"].astype(str) + "," + pairs["track_id_other"].astype(str)).to_numpy()[
+            swapped
+        ],
+        "identity_motion",
+        saved[swapped] / limit,
+        [f"classes swapped: {d:.0f} px less movement" for d in saved[swapped]],
+    )
 
 
 def _stretches(flags: pd.DataFrame, frames: np.ndarray, merge_gap: int) -> pd.DataFrame:
