@@ -54,21 +54,12 @@ def make_sheet(folder: Path, n_videos: int, frames: str | None) -> Path:
     return sheet
 
 
-def dry_run(snakefile: Path, folder: Path, config: Path, *args: str) -> tuple[float, float, str]:
-    """`snakemake -n` with these arguments: wall seconds, CPU seconds and what it printed."""
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(snakefile),
-        "-d",
-        str(folder),
-        "--configfile",
-        str(config),
-        "-n",
-        *args,
-    ]
+def run_snakemake(
+    snakefile: Path, folder: Path, config: Path, *args: str
+) -> tuple[float, float, str]:
+    """`snakemake` with these arguments: wall seconds, CPU seconds of every process, output."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(folder)]
+    command += ["--configfile", str(config), *args]
     cpu_before = children_cpu()
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -76,6 +67,11 @@ def dry_run(snakefile: Path, folder: Path, config: Path, *args: str) -> tuple[fl
     if result.returncode != 0:
         raise SystemExit(result.stdout[-3000:] + result.stderr[-3000:])
     return elapsed, children_cpu() - cpu_before, result.stdout + result.stderr
+
+
+def dry_run(snakefile: Path, folder: Path, config: Path, *args: str) -> tuple[float, float, str]:
+    """`snakemake -n` with these arguments: wall seconds, CPU seconds and what it printed."""
+    return run_snakemake(snakefile, folder, config, "-n", *args)
 
 
 def quiet_dry_run(snakefile: Path, folder: Path, config: Path, *args: str) -> tuple[float, int]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+
+from dry_run import run_snakemake  # noqa: E402  (benchmarks/, this script's folder)
 
 
 def make_video(path: Path, n_frames: int, size: int) -> None:
@@ -49,24 +50,11 @@ def make_blank_video(path: Path, n_frames: int, size: int, fps: int = 30) -> Non
     subprocess.run(command, check=True)
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def snakemake(folder: Path, config: dict, *args: str) -> tuple[float, float, str]:
     """Run the workflow in ``folder``: wall seconds, CPU seconds of every process, output."""
     config_path = folder / f"{config['experiment']}.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
-    command += ["-d", str(folder), "--configfile", str(config_path), *args]
-    before = children_cpu()
-    started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(result.stdout[-3000:] + result.stderr[-3000:])
-    return elapsed, children_cpu() - before, result.stdout + result.stderr
+    return run_snakemake(REPO / "Snakefile", folder, config_path, *args)
 
 
 def config_for(experiment: str, video: Path, chunk_frames: int | None) -> dict:
