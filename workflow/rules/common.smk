@@ -129,8 +129,12 @@ REPORTING = any(
 )
 
 
+# A video id, as config.py checks it (also the base of the chunk rules' constraints below).
+VIDEO_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+
+
 wildcard_constraints:
-    video=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    video=VIDEO_ID,
 
 
 def video_path(video_id):
@@ -172,9 +176,6 @@ CHUNKED_TABLES = [
     )
     if chunked
 ]
-
-
-VIDEO_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # as the global wildcard_constraints above
 
 
 def video_id_pattern(video_ids):

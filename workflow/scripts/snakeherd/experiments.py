@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from snakeherd.config import SAFE_ID  # a variant is a folder, as a video id is
 from snakeherd.errors import ConfigError
 
 # The sections no stage before tracking reads (checked by tests/unit/test_experiments.py against
@@ -36,7 +37,6 @@ DOWNSTREAM_SECTIONS = (
 VIDEO_KEYS = ("videos", "sample_sheet")
 # Folders of results/<experiment>/ that are not variants.
 RESERVED_NAMES = frozenset({"shared", "logs", "benchmarks", "report", "comparison"})
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_NAME_LENGTH = 100
 
 
@@ -154,7 +154,7 @@ def value_label(value) -> str:
 
 
 def check_name(name: str, where: str) -> None:
-    if not SAFE_NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+    if not SAFE_ID.match(name) or len(name) > MAX_NAME_LENGTH:
         raise ConfigError(
             f"{where}: {name!r} is not a safe folder name (results/<experiment>/<variant>/).",
             "use letters, digits, '_', '.' and '-' only, starting with a letter or digit, "
