@@ -39,17 +39,24 @@ if not workflow.config_settings.configfiles:
     configfile: DEFAULT_CONFIG
 
 
-def validate_or_reject(data, schema, where):
+def schema_problem(data, schema, where):
+    """What is wrong with ``data`` against the JSON schema (filling in its defaults), or None."""
     try:
         validate(data, schema=schema)
     except WorkflowError as error:
         cause = error.__context__
         if cause is None or not hasattr(cause, "validator"):
-            reject_config(str(error))
+            return str(error)
         # Snakemake names the failing row of a data frame only in its message (0-based).
         row = re.match(r"Error validating row (\d+)", str(error))
         where += f" row {int(row.group(1)) + 1}" if row else ""
-        reject_config(describe_schema_error(cause, where=where))
+        return describe_schema_error(cause, where=where)
+    return None
+
+
+def validate_or_reject(data, schema, where):
+    if problem := schema_problem(data, schema, where):
+        reject_config(problem)
 
 
 # experiments.smk loads this workflow once per variant (a Snakemake module) with the variant's

@@ -31,15 +31,11 @@ VARIANT_VIDEOS = {}  # variant name -> its checked video entries, for its module
 def validate_variant(name, variant_config):
     """A variant is judged as a config of its own; a rejection names it."""
     where = f"experiments variant {name!r}:"
-    try:
-        validate(variant_config, schema="../../config/schemas/config.schema.yaml")
-    except WorkflowError as error:
-        cause = error.__context__
-        if cause is None or not hasattr(cause, "validator"):
-            raise ConfigError(f"{where} {error}") from None
-        raise ConfigError(
-            f"{where} " + describe_schema_error(cause, where="config")
-        ) from None
+    problem = schema_problem(
+        variant_config, "../../config/schemas/config.schema.yaml", "config"
+    )
+    if problem:
+        raise ConfigError(f"{where} {problem}")
     try:
         # Variants share the videos: the sample sheet common.smk read and checked.
         entries = check_config(variant_config, SAMPLE_SHEET)
