@@ -33,7 +33,9 @@ def main(smk):
     proofread = smk.params.sources["inputs"]["proofread"]
     fixes = None
     if proofread:
-        tracks, fixes = apply_corrections(smk, tracks, nodes, detections, detection_stage, params)
+        tracks, fixes = apply_corrections(
+            smk, tracks, nodes, detections, detection_stage, params, frames
+        )
     tracks.insert(0, "video_id", smk.wildcards.video)
     named = identity_names(detections) if params.identity_classes else None
     io.write_table(
@@ -106,15 +108,14 @@ def main(smk):
     )
 
 
-def apply_corrections(smk, tracks, nodes, detections, detection_stage, params):
+def apply_corrections(smk, tracks, nodes, detections, detection_stage, params, frames):
     """The tracks of record from the video's proofread .slp or X-AnyLabeling folder (see
-    snakeherd.proofreading.corrections), and the corrections."""
+    snakeherd.proofreading.corrections), and the corrections; ``frames``: the processed frames
+    (None: every frame)."""
     proofread = smk.params.sources["inputs"]["proofread"]
     video = smk.params.sources["inputs"]["video"] or detection_stage.get("video")
     n_frames = detection_stage.get("n_frames") or int(detections["frame"].max()) + 1
     fixes = corrections.read(proofread, nodes, n_frames, video, smk.wildcards.video)
-    selection = detection_stage.get("frame_selection")
-    frames = FrameSelection.parse(selection).frames() if selection else None
     fixed = corrections.apply(tracks, fixes, params.max_distance, frames)
     logger.info(
         "proofread %s: %d corrected frames (%d instances placed by a person)",
