@@ -1,8 +1,9 @@
 """The workflow on a real SLURM cluster: `snakemake --profile profiles/slurm` against slurmctld on
 this machine (tools/local-slurm.sh starts it: munge, MariaDB + slurmdbd, slurmctld, slurmd).
 
-One run of the demo end to end, and one run where every job is first killed by SLURM for memory
-and succeeds on its retry (requests grow per attempt) while a bad video fails alone.
+One run of the demo end to end; one run where every job is first killed by SLURM for memory
+and succeeds on its retry (requests grow per attempt) while a bad video fails alone; one run of
+a video in chunks, one job each, where one chunk's job is cancelled mid-run and retried alone.
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from snakeherd.io import read_metadata, read_table
+from tests.support import configs
 from tests.support.configs import good_and_bad_videos_config
+from tests.support.matching import assert_same_rows
 from tests.support.paths import REPO
 from tests.support.snakemake import snakemake_command
 
@@ -238,3 +244,119 @@ def test_bad_video_fails_alone_on_slurm(retried_run, tmp_path):
     log = (results / "logs" / "garbage" / "detect_background.log").read_text()
     assert "cannot open video" in log and "Fix:" in log
     assert "garbage" in retried_run.output and "Error" in retried_run.output
+
+
+# A 60-frame generated video in chunks of 20 selected frames: 0-19 | 30-49 | 50-59.
+CHUNKED_FRAMES = "0-19,30-59"
+KILLED_CHUNK = "1"
+
+
+class _ChunkKiller(threading.Thread):
+    """Kills the SLURM job of one chunk of ``video`` submitted from ``workdir`` as soon as SLURM
+    reports it RUNNING (only the first such job): SIGTERM to all its processes, as SLURM sends
+    them at pre-emption or a time limit; SLURM records it FAILED. (A plain `scancel` records
+    'CANCELLED by <uid>', which the SLURM plugin takes for a running job: see
+    profiles/slurm/config.yaml.)"""
+
+    def __init__(self, workdir: Path, video: str, chunk: str):
+        super().__init__(daemon=True)
+        self.workdir = str(workdir)
+        self.comment = f"rule_detect_background_chunk_wildcards_{video}_{chunk}"
+        self.killed: str | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set() and self.killed is None:
+            queued = subprocess.run(
+                ["squeue", "-h", "-o", "%i|%T|%k|%Z"], capture_output=True, text=True, check=False
+            ).stdout
+            for line in queued.splitlines():
+                job_id, state, comment, workdir = line.split("|", 3)
+                if (comment, workdir, state) == (self.comment, self.workdir, "RUNNING"):
+                    subprocess.run(["scancel", "--signal=TERM", "--full", job_id], check=True)
+                    self.killed = job_id
+                    return
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def chunk_killed_run(slurm_cluster, small_videos, tmp_path_factory) -> tuple[SlurmRun, str]:
+    """One generated video in 3 chunks, and the same video unsplit as a second entry, through
+    the SLURM profile with --retries 1; chunk 1's first job is killed while it runs."""
+    folder = tmp_path_factory.mktemp("slurm_chunks")
+    video = str(small_videos["small_a"])
+    config = configs.background_config(
+        "chunks",
+        "cpu",
+        "arena",
+        60,
+        videos=[
+            {"id": "arena", "path": video, "frames": CHUNKED_FRAMES},
+            {"id": "whole", "path": video, "frames": CHUNKED_FRAMES, "chunk_frames": None},
+        ],
+        chunk_frames=20,
+    )
+    config["detection"]["background"] = {"n_animals": 4}
+    killer = _ChunkKiller(folder / "work", "arena", KILLED_CHUNK)
+    killer.start()
+    try:
+        run = run_on_slurm(
+            "chunks",
+            folder / "work",
+            config,
+            "--retries",
+            "1",
+            # The tracks alone: evaluation, outputs and the report do not depend on chunks.
+            "results/chunks/arena/tracks.parquet",
+            "results/chunks/whole/tracks.parquet",
+        )
+    finally:
+        killer.done.set()
+        killer.join()
+    assert killer.killed, "chunk 1's job was never seen RUNNING:\n" + run.output[-6000:]
+    return run, killer.killed
+
+
+def _job_labels(run: SlurmRun) -> dict[str, str]:
+    """SLURM job id -> what the job ran, as the folder of its SLURM log names it
+    (``rule_<rule>/<wildcards>`` or ``group_video_<rules>``); the accounting of this cluster does
+    not keep the plugin's job comments."""
+    submitted = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)", run.output)
+    return {job_id: str(Path(log).parent.relative_to(run.logdir)) for job_id, log in submitted}
+
+
+def test_a_killed_chunk_is_retried_alone_on_slurm(chunk_killed_run):
+    run, killed = chunk_killed_run
+    assert run.returncode == 0, run.output[-6000:]
+    labels = _job_labels(run)
+    attempts: dict[str, list[str]] = {}
+    for job in run.jobs:
+        attempts.setdefault(labels[job["JobID"]], []).append(job["State"])
+    chunk = "rule_detect_background_chunk/arena_"
+    # Each chunk is a SLURM job of its own; the killed one ran twice, the others once.
+    assert {label: states for label, states in attempts.items() if chunk in label} == {
+        chunk + "0": ["COMPLETED"],
+        chunk + "1": ["FAILED", "COMPLETED"],
+        chunk + "2": ["COMPLETED"],
+    }, attempts
+    assert labels[killed] == chunk + KILLED_CHUNK
+    # Nothing else ran twice: the background model, the join, the chunked video's tracking and
+    # the unsplit video's group job (detection and tracking) each once.
+    assert {label: states for label, states in attempts.items() if chunk not in label} == {
+        "rule_background_model/arena": ["COMPLETED"],
+        "rule_join_chunks/arena_detections": ["COMPLETED"],
+        "group_video_track": ["COMPLETED"],
+        "group_video_detect_background_track": ["COMPLETED"],
+    }, attempts
+
+
+def test_tables_after_a_killed_chunk_equal_the_unsplit_run(chunk_killed_run):
+    results = chunk_killed_run[0].workdir / "results" / "chunks"
+    for table, keys in (("detections", ["frame", "det_id"]), ("tracks", ["frame", "track_id"])):
+        chunked = read_table(results / "arena" / f"{table}.parquet", table)
+        whole = read_table(results / "whole" / f"{table}.parquet", table)
+        assert (chunked["video_id"] == "arena").all()
+        assert_same_rows(whole, chunked.assign(video_id="whole"), keys)
+    stage = read_metadata(results / "arena" / "detections.parquet")["stage"]
+    assert stage["chunks"] == ["0-19", "30-49", "50-59"]
+    assert not list((results / "arena" / "chunks").glob("*.parquet"))
