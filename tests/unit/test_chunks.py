@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from snakeherd import chunks
+from snakeherd import chunks, io
 from snakeherd.config import VideoEntry
 from snakeherd.detection import BackgroundModel
 from snakeherd.video import FrameSelection
@@ -123,3 +124,44 @@ def test_the_last_chunk_of_a_video_shorter_than_its_header_names_the_frame(tmp_p
     assert table["frame"].max() <= 19
     with pytest.raises(VideoError, match=r"frame \d+ cannot be decoded .* has 60 frames"):
         detect_video(str(truncated), last, BackgroundParams(), model)
+
+
+def chunk_files(tmp_path, frames_per_chunk, extra=None):
+    paths = []
+    for index, frames in enumerate(frames_per_chunk):
+        rows = table(frames).assign(track_id=0, y=2.0, label=["animal"] * len(frames))
+        if extra is not None and index == 1:
+            rows = rows.assign(**extra)
+        path = tmp_path / f"chunk.{index}.parquet"
+        io.write_table(rows, path, "ground_truth", {"chunk": index})
+        paths.append(str(path))
+    return paths
+
+
+def test_join_files_writes_the_joined_table_chunk_by_chunk(tmp_path):
+    whole = selection("0-9,20-29")
+    parts = chunks.split(whole, 6)
+    frames = [[1, 1, 5], [], [22, 23], [29]]
+    paths = chunk_files(tmp_path, frames)
+    output = tmp_path / "joined.parquet"
+    rows = chunks.join_files(paths, parts, whole, "ground_truth", str(output), {"n": 4})
+    joined = io.read_table(output, "ground_truth")
+    in_memory = chunks.join([io.read_table(p, "ground_truth") for p in paths], parts, whole)
+    pd.testing.assert_frame_equal(joined, in_memory)
+    assert rows == 6 and joined["label"].tolist() == ["animal"] * 6
+    assert io.read_metadata(output)["stage"] == {"n": 4}
+    # Written one chunk at a time: a row group per chunk.
+    assert pq.ParquetFile(output).metadata.num_row_groups == 4
+
+
+def test_join_files_leaves_no_table_when_a_chunk_is_wrong(tmp_path):
+    whole = selection("0-19")
+    parts = chunks.split(whole, 10)
+    output = tmp_path / "joined.parquet"
+    paths = chunk_files(tmp_path, [[1], [3]])
+    with pytest.raises(chunks.ChunkError, match=r"chunk\.1\.parquet has rows for frame\(s\) 3"):
+        chunks.join_files(paths, parts, whole, "ground_truth", str(output), {})
+    paths = chunk_files(tmp_path, [[1], [13]], extra={"z": 1.0})
+    with pytest.raises(chunks.ChunkError, match="different runs"):
+        chunks.join_files(paths, parts, whole, "ground_truth", str(output), {})
+    assert list(tmp_path.glob("joined*")) == [] and list(tmp_path.glob(".joined*")) == []

@@ -1,5 +1,6 @@
 """Rule join_chunks: a chunked video's chunk tables joined in frame order into the table an
-unsplit run writes, checked frame by frame (snakeherd.chunks.join)."""
+unsplit run writes, checked frame by frame, one chunk in memory at a time
+(snakeherd.chunks.join_files)."""
 
 from snakeherd import chunks, io
 from snakeherd.scripting import logger, run_rule
@@ -19,11 +20,9 @@ def main(smk):
                 "`--rerun-triggers mtime params` or delete the chunks folder"
             )
     selection = FrameSelection.parse(smk.params.plan["selection"])
-    tables = [io.read_table(path, table_name) for path in paths]
-    joined = chunks.join(tables, planned, selection, names=paths)
     summary = chunks.joined_summary(summaries, selection)
-    io.write_table(joined, smk.output[0], table_name, summary)
-    logger.info("%d %s rows from %d chunks", len(joined), table_name, len(paths))
+    rows = chunks.join_files(paths, planned, selection, table_name, smk.output[0], summary)
+    logger.info("%d %s rows from %d chunks", rows, table_name, len(paths))
 
 
 run_rule(main, snakemake)  # noqa: F821

@@ -12,15 +12,22 @@ from snakeherd.tracking import TrackerParams, identity_names, track
 from snakeherd.tracking.instances import node_order
 from snakeherd.video import FrameSelection
 
+POSE_COLUMNS = ["frame", "det_id", "node", "x", "y", "score"]
+
 
 def main(smk):
     detections = io.read_table(smk.input.detections, "detections")
     detection_stage = io.read_metadata(smk.input.detections)["stage"]
-    poses, skeleton = None, {}
+    poses, skeleton, nodes = None, {}, []
     if smk.input.get("poses"):
-        poses = io.read_table(smk.input.poses, "poses")
         skeleton = io.read_metadata(smk.input.poses)["stage"].get("skeleton") or {}
-    nodes = skeleton.get("nodes") or (node_order(poses) if poses is not None else [])
+        nodes = skeleton.get("nodes") or node_order(
+            io.iter_table(smk.input.poses, "poses", ["node"])
+        )
+        if io.count_rows(smk.input.poses):
+            # Read in parts, in frame order: a long video's poses table (a row per keypoint)
+            # is never held whole, only the tracker's arrays.
+            poses = io.iter_table(smk.input.poses, "poses", POSE_COLUMNS)
     params = TrackerParams.from_config(smk.params.tracking)
     selection = detection_stage.get("frame_selection")
     frames = FrameSelection.parse(selection).frames() if selection else None

@@ -14,8 +14,10 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .errors import SnakeherdError
+from .io import TableWriter, count_rows, read_arrow
 from .video import FrameSelection
 
 
@@ -78,6 +80,40 @@ def join(
     if not non_empty:
         return tables[0].iloc[0:0].reset_index(drop=True)
     return pd.concat(non_empty, ignore_index=True).astype(tables[0].dtypes.to_dict())
+
+
+def join_files(
+    paths: Sequence[str],
+    chunks: Sequence[FrameSelection],
+    selection: FrameSelection,
+    table: str,
+    output: str,
+    stage: dict,
+) -> int:
+    """:func:`join` for chunk tables in files: writes the joined table ``table`` to ``output``
+    (with the stage record ``stage``) one chunk at a time, so memory is bounded by the largest
+    chunk, not the video; returns its rows. Nothing is written when a check fails."""
+    if len(paths) != len(chunks):
+        raise ChunkError(f"{len(paths)} chunk tables for {len(chunks)} chunks")
+    check_plan(chunks, selection)
+    schemas = [pq.read_schema(path).remove_metadata() for path in paths]
+    for path, schema in zip(paths, schemas, strict=True):
+        if schema.names != schemas[0].names:
+            raise ChunkError(
+                f"{path} has the columns {schema.names}, and the first chunk "
+                f"{schemas[0].names}: the chunks were made by different runs; rerun them"
+            )
+    # An empty chunk's columns that pandas could not type are typed by a chunk with rows.
+    with_rows = [schema for path, schema in zip(paths, schemas, strict=True) if count_rows(path)]
+    schema = with_rows[0] if with_rows else schemas[0]
+    rows = 0
+    with TableWriter(output, table, stage, schema) as writer:
+        for path, chunk in zip(paths, chunks, strict=True):
+            part = read_arrow(path, table)
+            check_rows(part.column("frame").to_numpy(), chunk, path)
+            writer.write(part.cast(schema) if part.schema.remove_metadata() != schema else part)
+            rows += len(part)
+    return rows
 
 
 def check_plan(chunks: Sequence[FrameSelection], selection: FrameSelection) -> None:

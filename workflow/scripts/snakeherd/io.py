@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -117,14 +118,7 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike, table: str, stage:
     """Write ``frame`` as the Parquet table ``table`` with the stage's record in its metadata."""
     path = Path(path)
     arrow = to_arrow(frame.reset_index(drop=True), table)
-    metadata = {
-        "schema_version": SCHEMA_VERSION,
-        "table": table,
-        "stage": stage,
-    }
-    arrow = arrow.replace_schema_metadata(
-        {METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str).encode()}
-    )
+    arrow = arrow.replace_schema_metadata(_stage_metadata(table, stage))
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _atomic_path(path)
     try:
@@ -132,6 +126,39 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike, table: str, stage:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _stage_metadata(table: str, stage: dict) -> dict[bytes, bytes]:
+    metadata = {"schema_version": SCHEMA_VERSION, "table": table, "stage": stage}
+    return {METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str).encode()}
+
+
+class TableWriter:
+    """A snakeherd table written part by part (Arrow tables of ``schema``, in order), so a table
+    larger than memory can be joined from parts; the file appears, whole, when the ``with``
+    block ends without an error, and not at all otherwise."""
+
+    def __init__(self, path: str | os.PathLike, table: str, stage: dict, schema: pa.Schema):
+        self.path = Path(path)
+        self.schema = schema.with_metadata(_stage_metadata(table, stage))
+        self._temporary = _atomic_path(self.path)
+        self._writer: pq.ParquetWriter | None = None
+
+    def __enter__(self) -> TableWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(self._temporary, self.schema, compression="zstd")
+        return self
+
+    def write(self, part: pa.Table) -> None:
+        self._writer.write_table(part.replace_schema_metadata(self.schema.metadata))
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        try:
+            self._writer.close()
+            if error_type is None:
+                os.replace(self._temporary, self.path)
+        finally:
+            self._temporary.unlink(missing_ok=True)
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -144,6 +171,34 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 def read_table(path: str | os.PathLike, table: str) -> pd.DataFrame:
     """Read a snakeherd table, checking its name and schema version."""
+    check_table(path, table)
+    return pd.read_parquet(path)
+
+
+def read_arrow(path: str | os.PathLike, table: str) -> pa.Table:
+    """:func:`read_table` as an Arrow table (no pandas conversion)."""
+    check_table(path, table)
+    return pq.read_table(path)
+
+
+def iter_table(
+    path: str | os.PathLike, table: str, columns: list[str], batch_rows: int = 65536
+) -> Iterator[pd.DataFrame]:
+    """The ``columns`` of a snakeherd table, ``batch_rows`` rows at a time, in file order: memory
+    bounded by the batch, not the table."""
+    check_table(path, table)
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+        yield batch.to_pandas()
+
+
+def count_rows(path: str | os.PathLike) -> int:
+    """Rows of a Parquet table, from its footer."""
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def check_table(path: str | os.PathLike, table: str) -> None:
+    """Raises :class:`TableSchemaError` unless ``path`` holds the snakeherd table ``table`` at
+    this snakeherd's schema version."""
     metadata = read_metadata(path)
     if metadata.get("table") != table:
         raise TableSchemaError(f"{path} holds a '{metadata.get('table')}' table, not '{table}'")
@@ -152,7 +207,6 @@ def read_table(path: str | os.PathLike, table: str) -> pd.DataFrame:
             f"{path} has schema version {metadata.get('schema_version')}; this snakeherd reads "
             f"version {SCHEMA_VERSION}: re-run the workflow to regenerate it"
         )
-    return pd.read_parquet(path)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

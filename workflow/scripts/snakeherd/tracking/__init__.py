@@ -19,6 +19,7 @@ section).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 import numpy as np
@@ -53,7 +54,7 @@ def keypoint_columns(nodes: list[str]) -> list[str]:
 
 def track(
     detections: pd.DataFrame,
-    poses: pd.DataFrame | None,
+    poses: pd.DataFrame | Iterable[pd.DataFrame] | None,
     params: TrackerParams,
     frames: np.ndarray | None = None,
     nodes: list[str] | None = None,
@@ -62,7 +63,8 @@ def track(
     ``<node>.x/.y/.score`` triple per keypoint, sorted by frame and track.
 
     ``frames`` are the processed frame indices (interpolation never fills other frames);
-    ``nodes`` the skeleton order of the pose stage (default: order of appearance in ``poses``).
+    ``nodes`` the skeleton order of the pose stage (default: order of appearance in ``poses``;
+    needed when ``poses`` comes in parts, as :func:`.instances.from_tables` reads them).
     """
     instances = from_tables(detections, poses, nodes)
     assigned = identity_tracks(detections, instances) if params.identity_classes else None

@@ -7,6 +7,7 @@ joined once into dense NumPy arrays, so the frame loop only slices.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,15 +87,26 @@ def select(instances: Instances, rows: np.ndarray) -> Instances:
     )
 
 
-def node_order(poses: pd.DataFrame) -> list[str]:
-    """Node names in the order the pose stage wrote them (first appearance)."""
-    return list(dict.fromkeys(poses["node"].astype(str)))
+def node_order(poses: pd.DataFrame | Iterable[pd.DataFrame]) -> list[str]:
+    """Node names in the order the pose stage wrote them (first appearance), from the poses
+    table or its parts in order."""
+    parts = [poses] if isinstance(poses, pd.DataFrame) else poses
+    order: dict[str, None] = {}
+    for part in parts:
+        order.update(dict.fromkeys(part["node"].astype(str)))
+    return list(order)
 
 
 def from_tables(
-    detections: pd.DataFrame, poses: pd.DataFrame | None = None, nodes: list[str] | None = None
+    detections: pd.DataFrame,
+    poses: pd.DataFrame | Iterable[pd.DataFrame] | None = None,
+    nodes: list[str] | None = None,
 ) -> Instances:
-    """Join detections with their keypoints (when ``poses`` is given and not empty)."""
+    """Join detections with their keypoints (when ``poses`` is given and not empty).
+
+    ``poses`` may also be the poses table in parts (e.g. :func:`snakeherd.io.iter_table`'s
+    batches), each joined as it comes, so the long table is never held whole; ``nodes`` must
+    then be given."""
     ordered = detections.sort_values(["frame", "det_id"], kind="stable").reset_index(drop=True)
     n = len(ordered)
 
@@ -113,22 +125,19 @@ def from_tables(
     score = column("score", 1.0)
     position_sd = column("position_sd", np.nan)
 
-    if poses is not None and len(poses):
-        nodes = list(nodes) if nodes else node_order(poses)
-        node_index = {name: k for k, name in enumerate(nodes)}
+    if isinstance(poses, pd.DataFrame):
+        if len(poses):
+            nodes = list(nodes) if nodes else node_order(poses)
+        poses = [poses] if len(poses) else None
+    elif poses is not None and not nodes:
+        raise ValueError("poses in parts need their nodes")
+    if poses is not None:
+        nodes = list(nodes)
         keypoints = np.full((n, len(nodes), 2), np.nan)
         keypoint_score = np.full((n, len(nodes)), np.nan)
-        # Row of each (frame, det_id) in the sorted detections, found by a merge on the keys.
-        keys = pd.DataFrame({"frame": frame, "det_id": det_id, "row": np.arange(n)})
-        joined = poses.merge(keys, on=["frame", "det_id"], how="inner")
-        rows = joined["row"].to_numpy()
-        cols = joined["node"].astype(str).map(node_index).to_numpy()
-        known = ~pd.isna(cols)
-        rows, cols = rows[known], cols[known].astype(np.int64)
-        keypoints[rows, cols, 0] = joined["x"].to_numpy(dtype=np.float64)[known]
-        keypoints[rows, cols, 1] = joined["y"].to_numpy(dtype=np.float64)[known]
-        if "score" in joined.columns:
-            keypoint_score[rows, cols] = joined["score"].to_numpy(dtype=np.float64)[known]
+        node_index = {name: k for k, name in enumerate(nodes)}
+        for part in poses:
+            _place_keypoints(part, frame, det_id, node_index, keypoints, keypoint_score)
         # A keypoint is missing when either coordinate is.
         keypoints[~np.isfinite(keypoints).all(axis=2)] = np.nan
     else:
@@ -138,3 +147,34 @@ def from_tables(
     return _build(
         frame, det_id, xy, size, angle, score, position_sd, nodes, keypoints, keypoint_score
     )
+
+
+def _place_keypoints(
+    poses: pd.DataFrame,
+    frame: np.ndarray,
+    det_id: np.ndarray,
+    node_index: dict[str, int],
+    keypoints: np.ndarray,
+    keypoint_score: np.ndarray,
+) -> None:
+    """Writes the keypoints of ``poses`` (some rows of the poses table) into the rows of their
+    instances in ``keypoints`` and ``keypoint_score`` (instances sorted by ``frame``)."""
+    if not len(poses):
+        return
+    # Only the instances of the part's frames can match it (they are sorted by frame).
+    pose_frames = poses["frame"].to_numpy()
+    first = np.searchsorted(frame, pose_frames.min(), side="left")
+    last = np.searchsorted(frame, pose_frames.max(), side="right")
+    keys = pd.DataFrame(
+        {"frame": frame[first:last], "det_id": det_id[first:last], "row": np.arange(first, last)}
+    )
+    # Row of each (frame, det_id) in the sorted detections, found by a merge on the keys.
+    joined = poses.merge(keys, on=["frame", "det_id"], how="inner")
+    rows = joined["row"].to_numpy()
+    cols = joined["node"].astype(str).map(node_index).to_numpy()
+    known = ~pd.isna(cols)
+    rows, cols = rows[known], cols[known].astype(np.int64)
+    keypoints[rows, cols, 0] = joined["x"].to_numpy(dtype=np.float64)[known]
+    keypoints[rows, cols, 1] = joined["y"].to_numpy(dtype=np.float64)[known]
+    if "score" in joined.columns:
+        keypoint_score[rows, cols] = joined["score"].to_numpy(dtype=np.float64)[known]
