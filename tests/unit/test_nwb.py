@@ -3,10 +3,14 @@ nwbinspector, movement's default loaders, and the README's "Analyse with movemen
 
 from __future__ import annotations
 
+import json
 import re
+from importlib.metadata import version
 
+import hdmf
 import numpy as np
 import pandas as pd
+import pynwb
 import pytest
 import yaml
 
@@ -156,6 +160,12 @@ def test_metadata_names_the_video_models_runtime_and_skeleton(pose_results):
         assert nwbfile.subject.species == "Drosophila melanogaster"
         assert nwbfile.subject.sex == "U" and nwbfile.subject.age == "P0D/"
         assert nwbfile.session_id == "clip" and nwbfile.lab == "Fly lab"
+        notes = json.loads(nwbfile.notes)
+        assert notes["written_with"] == {
+            "pynwb": pynwb.__version__,
+            "hdmf": hdmf.__version__,
+            "ndx-pose": version("ndx-pose"),
+        }
         behavior = nwbfile.processing["behavior"]
         pose = behavior["PoseEstimation"]
         assert list(pose.source_video.external_file) == ["../clip.mp4"]  # from nwb/

@@ -25,6 +25,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 import numpy as np
@@ -201,6 +202,11 @@ def _compressed(data: np.ndarray):
     return H5DataIO(data, compression="gzip", compression_opts=4, chunks=chunks)
 
 
+def writer_versions() -> dict[str, str]:
+    """The NWB libraries writing the file, for whoever reads it with other versions."""
+    return {package: package_version(package) for package in ("pynwb", "hdmf", "ndx-pose")}
+
+
 def build_nwbfile(
     name: str,
     positions: np.ndarray,
@@ -249,6 +255,7 @@ def build_nwbfile(
                 "video_id": video_id,
                 "workflow": provenance.get("workflow"),
                 "runtime_requested": provenance.get("runtime", {}).get("requested"),
+                "written_with": writer_versions(),
             },
             default=str,
         ),
