@@ -183,6 +183,16 @@ def test_metadata_names_the_video_models_runtime_and_skeleton(pose_results):
         assert series.unit == "pixels" and series.data.shape == (N_FRAMES, 2)
 
 
+def test_a_video_entry_subject_overrides_the_config_fields_it_sets():
+    config = nwb.SessionMetadata.from_config(
+        {"lab": "Fly lab", "subject": {"species": "Drosophila melanogaster", "sex": "U"}}
+    )
+    video = config.for_video({"sex": "F", "genotype": "w1118"})
+    assert video.subject == {"species": "Drosophila melanogaster", "sex": "F", "genotype": "w1118"}
+    assert video.lab == "Fly lab" and config.subject["sex"] == "U"
+    assert config.for_video({}) == config
+
+
 def test_boxes_only_tracks_get_one_centroid_keypoint(tmp_path):
     write_results(tmp_path, with_nodes=False)
     assert critical_messages(tmp_path / "nwb") == []

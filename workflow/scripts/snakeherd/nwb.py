@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -78,6 +78,10 @@ class SessionMetadata:
         return cls(
             **{key: value for key, value in section.items() if key in cls.__dataclass_fields__}
         )
+
+    def for_video(self, subject: dict | None) -> SessionMetadata:
+        """These fields with one video's own subject fields (its entry's) over the config's."""
+        return replace(self, subject={**(self.subject or {}), **(subject or {})})
 
 
 def track_names(track_ids, identities: dict | None = None) -> dict[int, str]:
