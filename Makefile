@@ -6,10 +6,9 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 # uv installs the demo's wheels in parallel, a tenth of pip's CPU time. It leaves bytecode to be
 # compiled at first import, as Python does by default: compiling every module of the demo's
-# packages at install costs more than the demo's jobs spend compiling what they import (even where
-# PYTHONDONTWRITEBYTECODE makes each job compile its imports again). Pinned; it comes from PyPI
-# into the venv itself, so nothing is needed beforehand. The environments with torch keep pip,
-# which reads the machine's pip configuration (indexes, constraints) that uv does not.
+# packages at install costs more than the demo compiling only what it imports. Pinned; it comes
+# from PyPI into the venv itself, so nothing is needed beforehand. The environments with torch
+# keep pip, which reads the machine's pip configuration (indexes, constraints) that uv does not.
 UV_VERSION := 0.13.9
 UV := $(BIN)/uv
 # SLEAP runs in its own environment; tests build it once here and reuse it.
@@ -49,9 +48,14 @@ $(ONNX_CUDA_VENV)/.installed: requirements/onnx-cuda.txt
 
 onnx-cuda-env: $(ONNX_CUDA_VENV)/.installed
 
+# Where PYTHONDONTWRITEBYTECODE is set (containers, CI), each of the demo's jobs would compile
+# everything it imports again; the demo writes the bytecode once (into .venv and the workflow's
+# __pycache__ folders, both ignored by git).
+DEMO_ENV := PYTHONDONTWRITEBYTECODE=
+
 demo: $(VENV)/.demo-installed
-	$(BIN)/snakemake --cores $(CORES)
-	$(BIN)/snakemake --report results/demo/report.html
+	$(DEMO_ENV) $(BIN)/snakemake --cores $(CORES)
+	$(DEMO_ENV) $(BIN)/snakemake --report results/demo/report.html
 	@echo "Demo results: $(CURDIR)/results/demo/ (per video: detections.parquet, tracks.parquet,"
 	@echo "tracks.csv, evaluation.csv, provenance.json, overlay.mp4, plots/; all videos:"
 	@echo "evaluation_summary.csv, report/summary.csv)"
