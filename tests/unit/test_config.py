@@ -236,6 +236,30 @@ def test_chunk_frames_top_level_per_video_and_per_sample_sheet_row(tmp_path):
         check_config(config, read_sample_sheet(str(sheet)))
 
 
+def test_subject_fields_per_video_entry_and_per_sample_sheet_row(tmp_path):
+    videos = [
+        {"id": "a", "synthetic": {"n_frames": 50}},
+        {"id": "b", "synthetic": {"n_frames": 50}, "subject": {"sex": "F", "age": "P5D"}},
+    ]
+    entries = check_config(base_config(videos=videos))
+    assert [entry.subject for entry in entries] == [{}, {"sex": "F", "age": "P5D"}]
+    assert entries[1].as_dict()["subject"] == {"sex": "F", "age": "P5D"}
+    subject_schema = SCHEMA["$defs"]["video"]["properties"]["subject"]
+    jsonschema.validate(videos[1]["subject"], subject_schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"sex": "female"}, subject_schema)
+
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text(
+        "id\tpath\tsubject_sex\tsubject_genotype\nv1\tv.mp4\t\t\nv2\tv.mp4\tM\t w1118 \n"
+    )
+    config = base_config(sample_sheet=str(sheet))
+    del config["videos"]
+    entries = check_config(config, read_sample_sheet(str(sheet)))
+    assert [entry.subject for entry in entries] == [{}, {"sex": "M", "genotype": "w1118"}]
+
+
 def test_track_only_runs_ignore_chunk_frames(tmp_path):
     predictions = tmp_path / "p.slp"
     predictions.write_bytes(b"x")

@@ -3,10 +3,14 @@ nwbinspector, movement's default loaders, and the README's "Analyse with movemen
 
 from __future__ import annotations
 
+import json
 import re
+from importlib.metadata import version
 
+import hdmf
 import numpy as np
 import pandas as pd
+import pynwb
 import pytest
 import yaml
 
@@ -156,6 +160,12 @@ def test_metadata_names_the_video_models_runtime_and_skeleton(pose_results):
         assert nwbfile.subject.species == "Drosophila melanogaster"
         assert nwbfile.subject.sex == "U" and nwbfile.subject.age == "P0D/"
         assert nwbfile.session_id == "clip" and nwbfile.lab == "Fly lab"
+        notes = json.loads(nwbfile.notes)
+        assert notes["written_with"] == {
+            "pynwb": pynwb.__version__,
+            "hdmf": hdmf.__version__,
+            "ndx-pose": version("ndx-pose"),
+        }
         behavior = nwbfile.processing["behavior"]
         pose = behavior["PoseEstimation"]
         assert list(pose.source_video.external_file) == ["../clip.mp4"]  # from nwb/
@@ -171,6 +181,16 @@ def test_metadata_names_the_video_models_runtime_and_skeleton(pose_results):
         series = pose.pose_estimation_series["head"]
         assert series.rate == FPS and series.starting_time == 0.0
         assert series.unit == "pixels" and series.data.shape == (N_FRAMES, 2)
+
+
+def test_a_video_entry_subject_overrides_the_config_fields_it_sets():
+    config = nwb.SessionMetadata.from_config(
+        {"lab": "Fly lab", "subject": {"species": "Drosophila melanogaster", "sex": "U"}}
+    )
+    video = config.for_video({"sex": "F", "genotype": "w1118"})
+    assert video.subject == {"species": "Drosophila melanogaster", "sex": "F", "genotype": "w1118"}
+    assert video.lab == "Fly lab" and config.subject["sex"] == "U"
+    assert config.for_video({}) == config
 
 
 def test_boxes_only_tracks_get_one_centroid_keypoint(tmp_path):

@@ -23,5 +23,6 @@ if TRACKING and analysis_file_names():
         params:
             video=lambda wildcards: video_path(wildcards.video),
             nwb_metadata=config["outputs"]["nwb_metadata"],
+            subject=lambda wildcards: VIDEOS[wildcards.video].subject,
         script:
             "../scripts/analysis_files.py"

@@ -65,7 +65,9 @@ def write_nwb(smk, provenance: dict) -> None:
         nodes=list(stage.get("nodes") or []),
         edges=[tuple(edge) for edge in (skeleton or {}).get("edges", [])],
         video=video,
-        metadata=nwb.SessionMetadata.from_config(smk.params.nwb_metadata),
+        metadata=nwb.SessionMetadata.from_config(smk.params.nwb_metadata).for_video(
+            smk.params.subject
+        ),
         provenance=provenance,
         identities=stage.get("identities"),
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 from . import runtimes
 from .errors import ConfigError, InputFileError, VideoError
 from .proofreading import xanylabeling
+from .sample_sheet import SUBJECT_FIELDS
 from .synthetic import SceneSpec
 from .video import FrameRangeError, FrameSelection, probe
 
@@ -38,6 +39,7 @@ class VideoEntry:
     synthetic: dict | None = field(default=None, hash=False)
     source: str = "config"  # where the entry came from, for messages
     chunk_frames: int | None = None  # frames per model-stage job; None: one job per video
+    subject: dict = field(default_factory=dict, hash=False)  # NWB subject fields of this video
 
     @property
     def is_synthetic(self) -> bool:
@@ -54,6 +56,7 @@ class VideoEntry:
             "proofread": self.proofread,
             "synthetic": self.synthetic,
             "chunk_frames": self.chunk_frames,
+            "subject": self.subject,
         }
 
 
@@ -334,7 +337,19 @@ def _entry_from(
         source=where,
         # A track-only run has no model stage to split.
         chunk_frames=None if track_only else _chunk_frames(record, key, video_id, chunk_frames),
+        subject=_subject(record),
     )
+
+
+def _subject(record: dict) -> dict:
+    """An entry's own NWB subject fields: a list entry's ``subject``, a sample sheet row's
+    non-empty ``subject_<field>`` cells."""
+    fields = {k: v for k, v in (record.get("subject") or {}).items() if v is not None}
+    for name in SUBJECT_FIELDS:
+        cell = record.get(f"subject_{name}")
+        if isinstance(cell, str) and cell.strip():
+            fields[name] = cell.strip()
+    return fields
 
 
 def _chunk_frames(record: dict, key: str, video_id: str, default: int | None) -> int | None:

@@ -23,8 +23,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,10 @@ class SessionMetadata:
         return cls(
             **{key: value for key, value in section.items() if key in cls.__dataclass_fields__}
         )
+
+    def for_video(self, subject: dict | None) -> SessionMetadata:
+        """These fields with one video's own subject fields (its entry's) over the config's."""
+        return replace(self, subject={**(self.subject or {}), **(subject or {})})
 
 
 def track_names(track_ids, identities: dict | None = None) -> dict[int, str]:
@@ -201,6 +206,11 @@ def _compressed(data: np.ndarray):
     return H5DataIO(data, compression="gzip", compression_opts=4, chunks=chunks)
 
 
+def writer_versions() -> dict[str, str]:
+    """The NWB libraries writing the file, for whoever reads it with other versions."""
+    return {package: package_version(package) for package in ("pynwb", "hdmf", "ndx-pose")}
+
+
 def build_nwbfile(
     name: str,
     positions: np.ndarray,
@@ -249,6 +259,7 @@ def build_nwbfile(
                 "video_id": video_id,
                 "workflow": provenance.get("workflow"),
                 "runtime_requested": provenance.get("runtime", {}).get("requested"),
+                "written_with": writer_versions(),
             },
             default=str,
         ),

@@ -10,7 +10,17 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-COLUMNS = ("id", "path", "frames", "ground_truth", "predictions", "proofread", "chunk_frames")
+SUBJECT_FIELDS = ("species", "sex", "age", "strain", "genotype", "description")
+COLUMNS = (
+    "id",
+    "path",
+    "frames",
+    "ground_truth",
+    "predictions",
+    "proofread",
+    "chunk_frames",
+    *(f"subject_{field}" for field in SUBJECT_FIELDS),
+)
 
 
 def _check_cell_counts(path: str) -> None:

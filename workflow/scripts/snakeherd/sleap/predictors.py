@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import InputFileError, RuntimeUnavailableError
 from ..runtimes import onnx_sessions, table
+from . import legacy
 from .corrections import (
     INTEGRAL_PATCH_SIZE,
     PEAK_THRESHOLD,
@@ -101,6 +102,9 @@ def native_predictor(
     """A checkpoint predictor with ``sleap-nn predict``'s defaults."""
     from sleap_nn.inference.predictor import Predictor
 
+    for path in model_paths:
+        if legacy.is_legacy(path):
+            legacy.require_complete_weights(path)
     set_torch_threads(threads)
     return Predictor.from_model_paths(
         list(model_paths),
