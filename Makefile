@@ -48,14 +48,14 @@ $(ONNX_CUDA_VENV)/.installed: requirements/onnx-cuda.txt
 
 onnx-cuda-env: $(ONNX_CUDA_VENV)/.installed
 
-# Where PYTHONDONTWRITEBYTECODE is set (containers, CI), each of the demo's jobs would compile
-# everything it imports again; the demo writes the bytecode once (into .venv and the workflow's
-# __pycache__ folders, both ignored by git).
-DEMO_ENV := PYTHONDONTWRITEBYTECODE=
+# uv installs without bytecode: where PYTHONDONTWRITEBYTECODE is set (containers, CI), each job of
+# the demo and of the tests would compile everything it imports again. They write the bytecode
+# once instead (into .venv and the workflow's __pycache__ folders, both ignored by git).
+WRITE_BYTECODE := PYTHONDONTWRITEBYTECODE=
 
 demo: $(VENV)/.demo-installed
-	$(DEMO_ENV) $(BIN)/snakemake --cores $(CORES)
-	$(DEMO_ENV) $(BIN)/snakemake --report results/demo/report.html
+	$(WRITE_BYTECODE) $(BIN)/snakemake --cores $(CORES)
+	$(WRITE_BYTECODE) $(BIN)/snakemake --report results/demo/report.html
 	@echo "Demo results: $(CURDIR)/results/demo/ (per video: detections.parquet, tracks.parquet,"
 	@echo "tracks.csv, evaluation.csv, provenance.json, overlay.mp4, plots/; all videos:"
 	@echo "evaluation_summary.csv, report/summary.csv)"
@@ -74,10 +74,10 @@ lint: $(VENV)/.test-installed
 	$(BIN)/snakemake --lint
 
 test: lint sleap-env onnx-cuda-env
-	$(BIN)/python -m pytest
+	$(WRITE_BYTECODE) $(BIN)/python -m pytest
 
 unit: $(VENV)/.test-installed
-	$(BIN)/python -m pytest -m "not workflow"
+	$(WRITE_BYTECODE) $(BIN)/python -m pytest -m "not workflow"
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/dry_run.py
