@@ -1,7 +1,9 @@
 """Long videos in chunks (issue 22): jobs and dry-run time for a 1-hour video, what chunking
 costs in CPU, memory and wall time, and what a whole pipeline costs next to its models.
 
-Each part runs on request (no part named: --dry-run and --overhead, a few minutes on 2 cores):
+Each part runs on request; with none named, --dry-run and --overhead (~10 minutes on an idle
+2-core machine: ~500 CPU-seconds). --rss-scaling detects 110,000 frames (~800 CPU-seconds) and
+--pipeline runs the YOLO models over 1,100 frames twice (~250 CPU-seconds).
 
 --dry-run: a 108,000-frame video (1 hour at 30 fps: a grey 64x64 clip from FFmpeg, since a dry
 run reads only its header) through `snakemake -n` with background detection and tracking,
