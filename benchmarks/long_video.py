@@ -1,23 +1,47 @@
-"""Long videos in chunks (issue 22): jobs and dry-run time for a 1-hour video, and what chunking
-costs on a shorter one.
+"""Long videos in chunks (issue 22): jobs and dry-run time for a 1-hour video, what chunking
+costs in CPU, memory and wall time, and what a whole pipeline costs next to its models.
 
-Part 1: a 108,000-frame video (1 hour at 30 fps: a grey 64x64 clip from FFmpeg, since a dry run
-reads only its header) through `snakemake -n` with background detection and tracking, unsplit
-and with the default chunk_frames: wall seconds of the dry run and the jobs per rule.
+Each part runs on request; with none named, --dry-run and --overhead (~10 minutes on an idle
+2-core machine: ~500 CPU-seconds). --rss-scaling detects 110,000 frames (~800 CPU-seconds) and
+--pipeline runs the YOLO models over 1,100 frames twice (~250 CPU-seconds).
 
-Part 2: a shorter generated video run for real (background detection, then tracking), unsplit
-and in chunks: CPU-seconds of the whole run (every job's process, Snakemake's own included) and
-per rule from the jobs' benchmark files, with each rule's peak RSS. Goals: the chunked run costs
-at most 5 % more CPU than the unsplit one; a chunk job's peak RSS does not grow with the video.
+--dry-run: a 108,000-frame video (1 hour at 30 fps: a grey 64x64 clip from FFmpeg, since a dry
+run reads only its header) through `snakemake -n` with background detection and tracking,
+unsplit and with the default chunk_frames: wall seconds of the dry run and the jobs per rule.
 
-    .venv/bin/python benchmarks/long_video.py [--long-frames 108000] [--frames 2000] \
-        [--chunk 500]
+--overhead: a generated video (4 animals, 128x128: a 2,000-frame scene looped to --frames, by
+default 36,000 so the default chunk_frames of 18,000 splits it in two) run for real, background
+detection then tracking, unsplit and in chunks (--chunk, default: the default chunk_frames),
+both with `--cores 2` (so the chunks run as 2 parallel jobs): wall seconds, CPU-seconds of the
+whole run (every job's process, Snakemake's own included) and per rule from the jobs' benchmark
+files, with each rule's peak RSS. Goal: the chunked run costs at most 5 % more CPU.
+
+--rss-scaling: the same at --rss-frames (10,000 and 100,000) frames, both in chunks of
+--rss-chunk frames: each kind of job's peak RSS side by side. Goal: a job's peak RSS is bounded
+by its chunk, not the video.
+
+--pipeline: the real fly clip (1,100 frames; YOLO-OBB detection and YOLO-pose on crops on
+onnx_cpu, tracks and the default outputs) through Snakemake, in CPU-seconds per frame from the
+jobs' benchmark files, next to the model sessions alone on the same frames and crops (the CPU
+time inside ONNX Runtime's session.run while the library's detection and pose stages run in
+one process). The models' export (once per model, not per frame) is shown apart. Goal: the
+pipeline costs at most 1.2x its models.
+
+The CPU-seconds and peak RSS are what to compare: on a shared machine wall times follow the
+load.
+
+    .venv/bin/python benchmarks/long_video.py [--dry-run] [--overhead] [--rss-scaling] \
+        [--pipeline] [--long-frames 108000] [--frames 36000] [--chunk 18000] \
+        [--rss-frames 10000 100000] [--rss-chunk 5000]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import math
+import os
 import re
 import subprocess
 import sys
@@ -30,24 +54,48 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+sys.path.insert(0, str(REPO))
 
 from dry_run import run_snakemake  # noqa: E402  (benchmarks/, this script's folder)
 
+SCENE_FRAMES = 2000  # the generated scene that longer videos loop
 
-def make_video(path: Path, n_frames: int, size: int) -> None:
+
+def ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def make_video(folder: Path, n_frames: int, size: int = 128) -> Path:
+    """A generated scene of 4 animals, looped (stream copy) to ``n_frames`` frames: rendering
+    100,000 frames would take longer than detecting them."""
     from snakeherd.synthetic import SceneSpec, simulate, write_video
 
-    spec = SceneSpec(n_animals=4, n_frames=n_frames, width=size, height=size, seed=3)
-    write_video(spec, simulate(spec), str(path))
+    scene = folder / f"scene_{size}.mp4"
+    if not scene.exists():
+        spec = SceneSpec(
+            n_animals=4, n_frames=SCENE_FRAMES, width=size, height=size, seed=3, body_length=14
+        )
+        write_video(spec, simulate(spec), str(scene))
+    path = folder / f"scene_{size}_{n_frames}.mp4"
+    loops = math.ceil(n_frames / SCENE_FRAMES) - 1
+    command = [ffmpeg(), "-loglevel", "error", "-y", "-stream_loop", str(loops), "-i", str(scene)]
+    command += ["-c", "copy", "-frames:v", str(n_frames), str(path)]
+    subprocess.run(command, check=True)
+    return path
 
 
 def make_blank_video(path: Path, n_frames: int, size: int, fps: int = 30) -> None:
-    import imageio_ffmpeg
-
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi"]
+    command = [ffmpeg(), "-loglevel", "error", "-f", "lavfi"]
     command += ["-i", f"color=c=gray:s={size}x{size}:r={fps}", "-frames:v", str(n_frames)]
     command += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)]
     subprocess.run(command, check=True)
+
+
+def default_chunk_frames() -> int:
+    schema = yaml.safe_load((REPO / "config" / "schemas" / "config.schema.yaml").read_text())
+    return schema["properties"]["chunk_frames"]["default"]
 
 
 def snakemake(folder: Path, config: dict, *args: str) -> tuple[float, float, str]:
@@ -90,45 +138,207 @@ def rule_costs(benchmarks: Path) -> dict[str, tuple[int, float, float]]:
     return {name: tuple(cost) for name, cost in sorted(costs.items())}
 
 
+def run_tracks(folder: Path, video: Path, experiment: str, chunk_frames: int | None):
+    """Background detection and tracking of ``video``: wall s, CPU s, per-rule costs."""
+    config = config_for(experiment, video, chunk_frames)
+    target = f"results/{experiment}/long/tracks.parquet"
+    wall, cpu, _ = snakemake(folder, config, "--cores", "2", target)
+    return wall, cpu, rule_costs(folder / "results" / experiment / "benchmarks")
+
+
+def dry_run_part(folder: Path, long_frames: int) -> None:
+    long_video = folder / "hour.mp4"
+    started = time.perf_counter()
+    make_blank_video(long_video, long_frames, 64)
+    print(f"generated {long_frames} frames in {time.perf_counter() - started:.0f} s")
+    print(f"\nsnakemake -n, {long_frames} frames")
+    default = default_chunk_frames()
+    for label, chunk_frames in (("unsplit", None), ("default chunk_frames", default)):
+        config = config_for(f"dry_{chunk_frames}", long_video, chunk_frames)
+        snakemake(folder, config, "-n")  # the first run probes the video
+        wall, _, output = snakemake(folder, config, "-n")
+        counts = job_counts(output)
+        shown = ", ".join(f"{name} {n}" for name, n in counts.items() if name != "total")
+        print(f"  {label:<22} {wall:6.2f} s, {counts['total']} jobs: {shown}", flush=True)
+
+
+def overhead_part(folder: Path, frames: int, chunk: int) -> None:
+    video = make_video(folder, frames)
+    print(f"\n{frames} frames (128x128, 4 animals) detected and tracked, --cores 2")
+    print(f"  {'run':<30}{'wall s':>8}{'CPU s':>8}{'jobs CPU s':>12}")
+    runs = {}
+    for label, chunk_frames in (("unsplit", None), (f"chunks of {chunk}", chunk)):
+        wall, cpu, costs = run_tracks(folder, video, f"run_{chunk_frames}", chunk_frames)
+        jobs_cpu = sum(rule_cpu for _, rule_cpu, _ in costs.values())
+        runs[label] = (cpu, jobs_cpu)
+        print(f"  {label:<30}{wall:>8.1f}{cpu:>8.1f}{jobs_cpu:>12.1f}")
+        for rule, (jobs, rule_cpu, rss) in costs.items():
+            print(f"    {rule:<30} {jobs:>3} jobs {rule_cpu:>7.1f} CPU s  peak {rss:>5.0f} MB")
+    (unsplit, unsplit_jobs), (chunked, chunked_jobs) = runs.values()
+    print(
+        f"  chunked / unsplit CPU-seconds: {chunked / unsplit:.3f} (whole run), "
+        f"{chunked_jobs / unsplit_jobs:.3f} (jobs alone)",
+        flush=True,
+    )
+
+
+def rss_scaling_part(folder: Path, lengths: list[int], chunk: int) -> None:
+    print(f"\npeak RSS (MB) of each kind of job, chunks of {chunk} frames, --cores 2")
+    table = {}
+    for frames in lengths:
+        video = make_video(folder, frames)
+        wall, cpu, costs = run_tracks(folder, video, f"rss_{frames}", chunk)
+        table[frames] = costs
+        print(f"  {frames} frames: {wall:.0f} s wall, {cpu:.0f} CPU s", flush=True)
+    rules = sorted({rule for costs in table.values() for rule in costs})
+    print(f"  {'job':<30}" + "".join(f"{f'{n} frames':>16}" for n in lengths))
+    for rule in rules:
+        cells = []
+        for frames in lengths:
+            jobs, _, rss = table[frames].get(rule, (0, 0.0, float("nan")))
+            cells.append(f"{rss:>8.0f} ({jobs:>2} job{'s' if jobs != 1 else ' '})")
+        print(f"  {rule:<30}" + "".join(f"{cell:>16}" for cell in cells))
+
+
+MODELS_ALONE = r"""
+import json, sys, time
+sys.path.insert(0, {scripts!r})
+import pandas as pd
+from snakeherd import io
+from snakeherd.video import FrameSelection
+from snakeherd.yolo import backends
+from snakeherd.yolo.decode import Filters
+from snakeherd.yolo.detect import YoloRun, detect_video
+from snakeherd.yolo.pose import PoseRun, pose_on_crops
+
+inside = {{"seconds": 0.0, "calls": 0}}
+session_run = backends.OnnxRuntimeModel.run
+
+
+def timed_run(self, batch):
+    # The calling thread's CPU: ONNX Runtime on one intra-op thread runs the graph on it.
+    started = time.thread_time()
+    try:
+        return session_run(self, batch)
+    finally:
+        inside["seconds"] += time.thread_time() - started
+        inside["calls"] += 1
+
+
+backends.OnnxRuntimeModel.run = timed_run
+started = time.process_time()
+detect_video({video!r}, FrameSelection.parse(None),
+             YoloRun(model={obb!r}, runtime="onnx_cpu", filters=Filters()))
+detect_stage, detect_sessions, detect_calls = (
+    time.process_time() - started, inside["seconds"], inside["calls"])
+# Pose on the crops of the pipeline's own detections: the same crops as its pose job.
+detections = io.read_table({detections!r}, "detections").drop(columns="video_id")
+started = time.process_time()
+pose_on_crops({video!r}, detections, PoseRun(yolo=YoloRun(model={pose!r}, runtime="onnx_cpu",
+                                                           filters=Filters())))
+print(json.dumps({{
+    "detect_stage": detect_stage, "detect_sessions": detect_sessions,
+    "detect_calls": detect_calls, "pose_stage": time.process_time() - started,
+    "pose_sessions": inside["seconds"] - detect_sessions,
+    "pose_calls": inside["calls"] - detect_calls}}))
+"""
+
+
+def pipeline_part(folder: Path) -> None:
+    from tests.support.data import FLY_NODES, SHARED_DATA, copy_yolo_models
+
+    models = copy_yolo_models(SHARED_DATA, folder / "models")
+    video = SHARED_DATA / "tracking" / "centered_pair_low_quality.mp4"
+    config = {
+        "experiment": "pipeline",
+        "runtime": "onnx_cpu",
+        "videos": [{"id": "pair", "path": str(video)}],
+        "detection": {"method": "yolo_obb", "model": str(models / "fly_obb_yolo11n.pt")},
+        "pose": {
+            "method": "yolo_pose",
+            "models": [str(models / "fly_pose_crops_yolo11n.pt")],
+            "node_names": list(FLY_NODES),
+            "edges": [["head", "thorax"], ["thorax", "abdomen"]],
+        },
+    }
+    wall, cpu, _ = snakemake(folder, config, "--cores", "2")
+    results = folder / "results" / "pipeline"
+    costs = rule_costs(results / "benchmarks")
+    from snakeherd import io
+
+    n_frames = int(io.read_metadata(results / "pair" / "detections.parquet")["stage"]["frames"])
+    once = {rule: cost for rule, cost in costs.items() if rule.startswith("export_")}
+    per_video = {rule: cost for rule, cost in costs.items() if rule not in once}
+    pipeline = sum(rule_cpu for _, rule_cpu, _ in per_video.values())
+    print(f"\nthe fly clip, {n_frames} frames, YOLO-OBB + YOLO-pose on crops, onnx_cpu, --cores 2")
+    print(f"  whole run: {wall:.0f} s wall, {cpu:.1f} CPU s (Snakemake's own process included)")
+    for rule, (jobs, rule_cpu, rss) in costs.items():
+        kind = "  (once per model)" if rule in once else ""
+        print(
+            f"    {rule:<26} {jobs:>2} job(s) {rule_cpu:>7.1f} CPU s "
+            f"{1000 * rule_cpu / n_frames:>7.1f} ms/frame  peak {rss:>5.0f} MB{kind}"
+        )
+    alone = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                MODELS_ALONE.format(
+                    scripts=str(REPO / "workflow" / "scripts"),
+                    video=str(video),
+                    obb=str(models / "fly_obb_yolo11n.onnx"),
+                    pose=str(models / "fly_pose_crops_yolo11n.onnx"),
+                    detections=str(results / "pair" / "detections.parquet"),
+                ),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+        ).stdout
+    )
+    sessions = alone["detect_sessions"] + alone["pose_sessions"]
+    stages = alone["detect_stage"] + alone["pose_stage"]
+    print("  in one process, on the same frames and crops:")
+    for label, seconds in (
+        (f"detection sessions ({alone['detect_calls']} runs)", alone["detect_sessions"]),
+        (f"pose sessions ({alone['pose_calls']} runs)", alone["pose_sessions"]),
+        ("models alone", sessions),
+        ("detection and pose stages (library)", stages),
+        ("pipeline jobs, export excluded", pipeline),
+    ):
+        print(f"    {label:<40} {seconds:>7.1f} CPU s {1000 * seconds / n_frames:>7.1f} ms/frame")
+    print(
+        f"  pipeline / models alone: {pipeline / sessions:.2f} "
+        f"(the stages in one process: {stages / sessions:.2f})",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--long-frames", type=int, default=108_000)
-    parser.add_argument("--frames", type=int, default=2000)
-    parser.add_argument("--chunk", type=int, default=500, help="chunk_frames of part 2")
+    parser.add_argument("--dry-run", action="store_true", help="job counts of a long video")
+    parser.add_argument("--overhead", action="store_true", help="chunked vs unsplit CPU")
+    parser.add_argument("--rss-scaling", action="store_true", help="peak RSS at two lengths")
+    parser.add_argument("--pipeline", action="store_true", help="fly pipeline vs its models")
+    parser.add_argument("--long-frames", type=int, default=108_000, help="of --dry-run")
+    parser.add_argument("--frames", type=int, default=36_000, help="of --overhead")
+    parser.add_argument("--chunk", type=int, default=None, help="of --overhead (default: config)")
+    parser.add_argument("--rss-frames", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--rss-chunk", type=int, default=5000)
     args = parser.parse_args()
+    if not (args.dry_run or args.overhead or args.rss_scaling or args.pipeline):
+        args.dry_run = args.overhead = True
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        long_video = folder / "hour.mp4"
-        started = time.perf_counter()
-        make_blank_video(long_video, args.long_frames, 64)
-        print(f"generated {args.long_frames} frames in {time.perf_counter() - started:.0f} s")
-        print(f"\nPart 1: snakemake -n, {args.long_frames} frames")
-        for label, chunk_frames in (("unsplit", None), ("default chunk_frames", 18000)):
-            config = config_for(f"dry_{chunk_frames}", long_video, chunk_frames)
-            snakemake(folder, config, "-n")  # the first run probes the video
-            wall, _, output = snakemake(folder, config, "-n")
-            counts = job_counts(output)
-            shown = ", ".join(f"{name} {n}" for name, n in counts.items() if name != "total")
-            print(f"  {label:<22} {wall:6.2f} s, {counts['total']} jobs: {shown}")
-
-        video = folder / "short.mp4"
-        make_video(video, args.frames, 128)
-        print(f"\nPart 2: {args.frames} frames (128x128, 4 animals) detected and tracked")
-        print(f"  {'run':<26}{'wall s':>8}{'CPU s':>8}")
-        runs = {}
-        for label, chunk_frames in (("unsplit", None), (f"chunks of {args.chunk}", args.chunk)):
-            experiment = f"run_{chunk_frames}"
-            config = config_for(experiment, video, chunk_frames)
-            target = f"results/{experiment}/long/tracks.parquet"
-            wall, cpu, _ = snakemake(folder, config, "--cores", "2", target)
-            runs[label] = cpu
-            print(f"  {label:<26}{wall:>8.1f}{cpu:>8.1f}")
-            for rule, (jobs, rule_cpu, rss) in rule_costs(
-                folder / "results" / experiment / "benchmarks"
-            ).items():
-                print(f"    {rule:<30} {jobs:>3} jobs {rule_cpu:>7.1f} CPU s  peak {rss:>5.0f} MB")
-        unsplit, chunked = runs.values()
-        print(f"  chunked / unsplit CPU-seconds: {chunked / unsplit:.3f}")
+        if args.dry_run:
+            dry_run_part(folder, args.long_frames)
+        if args.overhead:
+            overhead_part(folder, args.frames, args.chunk or default_chunk_frames())
+        if args.rss_scaling:
+            rss_scaling_part(folder, args.rss_frames, args.rss_chunk)
+        if args.pipeline:
+            pipeline_part(folder)
 
 
 if __name__ == "__main__":
