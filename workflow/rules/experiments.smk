@@ -131,6 +131,7 @@ def comparison_variants():
                 "evaluated": namespace.evaluated_videos(),
                 "suspects": namespace.PROOFREADING,
                 "expected_count": max_tracks if isinstance(max_tracks, int) else None,
+                "match_distance": variant.config["evaluation"]["match_distance"],
             }
         )
     return variants

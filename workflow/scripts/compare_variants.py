@@ -16,6 +16,7 @@ def main(smk):
             videos=variant["videos"],
             evaluated=variant["evaluated"],
             expected_count=variant["expected_count"],
+            match_distance=variant["match_distance"],
         )
         for variant in smk.params.variants
     ]
