@@ -215,6 +215,12 @@ rule comparison:
             category="Experiment",
             labels={"figure": "comparison of variants"},
         ),
+        page=report(
+            f"{EXPERIMENT_FOLDER}/comparison.html",
+            caption="../report/comparison_table.rst",
+            category="Experiment",
+            labels={"figure": "comparison table"},
+        ),
     log:
         f"{EXPERIMENT_FOLDER}/logs/comparison.log",
     benchmark:

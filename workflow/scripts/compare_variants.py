@@ -1,4 +1,5 @@
-"""Rule comparison: every variant of an experiment side by side (comparison.csv/.parquet/.png)."""
+"""Rule comparison: every variant of an experiment side by side (comparison.csv, .parquet,
+.png and .html)."""
 
 from pathlib import Path
 
@@ -20,7 +21,9 @@ def main(smk):
         )
         for variant in smk.params.variants
     ]
-    table = write_comparison(variants, smk.output.csv, smk.output.parquet, smk.output.plot)
+    table = write_comparison(
+        variants, smk.output.csv, smk.output.parquet, smk.output.plot, smk.output.page
+    )
     logger.info("comparison:\n%s", table.to_string(index=False))
 
 

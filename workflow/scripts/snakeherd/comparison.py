@@ -338,12 +338,26 @@ def compare(variants: list[VariantResults]) -> pd.DataFrame:
 
 
 def write_comparison(
-    variants: list[VariantResults], csv_path, parquet_path, plot_path
+    variants: list[VariantResults], csv_path, parquet_path, plot_path, html_path
 ) -> pd.DataFrame:
+    """The table as CSV and Parquet, its headline metrics as a plot, and the whole table as a
+    page of the Snakemake report."""
+    from .report import html_page
+
     table = compare(variants)
     write_csv(table, csv_path)
     table.to_parquet(parquet_path, index=False)
     plot_comparison(table, plot_path)
+    Path(html_path).write_text(
+        html_page(
+            "Comparison of the variants",
+            table,
+            [
+                "One row per variant and video, and each variant's all-videos row (ALL); "
+                "the columns 'vs first' compare it with the first variant."
+            ],
+        )
+    )
     return table
 
 
