@@ -97,6 +97,16 @@ for _rule in UPSTREAM_RULES:
     if len(_owners) > 1:
         workflow.ruleorder(*_owners)
 
+# A module's `localrules:` (report.smk's batch_summary) names the rule without the module's prefix,
+# so on a cluster each variant's batch pages would be a job of their own: they are local here.
+workflow.localrules(
+    *(
+        f"{module}_batch_summary"
+        for module in _module_names
+        if workflow.is_rule(f"{module}_batch_summary")
+    )
+)
+
 
 def experiment_outputs():
     outputs = []
