@@ -13,7 +13,9 @@ run, and read medians.
 
 Experiments (issue 20; goal: within 1.5x Snakemake's own time for the same jobs): the same sheet
 with `--variants` tracking variants (a grid over tracking.max_gap, detection shared), against a
-bare workflow with the same jobs per video: one first job, and each variant's jobs after it.
+bare workflow with the same jobs per video: one first job, and each variant's jobs after it; and
+a bare workflow with the same jobs and the same files per job (inputs, outputs, a folder), which
+is Snakemake's own time for the experiment's jobs as they are.
 
     .venv/bin/python benchmarks/dry_run.py [--videos 1000] [--repeat 5] [--variants 4]
 """
