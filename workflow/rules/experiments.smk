@@ -108,13 +108,6 @@ workflow.localrules(
 )
 
 
-def experiment_outputs():
-    outputs = []
-    for namespace in VARIANT_MODULES.values():
-        outputs += namespace.final_outputs()
-    return outputs
-
-
 EXPERIMENT_FOLDER = f"results/{EXPERIMENT}"
 
 

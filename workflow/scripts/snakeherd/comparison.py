@@ -1,6 +1,7 @@
 """The comparison of an experiment's variants: one row per variant and video, plus each variant's
 all-videos row, with the scores against ground truth (where a video has it), track-quality
-figures that need none, and what each stage cost (from the benchmark files).
+figures that need none, what each stage cost (from the benchmark files), and how far its boxes,
+keypoints and tracks are from the first variant's (a runtime sweep's question).
 
 A variant's cost counts the stages it shares with other variants in full: the cost of the variant
 run on its own.
