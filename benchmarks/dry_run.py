@@ -13,7 +13,9 @@ run, and read medians.
 
 Experiments (issue 20; goal: within 1.5x Snakemake's own time for the same jobs): the same sheet
 with `--variants` tracking variants (a grid over tracking.max_gap, detection shared), against a
-bare workflow with the same jobs per video: one first job, and each variant's jobs after it.
+bare workflow with the same jobs per video: one first job, and each variant's jobs after it; and
+a bare workflow with the same jobs and the same files per job (inputs, outputs, a folder), which
+is Snakemake's own time for the experiment's jobs as they are.
 
     .venv/bin/python benchmarks/dry_run.py [--videos 1000] [--repeat 5] [--variants 4]
 """
@@ -150,6 +152,69 @@ rule {name}:
     return floor / "Snakefile", floor / "config.yaml"
 
 
+def bare_experiment(folder: Path, n_videos: int, n_variants: int) -> tuple[Path, Path]:
+    """Empty rules with the files of the experiment's jobs: what Snakemake itself costs for them.
+
+    Per video, the shared detection job (the video in, one table out) and, per variant, the
+    jobs of a tracking variant with snakeherd's inputs and outputs (track: 7 outputs; plots: 5
+    inputs, 5 outputs; analysis files: 4 inputs, a folder and a file out), each with log,
+    benchmark and two resource functions; `all` collects what the variants' `all` does. The
+    videos are the sheet's (``folder/videos``), as patterns.
+    """
+    floor = folder / f"bare_experiment_{n_variants}"
+    (floor / "scripts").mkdir(parents=True, exist_ok=True)
+    (floor / "scripts" / "job.py").write_text("pass\n")
+    (floor / "config.yaml").write_text(f"videos: {n_videos}\n")
+    video = f"{folder}/videos/{{video}}.mp4"
+    detections = "results/shared/{video}/detections.parquet"
+
+    def rule(name: str, inputs: list[str], outputs: list[str]) -> str:
+        return (
+            f"\nrule {name}:\n    input:\n"
+            + "".join(f'        "{path}",\n' for path in inputs)
+            + "    output:\n"
+            + "".join(
+                f"        {path},\n" if path.startswith("directory(") else f'        "{path}",\n'
+                for path in outputs
+            )
+            + f'    log:\n        "logs/{{video}}/{name}.log",\n'
+            + f'    benchmark:\n        "benchmarks/{{video}}/{name}.tsv"\n'
+            + "    threads: 1\n    resources:\n        mem_mb=per_video,\n"
+            + '        runtime=per_video,\n    script:\n        "scripts/job.py"\n'
+        )
+
+    rules = rule("detect", [video], [detections])
+    targets = []
+    for index in range(n_variants):
+        out = f"results/v{index}/{{video}}"
+        track = [
+            f"{out}/{name}"
+            for name in (
+                "suspects.parquet",
+                "suspects.csv",
+                "proofread.pkg.slp",
+                "tracks.parquet",
+                "tracks.csv",
+                "tracks.slp",
+                "provenance.json",
+            )
+        ]
+        rules += rule(f"track_{index}", [detections, video], track)
+        plots = [f"{out}/plots/{name}" for name in ("a.png", "timeline.png", "c.png", "d.png")]
+        plot_inputs = [video, detections, track[3], track[6], track[0]]
+        rules += rule(f"plots_{index}", plot_inputs, [*plots, f"{out}/plots/provenance.html"])
+        files = [f'directory("{out}/nwb")', f"{out}/tracks.analysis.h5"]
+        rules += rule(f"files_{index}", [track[3], track[5], track[6], video], files)
+        targets += [track[6], plots[1], f"{out}/nwb", files[1]]
+    quoted = ", ".join(f'"{target}"' for target in targets)
+    (floor / "Snakefile").write_text(
+        'VIDEOS = [f"video_{index:05d}" for index in range(config["videos"])]\n\n\n'
+        "def per_video(wildcards, attempt):\n    return 1000 * attempt\n\n\n"
+        f"rule all:\n    input:\n        expand([{quoted}], video=VIDEOS),\n" + rules
+    )
+    return floor / "Snakefile", floor / "config.yaml"
+
+
 def snakemake_startup() -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import snakemake.cli"], check=True)
@@ -204,6 +269,10 @@ def main() -> None:
             snakefile, config = bare_workflow(folder, args.videos, seconds)
             runs = [quiet_dry_run(snakefile, snakefile.parent, config) for _ in range(args.repeat)]
             label = f"same jobs as {args.variants} variants, empty rules"
+            print(f"{label:<50}{spread([s for s, _ in runs])}  {runs[0][1]}")
+            snakefile, config = bare_experiment(folder, args.videos, args.variants)
+            runs = [quiet_dry_run(snakefile, snakefile.parent, config) for _ in range(args.repeat)]
+            label = "same jobs and files, empty rules"
             print(f"{label:<50}{spread([s for s, _ in runs])}  {runs[0][1]}")
             config = experiment_config(folder, make_sheet(folder, args.videos, None), args.variants)
             runs = [quiet_dry_run(REPO / "Snakefile", folder, config) for _ in range(args.repeat)]

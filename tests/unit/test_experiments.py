@@ -15,7 +15,9 @@ from snakeherd.comparison import (
     ALL_VIDEOS,
     best_per_metric,
     box_offsets,
+    keypoint_offsets,
     stage_of,
+    track_agreement,
     track_quality,
 )
 from snakeherd.errors import ConfigError
@@ -219,6 +221,51 @@ def test_box_offsets_match_centres_per_frame_one_to_one():
     assert offsets["boxes vs first: max offset (px)"] == 3.0
     assert offsets["boxes vs first: mean offset (px)"] == pytest.approx(3.5 / 3)
     assert offsets["boxes vs first: unmatched"] == 1
+
+
+def test_keypoint_offsets_compare_the_nodes_of_matched_boxes():
+    """Boxes pair by their centres, not their det_ids: each side numbers its own detections."""
+    reference = pd.DataFrame({"frame": [0, 0], "det_id": [0, 1], "x": [0.0, 100.0], "y": 0.0})
+    ours = pd.DataFrame({"frame": [0, 0], "det_id": [0, 1], "x": [100.0, 0.0], "y": 0.0})
+
+    def poses(det_ids, head_x):
+        return pd.DataFrame(
+            {
+                "frame": 0,
+                "det_id": np.repeat(det_ids, 2),
+                "node": ["head", "tail"] * len(det_ids),
+                "x": np.ravel([[x, x - 5.0] for x in head_x]),
+                "y": [0.0, np.nan] * len(det_ids),
+            }
+        )
+
+    offsets = keypoint_offsets(
+        ours, reference, poses([1, 0], [0.0, 103.0]), poses([0, 1], [0, 100])
+    )
+    assert offsets["keypoints vs first: max offset (px)"] == 3.0  # tails (no y) left out
+    assert offsets["keypoints vs first: mean offset (px)"] == 1.5
+
+
+def test_track_agreement_scores_identities_against_the_first_variants():
+    frames = np.arange(6)
+    reference = pd.DataFrame(
+        {
+            "frame": np.tile(frames, 2),
+            "track_id": np.repeat([1, 2], 6),
+            "x": np.repeat([0.0, 50.0], 6),
+            "y": 0.0,
+        }
+    )
+    renamed = reference.assign(track_id=reference["track_id"] + 10)
+    same = track_agreement(renamed, reference, match_distance=10)
+    assert same == {"tracks vs first: IDF1": 1.0, "tracks vs first: ID switches": 0}
+    # From frame 3 on, the two identities are swapped.
+    swapped = renamed.copy()
+    late = swapped["frame"] >= 3
+    swapped.loc[late, "track_id"] = 23 - swapped.loc[late, "track_id"]
+    differ = track_agreement(swapped, reference, match_distance=10)
+    assert differ["tracks vs first: ID switches"] == 2
+    assert differ["tracks vs first: IDF1"] < 1.0
 
 
 def test_the_comparison_counts_suspect_frames_where_proofreading_wrote_them(tmp_path):

@@ -68,13 +68,17 @@ CHUNK_FRAMES_GIVEN = "chunk_frames" in config or any(
     isinstance(video, dict) and "chunk_frames" in video
     for video in config.get("videos") or []
 )
-validate_or_reject(config, "../../config/schemas/config.schema.yaml", "config")
+# A variant's config was validated (and its defaults filled in) by experiments.smk already.
+if not VARIANT_LAYOUT:
+    validate_or_reject(config, "../../config/schemas/config.schema.yaml", "config")
 # Every Snakemake process (each cluster job too) parses the config and sizes jobs from the
 # videos' headers; the store spares them opening every video again. Absolute, because Snakemake
 # returns to the caller's directory before the process exits and the store is written.
 PROBE_STORE = Path(".snakemake/snakeherd/video-probes.json").resolve()
-load_probe_store(PROBE_STORE)
-atexit.register(save_probe_store, PROBE_STORE)
+# A variant's module shares the store of the workflow that loads it.
+if not VARIANT_LAYOUT:
+    load_probe_store(PROBE_STORE)
+    atexit.register(save_probe_store, PROBE_STORE)
 try:
     SAMPLE_SHEET = None
     if config.get("sample_sheet") and not config.get("videos") and not VARIANT_LAYOUT:
@@ -446,7 +450,9 @@ def plot_inputs():
     }
     if HAS_POSES:
         inputs["poses"] = f"{upstream}/poses.parquet"
-    inputs["ground_truth"] = evaluated_ground_truth
+    # Without scored videos no job has one: no function for Snakemake to call per job.
+    if evaluated_videos():
+        inputs["ground_truth"] = evaluated_ground_truth
     inputs["provenance"] = f"{folder}/provenance.json"  # the track job writes it
     if PROOFREADING:
         inputs["suspects"] = f"{folder}/suspects.parquet"  # the track job writes it too

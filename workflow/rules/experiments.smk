@@ -97,12 +97,15 @@ for _rule in UPSTREAM_RULES:
     if len(_owners) > 1:
         workflow.ruleorder(*_owners)
 
-
-def experiment_outputs():
-    outputs = []
-    for namespace in VARIANT_MODULES.values():
-        outputs += namespace.final_outputs()
-    return outputs
+# A module's `localrules:` (report.smk's batch_summary) names the rule without the module's prefix,
+# so on a cluster each variant's batch pages would be a job of their own: they are local here.
+workflow.localrules(
+    *(
+        f"{module}_batch_summary"
+        for module in _module_names
+        if workflow.is_rule(f"{module}_batch_summary")
+    )
+)
 
 
 EXPERIMENT_FOLDER = f"results/{EXPERIMENT}"
@@ -131,6 +134,7 @@ def comparison_variants():
                 "evaluated": namespace.evaluated_videos(),
                 "suspects": namespace.PROOFREADING,
                 "expected_count": max_tracks if isinstance(max_tracks, int) else None,
+                "match_distance": variant.config["evaluation"]["match_distance"],
             }
         )
     return variants
@@ -213,6 +217,12 @@ rule comparison:
             caption="../report/comparison.rst",
             category="Experiment",
             labels={"figure": "comparison of variants"},
+        ),
+        page=report(
+            f"{EXPERIMENT_FOLDER}/comparison.html",
+            caption="../report/comparison_table.rst",
+            category="Experiment",
+            labels={"figure": "comparison table"},
         ),
     log:
         f"{EXPERIMENT_FOLDER}/logs/comparison.log",

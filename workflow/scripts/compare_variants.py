@@ -1,4 +1,5 @@
-"""Rule comparison: every variant of an experiment side by side (comparison.csv/.parquet/.png)."""
+"""Rule comparison: every variant of an experiment side by side (comparison.csv, .parquet,
+.png and .html)."""
 
 from pathlib import Path
 
@@ -16,10 +17,13 @@ def main(smk):
             videos=variant["videos"],
             evaluated=variant["evaluated"],
             expected_count=variant["expected_count"],
+            match_distance=variant["match_distance"],
         )
         for variant in smk.params.variants
     ]
-    table = write_comparison(variants, smk.output.csv, smk.output.parquet, smk.output.plot)
+    table = write_comparison(
+        variants, smk.output.csv, smk.output.parquet, smk.output.plot, smk.output.page
+    )
     logger.info("comparison:\n%s", table.to_string(index=False))
 
 

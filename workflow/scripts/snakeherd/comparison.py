@@ -1,6 +1,7 @@
 """The comparison of an experiment's variants: one row per variant and video, plus each variant's
 all-videos row, with the scores against ground truth (where a video has it), track-quality
-figures that need none, and what each stage cost (from the benchmark files).
+figures that need none, what each stage cost (from the benchmark files), and how far its boxes,
+keypoints and tracks are from the first variant's (a runtime sweep's question).
 
 A variant's cost counts the stages it shares with other variants in full: the cost of the variant
 run on its own.
@@ -49,6 +50,7 @@ class VariantResults:
     videos: list[str]
     evaluated: list[str] = field(default_factory=list)
     expected_count: int | None = None
+    match_distance: float = 10.0  # evaluation.match_distance: tracks vs the first variant's
 
 
 def stage_of(rule: str) -> str:
@@ -97,29 +99,123 @@ def cost(benchmarks: pd.DataFrame, video: str | None) -> dict:
     return result
 
 
-def box_offsets(detections: pd.DataFrame, reference: pd.DataFrame) -> dict:
-    """How far a variant's boxes are from the first variant's: per frame, centres matched one to
-    one (least total distance); the largest and mean distance of matched pairs, and the boxes
-    left without a partner on either side (how a runtime or model change moves the detections)."""
+# Columns that compare a variant with the first one (a runtime sweep's "how far from the first
+# runtime"): figures of agreement, not of quality, so no variant is "best" at them.
+VERSUS_FIRST = ("boxes vs first", "keypoints vs first", "tracks vs first")
+
+
+def matched_boxes(detections: pd.DataFrame, reference: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """A variant's boxes paired with the first variant's: per frame, centres matched one to one
+    (least total distance). The pairs (``frame``, row positions ``ours`` and ``theirs``,
+    ``distance`` in px) and the number of boxes left without a partner on either side."""
     from scipy.optimize import linear_sum_assignment
     from scipy.spatial.distance import cdist
 
-    distances, unmatched = [], 0
-    ours = dict(tuple(detections.groupby("frame")))
-    theirs = dict(tuple(reference.groupby("frame")))
+    pairs, unmatched = [], 0
+    ours = detections.groupby("frame").indices
+    theirs = reference.groupby("frame").indices
+    our_xy = detections[["x", "y"]].to_numpy(float)
+    their_xy = reference[["x", "y"]].to_numpy(float)
+    empty = np.empty(0, dtype=np.intp)
     for frame in ours.keys() | theirs.keys():
-        a = ours.get(frame, detections.iloc[:0])[["x", "y"]].to_numpy(float)
-        b = theirs.get(frame, reference.iloc[:0])[["x", "y"]].to_numpy(float)
+        a, b = ours.get(frame, empty), theirs.get(frame, empty)
         if len(a) and len(b):
-            cost = cdist(a, b)
-            rows, columns = linear_sum_assignment(cost)
-            distances.extend(cost[rows, columns])
+            distances = cdist(our_xy[a], their_xy[b])
+            rows, columns = linear_sum_assignment(distances)
+            pairs += [
+                (frame, a[row], b[column], distances[row, column])
+                for row, column in zip(rows, columns, strict=True)
+            ]
         unmatched += abs(len(a) - len(b))
+    return pd.DataFrame(pairs, columns=["frame", "ours", "theirs", "distance"]), unmatched
+
+
+def box_offsets(detections: pd.DataFrame, reference: pd.DataFrame) -> dict:
+    """How far a variant's boxes are from the first variant's (:func:`matched_boxes`): the
+    largest and mean distance of matched centres, and the boxes without a partner (how a runtime
+    or model change moves the detections)."""
+    pairs, unmatched = matched_boxes(detections, reference)
+    distances = pairs["distance"]
     return {
-        "boxes vs first: max offset (px)": float(max(distances)) if distances else np.nan,
-        "boxes vs first: mean offset (px)": float(np.mean(distances)) if distances else np.nan,
+        "boxes vs first: max offset (px)": float(distances.max()) if len(pairs) else np.nan,
+        "boxes vs first: mean offset (px)": float(distances.mean()) if len(pairs) else np.nan,
         "boxes vs first: unmatched": unmatched,
     }
+
+
+def keypoint_offsets(
+    detections: pd.DataFrame,
+    reference: pd.DataFrame,
+    poses: pd.DataFrame,
+    reference_poses: pd.DataFrame,
+) -> dict:
+    """How far a variant's keypoints are from the first variant's: each node of a matched pair of
+    boxes (:func:`matched_boxes`); nodes missing on either side are left out."""
+    pairs, _ = matched_boxes(detections, reference)
+    pairs = pd.DataFrame(
+        {
+            "frame": pairs["frame"].to_numpy(np.int64),
+            "det_id": detections["det_id"].to_numpy()[pairs["ours"].to_numpy(np.intp)],
+            "det_id_first": reference["det_id"].to_numpy()[pairs["theirs"].to_numpy(np.intp)],
+        }
+    )
+    joined = poses[["frame", "det_id", "node", "x", "y"]].merge(pairs, on=["frame", "det_id"])
+    joined = joined.merge(
+        reference_poses[["frame", "det_id", "node", "x", "y"]].rename(
+            columns={"det_id": "det_id_first"}
+        ),
+        on=["frame", "det_id_first", "node"],
+        suffixes=("", "_first"),
+    )
+    distances = np.hypot(joined["x"] - joined["x_first"], joined["y"] - joined["y_first"])
+    distances = distances.dropna()
+    return {
+        "keypoints vs first: max offset (px)": float(distances.max()) if len(distances) else np.nan,
+        "keypoints vs first: mean offset (px)": (
+            float(distances.mean()) if len(distances) else np.nan
+        ),
+    }
+
+
+def track_agreement(tracks: pd.DataFrame, reference: pd.DataFrame, match_distance: float) -> dict:
+    """How far a variant's identities are from the first variant's: its tracks scored against the
+    first variant's tracks as if those were the ground truth (IDF1 1 and no ID switches: the same
+    identities), over the frames either has."""
+    from .evaluation import evaluate_tracks
+
+    frames = np.union1d(tracks["frame"].unique(), reference["frame"].unique())
+    if not len(frames):
+        return {"tracks vs first: IDF1": np.nan, "tracks vs first: ID switches": 0}
+    scores = evaluate_tracks(
+        tracks, reference[["frame", "track_id", "x", "y"]], frames, match_distance
+    ).iloc[0]
+    return {
+        "tracks vs first: IDF1": float(scores["IDF1"]),
+        "tracks vs first: ID switches": int(scores["id_switches"]),
+    }
+
+
+def versus_first(variant: VariantResults, first: VariantResults, video: str) -> dict:
+    """A video's boxes, keypoints (where both have poses) and tracks against the first variant's."""
+    detections = read_table(variant.upstream / video / "detections.parquet", "detections")
+    reference = read_table(first.upstream / video / "detections.parquet", "detections")
+    figures = box_offsets(detections, reference)
+    poses, reference_poses = (
+        folder.upstream / video / "poses.parquet" for folder in (variant, first)
+    )
+    if poses.is_file() and reference_poses.is_file():
+        figures |= keypoint_offsets(
+            detections,
+            reference,
+            read_table(poses, "poses"),
+            read_table(reference_poses, "poses"),
+        )
+    figures |= track_agreement(
+        read_table(variant.results / video / "tracks.parquet", "tracks"),
+        read_table(first.results / video / "tracks.parquet", "tracks"),
+        variant.match_distance,
+    )
+    return figures
 
 
 def variant_rows(variant: VariantResults, first: VariantResults | None = None) -> list[dict]:
@@ -147,10 +243,7 @@ def variant_rows(variant: VariantResults, first: VariantResults | None = None) -
         qualities.append(quality)
         row |= quality
         if first is not None and first.name != variant.name:
-            row |= box_offsets(
-                read_table(variant.upstream / video / "detections.parquet", "detections"),
-                read_table(first.upstream / video / "detections.parquet", "detections"),
-            )
+            row |= versus_first(variant, first, video)
         row |= cost(benchmarks, video)
         row["frames/s"] = row["frames"] / row["seconds"] if row.get("seconds") else np.nan
         rows.append(row)
@@ -158,6 +251,7 @@ def variant_rows(variant: VariantResults, first: VariantResults | None = None) -
     if evaluations:
         overall |= _evaluation_figures(summarize(evaluations).iloc[-1])
     overall |= _pooled_quality(qualities)
+    overall |= _pooled_versus_first(rows)
     overall |= cost(benchmarks, None)
     overall["frames/s"] = (
         overall["frames"] / overall["seconds"] if overall.get("seconds") else np.nan
@@ -171,6 +265,21 @@ def _evaluation_figures(evaluation: pd.Series) -> dict:
     if "id_switches" in figures:
         figures["id_switches"] = int(figures["id_switches"])
     return figures
+
+
+def _pooled_versus_first(rows: list[dict]) -> dict:
+    """The all-videos figures against the first variant: the worst video's (largest offsets,
+    lowest IDF1) and the totals of unmatched boxes and ID switches."""
+    pooled = {}
+    for column in sorted({name for row in rows for name in row if name.startswith(VERSUS_FIRST)}):
+        values = [row[column] for row in rows if column in row]
+        if column.endswith("max offset (px)"):
+            pooled[column] = float(np.nanmax(values)) if not np.isnan(values).all() else np.nan
+        elif column.endswith(("unmatched", "ID switches")):
+            pooled[column] = int(sum(values))
+        elif column.endswith("IDF1"):
+            pooled[column] = float(np.nanmin(values)) if not np.isnan(values).all() else np.nan
+    return pooled
 
 
 def _pooled_quality(qualities: list[dict]) -> dict:
@@ -204,7 +313,7 @@ def best_per_metric(table: pd.DataFrame) -> pd.Series:
         column
         for column in table.columns
         if column not in ("variant", "video", "frames", "seconds", "best at")
-        and not column.startswith("boxes vs first")
+        and not column.startswith(VERSUS_FIRST)
         and pd.api.types.is_numeric_dtype(table[column])
     ]
     if len(overall) < 2:
@@ -230,12 +339,26 @@ def compare(variants: list[VariantResults]) -> pd.DataFrame:
 
 
 def write_comparison(
-    variants: list[VariantResults], csv_path, parquet_path, plot_path
+    variants: list[VariantResults], csv_path, parquet_path, plot_path, html_path
 ) -> pd.DataFrame:
+    """The table as CSV and Parquet, its headline metrics as a plot, and the whole table as a
+    page of the Snakemake report."""
+    from .report import html_page
+
     table = compare(variants)
     write_csv(table, csv_path)
     table.to_parquet(parquet_path, index=False)
     plot_comparison(table, plot_path)
+    Path(html_path).write_text(
+        html_page(
+            "Comparison of the variants",
+            table,
+            [
+                "One row per variant and video, and each variant's all-videos row (ALL); "
+                "the columns 'vs first' compare it with the first variant."
+            ],
+        )
+    )
     return table
 
 
