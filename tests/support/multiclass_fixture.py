@@ -22,16 +22,18 @@ blur the size difference between the flies.
 Run it in the SLEAP environment (the main environment has no sleap-nn)::
 
     .venv-sleap/bin/python tests/support/multiclass_fixture.py OUTPUT_DIR \
-        [--kind bottomup|topdown] [--shared DATA] [--check]
+        [--kind bottomup|topdown|all] [--shared DATA] [--check]
 
 DATA is the shared test data folder, ``../shared/data`` by default.
 
 With ``--kind bottomup`` (the default) OUTPUT_DIR becomes a sleap-nn model directory
 (``best.ckpt``, ``training_config.yaml``, and the training and validation labels as
 ``labels_gt.{train,val}.0.slp``). With ``--kind topdown`` it holds two of them, ``centroid/`` and
-``multi_class_topdown/``, which a config lists together in ``pose.models``. Training is seeded
-and runs with a fixed number of torch threads, so a rerun gives the same models on the same
-machine.
+``multi_class_topdown/``, which a config lists together in ``pose.models``. With ``--kind all``
+it holds both kinds, as ``bottomup/`` and ``topdown/`` laid out as above: one process then loads
+sleap-nn and the tracked predictions once for the three models (the tests train them so).
+Training is seeded and runs with a fixed number of torch threads, so a rerun gives the same
+models on the same machine.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ VAL_FRAMES = ((TRAIN_FRAMES[:-1] + TRAIN_FRAMES[1:]) // 2)[::20]
 EVAL_FRAMES = np.arange(900, 1100)
 
 KINDS = {"bottomup": ("multi_class_bottomup",), "topdown": ("centroid", "multi_class_topdown")}
+ALL = "all"
 
 SEED = 0
 # Results depend on the thread count (float summation order), so it is fixed.
@@ -195,14 +198,23 @@ def training_config(output: Path, steps: int, head: str = "multi_class_bottomup"
     return config.to_sleap_nn_cfg()
 
 
-def train(shared: Path, output: Path, head: str = "multi_class_bottomup", steps: int = STEPS):
-    """Train one model into ``output``; returns the seconds the training took."""
+def train(
+    shared: Path,
+    output: Path,
+    head: str = "multi_class_bottomup",
+    steps: int = STEPS,
+    source=None,
+):
+    """Train one model into ``output``; returns the seconds the training took. ``source`` is
+    ``load_source(shared)``, loaded when not given."""
     from sleap_nn.training.model_trainer import ModelTrainer
 
-    source = load_source(shared)
+    if source is None:
+        source = load_source(shared)
     video = shared / VIDEO
     # The trainer is given the labels, not paths: sleap-nn's `train()` would also predict on
-    # both splits and evaluate after training, which costs time and adds nothing here.
+    # both splits and evaluate after training, which costs time and adds nothing here. They
+    # are built for each model: the trainer may change the labels it is given.
     train_labels = build_labels(source, video, TRAIN_FRAMES)
     val_labels = build_labels(source, video, VAL_FRAMES)
     start = time.perf_counter()
@@ -216,9 +228,18 @@ def train(shared: Path, output: Path, head: str = "multi_class_bottomup", steps:
 
 
 def model_dirs(output: Path, kind: str) -> list[Path]:
-    """The model directories of one kind, in the order ``pose.models`` lists them."""
+    """The model directories of one kind, in the order ``pose.models`` lists them; ``output`` is
+    the OUTPUT_DIR given with that kind (or, for ``all``, its folder of that kind)."""
     heads = KINDS[kind]
     return [output] if len(heads) == 1 else [output / head for head in heads]
+
+
+def kind_outputs(output: Path, kind: str) -> dict[str, Path]:
+    """Where each kind that ``--kind`` names is trained: OUTPUT_DIR, or for ``all`` one folder
+    per kind in it."""
+    if kind == ALL:
+        return {name: output / name for name in KINDS}
+    return {kind: output}
 
 
 def check(shared: Path, output: Path, kind: str = "bottomup") -> dict:
@@ -271,13 +292,18 @@ def check(shared: Path, output: Path, kind: str = "bottomup") -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output", type=Path, help="model directory to create")
-    parser.add_argument("--kind", choices=sorted(KINDS), default="bottomup")
+    parser.add_argument("--kind", choices=[*sorted(KINDS), ALL], default="bottomup")
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared test data")
     parser.add_argument("--check", action="store_true", help="score the model on frames 900-1099")
+    parser.add_argument("--steps", type=int, default=STEPS, help="training steps of each model")
     args = parser.parse_args(argv)
-    output = args.output.resolve()
-    folders = model_dirs(output, args.kind)
-    for folder in folders:
+    outputs = kind_outputs(args.output.resolve(), args.kind)
+    jobs = [
+        (folder, head)
+        for kind, output in outputs.items()
+        for folder, head in zip(model_dirs(output, kind), KINDS[kind], strict=True)
+    ]
+    for folder, _ in jobs:
         if (folder / "best.ckpt").exists():
             # sleap-nn would not overwrite it but quietly train into OUTPUT_DIR-1 instead.
             parser.error(f"{folder} already holds a model")
@@ -285,13 +311,16 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(THREADS)
-    for folder, head in zip(folders, KINDS[args.kind], strict=True):
+    source = load_source(args.shared)
+    for folder, head in jobs:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        seconds = train(args.shared, folder, head)
+        seconds = train(args.shared, folder, head, args.steps, source)
         print(f"trained {head} into {folder} in {seconds:.1f} s")
     if args.check:
-        for key, value in check(args.shared, output, args.kind).items():
-            print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+        for kind, output in outputs.items():
+            for key, value in check(args.shared, output, kind).items():
+                text = f"{value:.3f}" if isinstance(value, float) else value
+                print(f"{kind} {key}: {text}")
     return 0
 
 

@@ -17,11 +17,13 @@ import pytest
 from snakeherd import io
 from tests.support import configs
 from tests.support.environments import run_python
-from tests.support.multiclass_fixture import model_dirs
+from tests.support.multiclass_fixture import kind_outputs, model_dirs
 from tests.support.paths import REPO
 from tests.support.snakemake import run_snakemake
 
-pytestmark = pytest.mark.workflow
+# The first test's setup trains all three models (about six minutes on CI's two cores), so the
+# module gets twice the suite's 900 s.
+pytestmark = [pytest.mark.workflow, pytest.mark.timeout(1800)]
 
 FRAMES = "900-999"
 CLASSES = {"1", "2"}
@@ -33,23 +35,30 @@ CLASSES = {"1", "2"}
 EXPORT_TOLERANCE_PX = 0.1
 
 
-@pytest.fixture(scope="module", params=["bottomup", "topdown"])
-def multiclass_models(request, shared_data, sleap_python, tmp_path_factory):
-    """The model directories of one kind, as ``pose.models`` lists them."""
-    kind = request.param
-    folder = tmp_path_factory.mktemp("multiclass") / f"fly_identity_{kind}"
+@pytest.fixture(scope="module")
+def multiclass_model_root(shared_data, sleap_python, tmp_path_factory):
+    """Both kinds, trained by one process (``--kind all``): sleap-nn and the labels' source are
+    loaded once for the three models."""
+    folder = tmp_path_factory.mktemp("multiclass") / "fly_identity"
     result = run_python(
         sleap_python,
         REPO / "tests" / "support" / "multiclass_fixture.py",
         folder,
         "--kind",
-        kind,
+        "all",
         "--shared",
         shared_data,
-        timeout=900,
+        timeout=1500,
     )
-    print(result.stdout[-500:])
-    return model_dirs(folder, kind)
+    print(result.stdout[-800:])
+    return folder
+
+
+@pytest.fixture(scope="module", params=["bottomup", "topdown"])
+def multiclass_models(request, multiclass_model_root):
+    """The model directories of one kind, as ``pose.models`` lists them."""
+    kind = request.param
+    return model_dirs(kind_outputs(multiclass_model_root, "all")[kind], kind)
 
 
 def kind_of(models) -> str:
