@@ -28,14 +28,15 @@ onnx_cpu, tracks and the default outputs) through Snakemake, in CPU-seconds per 
 jobs' benchmark files, next to the model sessions alone on the same frames and crops (the CPU
 time inside ONNX Runtime's session.run while the library's detection and pose stages run in
 one process). The models' export (once per model, not per frame) is shown apart. Goal: the
-pipeline costs at most 1.2x its models.
+pipeline costs at most 1.2x its models. --pipeline-loops N plays the clip N times over (stream
+copy) so the fixed costs of the jobs after the models weigh as on a longer video.
 
 The CPU-seconds and peak RSS are what to compare: on a shared machine wall times follow the
 load.
 
     .venv/bin/python benchmarks/long_video.py [--dry-run] [--overhead] [--rss-scaling [--tiled]] \
         [--pipeline] [--long-frames 108000] [--frames 36000] [--chunk 18000] \
-        [--rss-frames 10000 100000] [--rss-chunk 5000]
+        [--rss-frames 10000 100000] [--rss-chunk 5000] [--pipeline-loops 1]
 """
 
 from __future__ import annotations
@@ -287,11 +288,22 @@ print(json.dumps({{
 """
 
 
-def pipeline_part(folder: Path) -> None:
+def looped(source: Path, folder: Path, loops: int) -> Path:
+    """``source`` played ``loops`` times over, by stream copy (no re-encoding)."""
+    if loops == 1:
+        return source
+    path = folder / f"{source.stem}_x{loops}.mp4"
+    command = [ffmpeg(), "-loglevel", "error", "-y", "-stream_loop", str(loops - 1)]
+    command += ["-i", str(source), "-c", "copy", str(path)]
+    subprocess.run(command, check=True)
+    return path
+
+
+def pipeline_part(folder: Path, loops: int = 1) -> None:
     from tests.support.data import FLY_NODES, SHARED_DATA, copy_yolo_models
 
     models = copy_yolo_models(SHARED_DATA, folder / "models")
-    video = SHARED_DATA / "tracking" / "centered_pair_low_quality.mp4"
+    video = looped(SHARED_DATA / "tracking" / "centered_pair_low_quality.mp4", folder, loops)
     config = {
         "experiment": "pipeline",
         "runtime": "onnx_cpu",
@@ -313,7 +325,10 @@ def pipeline_part(folder: Path) -> None:
     once = {rule: cost for rule, cost in costs.items() if rule.startswith("export_")}
     per_video = {rule: cost for rule, cost in costs.items() if rule not in once}
     pipeline = sum(rule_cpu for _, rule_cpu, _ in per_video.values())
-    print(f"\nthe fly clip, {n_frames} frames, YOLO-OBB + YOLO-pose on crops, onnx_cpu, --cores 2")
+    print(
+        f"\nthe fly clip x{loops}, {n_frames} frames, YOLO-OBB + YOLO-pose on crops, onnx_cpu, "
+        "--cores 2"
+    )
     print(f"  whole run: {wall:.0f} s wall, {cpu:.1f} CPU s (Snakemake's own process included)")
     for rule, (jobs, rule_cpu, rss) in costs.items():
         kind = "  (once per model)" if rule in once else ""
@@ -369,6 +384,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=None, help="of --overhead (default: config)")
     parser.add_argument("--rss-frames", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--rss-chunk", type=int, default=5000)
+    parser.add_argument("--pipeline-loops", type=int, default=1, help="of --pipeline")
     parser.add_argument("--folder", type=Path, help="work here and keep it (default: a temp dir)")
     parser.add_argument("--tiled", action="store_true", help="of --rss-scaling: see above")
     args = parser.parse_args()
@@ -384,7 +400,7 @@ def main() -> None:
         if args.rss_scaling:
             rss_scaling_part(folder, args.rss_frames, args.rss_chunk, args.tiled)
         if args.pipeline:
-            pipeline_part(folder)
+            pipeline_part(folder, args.pipeline_loops)
 
 
 if __name__ == "__main__":
