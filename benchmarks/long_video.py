@@ -18,21 +18,25 @@ files, with each rule's peak RSS. Goal: the chunked run costs at most 5 % more C
 
 --rss-scaling: the same at --rss-frames (10,000 and 100,000) frames, both in chunks of
 --rss-chunk frames: each kind of job's peak RSS side by side. Goal: a job's peak RSS is bounded
-by its chunk, not the video.
+by its chunk, not the video. With --tiled, only the first length is detected (~80 CPU-seconds);
+the longer ones get its chunk tables repeated in frame order (the looped scene repeats every
+2,000 frames, so these are the detections the longer video gives) and run only join_chunks and
+track: the whole-video jobs, where a length's memory would show.
 
 --pipeline: the real fly clip (1,100 frames; YOLO-OBB detection and YOLO-pose on crops on
 onnx_cpu, tracks and the default outputs) through Snakemake, in CPU-seconds per frame from the
 jobs' benchmark files, next to the model sessions alone on the same frames and crops (the CPU
 time inside ONNX Runtime's session.run while the library's detection and pose stages run in
 one process). The models' export (once per model, not per frame) is shown apart. Goal: the
-pipeline costs at most 1.2x its models.
+pipeline costs at most 1.2x its models. --pipeline-loops N plays the clip N times over (stream
+copy) so the fixed costs of the jobs after the models weigh as on a longer video.
 
 The CPU-seconds and peak RSS are what to compare: on a shared machine wall times follow the
 load.
 
-    .venv/bin/python benchmarks/long_video.py [--dry-run] [--overhead] [--rss-scaling] \
+    .venv/bin/python benchmarks/long_video.py [--dry-run] [--overhead] [--rss-scaling [--tiled]] \
         [--pipeline] [--long-frames 108000] [--frames 36000] [--chunk 18000] \
-        [--rss-frames 10000 100000] [--rss-chunk 5000]
+        [--rss-frames 10000 100000] [--rss-chunk 5000] [--pipeline-loops 1]
 """
 
 from __future__ import annotations
@@ -138,11 +142,11 @@ def rule_costs(benchmarks: Path) -> dict[str, tuple[int, float, float]]:
     return {name: tuple(cost) for name, cost in sorted(costs.items())}
 
 
-def run_tracks(folder: Path, video: Path, experiment: str, chunk_frames: int | None):
+def run_tracks(folder: Path, video: Path, experiment: str, chunk_frames: int | None, *args: str):
     """Background detection and tracking of ``video``: wall s, CPU s, per-rule costs."""
     config = config_for(experiment, video, chunk_frames)
     target = f"results/{experiment}/long/tracks.parquet"
-    wall, cpu, _ = snakemake(folder, config, "--cores", "2", target)
+    wall, cpu, _ = snakemake(folder, config, "--cores", "2", *args, target)
     return wall, cpu, rule_costs(folder / "results" / experiment / "benchmarks")
 
 
@@ -182,12 +186,52 @@ def overhead_part(folder: Path, frames: int, chunk: int) -> None:
     )
 
 
-def rss_scaling_part(folder: Path, lengths: list[int], chunk: int) -> None:
+def tile_chunks(source: Path, target: Path, source_frames: int, frames: int, chunk: int) -> None:
+    """The chunk tables of a ``frames``-long run from those of a ``source_frames``-long one, in
+    ``source``: repeated in frame order, each with its own chunk's frames, and the background
+    model copied. Written after the video, so Snakemake (mtime triggers) keeps them."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from snakeherd import io
+    from snakeherd.video import FrameSelection
+
+    if source_frames % SCENE_FRAMES or source_frames % chunk or frames % source_frames:
+        raise SystemExit(
+            "--tiled needs lengths that are multiples of the first, the chunk and 2000"
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "background.npz").write_bytes((source / "background.npz").read_bytes())
+    per_source = source_frames // chunk
+    for number in range(frames // chunk):
+        path = source / f"detections.{number % per_source}.parquet"
+        table = pq.read_table(path)
+        column = table.schema.get_field_index("frame")
+        offset = source_frames * (number // per_source)
+        shifted = pc.add(table.column(column), offset).cast(table.schema.field(column).type)
+        stage = io.read_metadata(path)["stage"]
+        stage["chunk"] = str(FrameSelection(((number * chunk, (number + 1) * chunk - 1),)))
+        table = table.set_column(column, "frame", shifted)
+        with io.TableWriter(
+            target / f"detections.{number}.parquet", "detections", stage, table.schema
+        ) as writer:
+            writer.write(table)
+
+
+def rss_scaling_part(folder: Path, lengths: list[int], chunk: int, tiled: bool = False) -> None:
     print(f"\npeak RSS (MB) of each kind of job, chunks of {chunk} frames, --cores 2")
+    if tiled:
+        print(f"  beyond {lengths[0]} frames: its chunk tables repeated; join and track alone")
     table = {}
     for frames in lengths:
         video = make_video(folder, frames)
-        wall, cpu, costs = run_tracks(folder, video, f"rss_{frames}", chunk)
+        args: tuple[str, ...] = ("--notemp",) if tiled else ()
+        if tiled and frames != lengths[0]:
+            source = folder / "results" / f"rss_{lengths[0]}" / "long" / "chunks"
+            target = folder / "results" / f"rss_{frames}" / "long" / "chunks"
+            tile_chunks(source, target, lengths[0], frames, chunk)
+            args = ("--rerun-triggers=mtime",)
+        wall, cpu, costs = run_tracks(folder, video, f"rss_{frames}", chunk, *args)
         table[frames] = costs
         print(f"  {frames} frames: {wall:.0f} s wall, {cpu:.0f} CPU s", flush=True)
     rules = sorted({rule for costs in table.values() for rule in costs})
@@ -244,11 +288,22 @@ print(json.dumps({{
 """
 
 
-def pipeline_part(folder: Path) -> None:
+def looped(source: Path, folder: Path, loops: int) -> Path:
+    """``source`` played ``loops`` times over, by stream copy (no re-encoding)."""
+    if loops == 1:
+        return source
+    path = folder / f"{source.stem}_x{loops}.mp4"
+    command = [ffmpeg(), "-loglevel", "error", "-y", "-stream_loop", str(loops - 1)]
+    command += ["-i", str(source), "-c", "copy", str(path)]
+    subprocess.run(command, check=True)
+    return path
+
+
+def pipeline_part(folder: Path, loops: int = 1) -> None:
     from tests.support.data import FLY_NODES, SHARED_DATA, copy_yolo_models
 
     models = copy_yolo_models(SHARED_DATA, folder / "models")
-    video = SHARED_DATA / "tracking" / "centered_pair_low_quality.mp4"
+    video = looped(SHARED_DATA / "tracking" / "centered_pair_low_quality.mp4", folder, loops)
     config = {
         "experiment": "pipeline",
         "runtime": "onnx_cpu",
@@ -270,7 +325,10 @@ def pipeline_part(folder: Path) -> None:
     once = {rule: cost for rule, cost in costs.items() if rule.startswith("export_")}
     per_video = {rule: cost for rule, cost in costs.items() if rule not in once}
     pipeline = sum(rule_cpu for _, rule_cpu, _ in per_video.values())
-    print(f"\nthe fly clip, {n_frames} frames, YOLO-OBB + YOLO-pose on crops, onnx_cpu, --cores 2")
+    print(
+        f"\nthe fly clip x{loops}, {n_frames} frames, YOLO-OBB + YOLO-pose on crops, onnx_cpu, "
+        "--cores 2"
+    )
     print(f"  whole run: {wall:.0f} s wall, {cpu:.1f} CPU s (Snakemake's own process included)")
     for rule, (jobs, rule_cpu, rss) in costs.items():
         kind = "  (once per model)" if rule in once else ""
@@ -326,19 +384,23 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=None, help="of --overhead (default: config)")
     parser.add_argument("--rss-frames", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--rss-chunk", type=int, default=5000)
+    parser.add_argument("--pipeline-loops", type=int, default=1, help="of --pipeline")
+    parser.add_argument("--folder", type=Path, help="work here and keep it (default: a temp dir)")
+    parser.add_argument("--tiled", action="store_true", help="of --rss-scaling: see above")
     args = parser.parse_args()
     if not (args.dry_run or args.overhead or args.rss_scaling or args.pipeline):
         args.dry_run = args.overhead = True
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        folder = args.folder.resolve() if args.folder else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         if args.dry_run:
             dry_run_part(folder, args.long_frames)
         if args.overhead:
             overhead_part(folder, args.frames, args.chunk or default_chunk_frames())
         if args.rss_scaling:
-            rss_scaling_part(folder, args.rss_frames, args.rss_chunk)
+            rss_scaling_part(folder, args.rss_frames, args.rss_chunk, args.tiled)
         if args.pipeline:
-            pipeline_part(folder)
+            pipeline_part(folder, args.pipeline_loops)
 
 
 if __name__ == "__main__":

@@ -209,3 +209,17 @@ def test_a_chunk_job_is_sized_by_its_chunk_not_its_video():
         {"video": "hour"}, 1
     )
     assert requests["gres"] == "gpu:1"
+
+
+def test_track_memory_follows_the_animals_and_the_join_stays_bounded():
+    four = resources.rule_cost("track", {**DEMO_CONFIG, "tracking": {"max_tracks": 4}})
+    twenty = resources.rule_cost("track", {**DEMO_CONFIG, "tracking": {"max_tracks": 20}})
+    unknown = resources.rule_cost("track", {**DEMO_CONFIG, "tracking": {"max_tracks": "auto"}})
+    # Measured: 969 MB peak for an hour-long 4-animal video's track job; the request covers it.
+    assert four.memory_mb(HD_HOUR) * resources.MEMORY_MARGIN > 969
+    assert twenty.memory_mb(HD_HOUR) > 4 * (four.memory_mb(HD_HOUR) - four.base_mem_mb)
+    assert unknown.mem_mb_per_frame == four.mem_mb_per_frame * resources.ASSUMED_ANIMALS / 4
+    # The join writes one chunk at a time: an hour of video asks for no more than 10 minutes.
+    join = resources.rule_cost("join_chunks", DEMO_CONFIG)
+    ten_minutes = Workload(frames=30 * 600, width=1920, height=1080)
+    assert join.memory_mb(HD_HOUR) < join.memory_mb(ten_minutes) + 50

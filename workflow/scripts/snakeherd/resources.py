@@ -140,6 +140,18 @@ PYTHON_STACK_MB = 300
 """numpy, pandas, pyarrow, OpenCV imported by a rule script (~250 MB measured)."""
 
 
+TRACK_MB_PER_INSTANCE_FRAME = 0.002
+ASSUMED_ANIMALS = 10
+"""The animals a track job is sized for when ``tracking.max_tracks`` does not say (``auto``,
+``null``): more than most arenas hold; a job killed for memory is retried with more anyway."""
+
+
+def expected_animals(config: dict) -> int:
+    """The animals per frame a job is sized for: ``tracking.max_tracks`` when it is a number."""
+    max_tracks = (config.get("tracking") or {}).get("max_tracks")
+    return max_tracks if isinstance(max_tracks, int) else ASSUMED_ANIMALS
+
+
 def _cpu_rule_cost(**parts) -> Cost:
     return Cost(base_mem_mb=JOB_PROCESS_MB + PYTHON_STACK_MB, **parts)
 
@@ -195,8 +207,9 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
             seconds_per_megapixel=0.0,
         )
     if rule == "join_chunks":
-        # Reads every chunk table of a video and writes them as one (a few rows per frame).
-        return _cpu_rule_cost(mem_mb_per_frame=0.03, seconds_per_frame=0.0005)
+        # Writes the chunk tables into one a chunk at a time: memory is the largest chunk's.
+        # Measured (long_video.py --rss-scaling): 156 MB at 10,000 frames, 170 MB at 100,000.
+        return _cpu_rule_cost(mem_mb_per_frame=0.0002, seconds_per_frame=0.0005)
     if rule == "import_predictions":
         # Reading a SLEAP predictions file (sleap-io) into the detection and pose tables.
         return _cpu_rule_cost(mem_mb_per_frame=0.03, seconds_per_frame=0.01)
@@ -204,8 +217,13 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # Measured: 300 frames of 8 animals in ~5 s, peak RSS 180 MB; then the provenance
         # record's checksums of the video and the results (~300 MB/s). The suspect frames
         # (proofreading: at most 200 decoded and PNG-encoded, ~0.04 s each) fit in the margins.
+        # Memory grows with the instances, not the frames: ~1.8 KB an instance-frame measured
+        # (long_video.py --rss-scaling, 4 animals: 329 MB at 10,000 frames, 969 MB at 100,000),
+        # over half of it sleap-io's objects for tracks.slp.
         return _cpu_rule_cost(
-            mem_mb_per_frame=0.01, seconds_per_frame=0.02, seconds_per_megapixel=0.002
+            mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
+            seconds_per_frame=0.02,
+            seconds_per_megapixel=0.002,
         )
     if rule == "evaluate":
         # py-motmetrics accumulates per frame. Measured: 300 frames in ~9 s, peak RSS 185 MB.
