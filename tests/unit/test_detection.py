@@ -120,16 +120,27 @@ def test_deterministic_to_the_byte(scene, tmp_path):
     assert files[0] == files[1]
 
 
-def test_chunks_detected_against_the_video_background_equal_the_whole_video(scene):
+def test_chunks_detected_against_the_video_background_equal_the_whole_video(scene, tmp_path):
     path, _ = scene
     params = BackgroundParams(n_animals=8)
     selection = FrameSelection.parse("0-29,60-89")
     whole, whole_summary = detect_video(str(path), selection, params)
+    # The tables as the detection jobs write them, for the join of the chunk jobs' files.
+    whole = whole.assign(video_id="scene")
+    io.write_table(whole, tmp_path / "whole.parquet", "detections", whole_summary)
     model = video_background(str(path), selection, params)
     parts = chunks.split(selection.resolve(SPEC.n_frames), 25)
-    tables = [detect_video(str(path), part, params, model)[0] for part in parts]
-    joined = chunks.join(tables, parts, selection.resolve(SPEC.n_frames))
-    pd.testing.assert_frame_equal(joined, whole)
+    paths = []
+    for index, part in enumerate(parts):
+        table, summary = detect_video(str(path), part, params, model)
+        paths.append(str(tmp_path / f"chunk.{index}.parquet"))
+        io.write_table(table.assign(video_id="scene"), paths[-1], "detections", summary)
+    joined = tmp_path / "joined.parquet"
+    resolved = selection.resolve(SPEC.n_frames)
+    chunks.join_files(paths, parts, resolved, "detections", str(joined), whole_summary)
+    pd.testing.assert_frame_equal(
+        io.read_table(joined, "detections"), io.read_table(tmp_path / "whole.parquet", "detections")
+    )
     assert whole_summary["animal_area_px"] == model.animal_area
 
 

@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 
 from .errors import SnakeherdError
-from .io import TableWriter, count_rows, read_arrow
+from .io import TableWriter, read_arrow
 from .video import FrameSelection
 
 
@@ -51,37 +50,6 @@ def split(selection: FrameSelection, chunk_frames: int | None) -> list[FrameSele
     return chunks
 
 
-def join(
-    tables: Sequence[pd.DataFrame],
-    chunks: Sequence[FrameSelection],
-    selection: FrameSelection,
-    names: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """The chunk ``tables`` (chunk ``i``'s rows for ``chunks[i]``) as one table in frame order.
-
-    Raises :class:`ChunkError` unless the chunks, in order, select exactly the frames of
-    ``selection`` and every row's frame lies in its own chunk. ``names`` name the chunk files
-    in messages.
-    """
-    names = list(names) if names is not None else [f"chunk {i}" for i in range(len(tables))]
-    if len(tables) != len(chunks):
-        raise ChunkError(f"{len(tables)} chunk tables for {len(chunks)} chunks")
-    check_plan(chunks, selection)
-    for table, chunk, name in zip(tables, chunks, names, strict=True):
-        check_rows(table["frame"].to_numpy(), chunk, name)
-    columns = tables[0].columns if tables else []
-    for table, name in zip(tables, names, strict=True):
-        if list(table.columns) != list(columns):
-            raise ChunkError(
-                f"{name} has the columns {list(table.columns)}, and the first chunk "
-                f"{list(columns)}: the chunks were made by different runs; rerun them"
-            )
-    non_empty = [table for table in tables if len(table)]
-    if not non_empty:
-        return tables[0].iloc[0:0].reset_index(drop=True)
-    return pd.concat(non_empty, ignore_index=True).astype(tables[0].dtypes.to_dict())
-
-
 def join_files(
     paths: Sequence[str],
     chunks: Sequence[FrameSelection],
@@ -90,13 +58,19 @@ def join_files(
     output: str,
     stage: dict,
 ) -> int:
-    """:func:`join` for chunk tables in files: writes the joined table ``table`` to ``output``
-    (with the stage record ``stage``) one chunk at a time, so memory is bounded by the largest
-    chunk, not the video; returns its rows. Nothing is written when a check fails."""
+    """The chunk tables in ``paths`` (chunk ``i``'s rows for ``chunks[i]``) joined in frame order
+    into the table ``table`` at ``output`` (with the stage record ``stage``), one chunk at a time,
+    so memory is bounded by the largest chunk, not the video; returns its rows.
+
+    Raises :class:`ChunkError`, writing nothing, unless the chunks, in order, select exactly the
+    frames of ``selection``, every row's frame lies in its own chunk and all chunks have the same
+    columns.
+    """
     if len(paths) != len(chunks):
         raise ChunkError(f"{len(paths)} chunk tables for {len(chunks)} chunks")
     check_plan(chunks, selection)
-    schemas = [pq.read_schema(path).remove_metadata() for path in paths]
+    files = [pq.ParquetFile(path) for path in paths]
+    schemas = [file.schema_arrow.remove_metadata() for file in files]
     for path, schema in zip(paths, schemas, strict=True):
         if schema.names != schemas[0].names:
             raise ChunkError(
@@ -104,7 +78,9 @@ def join_files(
                 f"{schemas[0].names}: the chunks were made by different runs; rerun them"
             )
     # An empty chunk's columns that pandas could not type are typed by a chunk with rows.
-    with_rows = [schema for path, schema in zip(paths, schemas, strict=True) if count_rows(path)]
+    with_rows = [
+        schema for file, schema in zip(files, schemas, strict=True) if file.metadata.num_rows
+    ]
     schema = with_rows[0] if with_rows else schemas[0]
     rows = 0
     with TableWriter(output, table, stage, schema) as writer:
