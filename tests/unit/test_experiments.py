@@ -16,6 +16,7 @@ from snakeherd.comparison import (
     best_per_metric,
     box_offsets,
     keypoint_offsets,
+    matched_boxes,
     stage_of,
     track_agreement,
     track_quality,
@@ -217,7 +218,7 @@ def test_box_offsets_match_centres_per_frame_one_to_one():
     moved = pd.DataFrame(
         {"frame": [0, 0, 1, 1], "x": [10.5, 0.0, 5.0, 50.0], "y": [0.0] * 2 + [8.0, 50.0]}
     )
-    offsets = box_offsets(moved, reference)
+    offsets = box_offsets(*matched_boxes(moved, reference))
     assert offsets["boxes vs first: max offset (px)"] == 3.0
     assert offsets["boxes vs first: mean offset (px)"] == pytest.approx(3.5 / 3)
     assert offsets["boxes vs first: unmatched"] == 1
@@ -239,8 +240,9 @@ def test_keypoint_offsets_compare_the_nodes_of_matched_boxes():
             }
         )
 
+    pairs, _ = matched_boxes(ours, reference)
     offsets = keypoint_offsets(
-        ours, reference, poses([1, 0], [0.0, 103.0]), poses([0, 1], [0, 100])
+        pairs, ours, reference, poses([1, 0], [0.0, 103.0]), poses([0, 1], [0, 100])
     )
     assert offsets["keypoints vs first: max offset (px)"] == 3.0  # tails (no y) left out
     assert offsets["keypoints vs first: mean offset (px)"] == 1.5

@@ -130,11 +130,10 @@ def matched_boxes(detections: pd.DataFrame, reference: pd.DataFrame) -> tuple[pd
     return pd.DataFrame(pairs, columns=["frame", "ours", "theirs", "distance"]), unmatched
 
 
-def box_offsets(detections: pd.DataFrame, reference: pd.DataFrame) -> dict:
-    """How far a variant's boxes are from the first variant's (:func:`matched_boxes`): the
+def box_offsets(pairs: pd.DataFrame, unmatched: int) -> dict:
+    """How far a variant's boxes are from the first variant's, from :func:`matched_boxes`: the
     largest and mean distance of matched centres, and the boxes without a partner (how a runtime
     or model change moves the detections)."""
-    pairs, unmatched = matched_boxes(detections, reference)
     distances = pairs["distance"]
     return {
         "boxes vs first: max offset (px)": float(distances.max()) if len(pairs) else np.nan,
@@ -144,14 +143,14 @@ def box_offsets(detections: pd.DataFrame, reference: pd.DataFrame) -> dict:
 
 
 def keypoint_offsets(
+    pairs: pd.DataFrame,
     detections: pd.DataFrame,
     reference: pd.DataFrame,
     poses: pd.DataFrame,
     reference_poses: pd.DataFrame,
 ) -> dict:
-    """How far a variant's keypoints are from the first variant's: each node of a matched pair of
-    boxes (:func:`matched_boxes`); nodes missing on either side are left out."""
-    pairs, _ = matched_boxes(detections, reference)
+    """How far a variant's keypoints are from the first variant's: each node of a pair of boxes
+    that :func:`matched_boxes` matched (``pairs``); nodes missing on either side are left out."""
     pairs = pd.DataFrame(
         {
             "frame": pairs["frame"].to_numpy(np.int64),
@@ -199,12 +198,14 @@ def versus_first(variant: VariantResults, first: VariantResults, video: str) -> 
     """A video's boxes, keypoints (where both have poses) and tracks against the first variant's."""
     detections = read_table(variant.upstream / video / "detections.parquet", "detections")
     reference = read_table(first.upstream / video / "detections.parquet", "detections")
-    figures = box_offsets(detections, reference)
+    pairs, unmatched = matched_boxes(detections, reference)
+    figures = box_offsets(pairs, unmatched)
     poses, reference_poses = (
         folder.upstream / video / "poses.parquet" for folder in (variant, first)
     )
     if poses.is_file() and reference_poses.is_file():
         figures |= keypoint_offsets(
+            pairs,
             detections,
             reference,
             read_table(poses, "poses"),
