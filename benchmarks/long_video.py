@@ -23,6 +23,10 @@ the longer ones get its chunk tables repeated in frame order (the looped scene r
 2,000 frames, so these are the detections the longer video gives) and run only join_chunks and
 track: the whole-video jobs, where a length's memory would show.
 
+--track-rss: the track job with keypoints, where its memory grows most: the fly clip's clean
+predictions (2 flies, 24 nodes, 1,100 frames) repeated --track-times over (10 and 100: 22,000
+and 220,000 instance-frames) and tracked in a track-only run; each job's peak RSS.
+
 --pipeline: the real fly clip (1,100 frames; YOLO-OBB detection and YOLO-pose on crops on
 onnx_cpu, tracks and the default outputs) through Snakemake, in CPU-seconds per frame from the
 jobs' benchmark files, next to the model sessions alone on the same frames and crops (the CPU
@@ -35,8 +39,8 @@ The CPU-seconds and peak RSS are what to compare: on a shared machine wall times
 load.
 
     .venv/bin/python benchmarks/long_video.py [--dry-run] [--overhead] [--rss-scaling [--tiled]] \
-        [--pipeline] [--long-frames 108000] [--frames 36000] [--chunk 18000] \
-        [--rss-frames 10000 100000] [--rss-chunk 5000] [--pipeline-loops 1]
+        [--track-rss] [--pipeline] [--long-frames 108000] [--frames 36000] [--chunk 18000] \
+        [--rss-frames 10000 100000] [--rss-chunk 5000] [--track-times 10 100] [--pipeline-loops 1]
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ sys.path.insert(0, str(REPO))
 from dry_run import run_snakemake  # noqa: E402  (benchmarks/, this script's folder)
 
 SCENE_FRAMES = 2000  # the generated scene that longer videos loop
+PEAK_LOGGED = re.compile(r"done: peak memory (\d+) MB")  # snakeherd.scripting.footprint
 
 
 def ffmpeg() -> str:
@@ -127,7 +132,13 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 def rule_costs(benchmarks: Path) -> dict[str, tuple[int, float, float]]:
-    """Per rule (chunk jobs under their rule's name): jobs, CPU-seconds, largest peak RSS."""
+    """Per rule (chunk jobs under their rule's name): jobs, CPU-seconds, largest peak RSS.
+
+    The peak RSS is the one each job logs at its end (``peak memory N MB``, from getrusage:
+    exact); the benchmark file's ``max_rss`` is a sample (every 30 s after a job's first 15 s)
+    and is used only for a job that logged none.
+    """
+    logs = benchmarks.parent / "logs"
     costs: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     for path in benchmarks.rglob("*.tsv"):
         name = path.name.split(".")[0]
@@ -135,10 +146,12 @@ def rule_costs(benchmarks: Path) -> dict[str, tuple[int, float, float]]:
             name += " (chunk)"
         with path.open() as handle:
             row = next(csv.DictReader(handle, delimiter="\t"))
+        log = (logs / path.relative_to(benchmarks)).with_suffix(".log")
+        logged = PEAK_LOGGED.findall(log.read_text()) if log.is_file() else []
         cost = costs[name]
         cost[0] += 1
         cost[1] += float(row["cpu_time"])
-        cost[2] = max(cost[2], float(row["max_rss"]))
+        cost[2] = max(cost[2], float(logged[-1]) if logged else float(row["max_rss"]))
     return {name: tuple(cost) for name, cost in sorted(costs.items())}
 
 
@@ -241,6 +254,72 @@ def rss_scaling_part(folder: Path, lengths: list[int], chunk: int, tiled: bool =
         for frames in lengths:
             jobs, _, rss = table[frames].get(rule, (0, 0.0, float("nan")))
             cells.append(f"{rss:>8.0f} ({jobs:>2} job{'s' if jobs != 1 else ' '})")
+        print(f"  {rule:<30}" + "".join(f"{cell:>16}" for cell in cells))
+
+
+def repeated_predictions(folder: Path, source: Path, times: int) -> Path:
+    """The predictions ``source`` holds, repeated ``times`` over in frame order (as a
+    ``times``-fold longer video would give them), as a SLEAP file."""
+    import pandas as pd
+
+    from snakeherd import slp
+
+    path = folder / f"{source.stem}_x{times}.slp"
+    if path.exists():
+        return path
+    found = slp.read_predictions(str(source), "flies")
+    length = found.n_frames or int(found.detections["frame"].max()) + 1
+    wide = found.poses.pivot_table(
+        index=["frame", "det_id"], columns="node", values=["x", "y", "score"], dropna=False
+    )
+    once = pd.DataFrame(
+        {
+            "frame": wide.index.get_level_values("frame"),
+            "track_id": wide.index.get_level_values("det_id"),
+            "x": 0.0,
+            "y": 0.0,
+            "score": found.detections.set_index(["frame", "det_id"]).loc[wide.index, "score"],
+        }
+    )
+    for node in found.nodes:
+        for part in ("x", "y", "score"):
+            once[f"{node}.{part}"] = wide[(part, node)].to_numpy()
+    tracks = pd.concat(
+        [once.assign(frame=once["frame"] + length * i) for i in range(times)], ignore_index=True
+    )
+    slp.write_tracks(
+        tracks, str(path), found.video_path or "", found.nodes, found.edges, length * times
+    )
+    return path
+
+
+def track_rss_part(folder: Path, times: list[int]) -> None:
+    """The track job with keypoints: the clip's clean predictions (2 flies, 24 nodes) repeated,
+    tracked alone (a track-only run), at each length."""
+    from tests.support.data import SHARED_DATA
+
+    source = SHARED_DATA / "tracking" / "centered_pair_predictions.clean.slp"
+    print("\npeak RSS (MB) of a track-only run's jobs, the fly predictions repeated (24 nodes)")
+    table = {}
+    for count in times:
+        predictions = repeated_predictions(folder, source, count)
+        config = {
+            "experiment": f"track_x{count}",
+            "runtime": "cpu",
+            "videos": [{"id": "flies", "predictions": str(predictions)}],
+            "detection": {"method": "none"},
+            "pose": {"method": "none"},
+            "tracking": {"max_tracks": "auto"},
+            "outputs": {"plots": False, "nwb": False, "analysis_h5": False},
+        }
+        target = f"results/track_x{count}/flies/tracks.parquet"
+        wall, cpu, _ = snakemake(folder, config, "--cores", "2", target)
+        table[count] = rule_costs(folder / "results" / f"track_x{count}" / "benchmarks")
+        print(f"  x{count} ({2200 * count} instance-frames): {wall:.0f} s wall, {cpu:.0f} CPU s")
+    rules = sorted({rule for costs in table.values() for rule in costs})
+    print(f"  {'job':<30}" + "".join(f"{f'x{n}':>16}" for n in times))
+    for rule in rules:
+        cells = [f"{table[n].get(rule, (0, 0.0, float('nan')))[2]:>8.0f}" for n in times]
         print(f"  {rule:<30}" + "".join(f"{cell:>16}" for cell in cells))
 
 
@@ -379,6 +458,8 @@ def main() -> None:
     parser.add_argument("--overhead", action="store_true", help="chunked vs unsplit CPU")
     parser.add_argument("--rss-scaling", action="store_true", help="peak RSS at two lengths")
     parser.add_argument("--pipeline", action="store_true", help="fly pipeline vs its models")
+    parser.add_argument("--track-rss", action="store_true", help="track job with keypoints")
+    parser.add_argument("--track-times", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--long-frames", type=int, default=108_000, help="of --dry-run")
     parser.add_argument("--frames", type=int, default=36_000, help="of --overhead")
     parser.add_argument("--chunk", type=int, default=None, help="of --overhead (default: config)")
@@ -388,7 +469,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help="work here and keep it (default: a temp dir)")
     parser.add_argument("--tiled", action="store_true", help="of --rss-scaling: see above")
     args = parser.parse_args()
-    if not (args.dry_run or args.overhead or args.rss_scaling or args.pipeline):
+    if not (args.dry_run or args.overhead or args.rss_scaling or args.pipeline or args.track_rss):
         args.dry_run = args.overhead = True
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.folder.resolve() if args.folder else Path(tmp)
@@ -401,6 +482,8 @@ def main() -> None:
             rss_scaling_part(folder, args.rss_frames, args.rss_chunk, args.tiled)
         if args.pipeline:
             pipeline_part(folder, args.pipeline_loops)
+        if args.track_rss:
+            track_rss_part(folder, args.track_times)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,40 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputFileError
+from .errors import InputFileError, SnakeherdError
 from .keypoints import keypoint_boxes
 
 # Skeleton of tracks that have no keypoints (detection boxes only): the box centre.
 CENTROID_NODE = "centroid"
+
+# The instance arrays of a .slp, as sleap-io's ``write_lfs`` lays them out (SLEAP's format).
+FRAME_DTYPE = np.dtype(
+    [
+        ("frame_id", "u8"),
+        ("video", "u4"),
+        ("frame_idx", "u8"),
+        ("instance_id_start", "u8"),
+        ("instance_id_end", "u8"),
+    ]
+)
+INSTANCE_DTYPE = np.dtype(
+    [
+        ("instance_id", "i8"),
+        ("instance_type", "u1"),
+        ("frame_id", "u8"),
+        ("skeleton", "u4"),
+        ("track", "i4"),
+        ("from_predicted", "i8"),
+        ("score", "f4"),
+        ("point_id_start", "u8"),
+        ("point_id_end", "u8"),
+        ("tracking_score", "f4"),
+    ]
+)
+PREDICTED_POINT_DTYPE = np.dtype(
+    [("x", "f8"), ("y", "f8"), ("visible", "?"), ("complete", "?"), ("score", "f8")]
+)
+PREDICTED_INSTANCE = 1  # sleap-io's InstanceType.PREDICTED
 
 
 @dataclass
@@ -226,12 +255,18 @@ def write_tracks(
 ) -> None:
     """Write tracks as a SLEAP labels file (predicted instances, one ``Track`` per track id).
 
-    ``nodes`` are the pose stage's keypoint names, read from the ``<node>.x/.y/.score`` columns;
-    without nodes each instance is a single ``centroid`` point at the track position. The video
-    is referenced by path (it need not exist; SLEAP asks for it when it does not). Tracks are
-    named ``track_<id>``, or by ``track_names`` (a multi-class model's identity classes).
-    ``suggestions`` (frame indices, e.g. the suspect frames) become SLEAP's labelling
-    suggestions, which its GUI walks through.
+    ``tracks`` is sorted by frame. ``nodes`` are the pose stage's keypoint names, read from the
+    ``<node>.x/.y/.score`` columns; without nodes each instance is a single ``centroid`` point at
+    the track position. The video is referenced by path (it need not exist; SLEAP asks for it
+    when it does not). Tracks are named ``track_<id>``, or by ``track_names`` (a multi-class
+    model's identity classes). ``suggestions`` (frame indices, e.g. the suspect frames) become
+    SLEAP's labelling suggestions, which its GUI walks through.
+
+    sleap-io writes everything but the instances (skeleton, video, tracks, suggestions: the
+    file's JSON records); the instances are written as the structured arrays sleap-io itself
+    writes, built from the table's columns. Built through sleap-io's objects instead, a long
+    video's tracks took ~1.5 kB per instance (an object per instance, then a Python list per
+    point while saving): most of the track job's memory.
     """
     sio = _sleap_io()
     if not nodes:
@@ -251,51 +286,82 @@ def write_tracks(
         filename=str(video_path), open_backend=False, backend_metadata=backend_metadata
     )
     track_ids = sorted(int(t) for t in tracks["track_id"].unique())
-    track_objects = {
-        tid: sio.Track(name=(track_names or {}).get(tid, f"track_{tid}")) for tid in track_ids
-    }
-    scores = tracks["score"].to_numpy(dtype=np.float64)
-    frame_of = tracks["frame"].to_numpy()
-    track_of = tracks["track_id"].to_numpy()
-    labeled_frames = []
-    bounds = np.flatnonzero(np.diff(frame_of)) + 1
-    for start, stop in zip(
-        np.concatenate([[0], bounds]), np.concatenate([bounds, [len(tracks)]]), strict=True
-    ):
-        if stop <= start:
-            continue
-        instances = [
-            sio.PredictedInstance.from_numpy(
-                points[i],
-                skeleton=skeleton,
-                point_scores=np.nan_to_num(point_scores[i], nan=0.0),
-                score=float(np.nan_to_num(scores[i], nan=0.0)),
-                track=track_objects[int(track_of[i])],
-                tracking_score=1.0,
-            )
-            for i in range(start, stop)
-        ]
-        labeled_frames.append(
-            sio.LabeledFrame(video=video, frame_idx=int(frame_of[start]), instances=instances)
-        )
     labels = sio.Labels(
-        labeled_frames=labeled_frames,
         videos=[video],
         skeletons=[skeleton],
-        tracks=[track_objects[t] for t in track_ids],
+        tracks=[sio.Track(name=(track_names or {}).get(t, f"track_{t}")) for t in track_ids],
         suggestions=[
             sio.SuggestionFrame(video=video, frame_idx=int(frame))
             for frame in sorted(set(suggestions or []))
         ],
     )
+    frame_of = tracks["frame"].to_numpy(dtype=np.int64)
+    track_index = np.searchsorted(track_ids, tracks["track_id"].to_numpy(dtype=np.int64))
+    scores = np.nan_to_num(tracks["score"].to_numpy(dtype=np.float64), nan=0.0)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
     try:
         sio.save_slp(labels, str(temporary), verbose=False)
+        _write_predicted_instances(temporary, frame_of, track_index, scores, points, point_scores)
         temporary.replace(target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _write_predicted_instances(
+    path: Path,
+    frame_of: np.ndarray,
+    track_index: np.ndarray,
+    scores: np.ndarray,
+    points: np.ndarray,
+    point_scores: np.ndarray,
+) -> None:
+    """Replace a .slp's (empty) ``frames``, ``instances`` and ``pred_points`` with predicted
+    instances of video 0 and skeleton 0: one per row, ``points`` (rows, nodes, 2) in frame
+    order, ``track_index`` the row's index in the file's tracks. The dtypes and values are
+    those sleap-io's ``write_lfs`` gives the same instances (a point is visible when its x is
+    not NaN; tracking score 1)."""
+    import h5py
+
+    rows, n_nodes = points.shape[:2]
+    first_of_frame = np.r_[True, np.diff(frame_of) != 0] if rows else np.zeros(0, dtype=bool)
+    starts = np.flatnonzero(first_of_frame)
+    frame_number = np.cumsum(first_of_frame) - 1
+    frames = np.zeros(len(starts), dtype=FRAME_DTYPE)
+    frames["frame_id"] = np.arange(len(starts))
+    frames["frame_idx"] = frame_of[starts]
+    frames["instance_id_start"] = starts
+    frames["instance_id_end"] = np.r_[starts[1:], rows]
+    instances = np.zeros(rows, dtype=INSTANCE_DTYPE)
+    instances["instance_id"] = np.arange(rows)
+    instances["instance_type"] = PREDICTED_INSTANCE
+    instances["frame_id"] = frame_number
+    instances["track"] = track_index
+    instances["from_predicted"] = -1
+    instances["score"] = scores
+    instances["point_id_start"] = np.arange(rows) * n_nodes
+    instances["point_id_end"] = np.arange(1, rows + 1) * n_nodes
+    instances["tracking_score"] = 1.0
+    predicted = np.zeros(rows * n_nodes, dtype=PREDICTED_POINT_DTYPE)
+    predicted["x"] = points[:, :, 0].ravel()
+    predicted["y"] = points[:, :, 1].ravel()
+    predicted["visible"] = ~np.isnan(points[:, :, 0]).ravel()
+    predicted["score"] = np.nan_to_num(point_scores, nan=0.0).ravel()
+    with h5py.File(path, "a") as handle:
+        for name, data in (
+            ("frames", frames),
+            ("instances", instances),
+            ("pred_points", predicted),
+        ):
+            if handle[name].dtype != data.dtype:  # a sleap-io other than the pinned one
+                raise SnakeherdError(
+                    f"sleap-io {_sleap_io().__version__} writes the {name} of a .slp as "
+                    f"{handle[name].dtype}, and snakeherd as {data.dtype}.",
+                    "install the sleap-io that requirements/demo.txt pins.",
+                )
+            del handle[name]
+            handle.create_dataset(name, data=data, dtype=data.dtype)
 
 
 def prediction_tables(
