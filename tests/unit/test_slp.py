@@ -215,3 +215,54 @@ def test_a_sleap_io_with_another_layout_is_refused_by_name(tmp_path, monkeypatch
     with pytest.raises(SnakeherdError, match=r"(?s)pred_points of a \.slp.*requirements/demo\.txt"):
         slp.write_tracks(tracks, str(tmp_path / "t.slp"), "video.mp4", [])
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def _read_through_sleap_io_objects(path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(frame, det_id, score) per instance and its points, as sleap-io's objects give them."""
+    labels = sio.load_slp(str(path), open_videos=False)
+    skeleton = labels.skeletons[0]
+    rows, points = [], []
+    for labeled in labels.labeled_frames:
+        det_id = 0
+        for instance in labeled.instances:
+            xy = instance.numpy()[:, :2]
+            if instance.skeleton is not skeleton or not np.isfinite(xy).all(axis=1).any():
+                continue
+            score = getattr(instance, "score", None)
+            point_score = (
+                instance.points["score"]
+                if "score" in (instance.points.dtype.names or ())
+                else np.ones(len(xy))
+            )
+            rows.append((labeled.frame_idx, det_id, 1.0 if score is None else float(score)))
+            points.append(np.column_stack([xy, point_score]))
+            det_id += 1
+    instances = pd.DataFrame(rows, columns=["frame", "det_id", "score"])
+    order = instances.sort_values(["frame", "det_id"], kind="stable").index
+    return instances.loc[order].reset_index(drop=True), np.stack(points)[order]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tracking/centered_pair_predictions.clean.slp",
+        "tracking/sleap_clip/clip.slp",
+        "sleap/minimal_instance.pkg.slp",
+        "sleap/legacy_models/minimal_instance.UNet.centroid/labels_gt.val.slp",
+        "sleap/legacy_models/minimal_instance.UNet.bottomup/labels_pr.train.slp",
+    ],
+)
+def test_predictions_are_read_as_sleap_io_reads_them(shared_data, name):
+    """The instances are read as arrays from the file (a long video's predictions as sleap-io
+    objects took ~6 KB an instance): the same rows and points as sleap-io's objects give, for
+    predicted and user instances, packages and SLEAP 1.x files."""
+    path = shared_data / name
+    found = slp.read_predictions(str(path), "v")
+    instances, points = _read_through_sleap_io_objects(path)
+    assert found.detections[["frame", "det_id"]].to_numpy().tolist() == (
+        instances[["frame", "det_id"]].to_numpy().tolist()
+    )
+    assert np.array_equal(found.detections["score"], instances["score"])
+    k = len(found.nodes)
+    poses = found.poses[["x", "y", "score"]].to_numpy().reshape(-1, k, 3)
+    assert np.array_equal(poses, points, equal_nan=True)
