@@ -11,10 +11,12 @@ unsplit and with the default chunk_frames: wall seconds of the dry run and the j
 
 --overhead: a generated video (4 animals, 128x128: a 2,000-frame scene looped to --frames, by
 default 36,000 so the default chunk_frames of 18,000 splits it in two) run for real, background
-detection then tracking, unsplit and in chunks (--chunk, default: the default chunk_frames),
-both with `--cores 2` (so the chunks run as 2 parallel jobs): wall seconds, CPU-seconds of the
-whole run (every job's process, Snakemake's own included) and per rule from the jobs' benchmark
-files, with each rule's peak RSS. Goal: the chunked run costs at most 5 % more CPU.
+detection then tracking, unsplit and in chunks (--chunk, default: the default chunk_frames):
+wall seconds, CPU-seconds of the whole run (every job's process, Snakemake's own included) and
+per rule from the jobs' benchmark files, with each rule's peak RSS. The chunks run twice: one
+after the other (`--cores 1`: the work chunking adds; goal: at most 5 % more CPU than unsplit)
+and side by side (`--cores 2`: the wall time; two busy processes on two cores also take more
+CPU-seconds for the same work, as they share the machine's caches and memory bandwidth).
 
 --rss-scaling: the same at --rss-frames (10,000 and 100,000) frames, both in chunks of
 --rss-chunk frames: each kind of job's peak RSS side by side. Goal: a job's peak RSS is bounded
@@ -22,6 +24,10 @@ by its chunk, not the video. With --tiled, only the first length is detected (~8
 the longer ones get its chunk tables repeated in frame order (the looped scene repeats every
 2,000 frames, so these are the detections the longer video gives) and run only join_chunks and
 track: the whole-video jobs, where a length's memory would show.
+
+--track-rss: the track job with keypoints, where its memory grows most: the fly clip's clean
+predictions (2 flies, 24 nodes, 1,100 frames) repeated --track-times over (10 and 100: 22,000
+and 220,000 instance-frames) and tracked in a track-only run; each job's peak RSS.
 
 --pipeline: the real fly clip (1,100 frames; YOLO-OBB detection and YOLO-pose on crops on
 onnx_cpu, tracks and the default outputs) through Snakemake, in CPU-seconds per frame from the
@@ -35,8 +41,8 @@ The CPU-seconds and peak RSS are what to compare: on a shared machine wall times
 load.
 
     .venv/bin/python benchmarks/long_video.py [--dry-run] [--overhead] [--rss-scaling [--tiled]] \
-        [--pipeline] [--long-frames 108000] [--frames 36000] [--chunk 18000] \
-        [--rss-frames 10000 100000] [--rss-chunk 5000] [--pipeline-loops 1]
+        [--track-rss] [--pipeline] [--long-frames 108000] [--frames 36000] [--chunk 18000] \
+        [--rss-frames 10000 100000] [--rss-chunk 5000] [--track-times 10 100] [--pipeline-loops 1]
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ sys.path.insert(0, str(REPO))
 from dry_run import run_snakemake  # noqa: E402  (benchmarks/, this script's folder)
 
 SCENE_FRAMES = 2000  # the generated scene that longer videos loop
+JOB_LOGGED = re.compile(r"done: peak memory (\d+) MB, ([\d.]+) CPU s")  # scripting.footprint
 
 
 def ffmpeg() -> str:
@@ -127,7 +134,14 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 def rule_costs(benchmarks: Path) -> dict[str, tuple[int, float, float]]:
-    """Per rule (chunk jobs under their rule's name): jobs, CPU-seconds, largest peak RSS."""
+    """Per rule (chunk jobs under their rule's name): jobs, CPU-seconds, largest peak RSS.
+
+    Both as each job logs them at its end (``done: peak memory N MB, S CPU s``, measured by the
+    job itself: exact). A benchmark file samples its job every 30 s once it has run 15 s, so it
+    can miss the peak and the last half minute's CPU time; its ``cpu_time`` and ``max_rss`` are
+    used only for a job that logged neither.
+    """
+    logs = benchmarks.parent / "logs"
     costs: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     for path in benchmarks.rglob("*.tsv"):
         name = path.name.split(".")[0]
@@ -135,18 +149,23 @@ def rule_costs(benchmarks: Path) -> dict[str, tuple[int, float, float]]:
             name += " (chunk)"
         with path.open() as handle:
             row = next(csv.DictReader(handle, delimiter="\t"))
+        log = (logs / path.relative_to(benchmarks)).with_suffix(".log")
+        logged = JOB_LOGGED.findall(log.read_text()) if log.is_file() else []
+        peak, cpu = logged[-1] if logged else (row["max_rss"], row["cpu_time"])
         cost = costs[name]
         cost[0] += 1
-        cost[1] += float(row["cpu_time"])
-        cost[2] = max(cost[2], float(row["max_rss"]))
+        cost[1] += float(cpu)
+        cost[2] = max(cost[2], float(peak))
     return {name: tuple(cost) for name, cost in sorted(costs.items())}
 
 
-def run_tracks(folder: Path, video: Path, experiment: str, chunk_frames: int | None, *args: str):
+def run_tracks(
+    folder: Path, video: Path, experiment: str, chunk_frames: int | None, *args: str, cores=2
+):
     """Background detection and tracking of ``video``: wall s, CPU s, per-rule costs."""
     config = config_for(experiment, video, chunk_frames)
     target = f"results/{experiment}/long/tracks.parquet"
-    wall, cpu, _ = snakemake(folder, config, "--cores", "2", *args, target)
+    wall, cpu, _ = snakemake(folder, config, "--cores", str(cores), *args, target)
     return wall, cpu, rule_costs(folder / "results" / experiment / "benchmarks")
 
 
@@ -168,22 +187,28 @@ def dry_run_part(folder: Path, long_frames: int) -> None:
 
 def overhead_part(folder: Path, frames: int, chunk: int) -> None:
     video = make_video(folder, frames)
-    print(f"\n{frames} frames (128x128, 4 animals) detected and tracked, --cores 2")
+    print(f"\n{frames} frames (128x128, 4 animals) detected and tracked")
     print(f"  {'run':<30}{'wall s':>8}{'CPU s':>8}{'jobs CPU s':>12}")
     runs = {}
-    for label, chunk_frames in (("unsplit", None), (f"chunks of {chunk}", chunk)):
-        wall, cpu, costs = run_tracks(folder, video, f"run_{chunk_frames}", chunk_frames)
+    for label, chunk_frames, cores in (
+        ("unsplit, --cores 2", None, 2),
+        (f"chunks of {chunk}, --cores 1", chunk, 1),
+        (f"chunks of {chunk}, --cores 2", chunk, 2),
+    ):
+        experiment = f"run_{chunk_frames}_{cores}"
+        wall, cpu, costs = run_tracks(folder, video, experiment, chunk_frames, cores=cores)
         jobs_cpu = sum(rule_cpu for _, rule_cpu, _ in costs.values())
         runs[label] = (cpu, jobs_cpu)
         print(f"  {label:<30}{wall:>8.1f}{cpu:>8.1f}{jobs_cpu:>12.1f}")
         for rule, (jobs, rule_cpu, rss) in costs.items():
             print(f"    {rule:<30} {jobs:>3} jobs {rule_cpu:>7.1f} CPU s  peak {rss:>5.0f} MB")
-    (unsplit, unsplit_jobs), (chunked, chunked_jobs) = runs.values()
-    print(
-        f"  chunked / unsplit CPU-seconds: {chunked / unsplit:.3f} (whole run), "
-        f"{chunked_jobs / unsplit_jobs:.3f} (jobs alone)",
-        flush=True,
-    )
+    (unsplit, unsplit_jobs), *chunked_runs = runs.values()
+    for label, (chunked, chunked_jobs) in zip(list(runs)[1:], chunked_runs, strict=True):
+        print(
+            f"  {label} / unsplit CPU-seconds: {chunked / unsplit:.3f} (whole run), "
+            f"{chunked_jobs / unsplit_jobs:.3f} (jobs alone)",
+            flush=True,
+        )
 
 
 def tile_chunks(source: Path, target: Path, source_frames: int, frames: int, chunk: int) -> None:
@@ -241,6 +266,72 @@ def rss_scaling_part(folder: Path, lengths: list[int], chunk: int, tiled: bool =
         for frames in lengths:
             jobs, _, rss = table[frames].get(rule, (0, 0.0, float("nan")))
             cells.append(f"{rss:>8.0f} ({jobs:>2} job{'s' if jobs != 1 else ' '})")
+        print(f"  {rule:<30}" + "".join(f"{cell:>16}" for cell in cells))
+
+
+def repeated_predictions(folder: Path, source: Path, times: int) -> Path:
+    """The predictions ``source`` holds, repeated ``times`` over in frame order (as a
+    ``times``-fold longer video would give them), as a SLEAP file."""
+    import pandas as pd
+
+    from snakeherd import slp
+
+    path = folder / f"{source.stem}_x{times}.slp"
+    if path.exists():
+        return path
+    found = slp.read_predictions(str(source), "flies")
+    length = found.n_frames or int(found.detections["frame"].max()) + 1
+    wide = found.poses.pivot_table(
+        index=["frame", "det_id"], columns="node", values=["x", "y", "score"], dropna=False
+    )
+    once = pd.DataFrame(
+        {
+            "frame": wide.index.get_level_values("frame"),
+            "track_id": wide.index.get_level_values("det_id"),
+            "x": 0.0,
+            "y": 0.0,
+            "score": found.detections.set_index(["frame", "det_id"]).loc[wide.index, "score"],
+        }
+    )
+    for node in found.nodes:
+        for part in ("x", "y", "score"):
+            once[f"{node}.{part}"] = wide[(part, node)].to_numpy()
+    tracks = pd.concat(
+        [once.assign(frame=once["frame"] + length * i) for i in range(times)], ignore_index=True
+    )
+    # A video that is not there: the run then takes the length the file records, not the clip's.
+    video = str(folder / f"{source.stem}_x{times}.mp4")
+    slp.write_tracks(tracks, str(path), video, found.nodes, found.edges, length * times)
+    return path
+
+
+def track_rss_part(folder: Path, times: list[int]) -> None:
+    """The track job with keypoints: the clip's clean predictions (2 flies, 24 nodes) repeated,
+    tracked alone (a track-only run), at each length."""
+    from tests.support.data import SHARED_DATA
+
+    source = SHARED_DATA / "tracking" / "centered_pair_predictions.clean.slp"
+    print("\npeak RSS (MB) of a track-only run's jobs, the fly predictions repeated (24 nodes)")
+    table = {}
+    for count in times:
+        predictions = repeated_predictions(folder, source, count)
+        config = {
+            "experiment": f"track_x{count}",
+            "runtime": "cpu",
+            "videos": [{"id": "flies", "predictions": str(predictions)}],
+            "detection": {"method": "none"},
+            "pose": {"method": "none"},
+            "tracking": {"max_tracks": "auto"},
+            "outputs": {"plots": False, "nwb": False, "analysis_h5": False},
+        }
+        target = f"results/track_x{count}/flies/tracks.parquet"
+        wall, cpu, _ = snakemake(folder, config, "--cores", "2", target)
+        table[count] = rule_costs(folder / "results" / f"track_x{count}" / "benchmarks")
+        print(f"  x{count} ({2200 * count} instance-frames): {wall:.0f} s wall, {cpu:.0f} CPU s")
+    rules = sorted({rule for costs in table.values() for rule in costs})
+    print(f"  {'job':<30}" + "".join(f"{f'x{n}':>16}" for n in times))
+    for rule in rules:
+        cells = [f"{table[n].get(rule, (0, 0.0, float('nan')))[2]:>8.0f}" for n in times]
         print(f"  {rule:<30}" + "".join(f"{cell:>16}" for cell in cells))
 
 
@@ -379,6 +470,8 @@ def main() -> None:
     parser.add_argument("--overhead", action="store_true", help="chunked vs unsplit CPU")
     parser.add_argument("--rss-scaling", action="store_true", help="peak RSS at two lengths")
     parser.add_argument("--pipeline", action="store_true", help="fly pipeline vs its models")
+    parser.add_argument("--track-rss", action="store_true", help="track job with keypoints")
+    parser.add_argument("--track-times", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--long-frames", type=int, default=108_000, help="of --dry-run")
     parser.add_argument("--frames", type=int, default=36_000, help="of --overhead")
     parser.add_argument("--chunk", type=int, default=None, help="of --overhead (default: config)")
@@ -388,7 +481,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help="work here and keep it (default: a temp dir)")
     parser.add_argument("--tiled", action="store_true", help="of --rss-scaling: see above")
     args = parser.parse_args()
-    if not (args.dry_run or args.overhead or args.rss_scaling or args.pipeline):
+    if not (args.dry_run or args.overhead or args.rss_scaling or args.pipeline or args.track_rss):
         args.dry_run = args.overhead = True
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.folder.resolve() if args.folder else Path(tmp)
@@ -401,6 +494,8 @@ def main() -> None:
             rss_scaling_part(folder, args.rss_frames, args.rss_chunk, args.tiled)
         if args.pipeline:
             pipeline_part(folder, args.pipeline_loops)
+        if args.track_rss:
+            track_rss_part(folder, args.track_times)
 
 
 if __name__ == "__main__":

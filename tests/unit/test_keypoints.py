@@ -55,3 +55,20 @@ def test_many_instances_at_once():
     np.testing.assert_allclose(long_side, [4, 0, 2])
     np.testing.assert_allclose(angle, [0, 0, math.pi / 2])
     assert keypoint_boxes(np.zeros((0, 3, 2)))[0].shape == (0, 2)
+
+
+def test_many_instances_are_measured_in_blocks_with_the_same_result(monkeypatch):
+    from snakeherd import keypoints
+    from snakeherd.tracking import similarity
+
+    rng = np.random.default_rng(1)
+    points = rng.random((1000, 5, 2)) * 100
+    points[rng.random(points.shape[:2]) < 0.3] = np.nan
+    points[7] = np.nan  # an instance with no keypoint
+    whole = keypoint_boxes(points), similarity.bounding_boxes(points)
+    monkeypatch.setattr(keypoints, "BLOCK_ROWS", 64)
+    monkeypatch.setattr(similarity, "BLOCK_ROWS", 64)
+    blocked = keypoint_boxes(points), similarity.bounding_boxes(points)
+    for expected, got in zip([*whole[0], whole[1]], [*blocked[0], blocked[1]], strict=True):
+        assert got.shape == expected.shape
+        assert np.array_equal(got, expected, equal_nan=True)

@@ -194,3 +194,29 @@ def test_run_command_logs_to_the_file_its_arguments_name(tmp_path, root_logging)
     text = log.read_text()
     assert "rule x failed:\npose.env: no sleap-nn\nFix: install it." in text
     assert "Traceback" not in text
+
+
+def test_a_job_logs_its_peak_memory_and_cpu_time_at_the_end():
+    """Measured by the job itself (getrusage), in a process of its own: what a cluster job's
+    mem_mb is set from."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parents[2] / "workflow" / "scripts"
+    program = (
+        f"import sys; sys.path.insert(0, {str(scripts)!r})\n"
+        "from snakeherd.scripting import configure_logging, run_guarded\n"
+        "configure_logging(None)\n"
+        "def main():\n"
+        "    block = bytearray(300 * 2**20)\n"
+        "    block[::4096] = b'x' * len(block[::4096])\n"
+        "    sum(range(3_000_000))\n"
+        "run_guarded(main, 'rule track')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"rule track done: peak memory (\d+) MB, ([\d.]+) CPU s", done.stderr)
+    assert found, done.stderr
+    assert 300 <= int(found[1]) < 600 and float(found[2]) > 0

@@ -8,7 +8,7 @@ import pytest
 import sleap_io as sio
 
 from snakeherd import slp
-from snakeherd.errors import InputFileError
+from snakeherd.errors import InputFileError, SnakeherdError
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +115,154 @@ def test_identity_tracks_keep_their_class_names(tmp_path):
     )
     labels = sio.load_slp(str(tmp_path / "t.slp"), open_videos=False)
     assert [track.name for track in labels.tracks] == ["female", "male"]
+
+
+def _tracks_with_holes() -> pd.DataFrame:
+    """Two tracks over every other frame, with a missing score, a missing keypoint and a
+    keypoint missing only its y."""
+    rng = np.random.default_rng(0)
+    rows = 50
+    tracks = pd.DataFrame(
+        {
+            "frame": np.repeat(np.arange(0, 50, 2), 2),
+            "track_id": np.tile([3, 7], 25),
+            "x": rng.random(rows),
+            "y": rng.random(rows),
+            "score": rng.random(rows),
+        }
+    )
+    tracks.loc[5, "score"] = np.nan
+    for node in ("head", "thorax", "tail"):
+        for part in ("x", "y", "score"):
+            tracks[f"{node}.{part}"] = rng.random(rows) * 100
+    tracks.loc[3, ["head.x", "head.y", "head.score"]] = np.nan
+    tracks.loc[4, "tail.y"] = np.nan
+    return tracks
+
+
+def _written_by_sleap_io(tracks: pd.DataFrame, path, nodes: list[str]) -> None:
+    """The same tracks saved through sleap-io's objects (a PredictedInstance per row)."""
+    skeleton = sio.Skeleton(nodes=list(nodes), edges=[["head", "thorax"]] if len(nodes) > 1 else [])
+    video = sio.Video(
+        filename="video.mp4", open_backend=False, backend_metadata={"shape": (60, 1, 1, 1)}
+    )
+    named = {3: sio.Track(name="a"), 7: sio.Track(name="b")}
+    frames = []
+    for frame, rows in tracks.groupby("frame", sort=True):
+        instances = [
+            sio.PredictedInstance.from_numpy(
+                np.stack([[row[f"{n}.x"], row[f"{n}.y"]] for n in nodes])
+                if nodes != ["centroid"]
+                else np.array([[row["x"], row["y"]]]),
+                skeleton=skeleton,
+                point_scores=np.nan_to_num(
+                    [row[f"{n}.score"] for n in nodes] if nodes != ["centroid"] else [1.0],
+                    nan=0.0,
+                ),
+                score=float(np.nan_to_num(row["score"], nan=0.0)),
+                track=named[int(row["track_id"])],
+                tracking_score=1.0,
+            )
+            for _, row in rows.iterrows()
+        ]
+        frames.append(sio.LabeledFrame(video=video, frame_idx=int(frame), instances=instances))
+    labels = sio.Labels(
+        labeled_frames=frames,
+        videos=[video],
+        skeletons=[skeleton],
+        tracks=list(named.values()),
+        suggestions=[sio.SuggestionFrame(video=video, frame_idx=f) for f in (2, 4)],
+    )
+    sio.save_slp(labels, str(path), verbose=False)
+
+
+@pytest.mark.parametrize("nodes", [["head", "thorax", "tail"], []], ids=["keypoints", "boxes"])
+def test_tracks_slp_holds_what_sleap_io_writes_from_its_objects(tmp_path, nodes):
+    """The instance arrays are built from the table's columns, not through sleap-io's objects
+    (a long video's memory): the file must hold the very arrays sleap-io's writer gives."""
+    import h5py
+
+    tracks = _tracks_with_holes()
+    ours, theirs = tmp_path / "ours.slp", tmp_path / "theirs.slp"
+    slp.write_tracks(
+        tracks,
+        str(ours),
+        "video.mp4",
+        nodes,
+        [("head", "thorax")] if nodes else None,
+        60,
+        {3: "a", 7: "b"},
+        [4, 2, 4],
+    )
+    _written_by_sleap_io(tracks, theirs, nodes or ["centroid"])
+    with h5py.File(ours) as mine, h5py.File(theirs) as reference:
+        assert set(mine) == set(reference)
+        for name in ("frames", "instances", "pred_points", "points"):
+            assert mine[name].dtype == reference[name].dtype, name
+            assert mine[name][()].tobytes() == reference[name][()].tobytes(), name  # NaN too
+        for name in ("tracks_json", "suggestions_json", "videos_json"):
+            assert mine[name][()].tolist() == reference[name][()].tolist(), name
+        assert dict(mine["metadata"].attrs) == dict(reference["metadata"].attrs)
+    loaded = sio.load_slp(str(ours), open_videos=False)
+    assert len(loaded.labeled_frames) == 25 and [t.name for t in loaded.tracks] == ["a", "b"]
+    assert [s.frame_idx for s in loaded.suggestions] == [2, 4]
+
+
+def test_a_sleap_io_with_another_layout_is_refused_by_name(tmp_path, monkeypatch):
+    changed = np.dtype([*slp.PREDICTED_POINT_DTYPE.descr[:4], ("score", "f4")])
+    monkeypatch.setattr(slp, "PREDICTED_POINT_DTYPE", changed)
+    tracks = pd.DataFrame({"frame": [0], "track_id": [0], "x": [1.0], "y": [2.0], "score": 1.0})
+    with pytest.raises(SnakeherdError, match=r"(?s)pred_points of a \.slp.*requirements/demo\.txt"):
+        slp.write_tracks(tracks, str(tmp_path / "t.slp"), "video.mp4", [])
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def _read_through_sleap_io_objects(path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(frame, det_id, score) per instance and its points, as sleap-io's objects give them."""
+    labels = sio.load_slp(str(path), open_videos=False)
+    skeleton = labels.skeletons[0]
+    rows, points = [], []
+    for labeled in labels.labeled_frames:
+        det_id = 0
+        for instance in labeled.instances:
+            xy = instance.numpy()[:, :2]
+            if instance.skeleton is not skeleton or not np.isfinite(xy).all(axis=1).any():
+                continue
+            score = getattr(instance, "score", None)
+            point_score = (
+                instance.points["score"]
+                if "score" in (instance.points.dtype.names or ())
+                else np.ones(len(xy))
+            )
+            rows.append((labeled.frame_idx, det_id, 1.0 if score is None else float(score)))
+            points.append(np.column_stack([xy, point_score]))
+            det_id += 1
+    instances = pd.DataFrame(rows, columns=["frame", "det_id", "score"])
+    order = instances.sort_values(["frame", "det_id"], kind="stable").index
+    return instances.loc[order].reset_index(drop=True), np.stack(points)[order]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tracking/centered_pair_predictions.clean.slp",
+        "tracking/sleap_clip/clip.slp",
+        "sleap/minimal_instance.pkg.slp",
+        "sleap/legacy_models/minimal_instance.UNet.centroid/labels_gt.val.slp",
+        "sleap/legacy_models/minimal_instance.UNet.bottomup/labels_pr.train.slp",
+    ],
+)
+def test_predictions_are_read_as_sleap_io_reads_them(shared_data, name):
+    """The instances are read as arrays from the file (a long video's predictions as sleap-io
+    objects took ~6 KB an instance): the same rows and points as sleap-io's objects give, for
+    predicted and user instances, packages and SLEAP 1.x files."""
+    path = shared_data / name
+    found = slp.read_predictions(str(path), "v")
+    instances, points = _read_through_sleap_io_objects(path)
+    assert found.detections[["frame", "det_id"]].to_numpy().tolist() == (
+        instances[["frame", "det_id"]].to_numpy().tolist()
+    )
+    assert np.array_equal(found.detections["score"], instances["score"])
+    k = len(found.nodes)
+    poses = found.poses[["x", "y", "score"]].to_numpy().reshape(-1, k, 3)
+    assert np.array_equal(poses, points, equal_nan=True)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# Instances whose keypoints are measured at once (see keypoint_boxes).
+BLOCK_ROWS = 65536
+
 
 def keypoint_boxes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Centre, long side, short side and axis angle in [0, π) of keypoint sets ``(n, K, 2)``.
@@ -19,6 +22,15 @@ def keypoint_boxes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     contract keeps angles in [0, π)); an instance with none has NaN everywhere.
     """
     points = np.asarray(points, dtype=np.float64)
+    if len(points) <= BLOCK_ROWS:
+        return _keypoint_boxes(points)
+    # In blocks of rows: the work arrays are several times the points, and a long video's
+    # instances number millions.
+    parts = [_keypoint_boxes(points[i : i + BLOCK_ROWS]) for i in range(0, len(points), BLOCK_ROWS)]
+    return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
+
+
+def _keypoint_boxes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     visible = np.isfinite(points).all(axis=2)
     count = visible.sum(axis=1)
     filled = np.where(visible[..., None], points, 0.0)

@@ -141,6 +141,7 @@ PYTHON_STACK_MB = 300
 
 
 TRACK_MB_PER_INSTANCE_FRAME = 0.002
+IMPORT_MB_PER_INSTANCE_FRAME = 0.006
 ASSUMED_ANIMALS = 10
 """The animals a track job is sized for when ``tracking.max_tracks`` does not say (``auto``,
 ``null``): more than most arenas hold; a job killed for memory is retried with more anyway."""
@@ -211,15 +212,22 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # Measured (long_video.py --rss-scaling): 156 MB at 10,000 frames, 170 MB at 100,000.
         return _cpu_rule_cost(mem_mb_per_frame=0.0002, seconds_per_frame=0.0005)
     if rule == "import_predictions":
-        # Reading a SLEAP predictions file (sleap-io) into the detection and pose tables.
-        return _cpu_rule_cost(mem_mb_per_frame=0.03, seconds_per_frame=0.01)
+        # Reading a SLEAP predictions file (sleap-io's objects) into the detection and pose
+        # tables. Measured (long_video.py --track-rss, 2 flies, 24 nodes): 358 MB at 22,000
+        # instance-frames, 1,504 MB at 220,000, ~5.8 KB each.
+        return _cpu_rule_cost(
+            mem_mb_per_frame=IMPORT_MB_PER_INSTANCE_FRAME * expected_animals(config),
+            seconds_per_frame=0.01,
+        )
     if rule == "track":
         # Measured: 300 frames of 8 animals in ~5 s, peak RSS 180 MB; then the provenance
         # record's checksums of the video and the results (~300 MB/s). The suspect frames
         # (proofreading: at most 200 decoded and PNG-encoded, ~0.04 s each) fit in the margins.
-        # Memory grows with the instances, not the frames: ~1.8 KB an instance-frame measured
-        # (long_video.py --rss-scaling, 4 animals: 329 MB at 10,000 frames, 969 MB at 100,000),
-        # over half of it sleap-io's objects for tracks.slp.
+        # Memory grows with the instances, not the frames (the tracker links the whole video at
+        # once). Measured as each job logs its peak: 0.6 KB an instance-frame without keypoints
+        # (long_video.py --rss-scaling, 4 animals: 283 MB at 10,000 frames, 507 MB at 100,000),
+        # 1.3 KB with 24 keypoints (the fly predictions repeated: 272 MB at 22,000
+        # instance-frames, 534 MB at 220,000); 2 KB asked leaves room for larger skeletons.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import sys
 from collections.abc import Callable
 
@@ -46,6 +47,35 @@ def environment_problem(error: BaseException) -> SnakeherdError | None:
     return None
 
 
+def footprint() -> tuple[float, float]:
+    """This process's peak resident memory (MB; a child process's if that is more) and the CPU
+    seconds it and its children used. Logged at the end of every job: what to set a cluster
+    job's ``mem_mb`` from (a ``benchmark:`` file can miss a job's peak: Snakemake samples memory
+    every 30 s once a job has run 15 s)."""
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, else KiB
+    # Linux keeps a process's ru_maxrss across exec: a job would report at least the RSS of
+    # the Snakemake process that started it. VmHWM is the job's own address space's.
+    own_kib = _high_water_kib() or own.ru_maxrss * unit / 1024
+    peak_mb = max(own_kib, children.ru_maxrss * unit / 1024) / 1024
+    cpu_seconds = sum(usage.ru_utime + usage.ru_stime for usage in (own, children))
+    return peak_mb, cpu_seconds
+
+
+def _high_water_kib() -> float | None:
+    """Peak RSS of this process's address space (Linux: /proc/self/status VmHWM), or None."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def run_guarded(main: Callable[[], None], where: str) -> None:
     """Run ``main()``; a problem the user can fix ends the process with its message alone.
 
@@ -55,6 +85,8 @@ def run_guarded(main: Callable[[], None], where: str) -> None:
     """
     try:
         main()
+        peak_mb, cpu_seconds = footprint()
+        logger.info("%s done: peak memory %.0f MB, %.1f CPU s", where, peak_mb, cpu_seconds)
     except SnakeherdError as error:
         logger.error("%s failed:\n%s", where, error)
         sys.exit(1)

@@ -15,15 +15,45 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from .errors import InputFileError
-from .keypoints import keypoint_boxes
+from .errors import InputFileError, SnakeherdError
+from .keypoints import BLOCK_ROWS, keypoint_boxes
 
 # Skeleton of tracks that have no keypoints (detection boxes only): the box centre.
 CENTROID_NODE = "centroid"
+
+# The instance arrays of a .slp, as sleap-io's ``write_lfs`` lays them out (SLEAP's format).
+FRAME_DTYPE = np.dtype(
+    [
+        ("frame_id", "u8"),
+        ("video", "u4"),
+        ("frame_idx", "u8"),
+        ("instance_id_start", "u8"),
+        ("instance_id_end", "u8"),
+    ]
+)
+INSTANCE_DTYPE = np.dtype(
+    [
+        ("instance_id", "i8"),
+        ("instance_type", "u1"),
+        ("frame_id", "u8"),
+        ("skeleton", "u4"),
+        ("track", "i4"),
+        ("from_predicted", "i8"),
+        ("score", "f4"),
+        ("point_id_start", "u8"),
+        ("point_id_end", "u8"),
+        ("tracking_score", "f4"),
+    ]
+)
+PREDICTED_POINT_DTYPE = np.dtype(
+    [("x", "f8"), ("y", "f8"), ("visible", "?"), ("complete", "?"), ("score", "f8")]
+)
+PREDICTED_INSTANCE = 1  # sleap-io's InstanceType.PREDICTED
 
 
 @dataclass
@@ -50,7 +80,9 @@ def _sleap_io():
     return sleap_io
 
 
-def _load(path: str):
+def _load(path: str, records_only: bool = False):
+    """A .slp's labels through sleap-io; with ``records_only``, its videos and skeletons alone
+    (as a namespace with those two lists): the instances are then read as arrays."""
     sio = _sleap_io()
     if not Path(path).is_file():
         raise InputFileError(
@@ -58,6 +90,12 @@ def _load(path: str):
             "fix the `predictions` path of this video in the config or sample sheet.",
         )
     try:
+        if records_only:
+            from sleap_io.io.slp import read_skeletons, read_videos
+
+            return SimpleNamespace(
+                videos=read_videos(path, open_backend=False), skeletons=read_skeletons(path)
+            )
         return sio.load_slp(path, open_videos=False)
     except Exception as error:  # h5py and sleap-io raise many types for a damaged file
         raise InputFileError(
@@ -113,7 +151,7 @@ def read_predictions(
     ``frames`` (sorted frame indices) restricts which frames are read; ``video_path`` picks the
     video in a multi-video file.
     """
-    labels = _load(path)
+    labels = _load(path, records_only=True)
     video = _pick_video(labels, path, video_path)
     skeletons = list(labels.skeletons)
     if not skeletons:
@@ -123,35 +161,20 @@ def read_predictions(
     skeleton = skeletons[0]
     nodes = [str(name) for name in skeleton.node_names]
     edges = [(str(a), str(b)) for a, b in skeleton.edge_names]
-    wanted = None if frames is None else set(int(f) for f in frames)
+    wanted = None if frames is None else np.asarray(frames, dtype=np.int64)
 
-    frame_list, det_list, score_list, point_list, point_score_list = [], [], [], [], []
-    for labeled in labels.labeled_frames:
-        if labeled.video is not video:
-            continue
-        frame_idx = int(labeled.frame_idx)
-        if wanted is not None and frame_idx not in wanted:
-            continue
-        det_id = 0
-        for instance in labeled.instances:
-            if instance.skeleton is not skeleton:
-                continue
-            points = instance.numpy()[:, :2].astype(np.float64)
-            if not np.isfinite(points).all(axis=1).any():
-                continue
-            score = getattr(instance, "score", None)
-            names = instance.points.dtype.names or ()
-            frame_list.append(frame_idx)
-            det_list.append(det_id)
-            score_list.append(float(score) if score is not None else 1.0)
-            point_list.append(points)
-            point_score_list.append(
-                np.asarray(instance.points["score"], dtype=np.float64)
-                if "score" in names
-                else np.ones(len(nodes))
-            )
-            det_id += 1
-    if not point_list:
+    videos = list(labels.videos)
+    # A single video's frames are all its own (a package may number its one embedded video
+    # otherwise); several videos are numbered by their order, as sleap-io reads them.
+    video_index = None if len(videos) == 1 else next(i for i, v in enumerate(videos) if v is video)
+    try:
+        found = _instance_arrays(path, video_index, len(nodes), wanted)
+    except (OSError, KeyError, ValueError, IndexError) as error:
+        raise InputFileError(
+            f"predictions file {path} cannot be read as a SLEAP file: {error}",
+            "give a .slp file saved by SLEAP or sleap-nn (File > Save As in SLEAP).",
+        ) from None
+    if found is None:
         raise InputFileError(
             f"predictions file {path} has no instances"
             + (" in the selected frames" if frames is not None else "")
@@ -159,8 +182,13 @@ def read_predictions(
             "check the file in SLEAP (it should hold predicted instances) and the video's "
             "`frames` selection.",
         )
-    points = np.stack(point_list)
-    point_scores = np.stack(point_score_list)
+    frame_list, det_list, score_list, points, point_scores = found
+    # In frame order (a file's labelled frames need not be): the tables are built sorted, as
+    # sorting the long poses table would copy it.
+    order = np.argsort(frame_list, kind="stable")
+    if np.any(order[1:] < order[:-1]):
+        frame_list, det_list, score_list = frame_list[order], det_list[order], score_list[order]
+        points, point_scores = points[order], point_scores[order]
     centre, long_side, short_side, angle = keypoint_boxes(points)
     detections = pd.DataFrame(
         {
@@ -176,7 +204,7 @@ def read_predictions(
             "class_id": np.zeros(len(frame_list), dtype=np.int64),
             "visible_points": np.isfinite(points).all(axis=2).sum(axis=1).astype(np.int64),
         }
-    ).sort_values(["frame", "det_id"], kind="stable")
+    )
     n, k = points.shape[:2]
     poses = pd.DataFrame(
         {
@@ -188,7 +216,7 @@ def read_predictions(
             "y": points[:, :, 1].ravel(),
             "score": point_scores.ravel(),
         }
-    ).sort_values(["frame", "det_id"], kind="stable")
+    )
     n_frames = None
     try:
         shape = video.shape
@@ -196,13 +224,84 @@ def read_predictions(
     except Exception:  # the video file may be absent: its length is then unknown
         n_frames = None
     return Predictions(
-        detections=detections.reset_index(drop=True),
-        poses=poses.reset_index(drop=True),
+        detections=detections,
+        poses=poses,
         nodes=nodes,
         edges=edges,
         video_path=resolve_video_path(str(video.filename), path),
         n_frames=n_frames,
     )
+
+
+def _instance_arrays(
+    path: str, video_index: int | None, n_nodes: int, wanted: np.ndarray | None
+) -> tuple[np.ndarray, ...] | None:
+    """The instances of the first skeleton on video ``video_index`` of a .slp (None: the file's
+    only video; in ``wanted`` frames), read as arrays: frame, det_id (order in its labelled
+    frame), instance score, points (n, nodes, 2; NaN where not visible) and point scores; None
+    if there are none.
+
+    What sleap-io's objects give (``Instance.numpy()``, scores of 1 for a person's instances,
+    the pre-1.1 pixel-corner coordinates moved to pixel centres), without an object per
+    instance: ~6 KB per instance-frame for a long video's predictions otherwise.
+    """
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        format_id = float(handle["metadata"].attrs["format_id"])
+        frames = handle["frames"][()]
+        instances = handle["instances"][()]
+        counts = (frames["instance_id_end"] - frames["instance_id_start"]).astype(np.int64)
+        keep_frame = np.ones(len(frames), dtype=bool)
+        if video_index is not None:
+            keep_frame &= frames["video"] == video_index
+        if wanted is not None:
+            keep_frame &= np.isin(frames["frame_idx"].astype(np.int64), wanted)
+        frame_row = np.repeat(np.arange(len(frames)), counts)
+        row = np.repeat(frames["instance_id_start"].astype(np.int64), counts) + (
+            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        chosen = keep_frame[frame_row] & (instances["skeleton"][row] == 0)
+        frame_row, row = frame_row[chosen], row[chosen]
+        chosen_instances = instances[row]
+        predicted = chosen_instances["instance_type"] == PREDICTED_INSTANCE
+        starts = chosen_instances["point_id_start"].astype(np.int64)
+        points = np.full((len(row), n_nodes, 2), np.nan)
+        point_scores = np.ones((len(row), n_nodes))
+        # The points in blocks of instances, each block reading only its span of the file's
+        # points: the structured copies would otherwise be several times the result.
+        for first in range(0, len(row), BLOCK_ROWS):
+            block = slice(first, first + BLOCK_ROWS)
+            for name, where in (("pred_points", predicted[block]), ("points", ~predicted[block])):
+                if not where.any():
+                    continue
+                block_starts = starts[block][where]
+                low, high = int(block_starts.min()), int(block_starts.max()) + n_nodes
+                taken = handle[name][low:high][block_starts[:, None] - low + np.arange(n_nodes)]
+                xy = np.stack([taken["x"], taken["y"]], axis=-1).astype(np.float64)
+                if format_id < 1.1:  # pixel corners, as sleap-io reads them
+                    xy -= 0.5
+                at = np.flatnonzero(where) + first
+                points[at] = np.where(taken["visible"][..., None], xy, np.nan)
+                if "score" in taken.dtype.names:
+                    point_scores[at] = taken["score"]
+    scores = np.where(predicted, chosen_instances["score"].astype(np.float64), 1.0)
+    placed = np.isfinite(points).all(axis=2).any(axis=1)
+    frame_row, points, point_scores, scores = (
+        frame_row[placed],
+        points[placed],
+        point_scores[placed],
+        scores[placed],
+    )
+    if not len(frame_row):
+        return None
+    first = np.r_[True, frame_row[1:] != frame_row[:-1]]
+    run_start = np.flatnonzero(first)
+    det_ids = np.arange(len(frame_row)) - np.repeat(
+        run_start, np.diff(np.r_[run_start, len(first)])
+    )
+    frame_idx = frames["frame_idx"].astype(np.int64)[frame_row]
+    return frame_idx, det_ids, scores, points, point_scores
 
 
 def resolve_video_path(recorded: str, slp_path: str) -> str:
@@ -226,12 +325,18 @@ def write_tracks(
 ) -> None:
     """Write tracks as a SLEAP labels file (predicted instances, one ``Track`` per track id).
 
-    ``nodes`` are the pose stage's keypoint names, read from the ``<node>.x/.y/.score`` columns;
-    without nodes each instance is a single ``centroid`` point at the track position. The video
-    is referenced by path (it need not exist; SLEAP asks for it when it does not). Tracks are
-    named ``track_<id>``, or by ``track_names`` (a multi-class model's identity classes).
-    ``suggestions`` (frame indices, e.g. the suspect frames) become SLEAP's labelling
-    suggestions, which its GUI walks through.
+    ``tracks`` is sorted by frame. ``nodes`` are the pose stage's keypoint names, read from the
+    ``<node>.x/.y/.score`` columns; without nodes each instance is a single ``centroid`` point at
+    the track position. The video is referenced by path (it need not exist; SLEAP asks for it
+    when it does not). Tracks are named ``track_<id>``, or by ``track_names`` (a multi-class
+    model's identity classes). ``suggestions`` (frame indices, e.g. the suspect frames) become
+    SLEAP's labelling suggestions, which its GUI walks through.
+
+    sleap-io writes everything but the instances (skeleton, video, tracks, suggestions: the
+    file's JSON records); the instances are written as the structured arrays sleap-io itself
+    writes, built from the table's columns. Built through sleap-io's objects instead, a long
+    video's tracks took ~1.5 kB per instance (an object per instance, then a Python list per
+    point while saving): most of the track job's memory.
     """
     sio = _sleap_io()
     if not nodes:
@@ -251,51 +356,82 @@ def write_tracks(
         filename=str(video_path), open_backend=False, backend_metadata=backend_metadata
     )
     track_ids = sorted(int(t) for t in tracks["track_id"].unique())
-    track_objects = {
-        tid: sio.Track(name=(track_names or {}).get(tid, f"track_{tid}")) for tid in track_ids
-    }
-    scores = tracks["score"].to_numpy(dtype=np.float64)
-    frame_of = tracks["frame"].to_numpy()
-    track_of = tracks["track_id"].to_numpy()
-    labeled_frames = []
-    bounds = np.flatnonzero(np.diff(frame_of)) + 1
-    for start, stop in zip(
-        np.concatenate([[0], bounds]), np.concatenate([bounds, [len(tracks)]]), strict=True
-    ):
-        if stop <= start:
-            continue
-        instances = [
-            sio.PredictedInstance.from_numpy(
-                points[i],
-                skeleton=skeleton,
-                point_scores=np.nan_to_num(point_scores[i], nan=0.0),
-                score=float(np.nan_to_num(scores[i], nan=0.0)),
-                track=track_objects[int(track_of[i])],
-                tracking_score=1.0,
-            )
-            for i in range(start, stop)
-        ]
-        labeled_frames.append(
-            sio.LabeledFrame(video=video, frame_idx=int(frame_of[start]), instances=instances)
-        )
     labels = sio.Labels(
-        labeled_frames=labeled_frames,
         videos=[video],
         skeletons=[skeleton],
-        tracks=[track_objects[t] for t in track_ids],
+        tracks=[sio.Track(name=(track_names or {}).get(t, f"track_{t}")) for t in track_ids],
         suggestions=[
             sio.SuggestionFrame(video=video, frame_idx=int(frame))
             for frame in sorted(set(suggestions or []))
         ],
     )
+    frame_of = tracks["frame"].to_numpy(dtype=np.int64)
+    track_index = np.searchsorted(track_ids, tracks["track_id"].to_numpy(dtype=np.int64))
+    scores = np.nan_to_num(tracks["score"].to_numpy(dtype=np.float64), nan=0.0)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
     try:
         sio.save_slp(labels, str(temporary), verbose=False)
+        _write_predicted_instances(temporary, frame_of, track_index, scores, points, point_scores)
         temporary.replace(target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _write_predicted_instances(
+    path: Path,
+    frame_of: np.ndarray,
+    track_index: np.ndarray,
+    scores: np.ndarray,
+    points: np.ndarray,
+    point_scores: np.ndarray,
+) -> None:
+    """Replace a .slp's (empty) ``frames``, ``instances`` and ``pred_points`` with predicted
+    instances of video 0 and skeleton 0: one per row, ``points`` (rows, nodes, 2) in frame
+    order, ``track_index`` the row's index in the file's tracks. The dtypes and values are
+    those sleap-io's ``write_lfs`` gives the same instances (a point is visible when its x is
+    not NaN; tracking score 1)."""
+    import h5py
+
+    rows, n_nodes = points.shape[:2]
+    first_of_frame = np.r_[True, np.diff(frame_of) != 0] if rows else np.zeros(0, dtype=bool)
+    starts = np.flatnonzero(first_of_frame)
+    frame_number = np.cumsum(first_of_frame) - 1
+    frames = np.zeros(len(starts), dtype=FRAME_DTYPE)
+    frames["frame_id"] = np.arange(len(starts))
+    frames["frame_idx"] = frame_of[starts]
+    frames["instance_id_start"] = starts
+    frames["instance_id_end"] = np.r_[starts[1:], rows]
+    instances = np.zeros(rows, dtype=INSTANCE_DTYPE)
+    instances["instance_id"] = np.arange(rows)
+    instances["instance_type"] = PREDICTED_INSTANCE
+    instances["frame_id"] = frame_number
+    instances["track"] = track_index
+    instances["from_predicted"] = -1
+    instances["score"] = scores
+    instances["point_id_start"] = np.arange(rows) * n_nodes
+    instances["point_id_end"] = np.arange(1, rows + 1) * n_nodes
+    instances["tracking_score"] = 1.0
+    predicted = np.zeros(rows * n_nodes, dtype=PREDICTED_POINT_DTYPE)
+    predicted["x"] = points[:, :, 0].ravel()
+    predicted["y"] = points[:, :, 1].ravel()
+    predicted["visible"] = ~np.isnan(points[:, :, 0]).ravel()
+    predicted["score"] = np.nan_to_num(point_scores, nan=0.0).ravel()
+    with h5py.File(path, "a") as handle:
+        for name, data in (
+            ("frames", frames),
+            ("instances", instances),
+            ("pred_points", predicted),
+        ):
+            if handle[name].dtype != data.dtype:  # a sleap-io other than the pinned one
+                raise SnakeherdError(
+                    f"sleap-io {_sleap_io().__version__} writes the {name} of a .slp as "
+                    f"{handle[name].dtype}, and snakeherd as {data.dtype}.",
+                    "install the sleap-io that requirements/demo.txt pins.",
+                )
+            del handle[name]
+            handle.create_dataset(name, data=data, dtype=data.dtype)
 
 
 def prediction_tables(
@@ -338,6 +474,8 @@ def prediction_tables(
             "check the video's `frames` selection against the frames SLEAP predicted.",
         )
     poses = labels_info.poses
+    if not keep.all():
+        poses = poses[poses["frame"].isin(wanted)].reset_index(drop=True)
     stage = {
         "method": "predictions",
         "source": str(path),
@@ -348,8 +486,8 @@ def prediction_tables(
         "existing_tracks": "ignored",
     }
     return (
-        detections[keep].reset_index(drop=True),
-        poses[poses["frame"].isin(wanted)].reset_index(drop=True),
+        detections[keep].reset_index(drop=True) if not keep.all() else detections,
+        poses,
         stage,
     )
 

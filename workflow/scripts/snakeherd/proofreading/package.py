@@ -16,17 +16,24 @@ def write_package(tracks_slp: str, video: str | None, path: str) -> int:
     holds the predictions and suggestions without images (SLEAP then asks for the video)."""
     import sleap_io
 
-    labels = sleap_io.load_slp(tracks_slp, open_videos=False)
-    if len(labels.videos) != 1:
+    # Lazily: a long video's tracks as sleap-io objects would take ~1.5 kB per instance, and
+    # only the suggested frames are kept.
+    everything = sleap_io.load_slp(tracks_slp, open_videos=False, lazy=True)
+    if len(everything.videos) != 1:
         raise InputFileError(
-            f"{tracks_slp} holds {len(labels.videos)} videos; a proofreading package is made "
+            f"{tracks_slp} holds {len(everything.videos)} videos; a proofreading package is made "
             "from one video's tracks.",
             "re-run the track job of this video.",
         )
-    wanted = {int(suggestion.frame_idx) for suggestion in labels.suggestions}
-    labels.labeled_frames = [
-        frame for frame in labels.labeled_frames if int(frame.frame_idx) in wanted
-    ]
+    wanted = {int(suggestion.frame_idx) for suggestion in everything.suggestions}
+    labels = sleap_io.Labels(
+        labeled_frames=[everything.labeled_frames[i] for i in _frames_at(tracks_slp, wanted)],
+        videos=list(everything.videos),
+        skeletons=list(everything.skeletons),
+        tracks=list(everything.tracks),
+        suggestions=list(everything.suggestions),
+        provenance=dict(everything.provenance),
+    )
     replacement = None
     if video is not None and Path(video).is_file():
         replacement = sleap_io.Video.from_filename(str(video))
@@ -43,3 +50,14 @@ def write_package(tracks_slp: str, video: str | None, path: str) -> int:
         if replacement is not None:
             replacement.close()
     return len(wanted) if replacement is not None else 0
+
+
+def _frames_at(tracks_slp: str, frame_indices: set[int]) -> list[int]:
+    """Positions, in the file's labelled frames, of the frames with these video frame indices
+    (the ``frames`` array alone is read)."""
+    import h5py
+    import numpy as np
+
+    with h5py.File(tracks_slp, "r") as handle:
+        indices = handle["frames"]["frame_idx"]
+    return np.flatnonzero(np.isin(indices, sorted(frame_indices))).tolist()

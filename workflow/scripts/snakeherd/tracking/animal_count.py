@@ -25,6 +25,9 @@ DUPLICATE_DISTANCE = 0.5
 STRETCHES = 10
 # Fewest frames per stretch for a stretch's count to mean anything.
 MIN_STRETCH_FRAMES = 30
+# Instance pairs compared at once by find_duplicates: each pair takes ~50 bytes in the block's
+# arrays, so a block stays near 13 MB however long the video.
+PAIRS_PER_BLOCK = 2**18
 # A count is never forced on a video where more than this share of the frames show more animals:
 # those animals would go untracked.
 MAX_SHARE_ABOVE = 0.1
@@ -88,7 +91,7 @@ def find_duplicates(instances: Instances, considered: np.ndarray) -> np.ndarray:
     run = np.repeat(np.arange(len(starts)), np.diff(np.concatenate([starts, [len(frames)]])))
     slot = np.arange(len(frames)) - starts[run]
     slots = int(slot.max()) + 1
-    block = max(1, 2**22 // (slots * slots))
+    block = max(1, PAIRS_PER_BLOCK // (slots * slots))
     for first in range(0, len(starts), block):
         rows = (run >= first) & (run < first + block)
         grid = (len(starts[first : first + block]), slots)

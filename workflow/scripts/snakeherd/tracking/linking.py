@@ -58,7 +58,7 @@ def link_identities(instances: Instances, params: TrackerParams) -> np.ndarray:
     kept = np.flatnonzero(placed)
     if not len(kept):
         return assigned
-    subset = select(instances, kept)
+    subset = instances if len(kept) == len(instances) else select(instances, kept)
     tracklet = split_at_meetings(subset, link(subset, replace(params, max_tracks=None)), params)
     identity = fill_in(subset, tracklet, paths(subset, tracklet, params), params)
     assigned[kept] = identity

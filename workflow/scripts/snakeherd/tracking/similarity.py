@@ -24,9 +24,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..keypoints import BLOCK_ROWS
+
 
 def bounding_boxes(points: np.ndarray) -> np.ndarray:
     """(..., P, 2) points → (..., 4) boxes x0, y0, x1, y1 over finite points."""
+    if points.ndim == 3 and len(points) > BLOCK_ROWS:  # a video's instances: in blocks of rows
+        return np.concatenate(
+            [bounding_boxes(points[i : i + BLOCK_ROWS]) for i in range(0, len(points), BLOCK_ROWS)]
+        )
     with np.errstate(invalid="ignore"), _quiet():
         low = np.nanmin(points, axis=-2)
         high = np.nanmax(points, axis=-2)
