@@ -227,8 +227,8 @@ def test_track_memory_follows_the_animals_and_the_join_stays_bounded():
 
 
 def test_importing_predictions_asks_for_memory_by_the_animals():
-    """Measured: 1,504 MB to import 110,000 frames of 2 flies with 24 keypoints (sleap-io's
-    objects); ten animals need five times the per-frame memory."""
+    """Measured: 1,148 MB to import 110,000 frames of 2 flies with 24 keypoints (1,504 MB when
+    it read them through sleap-io's objects); ten animals need five times the memory a frame."""
     two = resources.rule_cost("import_predictions", {**DEMO_CONFIG, "tracking": {"max_tracks": 2}})
     auto = resources.rule_cost("import_predictions", DEMO_CONFIG)
     flies = Workload(frames=110_000, width=1024, height=1024)

@@ -212,9 +212,10 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # Measured (long_video.py --rss-scaling): 156 MB at 10,000 frames, 170 MB at 100,000.
         return _cpu_rule_cost(mem_mb_per_frame=0.0002, seconds_per_frame=0.0005)
     if rule == "import_predictions":
-        # Reading a SLEAP predictions file (sleap-io's objects) into the detection and pose
-        # tables. Measured (long_video.py --track-rss, 2 flies, 24 nodes): 358 MB at 22,000
-        # instance-frames, 1,504 MB at 220,000, ~5.8 KB each.
+        # Reading a SLEAP predictions file into the detection and the long pose tables.
+        # Measured (long_video.py --track-rss, 2 flies, 24 nodes): 319 MB at 22,000
+        # instance-frames, 1,148 MB at 220,000, ~4.2 KB each (through sleap-io's objects it
+        # was 358 and 1,504 MB).
         return _cpu_rule_cost(
             mem_mb_per_frame=IMPORT_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.01,
