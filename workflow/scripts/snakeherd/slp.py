@@ -13,9 +13,10 @@ pose stage's skeleton), which SLEAP opens over the video for proofreading.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,8 @@ from .keypoints import BLOCK_ROWS, keypoint_boxes
 
 # Skeleton of tracks that have no keypoints (detection boxes only): the box centre.
 CENTROID_NODE = "centroid"
+
+T = TypeVar("T")
 
 # The instance arrays of a .slp, as sleap-io's ``write_lfs`` lays them out (SLEAP's format).
 FRAME_DTYPE = np.dtype(
@@ -80,23 +83,15 @@ def _sleap_io():
     return sleap_io
 
 
-def _load(path: str, records_only: bool = False):
-    """A .slp's labels through sleap-io; with ``records_only``, its videos and skeletons alone
-    (as a namespace with those two lists): the instances are then read as arrays."""
-    sio = _sleap_io()
+def _read_slp(path: str, read: Callable[[], T]) -> T:
+    """``read()`` of the .slp at ``path``: a missing or damaged file is an InputFileError."""
     if not Path(path).is_file():
         raise InputFileError(
             f"predictions file not found: {path}",
             "fix the `predictions` path of this video in the config or sample sheet.",
         )
     try:
-        if records_only:
-            from sleap_io.io.slp import read_skeletons, read_videos
-
-            return SimpleNamespace(
-                videos=read_videos(path, open_backend=False), skeletons=read_skeletons(path)
-            )
-        return sio.load_slp(path, open_videos=False)
+        return read()
     except Exception as error:  # h5py and sleap-io raise many types for a damaged file
         raise InputFileError(
             f"predictions file {path} cannot be read as a SLEAP file: {error}",
@@ -104,8 +99,20 @@ def _load(path: str, records_only: bool = False):
         ) from None
 
 
-def _pick_video(labels, path: str, video_path: str | None):
-    videos = list(labels.videos)
+def _load(path: str):
+    sio = _sleap_io()
+    return _read_slp(path, lambda: sio.load_slp(path, open_videos=False))
+
+
+def _records(path: str) -> tuple[list, list]:
+    """A .slp's videos and skeletons alone (its instances are read as arrays)."""
+    _sleap_io()  # the error that names the package when it is missing
+    from sleap_io.io.slp import read_skeletons, read_videos
+
+    return _read_slp(path, lambda: (read_videos(path, open_backend=False), read_skeletons(path)))
+
+
+def _pick_video(videos: list, path: str, video_path: str | None):
     if not videos:
         raise InputFileError(f"predictions file {path} names no video.", "re-export it from SLEAP.")
     if len(videos) == 1:
@@ -151,9 +158,8 @@ def read_predictions(
     ``frames`` (sorted frame indices) restricts which frames are read; ``video_path`` picks the
     video in a multi-video file.
     """
-    labels = _load(path, records_only=True)
-    video = _pick_video(labels, path, video_path)
-    skeletons = list(labels.skeletons)
+    videos, skeletons = _records(path)
+    video = _pick_video(videos, path, video_path)
     if not skeletons:
         raise InputFileError(
             f"predictions file {path} has no skeleton.", "re-export it from SLEAP."
@@ -163,17 +169,10 @@ def read_predictions(
     edges = [(str(a), str(b)) for a, b in skeleton.edge_names]
     wanted = None if frames is None else np.asarray(frames, dtype=np.int64)
 
-    videos = list(labels.videos)
     # A single video's frames are all its own (a package may number its one embedded video
     # otherwise); several videos are numbered by their order, as sleap-io reads them.
     video_index = None if len(videos) == 1 else next(i for i, v in enumerate(videos) if v is video)
-    try:
-        found = _instance_arrays(path, video_index, len(nodes), wanted)
-    except (OSError, KeyError, ValueError, IndexError) as error:
-        raise InputFileError(
-            f"predictions file {path} cannot be read as a SLEAP file: {error}",
-            "give a .slp file saved by SLEAP or sleap-nn (File > Save As in SLEAP).",
-        ) from None
+    found = _read_slp(path, lambda: _instance_arrays(path, video_index, len(nodes), wanted))
     if found is None:
         raise InputFileError(
             f"predictions file {path} has no instances"
@@ -185,8 +184,8 @@ def read_predictions(
     frame_list, det_list, score_list, points, point_scores = found
     # In frame order (a file's labelled frames need not be): the tables are built sorted, as
     # sorting the long poses table would copy it.
-    order = np.argsort(frame_list, kind="stable")
-    if np.any(order[1:] < order[:-1]):
+    if np.any(np.diff(frame_list) < 0):
+        order = np.argsort(frame_list, kind="stable")
         frame_list, det_list, score_list = frame_list[order], det_list[order], score_list[order]
         points, point_scores = points[order], point_scores[order]
     centre, long_side, short_side, angle = keypoint_boxes(points)
@@ -474,7 +473,8 @@ def prediction_tables(
             "check the video's `frames` selection against the frames SLEAP predicted.",
         )
     poses = labels_info.poses
-    if not keep.all():
+    if not keep.all():  # (filtering copies the long poses table: only when it drops rows)
+        detections = detections[keep].reset_index(drop=True)
         poses = poses[poses["frame"].isin(wanted)].reset_index(drop=True)
     stage = {
         "method": "predictions",
@@ -485,11 +485,7 @@ def prediction_tables(
         "skeleton": {"nodes": labels_info.nodes, "edges": [list(e) for e in labels_info.edges]},
         "existing_tracks": "ignored",
     }
-    return (
-        detections[keep].reset_index(drop=True) if not keep.all() else detections,
-        poses,
-        stage,
-    )
+    return detections, poses, stage
 
 
 def write_analysis_h5(tracks_slp: str, path: str) -> None:
