@@ -13,10 +13,10 @@ unsplit and with the default chunk_frames: wall seconds of the dry run and the j
 default 36,000 so the default chunk_frames of 18,000 splits it in two) run for real, background
 detection then tracking, unsplit and in chunks (--chunk, default: the default chunk_frames):
 wall seconds, CPU-seconds of the whole run (every job's process, Snakemake's own included) and
-per rule from the jobs' benchmark files, with each rule's peak RSS. The chunks run twice: one
-after the other (`--cores 1`: the work chunking adds; goal: at most 5 % more CPU than unsplit)
-and side by side (`--cores 2`: the wall time; two busy processes on two cores also take more
-CPU-seconds for the same work, as they share the machine's caches and memory bandwidth).
+per rule, with each rule's peak RSS, as each job logs them (see rule_costs). The chunks run
+twice: one after the other (`--cores 1`: the work chunking adds; goal: at most 5 % more CPU than
+unsplit) and side by side (`--cores 2`: the wall time; two busy processes on two cores also take
+more CPU-seconds for the same work, as they share the machine's caches and memory bandwidth).
 
 --rss-scaling: the same at --rss-frames (10,000 and 100,000) frames, both in chunks of
 --rss-chunk frames: each kind of job's peak RSS side by side. Goal: a job's peak RSS is bounded
@@ -30,8 +30,8 @@ predictions (2 flies, 24 nodes, 1,100 frames) repeated --track-times over (10 an
 and 220,000 instance-frames) and tracked in a track-only run; each job's peak RSS.
 
 --pipeline: the real fly clip (1,100 frames; YOLO-OBB detection and YOLO-pose on crops on
-onnx_cpu, tracks and the default outputs) through Snakemake, in CPU-seconds per frame from the
-jobs' benchmark files, next to the model sessions alone on the same frames and crops (the CPU
+onnx_cpu, tracks and the default outputs) through Snakemake, in CPU-seconds per frame as the
+jobs log them, next to the model sessions alone on the same frames and crops (the CPU
 time inside ONNX Runtime's session.run while the library's detection and pose stages run in
 one process). The models' export (once per model, not per frame) is shown apart. Goal: the
 pipeline costs at most 1.2x its models. --pipeline-loops N plays the clip N times over (stream
@@ -259,12 +259,17 @@ def rss_scaling_part(folder: Path, lengths: list[int], chunk: int, tiled: bool =
         wall, cpu, costs = run_tracks(folder, video, f"rss_{frames}", chunk, *args)
         table[frames] = costs
         print(f"  {frames} frames: {wall:.0f} s wall, {cpu:.0f} CPU s", flush=True)
-    rules = sorted({rule for costs in table.values() for rule in costs})
-    print(f"  {'job':<30}" + "".join(f"{f'{n} frames':>16}" for n in lengths))
+    print_peaks({f"{frames} frames": table[frames] for frames in lengths})
+
+
+def print_peaks(runs: dict[str, dict[str, tuple[int, float, float]]]) -> None:
+    """Each kind of job's peak RSS (MB) and job count: a row per rule, a column per run."""
+    rules = sorted({rule for costs in runs.values() for rule in costs})
+    print(f"  {'job':<30}" + "".join(f"{label:>16}" for label in runs))
     for rule in rules:
         cells = []
-        for frames in lengths:
-            jobs, _, rss = table[frames].get(rule, (0, 0.0, float("nan")))
+        for costs in runs.values():
+            jobs, _, rss = costs.get(rule, (0, 0.0, float("nan")))
             cells.append(f"{rss:>8.0f} ({jobs:>2} job{'s' if jobs != 1 else ' '})")
         print(f"  {rule:<30}" + "".join(f"{cell:>16}" for cell in cells))
 
@@ -308,9 +313,11 @@ def repeated_predictions(folder: Path, source: Path, times: int) -> Path:
 def track_rss_part(folder: Path, times: list[int]) -> None:
     """The track job with keypoints: the clip's clean predictions (2 flies, 24 nodes) repeated,
     tracked alone (a track-only run), at each length."""
+    from snakeherd import slp
     from tests.support.data import SHARED_DATA
 
     source = SHARED_DATA / "tracking" / "centered_pair_predictions.clean.slp"
+    per_clip = len(slp.read_predictions(str(source), "flies").detections)
     print("\npeak RSS (MB) of a track-only run's jobs, the fly predictions repeated (24 nodes)")
     table = {}
     for count in times:
@@ -327,12 +334,9 @@ def track_rss_part(folder: Path, times: list[int]) -> None:
         target = f"results/track_x{count}/flies/tracks.parquet"
         wall, cpu, _ = snakemake(folder, config, "--cores", "2", target)
         table[count] = rule_costs(folder / "results" / f"track_x{count}" / "benchmarks")
-        print(f"  x{count} ({2200 * count} instance-frames): {wall:.0f} s wall, {cpu:.0f} CPU s")
-    rules = sorted({rule for costs in table.values() for rule in costs})
-    print(f"  {'job':<30}" + "".join(f"{f'x{n}':>16}" for n in times))
-    for rule in rules:
-        cells = [f"{table[n].get(rule, (0, 0.0, float('nan')))[2]:>8.0f}" for n in times]
-        print(f"  {rule:<30}" + "".join(f"{cell:>16}" for cell in cells))
+        instance_frames = per_clip * count
+        print(f"  x{count} ({instance_frames} instance-frames): {wall:.0f} s wall, {cpu:.0f} CPU s")
+    print_peaks({f"x{count}": table[count] for count in times})
 
 
 MODELS_ALONE = r"""
