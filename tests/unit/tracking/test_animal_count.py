@@ -59,18 +59,38 @@ def test_auto_tracks_as_well_as_the_given_count_and_better_than_none(clip):
     assert results[None][2] > 10 and results[None][0] < idf1 - 0.2
 
 
-def test_a_count_that_changes_is_reported_not_forced(clip):
+def test_a_fly_that_leaves_keeps_the_count_and_its_identity_ends(clip):
     predictions, _ = clip
     detections = predictions.detections
-    # One fly leaves halfway: from frame 750 on, only the best instance of each frame is kept.
-    late = detections[detections["frame"] >= 750]
+    # A fly leaves after two thirds: from frame 1000 on, only the best instance of each frame
+    # is kept.
+    late = detections[detections["frame"] >= 1000]
     best = late.sort_values("score", ascending=False).drop_duplicates("frame")
-    kept = pd.concat([detections[detections["frame"] < 750], best])
+    kept = pd.concat([detections[detections["frame"] < 1000], best])
     poses = predictions.poses.merge(kept[["frame", "det_id"]], on=["frame", "det_id"])
     count = estimate(from_tables(kept, poses), TrackerParams())
-    assert count.changes and count.count is None
-    assert count.stretch_counts[:4] == [2] * 4 and count.stretch_counts[-4:] == [1] * 4
-    assert "changes along the video" in count.describe()
+    assert count.count == 2 and not count.changes
+    assert count.stretch_counts[:6] == [2] * 6 and count.stretch_counts[-3:] == [1] * 3
+    tracks = track(kept, poses, TrackerParams(max_tracks="auto"), FRAMES, predictions.nodes)
+    assert tracks.attrs["animal_count"].count == 2
+    assert tracks["track_id"].nunique() == 2
+    # The kept instances stay tracked (the late ones by whichever fly they are nearest).
+    detected = tracks[~tracks["interpolated"]]
+    assert len(detected) >= 0.95 * len(kept)
+    assert detected[detected["frame"] >= 1000].groupby("frame").size().max() == 1
+
+
+def test_animals_that_come_into_view_are_reported_not_forced(clip):
+    predictions, _ = clip
+    detections = predictions.detections
+    # One fly arrives halfway: until frame 750 only the best instance of each frame is kept.
+    early = detections[detections["frame"] < 750]
+    best = early.sort_values("score", ascending=False).drop_duplicates("frame")
+    kept = pd.concat([best, detections[detections["frame"] >= 750]])
+    poses = predictions.poses.merge(kept[["frame", "det_id"]], on=["frame", "det_id"])
+    count = estimate(from_tables(kept, poses), TrackerParams())
+    assert count.changes and count.count is None and count.most_frames == 1
+    assert "come into view" in count.describe()
     tracks = track(kept, poses, TrackerParams(max_tracks="auto"), FRAMES, predictions.nodes)
     assert tracks.attrs["animal_count"].count is None
 

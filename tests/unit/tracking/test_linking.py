@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from snakeherd import slp
 from snakeherd.evaluation import evaluate_tracks, load_ground_truth
 from snakeherd.tracking import LinkParams, TrackerParams, track, track_detections
 from snakeherd.tracking.instances import from_tables
@@ -141,6 +142,48 @@ def test_animals_seen_in_pieces_that_cannot_be_linked_are_still_tracked():
     assert len(tracks) >= 12  # at least one piece of each animal's, one track each
     joined = identities(detections, tracks)
     assert joined.groupby("track_id")["truth"].nunique().max() == 1
+
+
+def test_an_animal_hidden_longer_than_any_link_keeps_its_identity_after(shared_data):
+    """The real two flies, one hidden for 200 frames (frames 300-499, as under a shelter),
+    more than link.max_gap: its identity waits and is taken up again where it reappears, so no
+    detection is left out (before: its 300 frames before hiding were, IDF1 0.872)."""
+    source = shared_data / "tracking" / "centered_pair_predictions.clean.slp"
+    predictions = slp.read_predictions(str(source), "flies")
+    detections, poses = predictions.detections, predictions.poses
+    hidden = detections["frame"].between(300, 499) & (detections["det_id"] == 0)
+    kept = detections[~hidden]
+    poses = poses.merge(kept[["frame", "det_id"]], on=["frame", "det_id"])
+    truth = load_ground_truth(str(source))
+    for max_tracks in (2, "auto"):
+        tracks = track(kept, poses, TrackerParams(max_tracks=max_tracks), nodes=predictions.nodes)
+        assert tracks["track_id"].nunique() == 2
+        assert (~tracks["interpolated"]).sum() == len(kept)
+        row = evaluate_tracks(tracks, truth, np.arange(1100), match_distance=5.0).iloc[0]
+        # The 200 hidden frames are the only misses: 2 × 2000 / (2000 + 2200).
+        assert row["IDF1"] >= 0.95 and row["id_switches"] == 0
+
+
+def test_identities_taken_up_again_resume_where_they_were_lost():
+    """Three animals; two vanish at frame 40 and reappear at frame 140 beside where each was
+    lost (later than any link reaches); the third is seen throughout. Each wait ends at the
+    tracklet that starts nearest where it began; a reappearance shorter than a wait costs
+    (2 × link.birth_cost detections) stays untracked."""
+    seen = [*range(40), *range(140, 220)]
+    paths = {
+        0: [(f, 100.0 + 0.5 * f, 40.0) for f in seen],
+        1: [(f, 100.0 + 0.5 * f, 240.0) for f in seen],
+        2: [(f, 300.0, 140.0 + 0.2 * f) for f in range(220)],
+    }
+    detections = detections_from(paths)
+    tracks = track_detections(detections, TrackerParams(max_tracks=3, interpolate_max_gap=0))
+    assert len(tracks) == len(detections)
+    assert tracks_per_animal(detections, tracks) == [1, 1, 1]
+    joined = identities(detections, tracks)
+    assert joined.groupby("track_id")["truth"].nunique().max() == 1
+    brief = detections[(detections["truth"] == 2) | (detections["frame"] < 160)]
+    tracks = track_detections(brief, TrackerParams(max_tracks=3, interpolate_max_gap=0))
+    assert len(tracks) == len(brief) - 2 * 20
 
 
 def test_nothing_tracked_gives_an_empty_table_with_keypoint_columns():

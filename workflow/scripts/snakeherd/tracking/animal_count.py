@@ -4,9 +4,11 @@ Without a count the online tracker starts a new track whenever a prediction goes
 lands off its animal, so a messy two-animal video ends in dozens of fragments. The count is the
 number of confident, non-overlapping instances that most frames hold: instances that could
 start a track (score and visible keypoints, as for starting one), one per place (an instance
-closer than half an animal to a stronger one is the same animal predicted twice). A count that
-changes during the video (animals entering or leaving) is not forced on it: the estimate says
-so and the tracker runs without a count.
+closer than half an animal to a stronger one is the same animal predicted twice). Stretches
+with fewer animals (one hidden, missed by the model, or gone) do not stop the count: an identity
+the whole-video linking cannot follow waits and is taken up again where an animal reappears.
+Animals that come into view on top of the count do: such a count is not forced on the video
+(those animals would go untracked); the estimate says so and the tracker runs without a count.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .similarity import instance_scale
 
 # An instance closer than this many animal sizes to a stronger one in its frame is a duplicate.
 DUPLICATE_DISTANCE = 0.5
-# The video is cut into this many stretches to see whether the count changes along it.
+# The video is cut into this many stretches to see whether more animals come into view.
 STRETCHES = 10
 # Fewest frames per stretch for a stretch's count to mean anything.
 MIN_STRETCH_FRAMES = 30
@@ -37,7 +39,7 @@ MAX_SHARE_ABOVE = 0.1
 class AnimalCount:
     """The estimate and its evidence (for the log and the provenance record)."""
 
-    count: int | None  # None: no frame holds an instance, or the count changes
+    count: int | None  # None: no frame holds an instance, or more animals come into view
     most_frames: int  # the count most frames hold
     share: float  # share of frames holding exactly that many
     frames: int  # frames with at least one confident instance
@@ -53,9 +55,9 @@ class AnimalCount:
         counts = ", ".join(map(str, self.stretch_counts)) or "-"
         if self.changes:
             return (
-                f"the number of animals changes along the video (most frames of its stretches "
-                f"hold {counts}): tracking without a count. Set tracking.max_tracks if the "
-                "count is in fact fixed."
+                f"more animals than {self.most_frames} come into view along the video (most "
+                f"frames of its stretches hold {counts}): tracking without a count. Set "
+                "tracking.max_tracks if the count is in fact fixed."
             )
         return (
             f"{self.count} animals: {100 * self.share:.0f} % of {self.frames} frames hold "
@@ -144,10 +146,10 @@ def estimate(instances: Instances, params: TrackerParams) -> AnimalCount:
         if n_stretches >= 2
         else []
     )
-    # One stretch off the overall count is an occlusion or a bad stretch of predictions; two or
-    # more mean animals came or went. So do many frames with more animals than most frames show.
+    # One stretch above the overall count is a bad stretch of predictions; two or more mean
+    # animals came. So do many frames with more animals than most frames show.
     changes = (
-        sum(count != most for count in stretch_counts) >= 2
+        sum(count > most for count in stretch_counts) >= 2
         or float((counts > most).mean()) > MAX_SHARE_ABOVE
     )
     return AnimalCount(None if changes else most, most, share, len(counts), stretch_counts, changes)

@@ -16,7 +16,10 @@ of animals is known (``max_tracks``, given or estimated), tracking runs in three
    change of posture. Each detection a path takes earns ``link.detection_reward``; a path that
    starts after the first frame or ends before the last pays ``link.birth_cost``. Tracklets whose
    links cost more than they earn (misplaced predictions, a second prediction of an animal
-   already followed) are left out. The flow is solved as a linear program (HiGHS, through
+   already followed) are left out. Where no link bridges an animal's absence (longer than
+   ``link.max_gap``, or farther than it could travel), its path waits in a pool and is taken
+   up again by a later tracklet for twice ``link.birth_cost`` (:class:`_ReacquisitionPool`).
+   The flow is solved as a linear program (HiGHS, through
    :func:`scipy.optimize.milp`); flow problems have integral optimal vertices, so the solution
    is a set of whole paths, one per identity.
 3. **Fill-in.** A tracklet no path took (typically a short one beside a longer one of the same
@@ -33,7 +36,7 @@ import itertools
 from dataclasses import replace
 
 import numpy as np
-from scipy.optimize import LinearConstraint, milp
+from scipy.optimize import LinearConstraint, linear_sum_assignment, milp
 from scipy.sparse import coo_matrix
 
 from .instances import Instances, select
@@ -49,6 +52,10 @@ from .stitching import (
     renumber,
     rows_by_fragment,
 )
+
+# Cost that keeps the Hungarian assignment of waits away from a pairing (a wait ending before
+# it began); the flow guarantees a pairing without one exists.
+IMPOSSIBLE = 1e12
 
 
 def link_identities(instances: Instances, params: TrackerParams) -> np.ndarray:
@@ -167,35 +174,67 @@ def paths(instances: Instances, tracklet: np.ndarray, params: TrackerParams) -> 
     first_frame, last_frame = instances.frame[valid].min(), instances.frame[valid].max()
     births = np.where(ends.first[exists] == first_frame, 0.0, settings.birth_cost)
     deaths = np.where(ends.last[exists] == last_frame, 0.0, settings.birth_cost)
-    # Nodes: source 0, sink 1; tracklet i is entered at 2 + 2i and left at 3 + 2i. Edges, in
-    # order: source -> sink (paths not used), births, tracklets, deaths, links.
+    pool = _ReacquisitionPool(ends, exists)
+    # Nodes: source 0, sink 1; tracklet i is entered at 2 + 2i and left at 3 + 2i; then the
+    # pool's nodes. Edges, in order: source -> sink (paths not used), births, tracklets, deaths,
+    # links, then the pool's entries, exits and waits.
     source, sink = 0, 1
     enter, leave = 2 + 2 * np.arange(n), 3 + 2 * np.arange(n)
+    pool_node = 2 + 2 * n + np.arange(pool.n_nodes)
     m = len(exists)
     tails = np.concatenate(
-        [[source], np.full(m, source), enter[exists], leave[exists], leave[pair_end]]
+        [
+            [source],
+            np.full(m, source),
+            enter[exists],
+            leave[exists],
+            leave[pair_end],
+            leave[pool.entering],
+            pool_node[pool.exit_node],
+            pool_node[:-1],
+        ]
     )
     heads = np.concatenate(
-        [[sink], enter[exists], leave[exists], np.full(m, sink), enter[pair_start]]
+        [
+            [sink],
+            enter[exists],
+            leave[exists],
+            np.full(m, sink),
+            enter[pair_start],
+            pool_node[pool.entry_node],
+            enter[exists],
+            pool_node[1:],
+        ]
     )
     # A path left unused costs what a path that starts late and ends early does: births and
-    # deaths decide where paths start and end, never whether animals are tracked at all.
+    # deaths decide where paths start and end, never whether animals are tracked at all. An
+    # identity taken up again after a loss no link bridges costs the same.
     unused = 2 * settings.birth_cost
+    n_entries, n_waits = len(pool.entering), pool.n_nodes - 1
     costs = np.concatenate(
-        [[unused], births, -settings.detection_reward * detections[exists], deaths, cost]
+        [
+            [unused],
+            births,
+            -settings.detection_reward * detections[exists],
+            deaths,
+            cost,
+            np.full(n_entries, unused),
+            np.zeros(m + n_waits),
+        ]
     )
     n_edges = len(tails)
     capacity = np.ones(n_edges)
     capacity[0] = params.max_tracks
+    capacity[n_edges - n_waits :] = params.max_tracks
     edge = np.arange(n_edges)
     incidence = coo_matrix(
         (
             np.concatenate([np.ones(n_edges), -np.ones(n_edges)]),
             (np.concatenate([tails, heads]), np.concatenate([edge, edge])),
         ),
-        shape=(2 + 2 * n, n_edges),
+        shape=(2 + 2 * n + pool.n_nodes, n_edges),
     ).tocsr()
-    supply = np.zeros(2 + 2 * n)
+    supply = np.zeros(2 + 2 * n + pool.n_nodes)
     supply[source], supply[sink] = params.max_tracks, -params.max_tracks
     result = milp(
         costs,
@@ -209,8 +248,14 @@ def paths(instances: Instances, tracklet: np.ndarray, params: TrackerParams) -> 
     taken = np.zeros(n, dtype=bool)
     taken[exists[used[1 + m : 1 + 2 * m]]] = True
     link_to = np.full(n, -1, dtype=np.int64)
-    chosen = used[1 + 3 * m :]
+    links_end = 1 + 3 * m + len(pair_end)
+    chosen = used[1 + 3 * m : links_end]
     link_to[pair_end[chosen]] = pair_start[chosen]
+    entries = used[links_end : links_end + n_entries]
+    exits = used[links_end + n_entries : links_end + n_entries + m]
+    waiting = np.round(result.x[n_edges - n_waits :]).astype(np.int64)
+    left, resumed = pool.pairs(entries, exits, waiting, ends)
+    link_to[left] = resumed
     has_predecessor = np.zeros(n, dtype=bool)
     has_predecessor[link_to[link_to >= 0]] = True
     path_of = np.full(n, -1, dtype=np.int64)
@@ -221,6 +266,59 @@ def paths(instances: Instances, tracklet: np.ndarray, params: TrackerParams) -> 
             node = link_to[node]
     identity[valid] = path_of[tracklet[valid]]
     return identity
+
+
+class _ReacquisitionPool:
+    """Where an identity waits when no link bridges its loss (an animal hidden for longer than
+    ``link.max_gap`` frames, or found again farther than it could have travelled).
+
+    Without it each identity is one chain of linkable tracklets from the first frame to the
+    last, so an animal that hides under a shelter for a minute would lose either everything
+    before or everything after. A path may leave a tracklet into the pool and come out at any
+    tracklet that starts later: the pool is a chain of nodes, one per distinct first frame of a
+    tracklet, entered after a tracklet's last frame and left into the tracklets starting at its
+    frame. The flow decides how many identities wait when; which wait ends where (the flow
+    does not say: the pool's paths merge) is decided after, by :meth:`pairs`.
+    """
+
+    def __init__(self, ends: FragmentEnds, exists: np.ndarray):
+        self.start_frames = np.unique(ends.first[exists])
+        self.n_nodes = len(self.start_frames)
+        # A tracklet enters at the first start after its last frame (if any tracklet starts
+        # later); every tracklet can be resumed from its own start's node.
+        later = ends.last[exists] < self.start_frames[-1]
+        self.entering = exists[later]
+        self.entry_node = np.searchsorted(self.start_frames, ends.last[self.entering], "right")
+        self.exit_node = np.searchsorted(self.start_frames, ends.first[exists])
+        self.exists = exists
+
+    def pairs(self, entries, exits, waiting, ends: FragmentEnds) -> tuple[np.ndarray, np.ndarray]:
+        """(tracklet left, tracklet resumed) for every wait the flow chose (``entries`` and
+        ``exits``: the pool edges used; ``waiting``: identities in the pool between nodes).
+
+        Motion says nothing across such a loss; where several identities wait at once, the
+        waits are paired so the resumed tracklets start nearest where the left ones ended (an
+        animal comes out of hiding where it went in), by Hungarian assignment within each
+        stretch of time the pool is not empty."""
+        left, left_node = self.entering[entries], self.entry_node[entries]
+        resumed, resumed_node = self.exists[exits], self.exit_node[exits]
+        # The pool empties between node k and k + 1 where nobody waits: the stretches apart.
+        stretch = np.concatenate([[0], np.cumsum(waiting == 0)])
+        pairs_left, pairs_resumed = [], []
+        for group in np.unique(stretch[left_node]):
+            going = np.flatnonzero(stretch[left_node] == group)
+            coming = np.flatnonzero(stretch[resumed_node] == group)
+            distance = np.hypot(
+                *(ends.end_xy[left[going]][:, None, :] - ends.start_xy[resumed[coming]][None]).T
+            ).T
+            # A wait cannot end before it began.
+            feasible = left_node[going][:, None] <= resumed_node[coming][None, :]
+            rows, cols = linear_sum_assignment(np.where(feasible, distance, IMPOSSIBLE))
+            pairs_left.append(left[going[rows]])
+            pairs_resumed.append(resumed[coming[cols]])
+        if not pairs_left:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(pairs_left), np.concatenate(pairs_resumed)
 
 
 def fill_in(
