@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -91,3 +92,26 @@ def test_tracks_csv_uses_the_desktop_tool_columns(tmp_path):
         "DetectionConfidence",
     ]
     assert written["X"].iloc[0] == 1.123456789
+
+
+def test_tracks_csv_written_in_parts_reads_back_whole(tmp_path, monkeypatch):
+    """A long video's CSV is written a few rows at a time (never as one string): the parts
+    join to every row once, the header once, extra columns after the desktop tool's."""
+    monkeypatch.setattr(io, "CSV_ROWS", 4)
+    tracks = pd.DataFrame(
+        {
+            "frame": np.repeat(np.arange(5), 2),
+            "track_id": np.tile([0, 1], 5),
+            "x": np.linspace(0, 1, 10),
+            "y": 2.0,
+            "head.x": [np.nan, *np.linspace(3, 4, 9)],
+            "interpolated": [False] * 9 + [True],
+        }
+    )
+    io.write_tracks_csv(tracks, tmp_path / "t.csv")
+    written = pd.read_csv(tmp_path / "t.csv")
+    assert list(written.columns) == ["TrajectoryID", "FrameID", "X", "Y", "Interpolated", "head.x"]
+    expected = tracks.rename(columns=io.TRACKS_CSV_COLUMNS)[written.columns]
+    pd.testing.assert_frame_equal(written, expected)
+    io.write_tracks_csv(tracks.iloc[:0], tmp_path / "empty.csv")
+    assert (tmp_path / "empty.csv").read_text().strip() == ",".join(written.columns)

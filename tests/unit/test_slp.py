@@ -176,12 +176,17 @@ def _written_by_sleap_io(tracks: pd.DataFrame, path, nodes: list[str]) -> None:
     sio.save_slp(labels, str(path), verbose=False)
 
 
+@pytest.mark.parametrize("block_rows", [65536, 7], ids=["one block", "blocks of 7 rows"])
 @pytest.mark.parametrize("nodes", [["head", "thorax", "tail"], []], ids=["keypoints", "boxes"])
-def test_tracks_slp_holds_what_sleap_io_writes_from_its_objects(tmp_path, nodes):
+def test_tracks_slp_holds_what_sleap_io_writes_from_its_objects(
+    tmp_path, monkeypatch, nodes, block_rows
+):
     """The instance arrays are built from the table's columns, not through sleap-io's objects
-    (a long video's memory): the file must hold the very arrays sleap-io's writer gives."""
+    (a long video's memory), the points a block of rows at a time: the file must hold the very
+    arrays sleap-io's writer gives."""
     import h5py
 
+    monkeypatch.setattr(slp, "BLOCK_ROWS", block_rows)
     tracks = _tracks_with_holes()
     ours, theirs = tmp_path / "ours.slp", tmp_path / "theirs.slp"
     slp.write_tracks(

@@ -86,6 +86,8 @@ TRACKS_CSV_COLUMNS = {
     "heading": "Heading",
     "interpolated": "Interpolated",
 }
+# Rows of a CSV written at once (a few MB of text with keypoints).
+CSV_ROWS = 16384
 
 
 class TableSchemaError(ValueError):
@@ -221,11 +223,24 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 
 def write_tracks_csv(tracks: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Tracks as CSV in the desktop tool's column names, extra columns kept under their own."""
-    renamed = tracks.rename(columns=TRACKS_CSV_COLUMNS)
-    first = [name for name in TRACKS_CSV_COLUMNS.values() if name in renamed.columns]
-    ordered = renamed[first + [c for c in renamed.columns if c not in first]]
-    write_text_atomic(path, ordered.to_csv(index=False))
+    """Tracks as CSV in the desktop tool's column names, extra columns kept under their own.
+
+    Written :data:`CSV_ROWS` rows at a time: pandas turns a whole table into one string first,
+    for a long video's tracks with keypoints larger than the table itself."""
+    first = [name for name in TRACKS_CSV_COLUMNS if name in tracks.columns]
+    columns = first + [c for c in tracks.columns if c not in first]
+    header = [TRACKS_CSV_COLUMNS.get(name, name) for name in columns]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _atomic_path(path)
+    try:
+        with open(temporary, "w", newline="") as handle:
+            for start in range(0, max(len(tracks), 1), CSV_ROWS):
+                part = tracks.iloc[start : start + CSV_ROWS][columns]
+                part.to_csv(handle, index=False, header=header if start == 0 else False)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:

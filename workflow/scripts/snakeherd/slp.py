@@ -340,15 +340,20 @@ def write_tracks(
     sio = _sleap_io()
     if not nodes:
         nodes, edges = [CENTROID_NODE], []
-        points = tracks[["x", "y"]].to_numpy(dtype=np.float64)[:, None, :]
-        point_scores = np.ones((len(tracks), 1))
+        x_columns, y_columns, score_columns = ["x"], ["y"], None
     else:
+        x_columns, y_columns = [f"{n}.x" for n in nodes], [f"{n}.y" for n in nodes]
+        score_columns = [f"{n}.score" for n in nodes]
+
+    def points_of(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        part = tracks.iloc[rows]
         points = np.stack(
-            [tracks[[f"{n}.x", f"{n}.y"]].to_numpy(dtype=np.float64) for n in nodes], axis=1
+            [part[x_columns].to_numpy(np.float64), part[y_columns].to_numpy(np.float64)], axis=2
         )
-        point_scores = np.stack(
-            [tracks[f"{n}.score"].to_numpy(dtype=np.float64) for n in nodes], axis=1
-        )
+        if score_columns is None:  # a centroid: seen wherever the track is
+            return points, np.ones(points.shape[:2])
+        return points, part[score_columns].to_numpy(np.float64)
+
     skeleton = sio.Skeleton(nodes=list(nodes), edges=[list(e) for e in (edges or [])])
     backend_metadata = {"shape": (n_frames, 1, 1, 1)} if n_frames else {}
     video = sio.Video(
@@ -372,7 +377,7 @@ def write_tracks(
     temporary = target.with_name(f".{target.name}.tmp")
     try:
         sio.save_slp(labels, str(temporary), verbose=False)
-        _write_predicted_instances(temporary, frame_of, track_index, scores, points, point_scores)
+        _write_predicted_instances(temporary, frame_of, track_index, scores, len(nodes), points_of)
         temporary.replace(target)
     finally:
         temporary.unlink(missing_ok=True)
@@ -383,17 +388,18 @@ def _write_predicted_instances(
     frame_of: np.ndarray,
     track_index: np.ndarray,
     scores: np.ndarray,
-    points: np.ndarray,
-    point_scores: np.ndarray,
+    n_nodes: int,
+    points_of: Callable[[slice], tuple[np.ndarray, np.ndarray]],
 ) -> None:
     """Replace a .slp's (empty) ``frames``, ``instances`` and ``pred_points`` with predicted
-    instances of video 0 and skeleton 0: one per row, ``points`` (rows, nodes, 2) in frame
-    order, ``track_index`` the row's index in the file's tracks. The dtypes and values are
-    those sleap-io's ``write_lfs`` gives the same instances (a point is visible when its x is
-    not NaN; tracking score 1)."""
+    instances of video 0 and skeleton 0: one per row in frame order, ``track_index`` the row's
+    index in the file's tracks, ``points_of(rows)`` their points (rows, nodes, 2) and point
+    scores (rows, nodes), asked for :data:`~snakeherd.keypoints.BLOCK_ROWS` rows at a time.
+    The dtypes and values are those sleap-io's ``write_lfs`` gives the same instances (a point
+    is visible when its x is not NaN; tracking score 1)."""
     import h5py
 
-    rows, n_nodes = points.shape[:2]
+    rows = len(frame_of)
     first_of_frame = np.r_[True, np.diff(frame_of) != 0] if rows else np.zeros(0, dtype=bool)
     starts = np.flatnonzero(first_of_frame)
     frame_number = np.cumsum(first_of_frame) - 1
@@ -412,25 +418,32 @@ def _write_predicted_instances(
     instances["point_id_start"] = np.arange(rows) * n_nodes
     instances["point_id_end"] = np.arange(1, rows + 1) * n_nodes
     instances["tracking_score"] = 1.0
-    predicted = np.zeros(rows * n_nodes, dtype=PREDICTED_POINT_DTYPE)
-    predicted["x"] = points[:, :, 0].ravel()
-    predicted["y"] = points[:, :, 1].ravel()
-    predicted["visible"] = ~np.isnan(points[:, :, 0]).ravel()
-    predicted["score"] = np.nan_to_num(point_scores, nan=0.0).ravel()
     with h5py.File(path, "a") as handle:
-        for name, data in (
-            ("frames", frames),
-            ("instances", instances),
-            ("pred_points", predicted),
+        for name, dtype in (
+            ("frames", FRAME_DTYPE),
+            ("instances", INSTANCE_DTYPE),
+            ("pred_points", PREDICTED_POINT_DTYPE),
         ):
-            if handle[name].dtype != data.dtype:  # a sleap-io other than the pinned one
+            if handle[name].dtype != dtype:  # a sleap-io other than the pinned one
                 raise SnakeherdError(
                     f"sleap-io {_sleap_io().__version__} writes the {name} of a .slp as "
-                    f"{handle[name].dtype}, and snakeherd as {data.dtype}.",
+                    f"{handle[name].dtype}, and snakeherd as {np.dtype(dtype)}.",
                     "install the sleap-io that requirements/demo.txt pins.",
                 )
             del handle[name]
-            handle.create_dataset(name, data=data, dtype=data.dtype)
+        handle.create_dataset("frames", data=frames, dtype=FRAME_DTYPE)
+        handle.create_dataset("instances", data=instances, dtype=INSTANCE_DTYPE)
+        predicted = handle.create_dataset(
+            "pred_points", shape=(rows * n_nodes,), dtype=PREDICTED_POINT_DTYPE
+        )
+        for start in range(0, rows, BLOCK_ROWS):
+            points, point_scores = points_of(slice(start, start + BLOCK_ROWS))
+            part = np.zeros(points.shape[0] * n_nodes, dtype=PREDICTED_POINT_DTYPE)
+            part["x"] = points[:, :, 0].ravel()
+            part["y"] = points[:, :, 1].ravel()
+            part["visible"] = ~np.isnan(points[:, :, 0]).ravel()
+            part["score"] = np.nan_to_num(point_scores, nan=0.0).ravel()
+            predicted[start * n_nodes : start * n_nodes + len(part)] = part
 
 
 def prediction_tables(

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..keypoints import BLOCK_ROWS
+
 REASONS = (
     "count",
     "low_score",
@@ -150,7 +152,7 @@ def find(
 ) -> pd.DataFrame:
     """The suspect stretches of one video's tracks (:data:`COLUMNS`), sorted by frame; ``rank``
     1 is the most severe."""
-    tracks = tracks.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
+    tracks = _by_track(tracks)
     frames = np.asarray(context.frames, dtype=np.int64)
     flags = [
         _count(tracks, frames, context.expected_count),
@@ -174,6 +176,24 @@ def find(
     stretches["rank"] = np.arange(1, len(stretches) + 1)
     stretches.insert(0, "video_id", video_id)
     return stretches.sort_values(["frame", "rank"], kind="stable")[COLUMNS].reset_index(drop=True)
+
+
+def _by_track(tracks: pd.DataFrame) -> pd.DataFrame:
+    """What the checks read of the tracks, sorted by track, then frame: the keypoints' columns
+    are summed up in ``keypoint_score`` (mean of a row's keypoint scores), so a long video's
+    tracks with keypoints are not copied whole."""
+    wanted = ["frame", "track_id", "x", "y", "score", "interpolated", "heading"]
+    light = tracks[[name for name in wanted if name in tracks.columns]]
+    point_scores = [name for name in tracks.columns if name.endswith(".score")]
+    if point_scores:
+        mean = np.empty(len(tracks))
+        with warnings.catch_warnings():  # rows without any keypoint score: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for start in range(0, len(tracks), BLOCK_ROWS):
+                part = tracks.iloc[start : start + BLOCK_ROWS][point_scores]
+                mean[start : start + BLOCK_ROWS] = np.nanmean(part.to_numpy(float), axis=1)
+        light = light.assign(keypoint_score=mean)
+    return light.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
 
 
 def flagged_frames(suspects: pd.DataFrame) -> np.ndarray:
@@ -230,13 +250,11 @@ def _count(tracks: pd.DataFrame, frames: np.ndarray, expected: int | None) -> pd
 
 def _low_scores(tracks: pd.DataFrame, params: SuspectParams) -> pd.DataFrame:
     real = tracks[~tracks["interpolated"].astype(bool)]
-    point_scores = [c for c in real.columns if c.endswith(".score")]
     measures = [("score", real["score"].to_numpy(float), params.score_floor)]
-    if point_scores:
-        with warnings.catch_warnings():  # rows without any keypoint score: NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(real[point_scores].to_numpy(float), axis=1)
-        measures.append(("keypoint score", mean, params.keypoint_score_floor))
+    if "keypoint_score" in real.columns:
+        measures.append(
+            ("keypoint score", real["keypoint_score"].to_numpy(float), params.keypoint_score_floor)
+        )
     found = []
     for name, values, floor in measures:
         finite = values[np.isfinite(values)]

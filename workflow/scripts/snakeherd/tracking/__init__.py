@@ -79,33 +79,41 @@ def track(
         else:
             assigned = link(instances, params)
             assigned = stitch(instances, assigned, params)
-    rows = np.flatnonzero(assigned >= 0)
-    table = pd.DataFrame(
-        {
-            "frame": instances.frame[rows],
-            "track_id": assigned[rows],
-            "det_id": instances.det_id[rows],
-            "x": instances.xy[rows, 0],
-            "y": instances.xy[rows, 1],
-            "angle": instances.angle[rows],
-            "score": instances.score[rows],
-        }
-    )
-    point_columns = keypoint_columns(instances.nodes)
-    if instances.nodes:
-        wide = np.concatenate(
-            [instances.keypoints[rows], instances.keypoint_score[rows][..., None]], axis=2
-        ).reshape(len(rows), len(point_columns))
-        table = pd.concat([table, pd.DataFrame(wide, columns=point_columns)], axis=1)
+    nodes = instances.nodes
+    point_columns = keypoint_columns(nodes)
+    table = _table(instances, assigned, point_columns)
+    # The table holds what the rest needs: the instances (with their keypoints as large as the
+    # table) go before gap filling and sorting copy it.
+    del instances, assigned
     table = gaps.interpolate(table, params.interpolate_max_gap, frames, point_columns)
     table = gaps.drop_short(table, params.min_length)
     if not by_identity:  # a class keeps its number: its rank among the video's class names
         table["track_id"] = renumber(table["frame"].to_numpy(), table["track_id"].to_numpy())
-    table["heading"] = _headings(table, instances.nodes, params)
+    table["heading"] = _headings(table, nodes, params)
     ordered = [*TRACK_COLUMNS, "heading", "interpolated", *point_columns]
     table = table[ordered].sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
     # With max_tracks "auto": the count the tracks were made with, and its evidence.
     table.attrs["animal_count"] = count
+    return table
+
+
+def _table(instances: Instances, assigned: np.ndarray, point_columns: list[str]) -> pd.DataFrame:
+    """The tracked instances as rows: :data:`TRACK_COLUMNS` and the keypoint columns, the
+    floating-point ones filled into one array (a long video's table with keypoints is copied
+    once less than when joined from parts)."""
+    rows = np.flatnonzero(assigned >= 0)
+    floats = ["x", "y", "angle", "score", *point_columns]
+    values = np.empty((len(rows), len(floats)))
+    values[:, 0:2] = instances.xy[rows]
+    values[:, 2] = instances.angle[rows]
+    values[:, 3] = instances.score[rows]
+    for k in range(len(instances.nodes)):
+        values[:, 4 + 3 * k : 6 + 3 * k] = instances.keypoints[rows, k]
+        values[:, 6 + 3 * k] = instances.keypoint_score[rows, k]
+    table = pd.DataFrame(values, columns=floats, copy=False)
+    table.insert(0, "frame", instances.frame[rows])
+    table.insert(1, "track_id", assigned[rows])
+    table.insert(2, "det_id", instances.det_id[rows])
     return table
 
 
