@@ -4,11 +4,12 @@ without the number of animals. Prints one table; asserts nothing.
 Sets: the two-fly courtship clip (``tracking/sleap_clip``: a model's predictions, missing and
 misplaced instances, proofread ground truth; scored with centres matched within 40 px) and the
 1,100-frame two-fly predictions (``tracking/centered_pair_predictions.clean.slp``, scored
-against its own tracks within 5 px) as they are and with 10 % / 30 % of the instances dropped
-and keypoints jittered 3 / 6 px. Ours runs with ``max_tracks`` null (no limit), ``auto`` (the
-count estimated from the predictions) and the true count (also without whole-video linking:
-the online pass with the count); sleap-nn's ``Predictor.retrack`` (in
-.venv-sleap) without and with ``max_tracks`` (then with ``local_queues``, which it needs).
+against its own tracks within 5 px) as they are, with 10 % / 30 % of the instances dropped
+and keypoints jittered 3 / 6 px, and with one fly out of sight for 200 frames. Ours runs with
+``max_tracks`` null (no limit), ``auto`` (the count estimated from the predictions) and the true
+count (also without whole-video linking: the online pass with the count); sleap-nn's
+``Predictor.retrack`` (in .venv-sleap) without and with ``max_tracks`` (then with
+``local_queues``, which it needs).
 
     .venv/bin/python benchmarks/tracking_accuracy.py [--skip-sleap]
 """
@@ -43,6 +44,9 @@ def sets(work: Path) -> list[tuple[str, Path, Path, float, int]]:
     for name, drop, jitter in (("as is", 0.0, 0.0), ("hard", 0.1, 3.0), ("harder", 0.3, 6.0)):
         stripped = make_variant(fly, work / f"fly_{drop}.slp", drop=drop, jitter=jitter, seed=0)
         found.append((f"1,100-frame flies, {name}", stripped, fly, 5.0, 1100))
+    # One fly out of sight for 200 frames (under a shelter), longer than any link reaches.
+    hidden = make_variant(fly, work / "fly_hidden.slp", 0.0, 0.0, seed=0, hide=range(300, 500))
+    found.append(("flies, one hidden 200 frames", hidden, fly, 5.0, 1100))
     return found
 
 

@@ -21,16 +21,22 @@ from snakeherd.tracking import TrackerParams, track
 SLEAP_RETRACK = Path(__file__).with_name("sleap_retrack.py")
 
 
-def make_variant(source: Path, target: Path, drop: float, jitter: float, seed: int) -> Path:
+def make_variant(
+    source: Path, target: Path, drop: float, jitter: float, seed: int, hide: range | None = None
+) -> Path:
     """A copy of ``source`` without tracks, with a fraction ``drop`` of instances removed at
-    random and Gaussian noise of ``jitter`` px added to every keypoint (seeded)."""
+    random and Gaussian noise of ``jitter`` px added to every keypoint (seeded); with ``hide``,
+    the first track's instances in those frames removed too (an animal out of sight)."""
     import sleap_io as sio
 
     labels = sio.load_slp(str(source), open_videos=False)
+    hidden = labels.tracks[0] if hide is not None else None
     rng = np.random.default_rng(seed)
     for frame in labels.labeled_frames:
         kept = []
         for instance in frame.instances:
+            if hidden is not None and instance.track is hidden and frame.frame_idx in hide:
+                continue
             if rng.uniform() < drop:
                 continue
             instance.track = None

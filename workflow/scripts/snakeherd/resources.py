@@ -225,10 +225,11 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # record's checksums of the video and the results (~300 MB/s). The suspect frames
         # (proofreading: at most 200 decoded and PNG-encoded, ~0.04 s each) fit in the margins.
         # Memory grows with the instances, not the frames (the tracker links the whole video at
-        # once). Measured as each job logs its peak: 0.6 KB an instance-frame without keypoints
-        # (long_video.py --rss-scaling, 4 animals: 283 MB at 10,000 frames, 507 MB at 100,000),
-        # 1.3 KB with 24 keypoints (the fly predictions repeated: 272 MB at 22,000
-        # instance-frames, 534 MB at 220,000); 2 KB asked leaves room for larger skeletons.
+        # once). Measured as each job logs its peak: 0.5 KB an instance-frame without keypoints
+        # (long_video.py --rss-scaling, 4 animals: 295 MB at 10,000 frames, 483 MB at 100,000),
+        # 1.5 KB with 24 keypoints (the fly predictions repeated: 321 MB at 22,000
+        # instance-frames, 623 MB at 220,000), ~45 bytes more per keypoint; 2 KB asked, doubled
+        # by the margin, holds skeletons of up to ~70 keypoints.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,
