@@ -115,3 +115,31 @@ def test_tracks_csv_written_in_parts_reads_back_whole(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(written, expected)
     io.write_tracks_csv(tracks.iloc[:0], tmp_path / "empty.csv")
     assert (tmp_path / "empty.csv").read_text().strip() == ",".join(written.columns)
+
+
+def test_a_table_written_in_parts_takes_its_schema_from_the_first(tmp_path):
+    """The import writes its tables a part at a time, the schema from the first part; a writer
+    that got no part, or whose block failed, leaves no file."""
+    path = tmp_path / "d.parquet"
+    whole = detections()
+    with io.TableWriter(path, "detections", {"method": "parts"}) as writer:
+        writer.write_frame(whole.iloc[:1])
+        writer.write_frame(whole.iloc[1:])
+    assert writer.rows == len(whole)
+    io.write_table(whole, tmp_path / "at_once.parquet", "detections", {"method": "parts"})
+    at_once = io.read_table(tmp_path / "at_once.parquet", "detections")
+    pd.testing.assert_frame_equal(io.read_table(path, "detections"), at_once)
+    assert io.read_metadata(path)["stage"] == {"method": "parts"}
+    with (
+        pytest.raises(ValueError, match="no part written"),
+        io.TableWriter(tmp_path / "none.parquet", "detections", {}),
+    ):
+        pass
+    with (
+        pytest.raises(RuntimeError, match="stopped"),
+        io.TableWriter(tmp_path / "failed.parquet", "detections", {}) as writer,
+    ):
+        writer.write_frame(whole)
+        raise RuntimeError("stopped")
+    assert not (tmp_path / "none.parquet").exists() and not (tmp_path / "failed.parquet").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["at_once.parquet", "d.parquet"]

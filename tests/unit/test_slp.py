@@ -271,3 +271,29 @@ def test_predictions_are_read_as_sleap_io_reads_them(shared_data, name):
     k = len(found.nodes)
     poses = found.poses[["x", "y", "score"]].to_numpy().reshape(-1, k, 3)
     assert np.array_equal(poses, points, equal_nan=True)
+
+
+def test_predictions_read_in_blocks_and_out_of_order_are_the_same(
+    shared_data, predictions_path, tmp_path, monkeypatch
+):
+    """The instances are read a block of labelled frames at a time, in frame order whatever the
+    file's order: blocks of ~7 instances give the tables one block gives, and a file whose
+    labelled frames are stored backwards reads as the one stored forwards."""
+    courtship = shared_data / "tracking" / "sleap_clip" / "clip.predictions.slp"
+    whole = {path: slp.read_predictions(str(path), "v") for path in (predictions_path, courtship)}
+    backwards = tmp_path / "backwards.slp"
+    labels = sio.load_slp(str(predictions_path), open_videos=False)
+    labels.labeled_frames = labels.labeled_frames[::-1]
+    sio.save_slp(labels, str(backwards), verbose=False)
+    monkeypatch.setattr(slp, "POSE_ROWS", 7 * 24)  # 7 instances of 24 nodes
+    for path, expected in whole.items():
+        found = slp.read_predictions(str(path), "v")
+        pd.testing.assert_frame_equal(found.detections, expected.detections)
+        pd.testing.assert_frame_equal(found.poses, expected.poses)
+    reversed_found = slp.read_predictions(str(backwards), "v")
+    pd.testing.assert_frame_equal(reversed_found.detections, whole[predictions_path].detections)
+    pd.testing.assert_frame_equal(reversed_found.poses, whole[predictions_path].poses)
+    parts = list(slp.iter_prediction_tables(slp.open_predictions(str(predictions_path)), "v"))
+    assert len(parts) > 300 and all(len(d) <= 8 for d, _ in parts)
+    firsts = [int(d["frame"].iloc[0]) for d, _ in parts]
+    assert firsts == sorted(firsts) and sum(len(d) for d, _ in parts) == 2200

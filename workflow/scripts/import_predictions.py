@@ -1,24 +1,32 @@
 """Rule import_predictions: an existing SLEAP predictions file as detections and poses tables."""
 
-from snakeherd import io
+from snakeherd import io, slp
 from snakeherd.scripting import logger, run_rule
-from snakeherd.slp import prediction_tables
 
 
 def main(smk):
-    detections, poses, stage = prediction_tables(
-        smk.input.predictions,
-        smk.wildcards.video,
-        video_path=smk.params.video,
-        frames=smk.params.frames,
+    video_id = smk.wildcards.video
+    source, stage, wanted = slp.import_predictions(
+        smk.input.predictions, video_id, video_path=smk.params.video, frames=smk.params.frames
     )
-    io.write_table(detections, smk.output.detections, "detections", stage)
-    io.write_table(poses, smk.output.poses, "poses", stage)
+    # Written a part at a time: a long video's poses table (a row per keypoint) is several
+    # times its predictions file.
+    frames = 0
+    with (
+        io.TableWriter(smk.output.detections, "detections", stage) as detections,
+        io.TableWriter(smk.output.poses, "poses", stage) as poses,
+    ):
+        for detection_part, pose_part in slp.iter_prediction_tables(source, video_id, wanted):
+            detections.write_frame(detection_part)
+            poses.write_frame(pose_part)
+            frames += detection_part["frame"].nunique()
+        if not detections.rows:
+            raise slp.no_selected_instances(source, video_id, stage)
     logger.info(
         "%d instances with %d keypoints each in %d frames of %s (existing tracks ignored)",
-        len(detections),
-        len(stage["skeleton"]["nodes"]),
-        detections["frame"].nunique(),
+        detections.rows,
+        len(source.nodes),
+        frames,
         smk.input.predictions,
     )
 

@@ -138,24 +138,46 @@ def _stage_metadata(table: str, stage: dict) -> dict[bytes, bytes]:
 class TableWriter:
     """A snakeherd table written part by part (Arrow tables of ``schema``, in order), so a table
     larger than memory can be joined from parts; the file appears, whole, when the ``with``
-    block ends without an error, and not at all otherwise."""
+    block ends without an error, and not at all otherwise. Without ``schema``, the first part
+    written sets it (parts as pandas tables: :meth:`write_frame`)."""
 
-    def __init__(self, path: str | os.PathLike, table: str, stage: dict, schema: pa.Schema):
+    def __init__(
+        self, path: str | os.PathLike, table: str, stage: dict, schema: pa.Schema | None = None
+    ):
         self.path = Path(path)
-        self.schema = schema.with_metadata(_stage_metadata(table, stage))
+        self.table = table
+        self.metadata = _stage_metadata(table, stage)
+        self.schema = schema.with_metadata(self.metadata) if schema is not None else None
+        self.rows = 0
         self._temporary = _atomic_path(self.path)
         self._writer: pq.ParquetWriter | None = None
 
     def __enter__(self) -> TableWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(self._temporary, self.schema, compression="zstd")
+        if self.schema is not None:
+            self._open()
         return self
 
+    def _open(self) -> None:
+        self._writer = pq.ParquetWriter(self._temporary, self.schema, compression="zstd")
+
     def write(self, part: pa.Table) -> None:
+        if self._writer is None:
+            self.schema = part.schema.with_metadata(self.metadata)
+            self._open()
         self._writer.write_table(part.replace_schema_metadata(self.schema.metadata))
+        self.rows += part.num_rows
+
+    def write_frame(self, part: pd.DataFrame) -> None:
+        """Write a part given as a pandas table (core columns checked, as :func:`write_table`)."""
+        self.write(to_arrow(part.reset_index(drop=True), self.table))
 
     def __exit__(self, error_type, error, traceback) -> None:
         try:
+            if self._writer is None:
+                if error_type is None:
+                    raise ValueError(f"{self.path}: no part written, so no schema to write")
+                return
             self._writer.close()
             if error_type is None:
                 os.replace(self._temporary, self.path)

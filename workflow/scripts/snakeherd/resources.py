@@ -141,7 +141,7 @@ PYTHON_STACK_MB = 300
 
 
 TRACK_MB_PER_INSTANCE_FRAME = 0.002
-IMPORT_MB_PER_INSTANCE_FRAME = 0.006
+IMPORT_MB_PER_INSTANCE_FRAME = 0.0003
 ASSUMED_ANIMALS = 10
 """The animals a track job is sized for when ``tracking.max_tracks`` does not say (``auto``,
 ``null``): more than most arenas hold; a job killed for memory is retried with more anyway."""
@@ -212,10 +212,11 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # Measured (long_video.py --rss-scaling): 156 MB at 10,000 frames, 170 MB at 100,000.
         return _cpu_rule_cost(mem_mb_per_frame=0.0002, seconds_per_frame=0.0005)
     if rule == "import_predictions":
-        # Reading a SLEAP predictions file into the detection and the long pose tables.
-        # Measured (long_video.py --track-rss, 2 flies, 24 nodes): 319 MB at 22,000
-        # instance-frames, 1,148 MB at 220,000, ~4.2 KB each (through sleap-io's objects it
-        # was 358 and 1,504 MB).
+        # Reading a SLEAP predictions file into the detection and the long pose tables, a
+        # part of 2^17 pose rows at a time. Measured (long_video.py --track-rss, 2 flies, 24
+        # nodes): 276 MB at 22,000 instance-frames, 306 MB at 220,000 (the file's frame and
+        # video records); whole tables had taken 319 and 1,148 MB, through sleap-io's objects
+        # 358 and 1,504 MB.
         return _cpu_rule_cost(
             mem_mb_per_frame=IMPORT_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.01,

@@ -13,10 +13,11 @@ pose stage's skeleton), which SLEAP opens over the video for proofreading.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,10 @@ PREDICTED_POINT_DTYPE = np.dtype(
     [("x", "f8"), ("y", "f8"), ("visible", "?"), ("complete", "?"), ("score", "f8")]
 )
 PREDICTED_INSTANCE = 1  # sleap-io's InstanceType.PREDICTED
+# Rows of the poses table read into one part of it (~10 MB as pandas holds them).
+POSE_ROWS = 2**17
+# Rows of a dataset read through rather than apart when reading scattered rows.
+READ_THROUGH_ROWS = 4096
 
 
 @dataclass
@@ -150,6 +155,53 @@ def has_tracks(path: str) -> bool:
     )
 
 
+@dataclass
+class PredictionsFile:
+    """A predictions .slp's records for one of its videos (its instances are read apart, by
+    :func:`iter_prediction_tables`)."""
+
+    path: str
+    video: Any  # sleap-io's Video (its backend not opened)
+    video_index: int | None  # the video's number in the file; None: the file's only video
+    nodes: list[str]
+    edges: list[tuple[str, str]]
+
+    @property
+    def video_path(self) -> str:
+        return resolve_video_path(str(self.video.filename), self.path)
+
+    @property
+    def n_frames(self) -> int | None:
+        """The video's length as the file records it (None when it does not, or the video file
+        it would be read from is absent)."""
+        try:
+            shape = self.video.shape
+            return int(shape[0]) if shape is not None else None
+        except Exception:  # the video file may be absent: its length is then unknown
+            return None
+
+
+def open_predictions(path: str, video_path: str | None = None) -> PredictionsFile:
+    """The records of a predictions .slp; ``video_path`` picks the video in a multi-video file."""
+    videos, skeletons = _records(path)
+    video = _pick_video(videos, path, video_path)
+    if not skeletons:
+        raise InputFileError(
+            f"predictions file {path} has no skeleton.", "re-export it from SLEAP."
+        )
+    skeleton = skeletons[0]
+    # A single video's frames are all its own (a package may number its one embedded video
+    # otherwise); several videos are numbered by their order, as sleap-io reads them.
+    video_index = None if len(videos) == 1 else next(i for i, v in enumerate(videos) if v is video)
+    return PredictionsFile(
+        path=path,
+        video=video,
+        video_index=video_index,
+        nodes=[str(name) for name in skeleton.node_names],
+        edges=[(str(a), str(b)) for a, b in skeleton.edge_names],
+    )
+
+
 def read_predictions(
     path: str, video_id: str, video_path: str | None = None, frames: np.ndarray | None = None
 ) -> Predictions:
@@ -158,149 +210,169 @@ def read_predictions(
     ``frames`` (sorted frame indices) restricts which frames are read; ``video_path`` picks the
     video in a multi-video file.
     """
-    videos, skeletons = _records(path)
-    video = _pick_video(videos, path, video_path)
-    if not skeletons:
-        raise InputFileError(
-            f"predictions file {path} has no skeleton.", "re-export it from SLEAP."
-        )
-    skeleton = skeletons[0]
-    nodes = [str(name) for name in skeleton.node_names]
-    edges = [(str(a), str(b)) for a, b in skeleton.edge_names]
-    wanted = None if frames is None else np.asarray(frames, dtype=np.int64)
-
-    # A single video's frames are all its own (a package may number its one embedded video
-    # otherwise); several videos are numbered by their order, as sleap-io reads them.
-    video_index = None if len(videos) == 1 else next(i for i, v in enumerate(videos) if v is video)
-    found = _read_slp(path, lambda: _instance_arrays(path, video_index, len(nodes), wanted))
-    if found is None:
-        raise InputFileError(
-            f"predictions file {path} has no instances"
-            + (" in the selected frames" if frames is not None else "")
-            + f" of video {Path(str(video.filename)).name}.",
-            "check the file in SLEAP (it should hold predicted instances) and the video's "
-            "`frames` selection.",
-        )
-    frame_list, det_list, score_list, points, point_scores = found
-    # In frame order (a file's labelled frames need not be): the tables are built sorted, as
-    # sorting the long poses table would copy it.
-    if np.any(np.diff(frame_list) < 0):
-        order = np.argsort(frame_list, kind="stable")
-        frame_list, det_list, score_list = frame_list[order], det_list[order], score_list[order]
-        points, point_scores = points[order], point_scores[order]
-    centre, long_side, short_side, angle = keypoint_boxes(points)
-    detections = pd.DataFrame(
-        {
-            "video_id": video_id,
-            "frame": np.asarray(frame_list, dtype=np.int64),
-            "det_id": np.asarray(det_list, dtype=np.int64),
-            "x": centre[:, 0],
-            "y": centre[:, 1],
-            "w": long_side,
-            "h": short_side,
-            "angle": angle,
-            "score": np.asarray(score_list, dtype=np.float64),
-            "class_id": np.zeros(len(frame_list), dtype=np.int64),
-            "visible_points": np.isfinite(points).all(axis=2).sum(axis=1).astype(np.int64),
-        }
-    )
-    n, k = points.shape[:2]
-    poses = pd.DataFrame(
-        {
-            "video_id": video_id,
-            "frame": np.repeat(np.asarray(frame_list, dtype=np.int64), k),
-            "det_id": np.repeat(np.asarray(det_list, dtype=np.int64), k),
-            "node": np.tile(np.asarray(nodes, dtype=object), n),
-            "x": points[:, :, 0].ravel(),
-            "y": points[:, :, 1].ravel(),
-            "score": point_scores.ravel(),
-        }
-    )
-    n_frames = None
-    try:
-        shape = video.shape
-        n_frames = int(shape[0]) if shape is not None else None
-    except Exception:  # the video file may be absent: its length is then unknown
-        n_frames = None
+    source = open_predictions(path, video_path)
+    parts = list(iter_prediction_tables(source, video_id, frames))
+    if not parts:
+        raise _no_instances(source, "in the selected frames " if frames is not None else "")
+    detections, poses = _joined(parts)
     return Predictions(
         detections=detections,
         poses=poses,
-        nodes=nodes,
-        edges=edges,
-        video_path=resolve_video_path(str(video.filename), path),
-        n_frames=n_frames,
+        nodes=source.nodes,
+        edges=source.edges,
+        video_path=source.video_path,
+        n_frames=source.n_frames,
     )
 
 
-def _instance_arrays(
-    path: str, video_index: int | None, n_nodes: int, wanted: np.ndarray | None
-) -> tuple[np.ndarray, ...] | None:
-    """The instances of the first skeleton on video ``video_index`` of a .slp (None: the file's
-    only video; in ``wanted`` frames), read as arrays: frame, det_id (order in its labelled
-    frame), instance score, points (n, nodes, 2; NaN where not visible) and point scores; None
-    if there are none.
+def _joined(parts: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The parts of :func:`iter_prediction_tables` as two whole tables."""
+    if len(parts) == 1:
+        return parts[0]
+    detections, poses = zip(*parts, strict=True)
+    return pd.concat(detections, ignore_index=True), pd.concat(poses, ignore_index=True)
+
+
+def _no_instances(source: PredictionsFile, where: str) -> InputFileError:
+    return InputFileError(
+        f"predictions file {source.path} has no instances {where}of video "
+        f"{Path(str(source.video.filename)).name}.",
+        "check the file in SLEAP (it should hold predicted instances) and the video's "
+        "`frames` selection.",
+    )
+
+
+def iter_prediction_tables(
+    source: PredictionsFile, video_id: str, frames: np.ndarray | None = None
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The detections and poses tables of a predictions file's video, in parts of about
+    :data:`POSE_ROWS` rows of the poses table (whole frames, in frame order): a long video's
+    poses table, a row per keypoint, is never held whole."""
+    import h5py
+
+    wanted = None if frames is None else np.asarray(frames, dtype=np.int64)
+    nodes = source.nodes
+    handle = _read_slp(source.path, lambda: h5py.File(source.path, "r"))
+    with handle:
+        block = max(1, POSE_ROWS // max(1, len(nodes)))
+        for frame_idx, det_ids, scores, points, point_scores in _instance_blocks(
+            handle, source.video_index, len(nodes), wanted, block
+        ):
+            centre, long_side, short_side, angle = keypoint_boxes(points)
+            detections = pd.DataFrame(
+                {
+                    "video_id": video_id,
+                    "frame": frame_idx,
+                    "det_id": det_ids,
+                    "x": centre[:, 0],
+                    "y": centre[:, 1],
+                    "w": long_side,
+                    "h": short_side,
+                    "angle": angle,
+                    "score": scores,
+                    "class_id": np.zeros(len(frame_idx), dtype=np.int64),
+                    "visible_points": np.isfinite(points).all(axis=2).sum(axis=1).astype(np.int64),
+                }
+            )
+            n, k = points.shape[:2]
+            poses = pd.DataFrame(
+                {
+                    "video_id": video_id,
+                    "frame": np.repeat(frame_idx, k),
+                    "det_id": np.repeat(det_ids, k),
+                    "node": np.tile(np.asarray(nodes, dtype=object), n),
+                    "x": points[:, :, 0].ravel(),
+                    "y": points[:, :, 1].ravel(),
+                    "score": point_scores.ravel(),
+                }
+            )
+            yield detections, poses
+
+
+def _instance_blocks(
+    handle, video_index: int | None, n_nodes: int, wanted: np.ndarray | None, block: int
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """The instances of the first skeleton on video ``video_index`` of an open .slp (None: the
+    file's only video; in ``wanted`` frames), as arrays: frame, det_id (order in its labelled
+    frame), instance score, points (n, nodes, 2; NaN where not visible) and point scores. In
+    blocks of whole labelled frames, in frame order (a file's labelled frames need not be),
+    each of about ``block`` instances; instances without a visible point are left out.
 
     What sleap-io's objects give (``Instance.numpy()``, scores of 1 for a person's instances,
     the pre-1.1 pixel-corner coordinates moved to pixel centres), without an object per
-    instance: ~6 KB per instance-frame for a long video's predictions otherwise.
+    instance (~6 KB per instance-frame for a long video's predictions) and without the whole
+    file's points at once.
     """
-    import h5py
-
-    with h5py.File(path, "r") as handle:
-        format_id = float(handle["metadata"].attrs["format_id"])
-        frames = handle["frames"][()]
-        instances = handle["instances"][()]
-        counts = (frames["instance_id_end"] - frames["instance_id_start"]).astype(np.int64)
-        keep_frame = np.ones(len(frames), dtype=bool)
-        if video_index is not None:
-            keep_frame &= frames["video"] == video_index
-        if wanted is not None:
-            keep_frame &= np.isin(frames["frame_idx"].astype(np.int64), wanted)
-        frame_row = np.repeat(np.arange(len(frames)), counts)
-        row = np.repeat(frames["instance_id_start"].astype(np.int64), counts) + (
-            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    format_id = float(handle["metadata"].attrs["format_id"])
+    frames = handle["frames"][()]
+    keep_frame = np.ones(len(frames), dtype=bool)
+    if video_index is not None:
+        keep_frame &= frames["video"] == video_index
+    if wanted is not None:
+        keep_frame &= np.isin(frames["frame_idx"].astype(np.int64), wanted)
+    records = np.flatnonzero(keep_frame)
+    records = records[np.argsort(frames["frame_idx"][records], kind="stable")]
+    first_instance = frames["instance_id_start"].astype(np.int64)[records]
+    counts = frames["instance_id_end"].astype(np.int64)[records] - first_instance
+    # Labelled frames grouped into blocks by where their instances start in the block order.
+    block_of = (np.cumsum(counts) - counts) // block
+    bounds = np.flatnonzero(np.r_[True, np.diff(block_of) != 0, True])
+    for low, high in itertools.pairwise(bounds):
+        block_counts = counts[low:high]
+        record_of = np.repeat(records[low:high], block_counts)
+        row = np.repeat(first_instance[low:high], block_counts) + (
+            np.arange(block_counts.sum())
+            - np.repeat(np.cumsum(block_counts) - block_counts, block_counts)
         )
-        chosen = keep_frame[frame_row] & (instances["skeleton"][row] == 0)
-        frame_row, row = frame_row[chosen], row[chosen]
-        chosen_instances = instances[row]
-        predicted = chosen_instances["instance_type"] == PREDICTED_INSTANCE
-        starts = chosen_instances["point_id_start"].astype(np.int64)
-        points = np.full((len(row), n_nodes, 2), np.nan)
-        point_scores = np.ones((len(row), n_nodes))
-        # The points in blocks of instances, each block reading only its span of the file's
-        # points: the structured copies would otherwise be several times the result.
-        for first in range(0, len(row), BLOCK_ROWS):
-            block = slice(first, first + BLOCK_ROWS)
-            for name, where in (("pred_points", predicted[block]), ("points", ~predicted[block])):
-                if not where.any():
-                    continue
-                block_starts = starts[block][where]
-                low, high = int(block_starts.min()), int(block_starts.max()) + n_nodes
-                taken = handle[name][low:high][block_starts[:, None] - low + np.arange(n_nodes)]
-                xy = np.stack([taken["x"], taken["y"]], axis=-1).astype(np.float64)
-                if format_id < 1.1:  # pixel corners, as sleap-io reads them
-                    xy -= 0.5
-                at = np.flatnonzero(where) + first
-                points[at] = np.where(taken["visible"][..., None], xy, np.nan)
-                if "score" in taken.dtype.names:
-                    point_scores[at] = taken["score"]
-    scores = np.where(predicted, chosen_instances["score"].astype(np.float64), 1.0)
-    placed = np.isfinite(points).all(axis=2).any(axis=1)
-    frame_row, points, point_scores, scores = (
-        frame_row[placed],
-        points[placed],
-        point_scores[placed],
-        scores[placed],
-    )
-    if not len(frame_row):
-        return None
-    first = np.r_[True, frame_row[1:] != frame_row[:-1]]
-    run_start = np.flatnonzero(first)
-    det_ids = np.arange(len(frame_row)) - np.repeat(
-        run_start, np.diff(np.r_[run_start, len(first)])
-    )
-    frame_idx = frames["frame_idx"].astype(np.int64)[frame_row]
-    return frame_idx, det_ids, scores, points, point_scores
+        instances = _take(handle["instances"], row)
+        chosen = instances["skeleton"] == 0
+        record_of, instances = record_of[chosen], instances[chosen]
+        predicted = instances["instance_type"] == PREDICTED_INSTANCE
+        points = np.full((len(instances), n_nodes, 2), np.nan)
+        point_scores = np.ones((len(instances), n_nodes))
+        for name, where in (("pred_points", predicted), ("points", ~predicted)):
+            if not where.any():
+                continue
+            starts = instances["point_id_start"].astype(np.int64)[where]
+            taken = _take(handle[name], (starts[:, None] + np.arange(n_nodes)).ravel())
+            taken = taken.reshape(len(starts), n_nodes)
+            xy = np.stack([taken["x"], taken["y"]], axis=-1).astype(np.float64)
+            if format_id < 1.1:  # pixel corners, as sleap-io reads them
+                xy -= 0.5
+            points[where] = np.where(taken["visible"][..., None], xy, np.nan)
+            if "score" in taken.dtype.names:
+                point_scores[where] = taken["score"]
+        scores = np.where(predicted, instances["score"].astype(np.float64), 1.0)
+        placed = np.isfinite(points).all(axis=2).any(axis=1)
+        record_of, points, point_scores, scores = (
+            record_of[placed],
+            points[placed],
+            point_scores[placed],
+            scores[placed],
+        )
+        if not len(record_of):
+            continue
+        first = np.r_[True, record_of[1:] != record_of[:-1]]
+        run_start = np.flatnonzero(first)
+        det_ids = np.arange(len(record_of)) - np.repeat(
+            run_start, np.diff(np.r_[run_start, len(first)])
+        )
+        frame_idx = frames["frame_idx"].astype(np.int64)[record_of]
+        yield frame_idx, det_ids.astype(np.int64), scores, points, point_scores
+
+
+def _take(dataset, rows: np.ndarray) -> np.ndarray:
+    """``dataset[rows]`` for any rows (h5py takes only increasing ones, one at a time): read
+    in runs of nearby rows, each as one slice."""
+    if not len(rows):
+        return np.zeros(0, dtype=dataset.dtype)
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    breaks = np.flatnonzero(np.diff(ordered) > READ_THROUGH_ROWS) + 1
+    parts = [dataset[run[0] : run[-1] + 1][run - run[0]] for run in np.split(ordered, breaks)]
+    taken = np.empty(len(rows), dtype=dataset.dtype)
+    taken[order] = np.concatenate(parts)
+    return taken
 
 
 def resolve_video_path(recorded: str, slp_path: str) -> str:
@@ -446,20 +518,22 @@ def _write_predicted_instances(
             predicted[start * n_nodes : start * n_nodes + len(part)] = part
 
 
-def prediction_tables(
+def import_predictions(
     path: str, video_id: str, video_path: str | None, frames: str | None
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Detections, poses and the stage record of a track-only run's input.
+) -> tuple[PredictionsFile, dict, np.ndarray]:
+    """A track-only run's input: the predictions file, the stage record of the tables made from
+    it, and the selected frames (to read with :func:`iter_prediction_tables`).
 
     The frame selection is resolved against the video's length: from the video file when it is
-    on disk (``video_path``, else the one the .slp names), else from the length the .slp records.
+    on disk (``video_path``, else the one the .slp names), else from the length the .slp records,
+    else from its last frame with an instance (a pass over its instances).
     """
     from .errors import VideoError
     from .video import FrameRangeError, FrameSelection, probe
 
     selection = FrameSelection.parse(frames)
-    labels_info = read_predictions(path, video_id, video_path)
-    reference = video_path or labels_info.video_path
+    source = open_predictions(path, video_path)
+    reference = video_path or source.video_path
     n_frames = None
     if reference and Path(reference).is_file():
         try:
@@ -467,37 +541,52 @@ def prediction_tables(
         except VideoError:
             n_frames = None
     if n_frames is None:
-        n_frames = labels_info.n_frames
+        n_frames = source.n_frames
     if n_frames is None:
-        n_frames = int(labels_info.detections["frame"].max()) + 1
+        last = max(
+            (int(d["frame"].max()) for d, _ in iter_prediction_tables(source, video_id)),
+            default=None,
+        )
+        if last is None:
+            raise _no_instances(source, "")
+        n_frames = last + 1
     try:
         resolved = selection.resolve(n_frames)
     except FrameRangeError as error:
         raise InputFileError(
             f"frames of video {video_id}: {error}", f"keep frames within 0-{n_frames - 1}."
         ) from None
-    wanted = resolved.frames()
-    detections = labels_info.detections
-    keep = detections["frame"].isin(wanted)
-    if not keep.any():
-        raise InputFileError(
-            f"predictions file {path} has no instances in the selected frames ({resolved}) of "
-            f"video {video_id}.",
-            "check the video's `frames` selection against the frames SLEAP predicted.",
-        )
-    poses = labels_info.poses
-    if not keep.all():  # (filtering copies the long poses table: only when it drops rows)
-        detections = detections[keep].reset_index(drop=True)
-        poses = poses[poses["frame"].isin(wanted)].reset_index(drop=True)
     stage = {
         "method": "predictions",
         "source": str(path),
         "video": reference,
         "n_frames": n_frames,
         "frame_selection": str(resolved),
-        "skeleton": {"nodes": labels_info.nodes, "edges": [list(e) for e in labels_info.edges]},
+        "skeleton": {"nodes": source.nodes, "edges": [list(e) for e in source.edges]},
         "existing_tracks": "ignored",
     }
+    return source, stage, resolved.frames()
+
+
+def no_selected_instances(source: PredictionsFile, video_id: str, stage: dict) -> InputFileError:
+    """The error of a track-only input without instances in its selected frames."""
+    return InputFileError(
+        f"predictions file {source.path} has no instances in the selected frames "
+        f"({stage['frame_selection']}) of video {video_id}.",
+        "check the video's `frames` selection against the frames SLEAP predicted.",
+    )
+
+
+def prediction_tables(
+    path: str, video_id: str, video_path: str | None, frames: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Detections, poses and the stage record of a track-only run's input, as whole tables
+    (the import job writes them part by part: see :func:`import_predictions`)."""
+    source, stage, wanted = import_predictions(path, video_id, video_path, frames)
+    parts = list(iter_prediction_tables(source, video_id, wanted))
+    if not parts:
+        raise no_selected_instances(source, video_id, stage)
+    detections, poses = _joined(parts)
     return detections, poses, stage
 
 
