@@ -252,6 +252,44 @@ def test_analysis_h5_loads_in_movement_with_the_tracks(analysis_h5):
             assert np.nanmax(np.abs(got - expected)) < 1e-4
 
 
+@pytest.mark.parametrize("repeats", [1, 200], ids=["40 frames", "8,000 frames in blocks"])
+def test_analysis_h5_is_what_sleap_io_writes_from_the_whole_tracks(tmp_path, monkeypatch, repeats):
+    """The per-frame arrays are filled from tracks.slp's instances a block of frames at a time
+    (through sleap-io's objects a long video took ~3 KB per instance-frame): every dataset,
+    its chunks, compression and attributes, and the file's attributes, are those sleap-io
+    writes from the whole tracks; also when a long video's arrays are filled a chunk of
+    frames at a time (2,000 frames here)."""
+    import h5py
+    import sleap_io as sio
+
+    monkeypatch.setattr(slp, "ANALYSIS_BLOCK_VALUES", 1)
+    once = tracks_table()
+    tracks = pd.concat(
+        [once.assign(frame=once["frame"] + N_FRAMES * i) for i in range(repeats)],
+        ignore_index=True,
+    )
+    tracks_slp = str(tmp_path / "tracks.slp")
+    slp.write_tracks(tracks, tracks_slp, "clip.mp4", NODES, n_frames=N_FRAMES * repeats)
+    ours, theirs = tmp_path / "ours.h5", tmp_path / "theirs.h5"
+    slp.write_analysis_h5(tracks_slp, str(ours))
+    whole = sio.load_slp(tracks_slp, open_videos=False)
+    sio.save_analysis_h5(whole, str(theirs), labels_path=tracks_slp)
+    with h5py.File(ours) as mine, h5py.File(theirs) as reference:
+        assert set(mine) == set(reference) and dict(mine.attrs) == dict(reference.attrs)
+        for name in reference:
+            got, expected = mine[name], reference[name]
+            assert (got.shape, got.dtype) == (expected.shape, expected.dtype), name
+            assert (got.chunks, got.compression) == (expected.chunks, expected.compression)
+            assert dict(got.attrs) == dict(expected.attrs), name
+            if got.shape:
+                assert got[()].tobytes() == expected[()].tobytes(), name
+            else:
+                assert got[()] == expected[()], name
+        assert mine["tracks"].shape[-1] == N_FRAMES * repeats
+        assert mine["track_occupancy"][()].sum() == len(tracks)
+        assert repeats == 1 or mine["tracks"].chunks[-1] < N_FRAMES * repeats
+
+
 def test_readme_movement_lines_run(analysis_h5):
     """The README's "Analyse with movement" code, on an analysis file."""
     path, _ = analysis_h5

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,8 @@ PREDICTED_INSTANCE = 1  # sleap-io's InstanceType.PREDICTED
 POSE_ROWS = 2**17
 # Rows of a dataset read through rather than apart when reading scattered rows.
 READ_THROUGH_ROWS = 4096
+# Values of the analysis HDF5's largest array filled at once (4 MB).
+ANALYSIS_BLOCK_VALUES = 2**19
 
 
 @dataclass
@@ -366,6 +369,8 @@ def _take(dataset, rows: np.ndarray) -> np.ndarray:
     in runs of nearby rows, each as one slice."""
     if not len(rows):
         return np.zeros(0, dtype=dataset.dtype)
+    if rows[-1] - rows[0] == len(rows) - 1 and (np.diff(rows) == 1).all():  # one run, in order
+        return dataset[rows[0] : rows[-1] + 1]
     order = np.argsort(rows, kind="stable")
     ordered = rows[order]
     breaks = np.flatnonzero(np.diff(ordered) > READ_THROUGH_ROWS) + 1
@@ -591,22 +596,167 @@ def prediction_tables(
 
 
 def write_analysis_h5(tracks_slp: str, path: str) -> None:
-    """SLEAP's analysis HDF5 of a tracks file (sleap-io writes it): the arrays SLEAP's
-    "Export Analysis HDF5" gives, one row per video frame from frame 0 (NaN where a track is
-    absent), which MATLAB scripts and movement's ``load_poses.from_sleap_file`` read."""
+    """SLEAP's analysis HDF5 of a tracks file: the arrays SLEAP's "Export Analysis HDF5" gives,
+    one row per video frame from frame 0 (NaN where a track is absent), which MATLAB scripts
+    and movement's ``load_poses.from_sleap_file`` read.
+
+    sleap-io writes the file from the tracks file's records (names, skeleton, video,
+    provenance) and a placeholder frame holding each track once; the five per-frame arrays are
+    then replaced by the arrays of the file's instances, filled a block of frames at a time
+    (:func:`_analysis_arrays`): the same file as sleap-io writes from the whole tracks (a test
+    compares them), whose objects took ~3 KB per instance-frame."""
+    import h5py
+
     sio = _sleap_io()
-    labels = _load(tracks_slp)
+    from sleap_io.io.slp import read_metadata, read_provenance, read_tracks
+
+    def records():
+        videos, skeletons = _records(tracks_slp)
+        provenance = read_provenance(tracks_slp, read_metadata(tracks_slp))
+        return videos, skeletons, read_tracks(tracks_slp), {**provenance, "filename": tracks_slp}
+
+    videos, skeletons, tracks, provenance = _read_slp(tracks_slp, records)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
     try:
-        if labels.labeled_frames:
-            sio.save_analysis_h5(labels, str(temporary), labels_path=str(tracks_slp))
-        else:  # sleap-io refuses a video without instances: the same arrays, with no tracks
-            _write_empty_analysis_h5(labels, temporary, tracks_slp)
+        with _instance_records(tracks_slp) as instances:
+            if not instances.n_instances:  # sleap-io refuses a video without instances
+                labels = sio.Labels(videos=videos, skeletons=skeletons, provenance=provenance)
+                _write_empty_analysis_h5(labels, temporary, tracks_slp)
+            else:
+                skeleton = skeletons[0]
+                nothing = np.full((len(skeleton.nodes), 2), np.nan)
+                # A video of unknown length: sleap-io would size its arrays by the video's.
+                video = sio.Video(filename=videos[0].filename, open_backend=False)
+                placeholder = sio.LabeledFrame(
+                    video=video,
+                    frame_idx=0,
+                    instances=[
+                        sio.PredictedInstance.from_numpy(nothing, skeleton=skeleton, track=track)
+                        for track in tracks
+                    ],
+                )
+                labels = sio.Labels(
+                    labeled_frames=[placeholder],
+                    videos=[video],
+                    skeletons=skeletons,
+                    tracks=tracks,
+                    provenance=provenance,
+                )
+                sio.save_analysis_h5(labels, str(temporary), labels_path=str(tracks_slp))
+                n_frames = max(instances.last_frame, len(videos[0]) - 1) + 1
+                _analysis_arrays(temporary, instances, len(tracks), n_frames)
+                with h5py.File(temporary, "a") as handle:  # the video's own record
+                    handle.attrs["video_backend_metadata"] = json.dumps(videos[0].backend_metadata)
         temporary.replace(target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+class _instance_records:
+    """A tracks .slp's frame and instance records (not its points), open for
+    :func:`_analysis_arrays`: written by :func:`write_tracks`, so its instances are predicted
+    ones, each with a track, at most one per track and frame."""
+
+    def __init__(self, path: str):
+        import h5py
+
+        self.handle = h5py.File(path, "r")
+        frames = self.handle["frames"][()]
+        order = np.argsort(frames["frame_idx"], kind="stable")
+        self.frame_idx = frames["frame_idx"].astype(np.int64)[order]
+        self.starts = frames["instance_id_start"].astype(np.int64)[order]
+        self.stops = frames["instance_id_end"].astype(np.int64)[order]
+        self.n_instances = int((self.stops - self.starts).sum())
+        self.last_frame = int(self.frame_idx[-1]) if len(self.frame_idx) else -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+    def instances_of(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """The instance records of video frames ``first`` .. ``stop`` - 1 and their frames."""
+        low, high = np.searchsorted(self.frame_idx, [first, stop])
+        counts = self.stops[low:high] - self.starts[low:high]
+        rows = np.repeat(self.starts[low:high], counts) + (
+            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        return _take(self.handle["instances"], rows), np.repeat(self.frame_idx[low:high], counts)
+
+
+def _analysis_arrays(path: Path, records: _instance_records, n_tracks: int, n_frames: int) -> None:
+    """Replace the per-frame arrays of the analysis HDF5 at ``path`` by ``n_frames`` frames of
+    the tracks' instances, in sleap-io's ("matlab") axis order, compressed as sleap-io does.
+    A track takes the slot of its index in the file's tracks (sleap-io drops tracks without
+    instances; :func:`write_tracks` writes none)."""
+    import h5py
+
+    n_nodes = None
+    with h5py.File(path, "a") as handle:
+        layouts = {}
+        for name, shape, dtype in (
+            ("tracks", None, np.float64),
+            ("track_occupancy", (n_frames, n_tracks), np.uint8),
+            ("point_scores", None, np.float64),
+            ("instance_scores", (n_tracks, n_frames), np.float64),
+            ("tracking_scores", (n_tracks, n_frames), np.float64),
+        ):
+            old = handle[name]
+            if name == "tracks":
+                n_nodes = old.shape[2]
+                shape = (n_tracks, 2, n_nodes, n_frames)
+            elif name == "point_scores":
+                shape = (n_tracks, n_nodes, n_frames)
+            attrs = dict(old.attrs)
+            del handle[name]
+            created = handle.create_dataset(
+                name, shape=shape, dtype=dtype, compression="gzip", compression_opts=9
+            )
+            created.attrs.update(attrs)
+            layouts[name] = created
+        # Blocks of whole chunks along the frames (no chunk of the largest array compressed
+        # twice), of about ANALYSIS_BLOCK_VALUES values of it.
+        chunk = layouts["tracks"].chunks[-1]
+        per_frame = max(1, n_tracks * 2 * n_nodes)
+        step = chunk * max(1, ANALYSIS_BLOCK_VALUES // per_frame // chunk)
+        points = records.handle["pred_points"]
+        for first in range(0, n_frames, step):
+            stop = min(first + step, n_frames)
+            instances, frames = records.instances_of(first, stop)
+            slot = instances["track"].astype(np.int64)
+            if instances.size and (
+                (instances["instance_type"] != PREDICTED_INSTANCE).any() or (slot < 0).any()
+            ):
+                raise SnakeherdError(
+                    f"{records.handle.filename} holds instances the tracker does not write.",
+                    "re-run the track job, or export the analysis HDF5 from SLEAP.",
+                )
+            at = frames - first
+            block = stop - first
+            locations = np.full((n_tracks, 2, n_nodes, block), np.nan)
+            point_scores = np.full((n_tracks, n_nodes, block), np.nan)
+            instance_scores = np.full((n_tracks, block), np.nan)
+            tracking_scores = np.full((n_tracks, block), np.nan)
+            occupancy = np.zeros((block, n_tracks), dtype=np.uint8)
+            if instances.size:
+                starts = instances["point_id_start"].astype(np.int64)
+                taken = _take(points, (starts[:, None] + np.arange(n_nodes)).ravel())
+                taken = taken.reshape(len(starts), n_nodes)
+                visible = taken["visible"]
+                locations[slot, 0, :, at] = np.where(visible, taken["x"], np.nan)
+                locations[slot, 1, :, at] = np.where(visible, taken["y"], np.nan)
+                point_scores[slot, :, at] = taken["score"]
+                instance_scores[slot, at] = instances["score"]
+                tracking_scores[slot, at] = instances["tracking_score"]
+                occupancy[at, slot] = 1
+            layouts["tracks"][..., first:stop] = locations
+            layouts["point_scores"][..., first:stop] = point_scores
+            layouts["instance_scores"][:, first:stop] = instance_scores
+            layouts["tracking_scores"][:, first:stop] = tracking_scores
+            layouts["track_occupancy"][first:stop] = occupancy
 
 
 def _write_empty_analysis_h5(labels, path: Path, tracks_slp: str) -> None:
