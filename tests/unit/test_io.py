@@ -143,3 +143,19 @@ def test_a_table_written_in_parts_takes_its_schema_from_the_first(tmp_path):
         raise RuntimeError("stopped")
     assert not (tmp_path / "none.parquet").exists() and not (tmp_path / "failed.parquet").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["at_once.parquet", "d.parquet"]
+
+
+def test_tables_are_written_in_row_groups_a_batch_reader_can_take_one_at_a_time(
+    tmp_path, monkeypatch
+):
+    """A Parquet reader decodes a whole row group to give any batch of it: tables are written
+    in groups of ROW_GROUP_ROWS rows, so reading a long table in batches never decodes it whole."""
+    monkeypatch.setattr(io, "ROW_GROUP_ROWS", 2)
+    io.write_table(detections(), tmp_path / "whole.parquet", "detections", {})
+    with io.TableWriter(tmp_path / "parts.parquet", "detections", {}) as writer:
+        writer.write_frame(detections())
+    for name in ("whole.parquet", "parts.parquet"):
+        assert pq.ParquetFile(tmp_path / name).metadata.num_row_groups == 2
+        batches = list(io.iter_table(tmp_path / name, "detections", ["frame"], batch_rows=2))
+        assert [len(b) for b in batches] == [2, 1]
+        assert pd.concat(batches)["frame"].tolist() == [0, 1, 2]

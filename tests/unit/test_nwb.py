@@ -100,7 +100,7 @@ def write_results(folder, with_nodes=True, identities=None):
         path=str(folder / "clip.mp4"), fps=FPS, n_frames=N_FRAMES, width=320, height=240
     )
     return nwb.write_nwb_folder(
-        tracks,
+        folder / "tracks.parquet",
         folder / "nwb",
         video_id="clip",
         nodes=nodes,

@@ -41,16 +41,17 @@ def video_record(video_path, detection_stage: dict) -> nwb.VideoRecord | None:
 
 
 def write_nwb(smk, provenance: dict) -> None:
-    tracks = io.read_table(smk.input.tracks, "tracks")
+    io.check_table(smk.input.tracks, "tracks")
+    no_tracks = io.count_rows(smk.input.tracks) == 0
     stage = io.read_metadata(smk.input.tracks)["stage"]
     detection_stage = provenance.get("runtime", {}).get("stages", {}).get("detections", {})
     skeleton = provenance.get("runtime", {}).get("stages", {}).get("poses", {}).get("skeleton")
     folder = Path(smk.output.nwb)
     video = video_record(smk.params.video, detection_stage)
-    if video is None or tracks.empty:
+    if video is None or no_tracks:
         why = (
             "it has no tracks (nothing was detected in its selected frames)."
-            if tracks.empty
+            if no_tracks
             else "its frame rate is unknown: the video file is not on disk. Give the video "
             "entry a `path` to the video file."
         )
@@ -59,7 +60,7 @@ def write_nwb(smk, provenance: dict) -> None:
         logger.warning("no NWB files for video %s: %s", smk.wildcards.video, why)
         return
     written = nwb.write_nwb_folder(
-        tracks,
+        smk.input.tracks,
         folder,
         video_id=smk.wildcards.video,
         nodes=list(stage.get("nodes") or []),

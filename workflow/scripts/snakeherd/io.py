@@ -88,6 +88,9 @@ TRACKS_CSV_COLUMNS = {
 }
 # Rows of a CSV written at once (a few MB of text with keypoints).
 CSV_ROWS = 16384
+# Rows of a Parquet row group: a reader decodes a whole row group to give a batch of it, so
+# tables read in batches (iter_table) stay within a row group's columns.
+ROW_GROUP_ROWS = 65536
 
 
 class TableSchemaError(ValueError):
@@ -124,7 +127,7 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike, table: str, stage:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _atomic_path(path)
     try:
-        pq.write_table(arrow, temporary, compression="zstd")
+        pq.write_table(arrow, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -165,7 +168,9 @@ class TableWriter:
         if self._writer is None:
             self.schema = part.schema.with_metadata(self.metadata)
             self._open()
-        self._writer.write_table(part.replace_schema_metadata(self.schema.metadata))
+        self._writer.write_table(
+            part.replace_schema_metadata(self.schema.metadata), row_group_size=ROW_GROUP_ROWS
+        )
         self.rows += part.num_rows
 
     def write_frame(self, part: pd.DataFrame) -> None:
@@ -211,7 +216,9 @@ def iter_table(
     """The ``columns`` of a snakeherd table, ``batch_rows`` rows at a time, in file order: memory
     bounded by the batch, not the table."""
     check_table(path, table)
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+    for batch in pq.ParquetFile(path).iter_batches(
+        batch_size=batch_rows, columns=columns, use_threads=False
+    ):
         yield batch.to_pandas()
 
 

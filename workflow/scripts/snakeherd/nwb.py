@@ -20,9 +20,11 @@ rows cost little: datasets are gzip-compressed in chunks.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
@@ -31,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, io
 from .errors import ConfigError
 from .slp import CENTROID_NODE
 
@@ -107,28 +109,44 @@ def file_names(names: dict[int, str]) -> dict[int, str]:
 
 
 def keypoint_arrays(
-    tracks: pd.DataFrame, nodes: list[str], n_frames: int
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per track: positions ``(n_frames, nodes, 2)`` and confidences ``(n_frames, nodes)``, one
-    row per video frame, NaN where the track has no row. Without ``nodes`` the one node is the
-    track position (``x, y``) with the detection score."""
-    if nodes:
-        x_columns = [f"{node}.x" for node in nodes]
-        y_columns = [f"{node}.y" for node in nodes]
-        score_columns = [f"{node}.score" for node in nodes]
-    else:
-        x_columns, y_columns, score_columns = ["x"], ["y"], ["score"]
-    width = len(x_columns)
-    arrays = {}
-    for track_id, rows in tracks.groupby("track_id", sort=True):
-        frames = rows["frame"].to_numpy(dtype=np.int64)
-        positions = np.full((n_frames, width, 2), np.nan)
-        confidences = np.full((n_frames, width), np.nan)
-        positions[frames, :, 0] = rows[x_columns].to_numpy(dtype=np.float64)
-        positions[frames, :, 1] = rows[y_columns].to_numpy(dtype=np.float64)
-        confidences[frames] = rows[score_columns].to_numpy(dtype=np.float64)
-        arrays[int(track_id)] = (positions, confidences)
-    return arrays
+    rows: Iterable[pd.DataFrame], nodes: list[str], n_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One track's positions ``(n_frames, nodes, 2)`` and confidences ``(n_frames, nodes)``
+    from its rows of the tracks table (in parts), one row per video frame, NaN where the track
+    has no row. Without ``nodes`` the one node is the track position (``x, y``) with the
+    detection score."""
+    x_columns, y_columns, score_columns = _point_columns(nodes)
+    positions = np.full((n_frames, len(x_columns), 2), np.nan)
+    confidences = np.full((n_frames, len(x_columns)), np.nan)
+    for part in rows:
+        frames = part["frame"].to_numpy(dtype=np.int64)
+        positions[frames, :, 0] = part[x_columns].to_numpy(dtype=np.float64)
+        positions[frames, :, 1] = part[y_columns].to_numpy(dtype=np.float64)
+        confidences[frames] = part[score_columns].to_numpy(dtype=np.float64)
+    return positions, confidences
+
+
+def _point_columns(nodes: list[str]) -> tuple[list[str], list[str], list[str]]:
+    if not nodes:
+        return ["x"], ["y"], ["score"]
+    return [f"{n}.x" for n in nodes], [f"{n}.y" for n in nodes], [f"{n}.score" for n in nodes]
+
+
+def _tracks_in(tracks_path: str | Path) -> tuple[list[int], int]:
+    """The track ids of a tracks table, sorted, and its last frame (-1 when empty)."""
+    ids: set[int] = set()
+    last = -1
+    for part in io.iter_table(tracks_path, "tracks", ["frame", "track_id"]):
+        ids.update(part["track_id"].astype(int).tolist())
+        if len(part):
+            last = max(last, int(part["frame"].max()))
+    return sorted(ids), last
+
+
+def _rows_of(tracks_path: str | Path, track_id: int, columns: list[str]) -> Iterator[pd.DataFrame]:
+    """One track's rows of a tracks table, a batch of the table at a time (never whole)."""
+    for part in io.iter_table(tracks_path, "tracks", ["track_id", *columns]):
+        yield part[part["track_id"] == track_id]
 
 
 def session_start(metadata: SessionMetadata, video: VideoRecord) -> datetime:
@@ -328,7 +346,7 @@ def build_nwbfile(
 
 
 def write_nwb_folder(
-    tracks: pd.DataFrame,
+    tracks_path: str | Path,
     folder: str | Path,
     *,
     video_id: str,
@@ -339,21 +357,27 @@ def write_nwb_folder(
     provenance: dict,
     identities: dict | None = None,
 ) -> dict[str, str]:
-    """One NWB file per track in ``folder`` (replaced whole); returns track name -> file."""
+    """One NWB file per track of the tracks table at ``tracks_path`` in ``folder`` (replaced
+    whole); returns track name -> file. The table is read one track at a time: a file holds
+    one track's whole-video arrays, and only one is built at once."""
     from pynwb import NWBHDF5IO
 
     folder = Path(folder)
-    n_frames = max(int(video.n_frames), int(tracks["frame"].max()) + 1 if len(tracks) else 0)
-    arrays = keypoint_arrays(tracks, nodes, n_frames)
-    names = track_names(arrays, identities)
+    track_ids, last_frame = _tracks_in(tracks_path)
+    n_frames = max(int(video.n_frames), last_frame + 1)
+    names = track_names(track_ids, identities)
     files = file_names(names)
+    columns = ["frame", *itertools.chain(*_point_columns(nodes))]
     temporary = folder.with_name(f".{folder.name}.tmp")
     if temporary.exists():
         for stale in temporary.iterdir():
             stale.unlink()
     temporary.mkdir(parents=True, exist_ok=True)
     written = {}
-    for track_id, (positions, confidences) in arrays.items():
+    for track_id in track_ids:
+        positions, confidences = keypoint_arrays(
+            _rows_of(tracks_path, track_id, columns), nodes, n_frames
+        )
         nwbfile = build_nwbfile(
             names[track_id],
             positions,
@@ -366,8 +390,8 @@ def write_nwb_folder(
             provenance=provenance,
             nwb_path=folder / files[track_id],
         )
-        with NWBHDF5IO(str(temporary / files[track_id]), mode="w") as io:
-            io.write(nwbfile)
+        with NWBHDF5IO(str(temporary / files[track_id]), mode="w") as writer:
+            writer.write(nwbfile)
         written[names[track_id]] = str(folder / files[track_id])
     if folder.exists():
         for old in folder.iterdir():
