@@ -25,9 +25,10 @@ the longer ones get its chunk tables repeated in frame order (the looped scene r
 2,000 frames, so these are the detections the longer video gives) and run only join_chunks and
 track: the whole-video jobs, where a length's memory would show.
 
---track-rss: the track job with keypoints, where its memory grows most: the fly clip's clean
-predictions (2 flies, 24 nodes, 1,100 frames) repeated --track-times over (10 and 100: 22,000
-and 220,000 instance-frames) and tracked in a track-only run; each job's peak RSS.
+--track-rss: a track-only run with keypoints, where the whole-video jobs' memory grows most: the
+fly clip's clean predictions (2 flies, 24 nodes, 1,100 frames) repeated --track-times over (10
+and 100: 22,000 and 220,000 instance-frames), with a blank video of that length for the NWB
+files, every output on (import, track, NWB and analysis HDF5, summaries); each job's peak RSS.
 
 --pipeline: the real fly clip (1,100 frames; YOLO-OBB detection and YOLO-pose on crops on
 onnx_cpu, tracks and the default outputs) through Snakemake, in CPU-seconds per frame as the
@@ -311,28 +312,32 @@ def repeated_predictions(folder: Path, source: Path, times: int) -> Path:
 
 
 def track_rss_part(folder: Path, times: list[int]) -> None:
-    """The track job with keypoints: the clip's clean predictions (2 flies, 24 nodes) repeated,
-    tracked alone (a track-only run), at each length."""
+    """A track-only run with keypoints: the clip's clean predictions (2 flies, 24 nodes)
+    repeated, with a blank video of that length beside them (for the NWB files' frame rate),
+    every output on, at each length."""
     from snakeherd import slp
     from tests.support.data import SHARED_DATA
 
     source = SHARED_DATA / "tracking" / "centered_pair_predictions.clean.slp"
-    per_clip = len(slp.read_predictions(str(source), "flies").detections)
+    clip = slp.read_predictions(str(source), "flies")
+    per_clip = len(clip.detections)
     print("\npeak RSS (MB) of a track-only run's jobs, the fly predictions repeated (24 nodes)")
     table = {}
     for count in times:
         predictions = repeated_predictions(folder, source, count)
+        video = folder / f"{source.stem}_x{count}.mp4"
+        if not video.exists():
+            make_blank_video(video, clip.n_frames * count, 64)
         config = {
             "experiment": f"track_x{count}",
             "runtime": "cpu",
-            "videos": [{"id": "flies", "predictions": str(predictions)}],
+            "videos": [{"id": "flies", "predictions": str(predictions), "path": str(video)}],
             "detection": {"method": "none"},
             "pose": {"method": "none"},
             "tracking": {"max_tracks": "auto"},
-            "outputs": {"plots": False, "nwb": False, "analysis_h5": False},
+            "outputs": {"plots": False, "nwb": True, "analysis_h5": True},
         }
-        target = f"results/track_x{count}/flies/tracks.parquet"
-        wall, cpu, _ = snakemake(folder, config, "--cores", "2", target)
+        wall, cpu, _ = snakemake(folder, config, "--cores", "2")
         table[count] = rule_costs(folder / "results" / f"track_x{count}" / "benchmarks")
         instance_frames = per_clip * count
         print(f"  x{count} ({instance_frames} instance-frames): {wall:.0f} s wall, {cpu:.0f} CPU s")

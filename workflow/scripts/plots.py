@@ -9,15 +9,17 @@ from snakeherd.overlay import frame_selection_of
 from snakeherd.proofreading.suspects import expected_count
 from snakeherd.report import write_provenance_page
 from snakeherd.scripting import logger, run_rule
+from snakeherd.tracking import TRACK_COLUMNS
 from snakeherd.video import VideoReader, probe
 
 
 def main(smk):
-    detections = io.read_table(smk.input.detections, "detections")
+    # The columns the plots draw: a long video's keypoint columns and poses rows stay unread.
+    detections = io.read_table(smk.input.detections, "detections", ["frame", "score"])
     detection_stage = io.read_metadata(smk.input.detections)["stage"]
-    tracks = io.read_table(smk.input.tracks, "tracks")
+    tracks = io.read_table(smk.input.tracks, "tracks", [*TRACK_COLUMNS, "heading", "interpolated"])
     tracks_stage = io.read_metadata(smk.input.tracks)["stage"]
-    poses = io.read_table(smk.input.poses, "poses") if smk.input.get("poses") else None
+    poses = io.read_table(smk.input.poses, "poses", ["score"]) if smk.input.get("poses") else None
     video = smk.input.get("video")
     background, size = None, (0, 0)
     if video and Path(video).is_file():

@@ -198,10 +198,16 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return json.loads(raw)
 
 
-def read_table(path: str | os.PathLike, table: str) -> pd.DataFrame:
-    """Read a snakeherd table, checking its name and schema version."""
+def read_table(
+    path: str | os.PathLike, table: str, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Read a snakeherd table (only ``columns``, those of them it has, when given), checking
+    its name and schema version."""
     check_table(path, table)
-    return pd.read_parquet(path)
+    if columns is not None:
+        present = set(pq.read_schema(path).names)
+        columns = [name for name in columns if name in present]
+    return pd.read_parquet(path, columns=columns)
 
 
 def read_arrow(path: str | os.PathLike, table: str) -> pa.Table:

@@ -72,7 +72,7 @@ def video_row(video: VideoFolder) -> dict:
     }
     detections_path = video.folder / "detections.parquet"
     if detections_path.is_file():
-        detections = read_table(detections_path, "detections")
+        detections = read_table(detections_path, "detections", ["frame", "score"])
         stage = read_metadata(detections_path)["stage"]
         frames = stage.get("frames")
         if frames is None:
@@ -99,7 +99,7 @@ def video_row(video: VideoFolder) -> dict:
             row["status"] = "no detections" if status == "ok" else status
     tracks_path = video.folder / "tracks.parquet"
     if tracks_path.is_file():
-        tracks = read_table(tracks_path, "tracks")
+        tracks = read_table(tracks_path, "tracks", ["track_id", "interpolated"])
         row["tracks"] = int(tracks["track_id"].nunique())
         if len(tracks) and "interpolated" in tracks:
             row["interpolated %"] = round(100 * float(tracks["interpolated"].mean()), 1)
