@@ -54,6 +54,16 @@ def test_frames_select_and_errors(predictions_path, tmp_path):
     (tmp_path / "broken.slp").write_text("not hdf5")
     with pytest.raises(InputFileError, match="cannot be read"):
         slp.read_predictions(str(tmp_path / "broken.slp"), "x")
+    import shutil
+
+    import h5py
+
+    damaged = tmp_path / "damaged.slp"  # its records readable, its points gone
+    shutil.copy(predictions_path, damaged)
+    with h5py.File(damaged, "a") as handle:
+        del handle["pred_points"]
+    with pytest.raises(InputFileError, match=r"damaged\.slp cannot be read"):
+        slp.read_predictions(str(damaged), "x")
 
 
 def test_tracks_round_trip_through_a_slp(predictions, tmp_path):

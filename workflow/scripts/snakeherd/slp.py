@@ -101,10 +101,14 @@ def _read_slp(path: str, read: Callable[[], T]) -> T:
     try:
         return read()
     except Exception as error:  # h5py and sleap-io raise many types for a damaged file
-        raise InputFileError(
-            f"predictions file {path} cannot be read as a SLEAP file: {error}",
-            "give a .slp file saved by SLEAP or sleap-nn (File > Save As in SLEAP).",
-        ) from None
+        raise _unreadable(path, error) from None
+
+
+def _unreadable(path: str, error: Exception) -> InputFileError:
+    return InputFileError(
+        f"predictions file {path} cannot be read as a SLEAP file: {error}",
+        "give a .slp file saved by SLEAP or sleap-nn (File > Save As in SLEAP).",
+    )
 
 
 def _load(path: str):
@@ -258,9 +262,15 @@ def iter_prediction_tables(
     handle = _read_slp(source.path, lambda: h5py.File(source.path, "r"))
     with handle:
         block = max(1, POSE_ROWS // max(1, len(nodes)))
-        for frame_idx, det_ids, scores, points, point_scores in _instance_blocks(
-            handle, source.video_index, len(nodes), wanted, block
-        ):
+        blocks = _instance_blocks(handle, source.video_index, len(nodes), wanted, block)
+        while True:
+            try:
+                found = next(blocks, None)
+            except Exception as error:  # a damaged file's datasets (h5py raises many types)
+                raise _unreadable(source.path, error) from None
+            if found is None:
+                return
+            frame_idx, det_ids, scores, points, point_scores = found
             centre, long_side, short_side, angle = keypoint_boxes(points)
             detections = pd.DataFrame(
                 {
