@@ -263,8 +263,10 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         )
     if rule == "analysis_files":
         # pynwb and sleap-io imports (~4 s), then per track one array of every video frame
-        # (frames x nodes x 3 float64) compressed to its NWB file. Measured on the fly clip
-        # (1100 frames, 2 tracks, 6 nodes): ~6 s, peak RSS ~250 MB.
+        # (frames x nodes x 3 float64) compressed to its NWB file, one track at a time; the
+        # analysis HDF5 filled a block of frames at a time. Measured on the fly clip (1100
+        # frames, 2 tracks, 6 nodes): ~6 s, peak RSS ~250 MB; its clean predictions repeated
+        # (long_video.py --track-rss, 24 nodes): 356 MB at 11,000 frames, 583 MB at 110,000.
         return _cpu_rule_cost(mem_mb_per_frame=0.02, base_seconds=30, seconds_per_frame=0.002)
     if rule == "xanylabeling_export":
         # One decoded frame at a time, written as PNG with a small JSON (at most
