@@ -9,6 +9,7 @@ host-dependent goes into a table, so the same inputs give byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -101,6 +102,20 @@ def _atomic_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+@contextlib.contextmanager
+def _written_whole(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path to write ``path``'s content to: it becomes ``path`` when the ``with``
+    block ends without an error, and is removed otherwise (no partial file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _atomic_path(path)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
     """Arrow table with the core columns first, in contract order and types, extras after."""
     core = CORE_COLUMNS[table]
@@ -121,16 +136,10 @@ def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike, table: str, stage: dict) -> None:
     """Write ``frame`` as the Parquet table ``table`` with the stage's record in its metadata."""
-    path = Path(path)
     arrow = to_arrow(frame.reset_index(drop=True), table)
     arrow = arrow.replace_schema_metadata(_stage_metadata(table, stage))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _atomic_path(path)
-    try:
+    with _written_whole(path) as temporary:
         pq.write_table(arrow, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _stage_metadata(table: str, stage: dict) -> dict[bytes, bytes]:
@@ -247,14 +256,8 @@ def check_table(path: str | os.PathLike, table: str) -> None:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _atomic_path(path)
-    try:
+    with _written_whole(path) as temporary:
         temporary.write_text(text)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def write_tracks_csv(tracks: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -265,17 +268,10 @@ def write_tracks_csv(tracks: pd.DataFrame, path: str | os.PathLike) -> None:
     first = [name for name in TRACKS_CSV_COLUMNS if name in tracks.columns]
     columns = first + [c for c in tracks.columns if c not in first]
     header = [TRACKS_CSV_COLUMNS.get(name, name) for name in columns]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _atomic_path(path)
-    try:
-        with open(temporary, "w", newline="") as handle:
-            for start in range(0, max(len(tracks), 1), CSV_ROWS):
-                part = tracks.iloc[start : start + CSV_ROWS][columns]
-                part.to_csv(handle, index=False, header=header if start == 0 else False)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with _written_whole(path) as temporary, open(temporary, "w", newline="") as handle:
+        for start in range(0, max(len(tracks), 1), CSV_ROWS):
+            part = tracks.iloc[start : start + CSV_ROWS][columns]
+            part.to_csv(handle, index=False, header=header if start == 0 else False)
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -331,13 +331,8 @@ def _instance_blocks(
     block_of = (np.cumsum(counts) - counts) // block
     bounds = np.flatnonzero(np.r_[True, np.diff(block_of) != 0, True])
     for low, high in itertools.pairwise(bounds):
-        block_counts = counts[low:high]
-        record_of = np.repeat(records[low:high], block_counts)
-        row = np.repeat(first_instance[low:high], block_counts) + (
-            np.arange(block_counts.sum())
-            - np.repeat(np.cumsum(block_counts) - block_counts, block_counts)
-        )
-        instances = _take(handle["instances"], row)
+        record_of = np.repeat(records[low:high], counts[low:high])
+        instances = _take(handle["instances"], _ranges(first_instance[low:high], counts[low:high]))
         chosen = instances["skeleton"] == 0
         record_of, instances = record_of[chosen], instances[chosen]
         predicted = instances["instance_type"] == PREDICTED_INSTANCE
@@ -346,9 +341,7 @@ def _instance_blocks(
         for name, where in (("pred_points", predicted), ("points", ~predicted)):
             if not where.any():
                 continue
-            starts = instances["point_id_start"].astype(np.int64)[where]
-            taken = _take(handle[name], (starts[:, None] + np.arange(n_nodes)).ravel())
-            taken = taken.reshape(len(starts), n_nodes)
+            taken = _points_of(handle[name], instances[where], n_nodes)
             xy = np.stack([taken["x"], taken["y"]], axis=-1).astype(np.float64)
             if format_id < 1.1:  # pixel corners, as sleap-io reads them
                 xy -= 0.5
@@ -372,6 +365,19 @@ def _instance_blocks(
         )
         frame_idx = frames["frame_idx"].astype(np.int64)[record_of]
         yield frame_idx, det_ids.astype(np.int64), scores, points, point_scores
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The rows ``starts[i] .. starts[i] + counts[i] - 1`` of every range, one after another."""
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + offsets
+
+
+def _points_of(dataset, instances: np.ndarray, n_nodes: int) -> np.ndarray:
+    """The point records (instances, nodes) of instance records, from ``dataset`` (a .slp's
+    ``points`` or ``pred_points``)."""
+    starts = instances["point_id_start"].astype(np.int64)
+    return _take(dataset, _ranges(starts, np.full(len(starts), n_nodes))).reshape(-1, n_nodes)
 
 
 def _take(dataset, rows: np.ndarray) -> np.ndarray:
@@ -630,7 +636,7 @@ def write_analysis_h5(tracks_slp: str, path: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
     try:
-        with _instance_records(tracks_slp) as instances:
+        with _InstanceRecords(tracks_slp) as instances:
             if not instances.n_instances:  # sleap-io refuses a video without instances
                 labels = sio.Labels(videos=videos, skeletons=skeletons, provenance=provenance)
                 _write_empty_analysis_h5(labels, temporary, tracks_slp)
@@ -664,7 +670,7 @@ def write_analysis_h5(tracks_slp: str, path: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-class _instance_records:
+class _InstanceRecords:
     """A tracks .slp's frame and instance records (not its points), open for
     :func:`_analysis_arrays`: written by :func:`write_tracks`, so its instances are predicted
     ones, each with a track, at most one per track and frame."""
@@ -691,36 +697,28 @@ class _instance_records:
         """The instance records of video frames ``first`` .. ``stop`` - 1 and their frames."""
         low, high = np.searchsorted(self.frame_idx, [first, stop])
         counts = self.stops[low:high] - self.starts[low:high]
-        rows = np.repeat(self.starts[low:high], counts) + (
-            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        )
+        rows = _ranges(self.starts[low:high], counts)
         return _take(self.handle["instances"], rows), np.repeat(self.frame_idx[low:high], counts)
 
 
-def _analysis_arrays(path: Path, records: _instance_records, n_tracks: int, n_frames: int) -> None:
+def _analysis_arrays(path: Path, records: _InstanceRecords, n_tracks: int, n_frames: int) -> None:
     """Replace the per-frame arrays of the analysis HDF5 at ``path`` by ``n_frames`` frames of
     the tracks' instances, in sleap-io's ("matlab") axis order, compressed as sleap-io does.
     A track takes the slot of its index in the file's tracks (sleap-io drops tracks without
     instances; :func:`write_tracks` writes none)."""
     import h5py
 
-    n_nodes = None
     with h5py.File(path, "a") as handle:
+        n_nodes = handle["tracks"].shape[2]
         layouts = {}
         for name, shape, dtype in (
-            ("tracks", None, np.float64),
+            ("tracks", (n_tracks, 2, n_nodes, n_frames), np.float64),
             ("track_occupancy", (n_frames, n_tracks), np.uint8),
-            ("point_scores", None, np.float64),
+            ("point_scores", (n_tracks, n_nodes, n_frames), np.float64),
             ("instance_scores", (n_tracks, n_frames), np.float64),
             ("tracking_scores", (n_tracks, n_frames), np.float64),
         ):
-            old = handle[name]
-            if name == "tracks":
-                n_nodes = old.shape[2]
-                shape = (n_tracks, 2, n_nodes, n_frames)
-            elif name == "point_scores":
-                shape = (n_tracks, n_nodes, n_frames)
-            attrs = dict(old.attrs)
+            attrs = dict(handle[name].attrs)
             del handle[name]
             created = handle.create_dataset(
                 name, shape=shape, dtype=dtype, compression="gzip", compression_opts=9
@@ -752,9 +750,7 @@ def _analysis_arrays(path: Path, records: _instance_records, n_tracks: int, n_fr
             tracking_scores = np.full((n_tracks, block), np.nan)
             occupancy = np.zeros((block, n_tracks), dtype=np.uint8)
             if instances.size:
-                starts = instances["point_id_start"].astype(np.int64)
-                taken = _take(points, (starts[:, None] + np.arange(n_nodes)).ravel())
-                taken = taken.reshape(len(starts), n_nodes)
+                taken = _points_of(points, instances, n_nodes)
                 visible = taken["visible"]
                 locations[slot, 0, :, at] = np.where(visible, taken["x"], np.nan)
                 locations[slot, 1, :, at] = np.where(visible, taken["y"], np.nan)
