@@ -159,3 +159,21 @@ def test_tables_are_written_in_row_groups_a_batch_reader_can_take_one_at_a_time(
         batches = list(io.iter_table(tmp_path / name, "detections", ["frame"], batch_rows=2))
         assert [len(b) for b in batches] == [2, 1]
         assert pd.concat(batches)["frame"].tolist() == [0, 1, 2]
+
+
+def test_tracks_csv_from_parts_is_the_csv_of_the_whole(tmp_path):
+    """The track job gives the CSV writer its table in parts (keypoint columns made a block at
+    a time): byte for byte the file of the whole table."""
+    tracks = pd.DataFrame(
+        {
+            "frame": np.repeat(np.arange(5), 2),
+            "track_id": np.tile([0, 1], 5),
+            "x": np.linspace(0, 1, 10),
+            "y": 2.0,
+            "interpolated": [False] * 9 + [True],
+            "head.x": [np.nan, *np.linspace(3, 4, 9)],
+        }
+    )
+    io.write_tracks_csv(tracks, tmp_path / "whole.csv")
+    io.write_tracks_csv((tracks.iloc[i : i + 3] for i in range(0, 10, 3)), tmp_path / "parts.csv")
+    assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import sleap_io as sio
 
-from snakeherd import slp
+from snakeherd import keypoints, slp
 from snakeherd.errors import InputFileError, SnakeherdError
 
 
@@ -196,7 +196,7 @@ def test_tracks_slp_holds_what_sleap_io_writes_from_its_objects(
     arrays sleap-io's writer gives."""
     import h5py
 
-    monkeypatch.setattr(slp, "BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(keypoints, "BLOCK_POINTS", block_rows * max(len(nodes), 1))
     tracks = _tracks_with_holes()
     ours, theirs = tmp_path / "ours.slp", tmp_path / "theirs.slp"
     slp.write_tracks(
@@ -307,3 +307,31 @@ def test_predictions_read_in_blocks_and_out_of_order_are_the_same(
     assert len(parts) > 300 and all(len(d) <= 8 for d, _ in parts)
     firsts = [int(d["frame"].iloc[0]) for d, _ in parts]
     assert firsts == sorted(firsts) and sum(len(d) for d, _ in parts) == 2200
+
+
+def test_some_rows_of_the_tracks_as_a_slp_keep_every_track(tmp_path):
+    """The proofreading package is made from the suspect frames' rows alone, their keypoints
+    from elsewhere (points_of): the file still lists every track, in the same order."""
+    tracks = _tracks_with_holes()
+    nodes = ["head", "thorax", "tail"]
+    rows = np.flatnonzero(tracks["frame"].isin([10, 20]) & (tracks["track_id"] == 7))
+    xs, ys = ([f"{n}.{part}" for n in nodes] for part in ("x", "y"))
+    points = np.stack([tracks[xs].to_numpy(), tracks[ys].to_numpy()], axis=2)
+    scores = tracks[[f"{n}.score" for n in nodes]].to_numpy()
+    path = tmp_path / "some.slp"
+    slp.write_tracks(
+        tracks.iloc[rows][["frame", "track_id", "x", "y", "score"]],
+        str(path),
+        "video.mp4",
+        nodes,
+        n_frames=60,
+        points_of=lambda part: (points[rows[part]], scores[rows[part]]),
+        track_ids=[3, 7],
+    )
+    labels = sio.load_slp(str(path), open_videos=False)
+    assert [track.name for track in labels.tracks] == ["track_3", "track_7"]
+    assert [frame.frame_idx for frame in labels.labeled_frames] == [10, 20]
+    for frame, row in zip(labels.labeled_frames, rows, strict=True):
+        (instance,) = frame.instances
+        assert instance.track.name == "track_7"
+        np.testing.assert_array_equal(instance.numpy(), points[row])

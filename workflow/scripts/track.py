@@ -3,20 +3,24 @@ and the video's provenance record (this is its last production job)."""
 
 from pathlib import Path
 
+import numpy as np
+
 from snakeherd import io, slp
 from snakeherd.proofreading import corrections, package
 from snakeherd.proofreading import suspects as suspect_frames
 from snakeherd.provenance import write_video_provenance
 from snakeherd.scripting import logger, run_rule
-from snakeherd.tracking import TrackerParams, identity_names, track
+from snakeherd.tracking import TrackerParams, TrackTable, identity_names, track_table
 from snakeherd.tracking.instances import node_order
 from snakeherd.video import FrameSelection
 
 POSE_COLUMNS = ["frame", "det_id", "node", "x", "y", "score"]
+# What the tracker, the identity names and the suspect checks read of the detections.
+DETECTION_COLUMNS = "frame det_id x y w h angle score position_sd identity_id identity".split()
 
 
 def main(smk):
-    detections = io.read_table(smk.input.detections, "detections")
+    detections = io.read_table(smk.input.detections, "detections", DETECTION_COLUMNS)
     detection_stage = io.read_metadata(smk.input.detections)["stage"]
     poses, skeleton, nodes = None, {}, []
     if smk.input.get("poses"):
@@ -31,8 +35,10 @@ def main(smk):
     params = TrackerParams.from_config(smk.params.tracking)
     selection = detection_stage.get("frame_selection")
     frames = FrameSelection.parse(selection).frames() if selection else None
-    tracks = track(detections, poses, params, frames=frames, nodes=nodes)
-    count = tracks.attrs.get("animal_count")
+    # The tracks' keypoint columns are made a block of rows at a time as each output is
+    # written: with them, a long video's table would be most of the job's memory.
+    tracks = track_table(detections, poses, params, frames=frames, nodes=nodes)
+    count = tracks.animal_count
     if count is not None:
         (logger.warning if count.count is None else logger.info)(
             "tracking.max_tracks auto: %s", count.describe()
@@ -40,13 +46,13 @@ def main(smk):
     proofread = smk.params.sources["inputs"]["proofread"]
     fixes = None
     if proofread:
-        tracks, fixes = apply_corrections(
-            smk, tracks, nodes, detections, detection_stage, params, frames
+        fixed, fixes = apply_corrections(
+            smk, tracks.whole(), nodes, detections, detection_stage, params, frames
         )
-    tracks.insert(0, "video_id", smk.wildcards.video)
+        tracks = TrackTable.from_frame(fixed, nodes)
+    tracks.light.insert(0, "video_id", smk.wildcards.video)
     named = identity_names(detections) if params.identity_classes else None
-    io.write_table(
-        tracks,
+    with io.TableWriter(
         smk.output.table,
         "tracks",
         {
@@ -59,8 +65,10 @@ def main(smk):
             "proofread": proofread or None,
             "proofread_sha256": fixes.checksum if fixes is not None else None,
         },
-    )
-    io.write_tracks_csv(tracks, smk.output.csv)
+    ) as table:
+        for part in tracks.parts():
+            table.write_frame(part)
+    io.write_tracks_csv(tracks.parts(io.CSV_ROWS), smk.output.csv)
     sources = smk.params.sources
     # A track-only video without a path: the video its predictions file names.
     video = sources["inputs"]["video"] or detection_stage.get("video") or ""
@@ -70,18 +78,30 @@ def main(smk):
     if smk.output.get("suspects"):
         suggestions = write_suspects(smk, tracks, detections, detection_stage, frames, video)
         suspect_results = {"suspects": smk.output.suspects, "suspects_csv": smk.output.suspects_csv}
-    slp.write_tracks(
-        tracks,
-        smk.output.slp,
-        video_path=video,
-        nodes=nodes,
-        edges=[tuple(e) for e in skeleton.get("edges", [])],
-        n_frames=detection_stage.get("n_frames"),
-        track_names=named,
-        suggestions=suggestions,
-    )
+    track_ids = np.unique(tracks.light["track_id"].to_numpy())
+
+    def write_slp(path: str, rows: np.ndarray | None = None) -> None:
+        """The tracks (``rows`` of them: all when None) as a SLEAP file."""
+        light = tracks.light if rows is None else tracks.light.iloc[rows]
+        points_of = None
+        if tracks.nodes:
+            points_of = tracks.points if rows is None else lambda part: tracks.points(rows[part])
+        slp.write_tracks(
+            light,
+            path,
+            video_path=video,
+            nodes=nodes,
+            edges=[tuple(e) for e in skeleton.get("edges", [])],
+            n_frames=detection_stage.get("n_frames"),
+            track_names=named,
+            suggestions=suggestions,
+            points_of=points_of,
+            track_ids=track_ids,
+        )
+
+    write_slp(smk.output.slp)
     if smk.output.get("package"):
-        embedded = package.write_package(smk.output.slp, video or None, smk.output.package)
+        embedded = write_package(smk, tracks, video, suggestions, write_slp)
         suspect_results["proofread_package"] = smk.output.package
         (logger.info if embedded or not suggestions else logger.warning)(
             "proofread.pkg.slp: %d suspect frames embedded%s",
@@ -90,9 +110,9 @@ def main(smk):
         )
     logger.info(
         "%d tracks over %d rows (%d interpolated)",
-        tracks["track_id"].nunique(),
+        tracks.light["track_id"].nunique(),
         len(tracks),
-        int(tracks["interpolated"].sum()),
+        int(tracks.light["interpolated"].sum()),
     )
     write_video_provenance(
         smk.output.provenance,
@@ -113,6 +133,23 @@ def main(smk):
         },
         workflow_dir=smk.params.workflow_dir,
     )
+
+
+def write_package(smk, tracks, video, suggestions, write_slp) -> int:
+    """proofread.pkg.slp, from a .slp of the suspect frames' tracks alone: sleap-io reads all of
+    a file's instances even when loading lazily, so the whole tracks.slp would cost the memory
+    of every instance of the video. Returns the number of frames embedded."""
+    frames = tracks.light["frame"].to_numpy()
+    rows = np.flatnonzero(np.isin(frames, np.asarray(suggestions or [], dtype=np.int64)))
+    target = Path(smk.output.package)
+    suspect_tracks = target.with_name(f".{target.name}.suspects.slp")
+    try:
+        write_slp(str(suspect_tracks), rows)
+        return package.write_package(
+            str(suspect_tracks), video or None, str(target), recorded_source=smk.output.slp
+        )
+    finally:
+        suspect_tracks.unlink(missing_ok=True)
 
 
 def apply_corrections(smk, tracks, nodes, detections, detection_stage, params, frames):
@@ -138,10 +175,13 @@ def write_suspects(smk, tracks, detections, detection_stage, frames, video) -> l
     labelling suggestions)."""
     tracks_stage = io.read_metadata(smk.output.table)["stage"]
     if frames is None:
-        frames = detections["frame"].drop_duplicates().sort_values().to_numpy()
+        frames = np.unique(detections["frame"].to_numpy())
     context = suspect_frames.context_for(detections, frames, tracks_stage, detection_stage, video)
     params = suspect_frames.SuspectParams.from_config(smk.params.proofreading)
-    found = suspect_frames.find(tracks, context, params, smk.wildcards.video)
+    light = tracks.light
+    if tracks.nodes:
+        light = light.assign(keypoint_score=tracks.keypoint_score_mean())
+    found = suspect_frames.find(light, context, params, smk.wildcards.video)
     io.write_table(
         found,
         smk.output.suspects,

@@ -53,6 +53,11 @@ class VariantResults:
     match_distance: float = 10.0  # evaluation.match_distance: tracks vs the first variant's
 
 
+# What the comparisons read of a tracks table (not its keypoint columns: a long video's table
+# with them is large).
+POSITION_COLUMNS = ["frame", "track_id", "x", "y"]
+
+
 def stage_of(rule: str) -> str:
     for stage, prefixes in STAGES.items():
         if any(rule.startswith(prefix) for prefix in prefixes):
@@ -212,8 +217,8 @@ def versus_first(variant: VariantResults, first: VariantResults, video: str) -> 
             read_table(reference_poses, "poses"),
         )
     figures |= track_agreement(
-        read_table(variant.results / video / "tracks.parquet", "tracks"),
-        read_table(first.results / video / "tracks.parquet", "tracks"),
+        read_table(variant.results / video / "tracks.parquet", "tracks", POSITION_COLUMNS),
+        read_table(first.results / video / "tracks.parquet", "tracks", POSITION_COLUMNS),
         variant.match_distance,
     )
     return figures
@@ -234,7 +239,7 @@ def variant_rows(variant: VariantResults, first: VariantResults | None = None) -
             evaluation = read_table(folder / "evaluation.parquet", "evaluation")
             evaluations.append(evaluation)
             row |= _evaluation_figures(evaluation.iloc[0])
-        tracks = read_table(folder / "tracks.parquet", "tracks")
+        tracks = read_table(folder / "tracks.parquet", "tracks", POSITION_COLUMNS)
         quality = track_quality(tracks, variant.expected_count)
         if (folder / "suspects.parquet").is_file():  # proofreading: written with the tracks
             from .proofreading.suspects import flagged_frames

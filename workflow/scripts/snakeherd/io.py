@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -89,6 +89,8 @@ TRACKS_CSV_COLUMNS = {
 }
 # Rows of a CSV written at once (a few MB of text with keypoints).
 CSV_ROWS = 16384
+# Values (rows × columns) of a batch iter_table reads by default.
+BATCH_VALUES = 2**19
 # Rows of a Parquet row group: a reader decodes a whole row group to give a batch of it, so
 # tables read in batches (iter_table) stay within a row group's columns.
 ROW_GROUP_ROWS = 65536
@@ -226,11 +228,15 @@ def read_arrow(path: str | os.PathLike, table: str) -> pa.Table:
 
 
 def iter_table(
-    path: str | os.PathLike, table: str, columns: list[str], batch_rows: int = 65536
+    path: str | os.PathLike, table: str, columns: list[str], batch_rows: int | None = None
 ) -> Iterator[pd.DataFrame]:
     """The ``columns`` of a snakeherd table, ``batch_rows`` rows at a time, in file order: memory
-    bounded by the batch, not the table."""
+    bounded by the batch, not the table. By default a batch holds about :data:`BATCH_VALUES`
+    values (at most a row group): a tracks table with keypoints read 65,536 rows at a time took
+    ~250 MB more than 7,000 rows at a time (Arrow keeps what it decoded)."""
     check_table(path, table)
+    if batch_rows is None:
+        batch_rows = max(1, min(ROW_GROUP_ROWS, BATCH_VALUES // max(len(columns), 1)))
     for batch in pq.ParquetFile(path).iter_batches(
         batch_size=batch_rows, columns=columns, use_threads=False
     ):
@@ -260,18 +266,25 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         temporary.write_text(text)
 
 
-def write_tracks_csv(tracks: pd.DataFrame, path: str | os.PathLike) -> None:
+def write_tracks_csv(
+    tracks: pd.DataFrame | Iterable[pd.DataFrame], path: str | os.PathLike
+) -> None:
     """Tracks as CSV in the desktop tool's column names, extra columns kept under their own.
 
     Written :data:`CSV_ROWS` rows at a time: pandas turns a whole table into one string first,
-    for a long video's tracks with keypoints larger than the table itself."""
-    first = [name for name in TRACKS_CSV_COLUMNS if name in tracks.columns]
-    columns = first + [c for c in tracks.columns if c not in first]
-    header = [TRACKS_CSV_COLUMNS.get(name, name) for name in columns]
+    for a long video's tracks with keypoints larger than the table itself. ``tracks`` may also
+    come in parts (in order, the same columns)."""
+    if isinstance(tracks, pd.DataFrame):
+        whole = tracks
+        tracks = (whole.iloc[at : at + CSV_ROWS] for at in range(0, max(len(whole), 1), CSV_ROWS))
     with _written_whole(path) as temporary, open(temporary, "w", newline="") as handle:
-        for start in range(0, max(len(tracks), 1), CSV_ROWS):
-            part = tracks.iloc[start : start + CSV_ROWS][columns]
-            part.to_csv(handle, index=False, header=header if start == 0 else False)
+        for number, part in enumerate(tracks):
+            first = [name for name in TRACKS_CSV_COLUMNS if name in part.columns]
+            columns = first + [c for c in part.columns if c not in first]
+            header = (
+                [TRACKS_CSV_COLUMNS.get(name, name) for name in columns] if number == 0 else False
+            )
+            part[columns].to_csv(handle, index=False, header=header)
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -10,6 +10,15 @@ import numpy as np
 
 # Instances whose keypoints are measured at once (see keypoint_boxes).
 BLOCK_ROWS = 65536
+# Keypoints (instances × nodes) a long video's work goes through at once: block_rows(nodes).
+BLOCK_POINTS = 2**18
+
+
+def block_rows(n_nodes: int) -> int:
+    """Instances of ``n_nodes`` keypoints in a block of :data:`BLOCK_POINTS` keypoints (at most
+    :data:`BLOCK_ROWS`): a long video's instances worked through a block at a time take about
+    the same memory whatever the skeleton."""
+    return max(1, min(BLOCK_ROWS, BLOCK_POINTS // max(n_nodes, 1)))
 
 
 def keypoint_boxes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -108,22 +108,50 @@ def file_names(names: dict[int, str]) -> dict[int, str]:
     return result
 
 
-def keypoint_arrays(
-    rows: Iterable[pd.DataFrame], nodes: list[str], n_frames: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """One track's positions ``(n_frames, nodes, 2)`` and confidences ``(n_frames, nodes)``
-    from its rows of the tracks table (in parts), one row per video frame, NaN where the track
-    has no row. Without ``nodes`` the one node is the track position (``x, y``) with the
-    detection score."""
+def keypoint_blocks(
+    rows: Iterable[pd.DataFrame], nodes: list[str], n_frames: int, block_frames: int
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """One track's positions ``(frames, nodes, 2)`` and confidences ``(frames, nodes)`` from
+    its rows of the tracks table (in parts, in frame order), ``block_frames`` video frames at a
+    time: (first frame, positions, confidences) for every block of the video in order, NaN
+    where the track has no row. Without ``nodes`` the one node is the track position
+    (``x, y``) with the detection score."""
     x_columns, y_columns, score_columns = _point_columns(nodes)
-    positions = np.full((n_frames, len(x_columns), 2), np.nan)
-    confidences = np.full((n_frames, len(x_columns)), np.nan)
+
+    def empty(start: int) -> tuple[int, np.ndarray, np.ndarray]:
+        length = min(block_frames, n_frames - start)
+        return (
+            start,
+            np.full((length, len(x_columns), 2), np.nan),
+            np.full((length, len(x_columns)), np.nan),
+        )
+
+    block = empty(0)
     for part in rows:
         frames = part["frame"].to_numpy(dtype=np.int64)
-        positions[frames, :, 0] = part[x_columns].to_numpy(dtype=np.float64)
-        positions[frames, :, 1] = part[y_columns].to_numpy(dtype=np.float64)
-        confidences[frames] = part[score_columns].to_numpy(dtype=np.float64)
-    return positions, confidences
+        values = {
+            "x": part[x_columns].to_numpy(dtype=np.float64),
+            "y": part[y_columns].to_numpy(dtype=np.float64),
+            "score": part[score_columns].to_numpy(dtype=np.float64),
+        }
+        while len(frames):
+            start, positions, confidences = block
+            inside = frames < start + len(positions)
+            at = frames[inside] - start
+            positions[at, :, 0] = values["x"][inside]
+            positions[at, :, 1] = values["y"][inside]
+            confidences[at] = values["score"][inside]
+            if inside.all():
+                break
+            frames = frames[~inside]
+            values = {name: column[~inside] for name, column in values.items()}
+            yield block
+            block = empty(start + block_frames)
+    while True:
+        yield block
+        if block[0] + block_frames >= n_frames:
+            return
+        block = empty(block[0] + block_frames)
 
 
 def _point_columns(nodes: list[str]) -> tuple[list[str], list[str], list[str]]:
@@ -217,11 +245,15 @@ def object_names(names: list[str]) -> list[str]:
     return result
 
 
-def _compressed(data: np.ndarray):
+def _empty_dataset(shape: tuple[int, ...]):
+    """A compressed float dataset written empty with the file, filled a block at a time after
+    (:func:`keypoint_blocks`): a long video's track is never held whole."""
     from hdmf.backends.hdf5 import H5DataIO
 
-    chunks = (min(len(data), CHUNK_FRAMES), *data.shape[1:])
-    return H5DataIO(data, compression="gzip", compression_opts=4, chunks=chunks)
+    chunks = (max(1, min(shape[0], CHUNK_FRAMES)), *shape[1:])
+    return H5DataIO(
+        shape=shape, dtype=np.float64, compression="gzip", compression_opts=4, chunks=chunks
+    )
 
 
 def writer_versions() -> dict[str, str]:
@@ -231,8 +263,7 @@ def writer_versions() -> dict[str, str]:
 
 def build_nwbfile(
     name: str,
-    positions: np.ndarray,
-    confidences: np.ndarray,
+    n_frames: int,
     *,
     nodes: list[str],
     edges: list[tuple[str, str]],
@@ -243,8 +274,9 @@ def build_nwbfile(
     nwb_path: str | Path,
 ):
     """The NWB file of one track (an in-memory ``pynwb.NWBFile``) that will be written to
-    ``nwb_path`` (the video is referenced relative to it)."""
-    n_frames = len(positions)
+    ``nwb_path`` (the video is referenced relative to it), and each node's position and
+    confidence datasets: written empty (``n_frames`` long), to be filled once the file is
+    (:func:`fill_series`)."""
     from ndx_pose import PoseEstimation, PoseEstimationSeries, Skeleton, Skeletons
     from pynwb import NWBFile
     from pynwb.file import Subject
@@ -295,16 +327,17 @@ def build_nwbfile(
         if nodes
         else "the detection score of the box whose centre is the position"
     )
+    datasets = [(_empty_dataset((n_frames, 2)), _empty_dataset((n_frames,))) for _ in node_names]
     series = [
         PoseEstimationSeries(
             name=node,
             description=(
                 f"position of {original_names[i]}" if nodes else "centre of the animal's box"
             ),
-            data=_compressed(positions[:, i, :]),
+            data=datasets[i][0],
             unit="pixels",
             reference_frame=REFERENCE_FRAME,
-            confidence=_compressed(confidences[:, i]),
+            confidence=datasets[i][1],
             confidence_definition=confidence_definition,
             rate=float(video.fps),
             starting_time=0.0,
@@ -342,7 +375,17 @@ def build_nwbfile(
     )
     module.add(Skeletons(skeletons=[skeleton]))
     module.add(pose_estimation)
-    return nwbfile
+    return nwbfile, datasets
+
+
+def fill_series(datasets, blocks: Iterable[tuple[int, np.ndarray, np.ndarray]]) -> None:
+    """Write :func:`keypoint_blocks` into the datasets :func:`build_nwbfile` gave, once its
+    file is written (and still open)."""
+    for start, positions, confidences in blocks:
+        stop = start + len(positions)
+        for i, (data, confidence) in enumerate(datasets):
+            data.dataset[start:stop] = positions[:, i, :]
+            confidence.dataset[start:stop] = confidences[:, i]
 
 
 def write_nwb_folder(
@@ -358,8 +401,8 @@ def write_nwb_folder(
     identities: dict | None = None,
 ) -> dict[str, str]:
     """One NWB file per track of the tracks table at ``tracks_path`` in ``folder`` (replaced
-    whole); returns track name -> file. The table is read one track at a time: a file holds
-    one track's whole-video arrays, and only one is built at once."""
+    whole); returns track name -> file. The table is read one track at a time, and each file's
+    arrays written a block of :data:`CHUNK_FRAMES` frames at a time."""
     from pynwb import NWBHDF5IO
 
     folder = Path(folder)
@@ -375,13 +418,9 @@ def write_nwb_folder(
     temporary.mkdir(parents=True, exist_ok=True)
     written = {}
     for track_id in track_ids:
-        positions, confidences = keypoint_arrays(
-            _rows_of(tracks_path, track_id, columns), nodes, n_frames
-        )
-        nwbfile = build_nwbfile(
+        nwbfile, datasets = build_nwbfile(
             names[track_id],
-            positions,
-            confidences,
+            n_frames,
             nodes=nodes,
             edges=edges,
             video=video,
@@ -392,6 +431,8 @@ def write_nwb_folder(
         )
         with NWBHDF5IO(str(temporary / files[track_id]), mode="w") as writer:
             writer.write(nwbfile)
+            rows = _rows_of(tracks_path, track_id, columns)
+            fill_series(datasets, keypoint_blocks(rows, nodes, n_frames, CHUNK_FRAMES))
         written[names[track_id]] = str(folder / files[track_id])
     if folder.exists():
         for old in folder.iterdir():

@@ -140,7 +140,7 @@ PYTHON_STACK_MB = 300
 """numpy, pandas, pyarrow, OpenCV imported by a rule script (~250 MB measured)."""
 
 
-TRACK_MB_PER_INSTANCE_FRAME = 0.002
+TRACK_MB_PER_INSTANCE_FRAME = 0.001
 IMPORT_MB_PER_INSTANCE_FRAME = 0.0003
 ASSUMED_ANIMALS = 10
 """The animals a track job is sized for when ``tracking.max_tracks`` does not say (``auto``,
@@ -226,11 +226,12 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # record's checksums of the video and the results (~300 MB/s). The suspect frames
         # (proofreading: at most 200 decoded and PNG-encoded, ~0.04 s each) fit in the margins.
         # Memory grows with the instances, not the frames (the tracker links the whole video at
-        # once). Measured as each job logs its peak: 0.5 KB an instance-frame without keypoints
-        # (long_video.py --rss-scaling, 4 animals: 295 MB at 10,000 frames, 483 MB at 100,000),
-        # 1.5 KB with 24 keypoints (the fly predictions repeated: 321 MB at 22,000
-        # instance-frames, 623 MB at 220,000), ~45 bytes more per keypoint; 2 KB asked, doubled
-        # by the margin, holds skeletons of up to ~70 keypoints.
+        # once), by the arrays of their positions, boxes and tracks; their keypoints are kept in
+        # a temporary file and the outputs written a block of rows at a time, so the skeleton
+        # does not add to it. Measured as each job logs its peak: 0.5 KB an instance-frame
+        # (long_video.py --rss-scaling, 4 animals, no keypoints: 283 MB at 10,000 frames, 486 MB
+        # at 100,000; --track-rss, 2 flies with 24 keypoints: 292 MB at 22,000 instance-frames,
+        # 350 MB at 220,000); 1 KB asked, doubled by the margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,
@@ -262,12 +263,12 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
             seconds_per_frame=0.002,
         )
     if rule == "analysis_files":
-        # pynwb and sleap-io imports (~4 s), then per track one array of every video frame
-        # (frames x nodes x 3 float64) compressed to its NWB file, one track at a time; the
-        # analysis HDF5 filled a block of frames at a time. Measured on the fly clip (1100
-        # frames, 2 tracks, 6 nodes): ~6 s, peak RSS ~250 MB; its clean predictions repeated
-        # (long_video.py --track-rss, 24 nodes): 356 MB at 11,000 frames, 583 MB at 110,000.
-        return _cpu_rule_cost(mem_mb_per_frame=0.02, base_seconds=30, seconds_per_frame=0.002)
+        # pynwb and sleap-io imports (~4 s), then one NWB file per track and the analysis HDF5,
+        # each written empty and filled a block of frames at a time. Measured on the fly clip
+        # (1100 frames, 2 tracks, 6 nodes): ~6 s, peak RSS ~250 MB; its clean predictions
+        # repeated (long_video.py --track-rss, 24 nodes): 333 MB at 11,000 frames, 369 MB at
+        # 110,000 (583 MB when each NWB file's arrays were built whole).
+        return _cpu_rule_cost(mem_mb_per_frame=0.002, base_seconds=30, seconds_per_frame=0.002)
     if rule == "xanylabeling_export":
         # One decoded frame at a time, written as PNG with a small JSON (at most
         # proofreading.max_per_video frames), and the tables.

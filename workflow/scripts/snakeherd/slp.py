@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputFileError, SnakeherdError
-from .keypoints import BLOCK_ROWS, keypoint_boxes
+from .keypoints import block_rows, keypoint_boxes
 
 # Skeleton of tracks that have no keypoints (detection boxes only): the box centre.
 CENTROID_NODE = "centroid"
@@ -414,6 +414,8 @@ def write_tracks(
     n_frames: int | None = None,
     track_names: dict[int, str] | None = None,
     suggestions: list[int] | None = None,
+    points_of: Callable[[slice], tuple[np.ndarray, np.ndarray]] | None = None,
+    track_ids: Iterable[int] | None = None,
 ) -> None:
     """Write tracks as a SLEAP labels file (predicted instances, one ``Track`` per track id).
 
@@ -422,7 +424,11 @@ def write_tracks(
     the track position. The video is referenced by path (it need not exist; SLEAP asks for it
     when it does not). Tracks are named ``track_<id>``, or by ``track_names`` (a multi-class
     model's identity classes). ``suggestions`` (frame indices, e.g. the suspect frames) become
-    SLEAP's labelling suggestions, which its GUI walks through.
+    SLEAP's labelling suggestions, which its GUI walks through. ``points_of`` (rows -> their
+    keypoints ``(n, K, 2)`` and scores ``(n, K)``) gives the keypoints instead of the table's
+    columns (a long video's table without them: :class:`snakeherd.tracking.TrackTable`).
+    ``track_ids``: the file's tracks (default: those in ``tracks``; more when ``tracks`` are
+    some rows of a table whose other tracks the file must list too).
 
     sleap-io writes everything but the instances (skeleton, video, tracks, suggestions: the
     file's JSON records); the instances are written as the structured arrays sleap-io itself
@@ -438,7 +444,7 @@ def write_tracks(
         x_columns, y_columns = [f"{n}.x" for n in nodes], [f"{n}.y" for n in nodes]
         score_columns = [f"{n}.score" for n in nodes]
 
-    def points_of(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+    def points_of_columns(rows: slice) -> tuple[np.ndarray, np.ndarray]:
         part = tracks.iloc[rows]
         points = np.stack(
             [part[x_columns].to_numpy(np.float64), part[y_columns].to_numpy(np.float64)], axis=2
@@ -452,7 +458,9 @@ def write_tracks(
     video = sio.Video(
         filename=str(video_path), open_backend=False, backend_metadata=backend_metadata
     )
-    track_ids = sorted(int(t) for t in tracks["track_id"].unique())
+    if track_ids is None:
+        track_ids = tracks["track_id"].unique()
+    track_ids = sorted(int(t) for t in track_ids)
     labels = sio.Labels(
         videos=[video],
         skeletons=[skeleton],
@@ -470,7 +478,9 @@ def write_tracks(
     temporary = target.with_name(f".{target.name}.tmp")
     try:
         sio.save_slp(labels, str(temporary), verbose=False)
-        _write_predicted_instances(temporary, frame_of, track_index, scores, len(nodes), points_of)
+        _write_predicted_instances(
+            temporary, frame_of, track_index, scores, len(nodes), points_of or points_of_columns
+        )
         temporary.replace(target)
     finally:
         temporary.unlink(missing_ok=True)
@@ -487,7 +497,7 @@ def _write_predicted_instances(
     """Replace a .slp's (empty) ``frames``, ``instances`` and ``pred_points`` with predicted
     instances of video 0 and skeleton 0: one per row in frame order, ``track_index`` the row's
     index in the file's tracks, ``points_of(rows)`` their points (rows, nodes, 2) and point
-    scores (rows, nodes), asked for :data:`~snakeherd.keypoints.BLOCK_ROWS` rows at a time.
+    scores (rows, nodes), asked for :func:`~snakeherd.keypoints.block_rows` rows at a time.
     The dtypes and values are those sleap-io's ``write_lfs`` gives the same instances (a point
     is visible when its x is not NaN; tracking score 1)."""
     import h5py
@@ -529,8 +539,9 @@ def _write_predicted_instances(
         predicted = handle.create_dataset(
             "pred_points", shape=(rows * n_nodes,), dtype=PREDICTED_POINT_DTYPE
         )
-        for start in range(0, rows, BLOCK_ROWS):
-            points, point_scores = points_of(slice(start, start + BLOCK_ROWS))
+        block = block_rows(n_nodes)
+        for start in range(0, rows, block):
+            points, point_scores = points_of(slice(start, start + block))
             part = np.zeros(points.shape[0] * n_nodes, dtype=PREDICTED_POINT_DTYPE)
             part["x"] = points[:, :, 0].ravel()
             part["y"] = points[:, :, 1].ravel()

@@ -9,11 +9,15 @@ from pathlib import Path
 from ..errors import InputFileError
 
 
-def write_package(tracks_slp: str, video: str | None, path: str) -> int:
+def write_package(
+    tracks_slp: str, video: str | None, path: str, recorded_source: str | None = None
+) -> int:
     """Write ``path`` (a ``.pkg.slp``) from ``tracks_slp``'s suggestions (the suspect frames):
     those frames of ``video`` embedded, with the predictions on them. Returns the number of
     frames embedded. Without the video file (a track-only video given without it) the package
-    holds the predictions and suggestions without images (SLEAP then asks for the video)."""
+    holds the predictions and suggestions without images (SLEAP then asks for the video).
+    ``recorded_source``: the file the package's provenance names (default ``tracks_slp``; the
+    track job gives tracks.slp when ``tracks_slp`` holds only the suspect frames)."""
     import sleap_io
 
     # Lazily: a long video's tracks as sleap-io objects would take ~1.5 kB per instance, and
@@ -32,7 +36,7 @@ def write_package(tracks_slp: str, video: str | None, path: str) -> int:
         skeletons=list(everything.skeletons),
         tracks=list(everything.tracks),
         suggestions=list(everything.suggestions),
-        provenance=dict(everything.provenance),
+        provenance={**everything.provenance, "filename": recorded_source or tracks_slp},
     )
     replacement = None
     if video is not None and Path(video).is_file():

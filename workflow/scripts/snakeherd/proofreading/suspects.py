@@ -180,9 +180,9 @@ def find(
 
 def _by_track(tracks: pd.DataFrame) -> pd.DataFrame:
     """What the checks read of the tracks, sorted by track, then frame: the keypoints' columns
-    are summed up in ``keypoint_score`` (mean of a row's keypoint scores), so a long video's
-    tracks with keypoints are not copied whole."""
-    wanted = ["frame", "track_id", "x", "y", "score", "interpolated", "heading"]
+    are summed up in ``keypoint_score`` (mean of a row's keypoint scores; or given as that
+    column), so a long video's tracks with keypoints are not copied whole."""
+    wanted = ["frame", "track_id", "x", "y", "score", "interpolated", "heading", "keypoint_score"]
     light = tracks[[name for name in wanted if name in tracks.columns]]
     point_scores = [name for name in tracks.columns if name.endswith(".score")]
     if point_scores:

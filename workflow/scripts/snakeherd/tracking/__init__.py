@@ -14,7 +14,8 @@ The pipeline, one module per step:
 5. :mod:`.heading` — which end of each body is the head.
 
 :func:`track` runs them all; :class:`TrackerParams` holds the settings (the config's ``tracking``
-section).
+section). :func:`track_table` gives the same tracks as a :class:`.table.TrackTable`, whose
+keypoint columns are made a block of rows at a time (a long video's track job).
 """
 
 from __future__ import annotations
@@ -25,31 +26,27 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from ..keypoints import block_rows
 from . import animal_count, gaps, heading
 from .instances import Instances, from_tables
 from .linking import link_identities
 from .online import link
 from .params import AUTO, LinkParams, StitchParams, TrackerParams
 from .stitching import renumber, stitch
-
-TRACK_COLUMNS = ["frame", "track_id", "det_id", "x", "y", "angle", "score"]
-"""Core columns of the tracks this module returns (``video_id`` is added by the rule)."""
+from .table import BLEND, LIGHT_COLUMNS, TRACK_COLUMNS, TrackTable, keypoint_columns
 
 __all__ = [
     "TRACK_COLUMNS",
     "Instances",
     "LinkParams",
     "StitchParams",
+    "TrackTable",
     "TrackerParams",
     "keypoint_columns",
     "track",
     "track_detections",
+    "track_table",
 ]
-
-
-def keypoint_columns(nodes: list[str]) -> list[str]:
-    """Wide keypoint columns of a tracks table: ``<node>.x``, ``<node>.y``, ``<node>.score``."""
-    return [f"{node}.{part}" for node in nodes for part in ("x", "y", "score")]
 
 
 def track(
@@ -60,12 +57,25 @@ def track(
     nodes: list[str] | None = None,
 ) -> pd.DataFrame:
     """Tracks of one video: :data:`TRACK_COLUMNS`, then ``heading``, ``interpolated`` and one
-    ``<node>.x/.y/.score`` triple per keypoint, sorted by frame and track.
+    ``<node>.x/.y/.score`` triple per keypoint, sorted by frame and track (with
+    ``max_tracks: auto``, ``attrs["animal_count"]``: the count they were made with).
 
     ``frames`` are the processed frame indices (interpolation never fills other frames);
     ``nodes`` the skeleton order of the pose stage (default: order of appearance in ``poses``;
     needed when ``poses`` comes in parts, as :func:`.instances.from_tables` reads them).
     """
+    return track_table(detections, poses, params, frames, nodes).whole()
+
+
+def track_table(
+    detections: pd.DataFrame,
+    poses: pd.DataFrame | Iterable[pd.DataFrame] | None,
+    params: TrackerParams,
+    frames: np.ndarray | None = None,
+    nodes: list[str] | None = None,
+) -> TrackTable:
+    """:func:`track`'s table as a :class:`.table.TrackTable`: its keypoint columns are made a
+    block of rows at a time, so a long video's tracks are never held with them."""
     instances = from_tables(detections, poses, nodes)
     assigned = identity_tracks(detections, instances) if params.identity_classes else None
     by_identity = assigned is not None
@@ -79,42 +89,45 @@ def track(
         else:
             assigned = link(instances, params)
             assigned = stitch(instances, assigned, params)
+    light = _light_table(instances, assigned)
+    keypoints, keypoint_score = instances.keypoints, instances.keypoint_score
+
+    def points_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return keypoints[rows], keypoint_score[rows]
+
     nodes = instances.nodes
-    point_columns = keypoint_columns(nodes)
-    table = _table(instances, assigned, point_columns)
-    # The table holds what the rest needs: the instances (with their keypoints as large as the
-    # table) go before gap filling and sorting copy it.
-    del instances, assigned
-    table = gaps.interpolate(table, params.interpolate_max_gap, frames, point_columns)
-    table = gaps.drop_short(table, params.min_length)
+    del instances, assigned  # only the keypoints are read again
+    light = gaps.interpolate(light, params.interpolate_max_gap, frames, [], blend=BLEND)
+    light = gaps.drop_short(light, params.min_length)
     if not by_identity:  # a class keeps its number: its rank among the video's class names
-        table["track_id"] = renumber(table["frame"].to_numpy(), table["track_id"].to_numpy())
-    table["heading"] = _headings(table, nodes, params)
-    ordered = [*TRACK_COLUMNS, "heading", "interpolated", *point_columns]
-    table = table[ordered].sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
-    # With max_tracks "auto": the count the tracks were made with, and its evidence.
-    table.attrs["animal_count"] = count
+        light["track_id"] = renumber(light["frame"].to_numpy(), light["track_id"].to_numpy())
+    table = TrackTable(light, nodes, points_of if nodes else None, count)
+    light["heading"] = _headings(table, params)
+    table.light = (
+        light[[*LIGHT_COLUMNS, *BLEND]]
+        .sort_values(["frame", "track_id"], kind="stable")
+        .reset_index(drop=True)
+    )
     return table
 
 
-def _table(instances: Instances, assigned: np.ndarray, point_columns: list[str]) -> pd.DataFrame:
-    """The tracked instances as rows: :data:`TRACK_COLUMNS` and the keypoint columns, the
-    floating-point ones filled into one array (a long video's table with keypoints is copied
-    once less than when joined from parts)."""
+def _light_table(instances: Instances, assigned: np.ndarray) -> pd.DataFrame:
+    """The tracked instances as rows of :data:`TRACK_COLUMNS`, each its own keypoints' source."""
     rows = np.flatnonzero(assigned >= 0)
-    floats = ["x", "y", "angle", "score", *point_columns]
-    values = np.empty((len(rows), len(floats)))
-    values[:, 0:2] = instances.xy[rows]
-    values[:, 2] = instances.angle[rows]
-    values[:, 3] = instances.score[rows]
-    for k in range(len(instances.nodes)):
-        values[:, 4 + 3 * k : 6 + 3 * k] = instances.keypoints[rows, k]
-        values[:, 6 + 3 * k] = instances.keypoint_score[rows, k]
-    table = pd.DataFrame(values, columns=floats, copy=False)
-    table.insert(0, "frame", instances.frame[rows])
-    table.insert(1, "track_id", assigned[rows])
-    table.insert(2, "det_id", instances.det_id[rows])
-    return table
+    return pd.DataFrame(
+        {
+            "frame": instances.frame[rows],
+            "track_id": assigned[rows],
+            "det_id": instances.det_id[rows],
+            "x": instances.xy[rows, 0],
+            "y": instances.xy[rows, 1],
+            "angle": instances.angle[rows],
+            "score": instances.score[rows],
+            "from_row": rows,
+            "to_row": rows,
+            "weight": np.zeros(len(rows)),
+        }
+    )
 
 
 def identity_names(detections: pd.DataFrame) -> dict[int, str] | None:
@@ -149,29 +162,27 @@ def identity_tracks(detections: pd.DataFrame, instances: Instances) -> np.ndarra
     return assigned
 
 
-def _headings(table: pd.DataFrame, nodes: list[str], params: TrackerParams) -> np.ndarray:
-    result = np.full(len(table), np.nan)
-    if params.heading == "none" or table.empty:
+def _headings(table: TrackTable, params: TrackerParams) -> np.ndarray:
+    light = table.light
+    result = np.full(len(light), np.nan)
+    if params.heading == "none" or light.empty:
         return result
-    if params.heading in ("auto", "keypoints") and nodes:
-        found = heading.guess_nodes(nodes, params.head_node, params.tail_node)
+    if params.heading in ("auto", "keypoints") and table.nodes:
+        found = heading.guess_nodes(table.nodes, params.head_node, params.tail_node)
         if found is not None:
-            head, tail = (nodes[i] for i in found)
-            points = np.stack(
-                [
-                    table[[f"{head}.x", f"{head}.y"]].to_numpy(),
-                    table[[f"{tail}.x", f"{tail}.y"]].to_numpy(),
-                ],
-                axis=1,
-            )
-            return heading.from_keypoints(points, 0, 1)
+            ends = list(found)
+            rows = block_rows(len(table.nodes))
+            for start in range(0, len(light), rows):
+                points, _ = table.points(slice(start, start + rows))
+                result[start : start + len(points)] = heading.from_keypoints(points[:, ends], 0, 1)
+            return result
     if params.heading == "keypoints":
         return result
-    order = np.lexsort((table["frame"].to_numpy(), table["track_id"].to_numpy()))
-    track_ids = table["track_id"].to_numpy()[order]
-    frames = table["frame"].to_numpy()[order]
-    xy = table[["x", "y"]].to_numpy()[order]
-    axis = table["angle"].to_numpy()[order]
+    order = np.lexsort((light["frame"].to_numpy(), light["track_id"].to_numpy()))
+    track_ids = light["track_id"].to_numpy()[order]
+    frames = light["frame"].to_numpy()[order]
+    xy = light[["x", "y"]].to_numpy()[order]
+    axis = light["angle"].to_numpy()[order]
     bounds = np.flatnonzero(np.diff(track_ids)) + 1
     for start, stop in zip(
         np.concatenate([[0], bounds]), np.concatenate([bounds, [len(order)]]), strict=True

@@ -19,7 +19,6 @@ import numpy as np
 
 from .instances import Instances
 from .params import TrackerParams
-from .similarity import instance_scale
 
 # An instance closer than this many animal sizes to a stronger one in its frame is a duplicate.
 DUPLICATE_DISTANCE = 0.5
@@ -86,7 +85,7 @@ def find_duplicates(instances: Instances, considered: np.ndarray) -> np.ndarray:
         return duplicate_rows
     xy = instances.xy[rows_considered]
     score = instances.score[rows_considered]
-    size = instance_scale(instances.keypoints, instances.size)[rows_considered]
+    size = instances.scale[rows_considered]
     # Instances come sorted by frame: each frame is one run of rows, padded here to a row of
     # a (frames, slots) grid.
     starts = np.concatenate([[0], np.flatnonzero(np.diff(frames)) + 1])

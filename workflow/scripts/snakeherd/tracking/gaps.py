@@ -26,8 +26,13 @@ def interpolate(
     frames: np.ndarray | None,
     point_columns: list[str],
     axis_columns: tuple[str, ...] = ("angle",),
+    blend: tuple[str, str, str] | None = None,
 ) -> pd.DataFrame:
-    """``tracks`` (sorted by track, frame) with holes of up to ``max_gap`` frames filled."""
+    """``tracks`` (sorted by track, frame) with holes of up to ``max_gap`` frames filled.
+
+    ``blend``: names of three columns (from, to, weight) that say how to make a row's values
+    of columns the table does not hold (a long video's keypoints): a filled row takes the row
+    before the hole as *from*, the row after it as *to*, and its fraction of the way."""
     tracks = tracks.assign(interpolated=False)
     if max_gap < 1 or len(tracks) < 2:
         return tracks
@@ -57,6 +62,11 @@ def interpolate(
         "score": np.full(len(left), np.nan),
         "interpolated": np.ones(len(left), dtype=bool),
     }
+    if blend is not None:
+        from_column, to_column, weight_column = blend
+        filled[from_column] = ordered[from_column].to_numpy()[left]
+        filled[to_column] = ordered[from_column].to_numpy()[right]
+        filled[weight_column] = weight
     for column in ordered.columns:
         if column in filled:
             continue

@@ -3,15 +3,113 @@
 Detections (``frame, det_id, x, y`` and optionally ``w, h, angle, score``) and, when a pose stage
 ran, their keypoints from the long ``poses`` table (``frame, det_id, node, x, y, score``) are
 joined once into dense NumPy arrays, so the frame loop only slices.
+
+Keypoints read from the poses table in parts (a track job) are kept in a temporary file
+(:class:`StoredRows`), not in memory: with a 24-node skeleton they are ~600 bytes an instance,
+and a long video has millions. What the whole-video steps need of them is measured as they are
+stored (:attr:`Instances.visible_points`, :attr:`Instances.keypoint_box`,
+:attr:`Instances.keypoint_extent`); the keypoints themselves are read back a few frames at a
+time by the online pass and row by row where tracklets end.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from ..keypoints import block_rows, keypoint_boxes
+from .similarity import bounding_boxes, box_scale
+
+# Rows a StoredRows reads at once around a request of nearby rows (the online pass asks for a
+# frame's instances at a time, in frame order), and the largest stretch of rows it skips over
+# rather than reads between requested rows.
+READ_AHEAD_ROWS = 4096
+SKIPPED_ROWS = 64
+
+
+class StoredRows:
+    """An array of ``length`` rows of ``row_shape`` kept in a temporary file: ``stored[rows]``
+    (an index array, a boolean mask or a slice) reads those rows into a new array. Written
+    once, row ranges at a time (:meth:`write`), then read."""
+
+    def __init__(self, length: int, row_shape: tuple[int, ...], dtype=np.float64):
+        # Unnamed and gone when closed (with the last view of it), even if the job fails.
+        self._file = tempfile.TemporaryFile(prefix="snakeherd-keypoints-")  # noqa: SIM115
+        self._index: np.ndarray | None = None  # rows of the file this view shows
+        self.length = self._stored = length
+        self.row_shape = tuple(row_shape)
+        self.dtype = np.dtype(dtype)
+        self._row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        self._cache_start, self._cache = 0, None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.length, *self.row_shape)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        whole = self[slice(None)]
+        return whole if dtype is None else whole.astype(dtype)
+
+    def write(self, start: int, values: np.ndarray) -> None:
+        """Store ``values`` as rows ``start:start + len(values)``."""
+        self._cache = None
+        self._file.seek(start * self._row_bytes)
+        self._file.write(np.ascontiguousarray(values, dtype=self.dtype).tobytes())
+
+    def subset(self, rows: np.ndarray) -> StoredRows:
+        """The rows ``rows`` of this array as an array of their own (the same file)."""
+        view = object.__new__(StoredRows)
+        view.__dict__.update(self.__dict__)
+        view._index = self._file_rows(np.asarray(rows, dtype=np.int64))
+        view.length = len(view._index)
+        view._cache_start, view._cache = 0, None
+        return view
+
+    def _file_rows(self, rows: np.ndarray) -> np.ndarray:
+        return rows if self._index is None else self._index[rows]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        if isinstance(rows, slice):
+            rows = np.arange(*rows.indices(self.length))
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        rows = rows.astype(np.int64, copy=False)
+        single = rows.ndim == 0
+        rows = self._file_rows(np.where(rows < 0, rows + self.length, rows).reshape(-1))
+        values = self._read(rows)
+        return values[0] if single else values
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.empty((0, *self.row_shape), dtype=self.dtype)
+        low, high = int(rows.min()), int(rows.max()) + 1
+        if high - low <= READ_AHEAD_ROWS:
+            cached = self._cache
+            if cached is None or low < self._cache_start or high > self._cache_start + len(cached):
+                self._cache_start = low
+                self._cache = cached = self._read_span(low, low + READ_AHEAD_ROWS)
+            return cached[rows - self._cache_start]
+        # Far apart (e.g. where each tracklet ends): each run of nearby rows read once.
+        wanted = np.unique(rows)
+        runs = np.split(wanted, np.flatnonzero(np.diff(wanted) > SKIPPED_ROWS) + 1)
+        found = np.concatenate([self._read_span(run[0], run[-1] + 1)[run - run[0]] for run in runs])
+        return found[np.searchsorted(wanted, rows)]
+
+    def _read_span(self, start: int, stop: int) -> np.ndarray:
+        """File rows ``start:stop`` (fewer past the end)."""
+        stop = min(stop, self._stored)
+        values = np.empty((max(stop - start, 0), *self.row_shape), dtype=self.dtype)
+        self._file.seek(start * self._row_bytes)
+        self._file.readinto(memoryview(values).cast("B"))
+        return values
 
 
 @dataclass
@@ -26,10 +124,13 @@ class Instances:
     score: np.ndarray  # (N,)
     position_sd: np.ndarray  # (N,) px, the detector's own centre uncertainty (NaN: unknown)
     nodes: list[str]  # keypoint names, in skeleton order (empty without poses)
-    keypoints: np.ndarray  # (N, K, 2) px, NaN where missing
-    keypoint_score: np.ndarray  # (N, K)
+    keypoints: np.ndarray | StoredRows  # (N, K, 2) px, NaN where missing
+    keypoint_score: np.ndarray | StoredRows  # (N, K)
     starts: np.ndarray  # (F,) first row of each distinct frame
     stops: np.ndarray  # (F,) one past the last row of each distinct frame
+    visible_points: np.ndarray  # (N,) keypoints found
+    keypoint_box: np.ndarray  # (N, 4) x0, y0, x1, y1 of the found keypoints (NaN: none)
+    keypoint_extent: np.ndarray  # (N, 3) long side, short side, axis of their box (keypoint_boxes)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -39,15 +140,23 @@ class Instances:
         return bool(self.nodes)
 
     @property
-    def visible_points(self) -> np.ndarray:
-        """Visible keypoints per instance, (N,)."""
-        if not self.nodes:
-            return np.zeros(len(self), dtype=np.int64)
-        return np.isfinite(self.keypoints).all(axis=2).sum(axis=1)
+    def scale(self) -> np.ndarray:
+        """Animal size (px) per instance (see :func:`.similarity.instance_scale`)."""
+        return box_scale(self.keypoint_box if len(self.nodes) >= 2 else None, self.size)
 
 
 def _build(
-    frame, det_id, xy, size, angle, score, position_sd, nodes, keypoints, keypoint_score
+    frame,
+    det_id,
+    xy,
+    size,
+    angle,
+    score,
+    position_sd,
+    nodes,
+    keypoints,
+    keypoint_score,
+    measured: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Instances:
     if len(frame):
         boundaries = np.flatnonzero(np.diff(frame)) + 1
@@ -68,11 +177,37 @@ def _build(
         keypoint_score,
         starts,
         stops,
+        *(measured if measured is not None else _measured(keypoints)),
     )
+
+
+def _measured(keypoints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Visible keypoints, keypoint box and its extent of every instance, measured a block of
+    rows at a time (the keypoints may be stored, not in memory)."""
+    n = len(keypoints)
+    visible = np.zeros(n, dtype=np.int64)
+    box = np.full((n, 4), np.nan)
+    extent = np.full((n, 3), np.nan)
+    if keypoints.shape[1] == 0:
+        return visible, box, extent
+    rows = block_rows(keypoints.shape[1])
+    for start in range(0, n, rows):
+        points = keypoints[start : start + rows]
+        stop = start + len(points)
+        visible[start:stop] = np.isfinite(points).all(axis=2).sum(axis=1)
+        box[start:stop] = bounding_boxes(points)
+        _, long_side, short_side, axis = keypoint_boxes(points)
+        extent[start:stop] = np.column_stack([long_side, short_side, axis])
+    return visible, box, extent
 
 
 def select(instances: Instances, rows: np.ndarray) -> Instances:
     """The instances at ``rows`` (increasing), as their own :class:`Instances`."""
+    keypoints, keypoint_score = instances.keypoints, instances.keypoint_score
+    if isinstance(keypoints, StoredRows):
+        keypoints, keypoint_score = keypoints.subset(rows), keypoint_score.subset(rows)
+    else:
+        keypoints, keypoint_score = keypoints[rows], keypoint_score[rows]
     return _build(
         instances.frame[rows],
         instances.det_id[rows],
@@ -82,8 +217,13 @@ def select(instances: Instances, rows: np.ndarray) -> Instances:
         instances.score[rows],
         instances.position_sd[rows],
         instances.nodes,
-        instances.keypoints[rows],
-        instances.keypoint_score[rows],
+        keypoints,
+        keypoint_score,
+        (
+            instances.visible_points[rows],
+            instances.keypoint_box[rows],
+            instances.keypoint_extent[rows],
+        ),
     )
 
 
@@ -104,9 +244,10 @@ def from_tables(
 ) -> Instances:
     """Join detections with their keypoints (when ``poses`` is given and not empty).
 
-    ``poses`` may also be the poses table in parts (e.g. :func:`snakeherd.io.iter_table`'s
-    batches), each joined as it comes, so the long table is never held whole; ``nodes`` must
-    then be given."""
+    ``poses`` may also be the poses table in parts, in frame order (e.g.
+    :func:`snakeherd.io.iter_table`'s batches), each joined as it comes, so the long table is
+    never held whole; ``nodes`` must then be given, and the keypoints are kept in temporary
+    files (:class:`StoredRows`)."""
     ordered = detections.sort_values(["frame", "det_id"], kind="stable").reset_index(drop=True)
     n = len(ordered)
 
@@ -128,25 +269,77 @@ def from_tables(
     if isinstance(poses, pd.DataFrame):
         if len(poses):
             nodes = list(nodes) if nodes else node_order(poses)
-        poses = [poses] if len(poses) else None
-    elif poses is not None and not nodes:
-        raise ValueError("poses in parts need their nodes")
-    if poses is not None:
+            keypoints, keypoint_score = _keypoints_in_memory(poses, frame, det_id, nodes)
+        else:
+            nodes, keypoints, keypoint_score = [], np.zeros((n, 0, 2)), np.zeros((n, 0))
+    elif poses is not None:
+        if not nodes:
+            raise ValueError("poses in parts need their nodes")
         nodes = list(nodes)
-        keypoints = np.full((n, len(nodes), 2), np.nan)
-        keypoint_score = np.full((n, len(nodes)), np.nan)
-        node_index = {name: k for k, name in enumerate(nodes)}
-        for part in poses:
-            _place_keypoints(part, frame, det_id, node_index, keypoints, keypoint_score)
-        # A keypoint is missing when either coordinate is.
-        keypoints[~np.isfinite(keypoints).all(axis=2)] = np.nan
+        keypoints, keypoint_score = _stored_keypoints(poses, frame, det_id, nodes)
     else:
-        nodes = []
-        keypoints = np.zeros((n, 0, 2))
-        keypoint_score = np.zeros((n, 0))
+        nodes, keypoints, keypoint_score = [], np.zeros((n, 0, 2)), np.zeros((n, 0))
     return _build(
         frame, det_id, xy, size, angle, score, position_sd, nodes, keypoints, keypoint_score
     )
+
+
+def _keypoints_in_memory(poses, frame, det_id, nodes) -> tuple[np.ndarray, np.ndarray]:
+    keypoints = np.full((len(frame), len(nodes), 2), np.nan)
+    keypoint_score = np.full((len(frame), len(nodes)), np.nan)
+    node_index = {name: k for k, name in enumerate(nodes)}
+    _place_keypoints(poses, frame, det_id, node_index, keypoints, keypoint_score)
+    # A keypoint is missing when either coordinate is.
+    keypoints[~np.isfinite(keypoints).all(axis=2)] = np.nan
+    return keypoints, keypoint_score
+
+
+def _stored_keypoints(
+    parts: Iterable[pd.DataFrame], frame: np.ndarray, det_id: np.ndarray, nodes: list[str]
+) -> tuple[StoredRows, StoredRows]:
+    """The keypoints of the poses table's parts (in frame order) in temporary files: the rows
+    of a frame are written once no later part can hold more of that frame's keypoints."""
+    n, k = len(frame), len(nodes)
+    keypoints, keypoint_score = StoredRows(n, (k, 2)), StoredRows(n, (k,))
+    node_index = {name: i for i, name in enumerate(nodes)}
+    written = 0  # rows before this are stored; the pending arrays hold the rows after it
+    pending_points, pending_scores = np.zeros((0, k, 2)), np.zeros((0, k))
+
+    def extend(last: int):
+        grow = last - written - len(pending_points)
+        if grow <= 0:
+            return pending_points, pending_scores
+        return (
+            np.concatenate([pending_points, np.full((grow, k, 2), np.nan)]),
+            np.concatenate([pending_scores, np.full((grow, k), np.nan)]),
+        )
+
+    def store(count: int) -> None:
+        points = pending_points[:count]
+        points[~np.isfinite(points).all(axis=2)] = np.nan  # missing when either coordinate is
+        keypoints.write(written, points)
+        keypoint_score.write(written, pending_scores[:count])
+
+    for part in parts:
+        if not len(part):
+            continue
+        part_frames = part["frame"].to_numpy()
+        first = int(np.searchsorted(frame, part_frames.min(), side="left"))
+        last = int(np.searchsorted(frame, part_frames.max(), side="right"))
+        if first < written:
+            raise ValueError("poses in parts must come in frame order")
+        pending_points, pending_scores = extend(last)
+        _place_keypoints(
+            part, frame, det_id, node_index, pending_points, pending_scores, first_row=written
+        )
+        # The rows of the part's last frame may go on in the next part.
+        complete = int(np.searchsorted(frame, part_frames.max(), side="left")) - written
+        store(complete)
+        pending_points, pending_scores = pending_points[complete:], pending_scores[complete:]
+        written += complete
+    pending_points, pending_scores = extend(n)
+    store(len(pending_points))
+    return keypoints, keypoint_score
 
 
 def _place_keypoints(
@@ -156,9 +349,11 @@ def _place_keypoints(
     node_index: dict[str, int],
     keypoints: np.ndarray,
     keypoint_score: np.ndarray,
+    first_row: int = 0,
 ) -> None:
     """Writes the keypoints of ``poses`` (some rows of the poses table) into the rows of their
-    instances in ``keypoints`` and ``keypoint_score`` (instances sorted by ``frame``)."""
+    instances in ``keypoints`` and ``keypoint_score`` (instances sorted by ``frame``; the
+    arrays' row 0 is instance ``first_row``)."""
     if not len(poses):
         return
     # Only the instances of the part's frames can match it (they are sorted by frame).
@@ -173,7 +368,7 @@ def _place_keypoints(
     rows = joined["row"].to_numpy()
     cols = joined["node"].astype(str).map(node_index).to_numpy()
     known = ~pd.isna(cols)
-    rows, cols = rows[known], cols[known].astype(np.int64)
+    rows, cols = rows[known] - first_row, cols[known].astype(np.int64)
     keypoints[rows, cols, 0] = joined["x"].to_numpy(dtype=np.float64)[known]
     keypoints[rows, cols, 1] = joined["y"].to_numpy(dtype=np.float64)[known]
     if "score" in joined.columns:

@@ -23,15 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..keypoints import keypoint_boxes
 from . import kalman
 from .instances import Instances
 from .matching import MATCHERS
 from .params import TrackerParams
 from .similarity import (
-    bounding_boxes,
     box_corners,
-    instance_scale,
     pair_scores,
     reduce_scores,
 )
@@ -102,7 +99,7 @@ class OnlineTracker:
         else:
             self.points = instances.xy[:, None, :]
         self.boxes = self._boxes()
-        self.scale = instance_scale(instances.keypoints, instances.size)
+        self.scale = instances.scale
         visible = instances.visible_points
         size = instances.size
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -115,7 +112,7 @@ class OnlineTracker:
         if instances.has_keypoints:
             # Keypoints give the body axis directly; boxes of some detectors (pose models on
             # whole frames) are axis-aligned and only say 0 or π/2.
-            _, long_side, short_side, keypoint_axis = keypoint_boxes(instances.keypoints)
+            long_side, short_side, keypoint_axis = instances.keypoint_extent.T
             # One keypoint is a box of no extent: it gives no axis.
             from_points = (
                 np.isfinite(keypoint_axis)
@@ -149,7 +146,7 @@ class OnlineTracker:
         inst = self.inst
         boxes = box_corners(inst.xy, inst.size, inst.angle)
         if inst.has_keypoints:
-            from_points = bounding_boxes(inst.keypoints)
+            from_points = inst.keypoint_box
             usable = np.isfinite(from_points).all(axis=1)
             boxes = np.where(usable[:, None], from_points, boxes)
         return boxes

@@ -66,9 +66,15 @@ def box_corners(xy: np.ndarray, size: np.ndarray, angle: np.ndarray) -> np.ndarr
 
 def instance_scale(keypoints: np.ndarray, size: np.ndarray) -> np.ndarray:
     """Animal size (px) per instance: sqrt of the keypoint box area, else of the detection box."""
+    return box_scale(bounding_boxes(keypoints) if keypoints.shape[1] >= 2 else None, size)
+
+
+def box_scale(keypoint_boxes: np.ndarray | None, size: np.ndarray) -> np.ndarray:
+    """:func:`instance_scale` from the keypoints' :func:`bounding_boxes` (None: one keypoint or
+    none, so the detection box)."""
     scale = np.sqrt(np.abs(size[:, 0] * size[:, 1]))
-    if keypoints.shape[1] >= 2:
-        boxes = bounding_boxes(keypoints)
+    if keypoint_boxes is not None:
+        boxes = keypoint_boxes
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         from_points = np.sqrt(area)
         scale = np.where(np.isfinite(from_points) & (from_points > 0), from_points, scale)
