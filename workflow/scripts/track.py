@@ -11,12 +11,12 @@ from snakeherd.proofreading import suspects as suspect_frames
 from snakeherd.provenance import write_video_provenance
 from snakeherd.scripting import logger, run_rule
 from snakeherd.tracking import TrackerParams, TrackTable, identity_names, track_table
-from snakeherd.tracking.instances import node_order
+from snakeherd.tracking.instances import INSTANCE_COLUMNS, node_order
 from snakeherd.video import FrameSelection
 
 POSE_COLUMNS = ["frame", "det_id", "node", "x", "y", "score"]
 # What the tracker, the identity names and the suspect checks read of the detections.
-DETECTION_COLUMNS = "frame det_id x y w h angle score position_sd identity_id identity".split()
+DETECTION_COLUMNS = [*INSTANCE_COLUMNS, "identity_id", "identity"]
 
 
 def main(smk):

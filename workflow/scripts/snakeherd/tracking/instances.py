@@ -24,6 +24,9 @@ import pandas as pd
 from ..keypoints import block_rows, keypoint_boxes
 from .similarity import bounding_boxes, box_scale
 
+INSTANCE_COLUMNS = ["frame", "det_id", "x", "y", "w", "h", "angle", "score", "position_sd"]
+"""The columns of a detections table :func:`from_tables` reads (the last five when present)."""
+
 # Rows a StoredRows reads at once around a request of nearby rows (the online pass asks for a
 # frame's instances at a time, in frame order), and the largest stretch of rows it skips over
 # rather than reads between requested rows.
