@@ -49,7 +49,7 @@ def main(smk):
         fixed, fixes = apply_corrections(
             smk, tracks.whole(), nodes, detections, detection_stage, params, frames
         )
-        tracks = TrackTable.from_frame(fixed, nodes)
+        tracks = TrackTable.from_frame(fixed, tracks.nodes)
     tracks.light.insert(0, "video_id", smk.wildcards.video)
     named = identity_names(detections) if params.identity_classes else None
     with io.TableWriter(
