@@ -12,6 +12,7 @@ import yaml
 
 from snakeherd.errors import SnakeherdError
 from snakeherd.overlay import (
+    ByFrame,
     OverlayData,
     OverlayOptions,
     output_size,
@@ -191,3 +192,43 @@ def test_keypoints_and_skeleton_edges_are_drawn(tmp_path, rendered):
     row = first[(first["frame"] == 2)].iloc[0]
     head = drawn[round(row["head_y"]), round(row["head_x"])].astype(int)
     assert np.abs(head - original[round(row["head_y"]), round(row["head_x"])]).sum() > 60
+
+
+def test_tables_read_in_parts_give_each_frame_its_rows():
+    """A long video's tables are read in batches as the frames are drawn: a frame split across
+    two parts, parts skipped by the frames drawn and an empty part still give each frame all its
+    rows, and each box the track that took its detection."""
+    detections = pd.DataFrame(
+        {
+            "frame": [0, 0, 3, 3, 3, 7, 9],
+            "det_id": [0, 1, 0, 1, 2, 0, 0],
+            "x": np.arange(7.0),
+            "y": 1.0,
+            "w": 4.0,
+            "h": 2.0,
+            "angle": 0.0,
+        }
+    )
+    tracks = pd.DataFrame(
+        {
+            "frame": [0, 3, 3, 9],
+            "track_id": [5, 5, 6, 6],
+            "det_id": [1, 2, -1, 0],
+            "x": [1.0, 4.0, 2.5, 6.0],
+            "y": 1.0,
+            "interpolated": [False, False, True, False],
+        }
+    )
+    parts = [detections.iloc[:3], detections.iloc[3:3], detections.iloc[3:6], detections.iloc[6:]]
+    data = OverlayData(iter(parts), None, iter([tracks.iloc[:2], tracks.iloc[2:]]))
+    whole = OverlayData(detections, None, tracks)
+    for frame in (0, 3, 8, 9):
+        streamed, expected = data.frame(frame), whole.frame(frame)
+        for name in ("det_id", "x", "track_id"):
+            np.testing.assert_array_equal(streamed.boxes[name], expected.boxes[name])
+        np.testing.assert_array_equal(streamed.tracks["track_id"], expected.tracks["track_id"])
+        if frame == 3:
+            assert streamed.boxes["track_id"].tolist() == [-1, -1, 5]
+            assert len(streamed.tracks) == 2
+    with pytest.raises(ValueError, match="frame order"):
+        ByFrame(iter([detections.iloc[3:], detections.iloc[:3]]), ["x"]).rows(9)

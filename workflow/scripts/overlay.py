@@ -2,20 +2,32 @@
 an H.264 MP4 that browsers play."""
 
 from snakeherd import io
-from snakeherd.overlay import OverlayData, OverlayOptions, frame_selection_of, render_overlay
+from snakeherd.overlay import (
+    BOX_COLUMNS,
+    KEYPOINT_COLUMNS,
+    TRACK_COLUMNS,
+    OverlayData,
+    OverlayOptions,
+    frame_selection_of,
+    render_overlay,
+)
 from snakeherd.scripting import logger, run_rule
 from snakeherd.video import probe
 
 
 def main(smk):
-    detections = io.read_table(smk.input.detections, "detections")
+    # The tables are read in batches as the frames are drawn (they are in frame order): a long
+    # video's are never held whole.
+    detections = io.iter_table(smk.input.detections, "detections", BOX_COLUMNS)
     detection_stage = io.read_metadata(smk.input.detections)["stage"]
     poses, edges = None, []
     if smk.input.get("poses"):
-        poses = io.read_table(smk.input.poses, "poses")
+        poses = io.iter_table(smk.input.poses, "poses", KEYPOINT_COLUMNS)
         skeleton = io.read_metadata(smk.input.poses)["stage"].get("skeleton") or {}
         edges = [tuple(edge) for edge in skeleton.get("edges") or []]
-    tracks = io.read_table(smk.input.tracks, "tracks") if smk.input.get("tracks") else None
+    tracks = None
+    if smk.input.get("tracks"):
+        tracks = io.iter_table(smk.input.tracks, "tracks", TRACK_COLUMNS)
     selection = frame_selection_of(detection_stage, probe(smk.input.video).n_frames)
     summary = render_overlay(
         smk.input.video,

@@ -90,25 +90,60 @@ class Rows:
 
 
 class ByFrame:
-    """A table's columns as arrays sorted by frame; a frame's rows are one slice of each.
+    """A table's rows frame by frame, for frames asked in increasing order: a frame's rows are
+    one slice of each column array.
 
-    Plain arrays, not a DataFrame per frame: a few bytes per row, so memory follows the table
-    and not, through per-frame objects, the video's length."""
+    The table comes in parts in frame order (a long video's table read in batches; or whole,
+    see :func:`in_frame_order`): only the rows from the frame asked on, to the end of the part
+    read, are held. Plain arrays, not a DataFrame per frame: a few bytes per row."""
 
-    def __init__(self, table: pd.DataFrame | None, columns: list[str]):
-        if table is None or not len(table):
-            self._frames = np.empty(0, np.int64)
-            self._columns = {name: np.empty(0) for name in columns}
-            return
-        table = table.sort_values("frame", kind="stable")
-        self._frames = table["frame"].to_numpy(np.int64)
-        self._columns = {name: table[name].to_numpy() for name in columns}
+    def __init__(self, parts: Iterable[pd.DataFrame], columns: list[str]):
+        self._parts = iter(parts)
+        self._names = list(columns)
+        self._frames = np.empty(0, np.int64)
+        self._columns = {name: np.empty(0) for name in columns}
+        self._last = np.iinfo(np.int64).min  # the last frame read
+
+    def _read_past(self, frame: int) -> None:
+        """Read parts until one holds a frame after ``frame`` (or none are left)."""
+        while self._last <= frame:
+            part = next(self._parts, None)
+            if part is None:
+                return
+            if not len(part):
+                continue
+            frames = part["frame"].to_numpy(np.int64)
+            if frames[0] < self._last or (np.diff(frames) < 0).any():
+                raise ValueError("an overlay's table parts must come in frame order")
+            self._last = int(frames[-1])
+            self._frames = np.concatenate([self._frames, frames])
+            self._columns = {
+                name: np.concatenate([self._columns[name], part[name].to_numpy()])
+                if len(self._columns[name])
+                else part[name].to_numpy()
+                for name in self._names
+            }
 
     def rows(self, frame: int) -> Rows:
+        self._read_past(frame)
         start, stop = np.searchsorted(self._frames, [frame, frame + 1])
-        return Rows(
-            {name: array[start:stop] for name, array in self._columns.items()}, stop - start
-        )
+        here = {name: array[start:stop] for name, array in self._columns.items()}
+        # Frames come in increasing order: the rows before this frame are done with.
+        self._frames = self._frames[start:]
+        self._columns = {name: array[start:] for name, array in self._columns.items()}
+        return Rows(here, stop - start)
+
+
+def in_frame_order(
+    table: pd.DataFrame | Iterable[pd.DataFrame] | None,
+) -> Iterable[pd.DataFrame]:
+    """A table's parts in frame order: a whole table sorted by frame, parts as they come (none
+    for None)."""
+    if table is None:
+        return []
+    if isinstance(table, pd.DataFrame):
+        return [table.sort_values("frame", kind="stable")]
+    return table
 
 
 @dataclass
@@ -120,38 +155,46 @@ class FrameContent:
     tracks: Rows  # track_id, x, y, interpolated
 
 
+BOX_COLUMNS = ["frame", "det_id", "x", "y", "w", "h", "angle"]
+KEYPOINT_COLUMNS = ["frame", "det_id", "node", "x", "y"]
+TRACK_COLUMNS = ["frame", "track_id", "det_id", "x", "y", "interpolated"]
+"""What an overlay reads of the detections, poses and tracks tables."""
+
+
 @dataclass
 class OverlayData:
-    """A video's tables, by frame for drawing."""
+    """A video's tables (whole, or in parts in frame order: :func:`snakeherd.io.iter_table`
+    with :data:`BOX_COLUMNS`, :data:`KEYPOINT_COLUMNS`, :data:`TRACK_COLUMNS`), read frame by
+    frame for drawing, frames in increasing order."""
 
-    detections: pd.DataFrame
-    poses: pd.DataFrame | None = None
-    tracks: pd.DataFrame | None = None
+    detections: pd.DataFrame | Iterable[pd.DataFrame]
+    poses: pd.DataFrame | Iterable[pd.DataFrame] | None = None
+    tracks: pd.DataFrame | Iterable[pd.DataFrame] | None = None
     edges: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self):
-        detections = self.detections[["frame", "det_id", "x", "y", "w", "h", "angle"]]
-        if self.tracks is not None and len(self.tracks):
-            links = self.tracks.loc[self.tracks["det_id"] >= 0, ["frame", "det_id", "track_id"]]
-            detections = detections.merge(links, on=["frame", "det_id"], how="left")
-            detections["track_id"] = detections["track_id"].fillna(-1).astype(np.int64)
-        else:
-            detections = detections.assign(track_id=np.int64(-1))
-        self._boxes = ByFrame(detections, ["det_id", "x", "y", "w", "h", "angle", "track_id"])
-        visible = None
-        if self.poses is not None and len(self.poses):
-            visible = self.poses.dropna(subset=["x", "y"])
-        self._keypoints = ByFrame(visible, ["det_id", "node", "x", "y"])
-        tracks = self.tracks
-        if tracks is not None and "interpolated" not in tracks:
-            tracks = tracks.assign(interpolated=False)
-        self._tracks = ByFrame(tracks, ["track_id", "x", "y", "interpolated"])
+        self._boxes = ByFrame(in_frame_order(self.detections), BOX_COLUMNS[1:])
+        visible = (part.dropna(subset=["x", "y"]) for part in in_frame_order(self.poses))
+        self._keypoints = ByFrame(visible, KEYPOINT_COLUMNS[1:])
+        with_flag = (
+            part if "interpolated" in part else part.assign(interpolated=False)
+            for part in in_frame_order(self.tracks)
+        )
+        self._tracks = ByFrame(with_flag, TRACK_COLUMNS[1:])
 
     def frame(self, index: int) -> FrameContent:
+        boxes = self._boxes.rows(index)
+        tracks = self._tracks.rows(index)
+        # Each box's track: the track row of the frame that took its detection.
+        tracked = tracks["det_id"] >= 0
+        detection_ids = tracks["det_id"][tracked].tolist()
+        track_of = dict(zip(detection_ids, tracks["track_id"][tracked].tolist(), strict=True))
+        box_tracks = np.array([track_of.get(d, -1) for d in boxes["det_id"].tolist()], np.int64)
+        columns = {name: boxes[name] for name in BOX_COLUMNS[1:]}
         return FrameContent(
-            boxes=self._boxes.rows(index),
+            boxes=Rows({**columns, "track_id": box_tracks}, len(boxes)),
             keypoints=self._keypoints.rows(index),
-            tracks=self._tracks.rows(index),
+            tracks=tracks,
         )
 
 

@@ -245,11 +245,13 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         return _cpu_rule_cost(seconds_per_megapixel=0.002)
     if rule == "overlay":
         # Decoding, drawing and encoding (libx264, veryfast) every drawn frame; one BGR frame in
-        # memory at a time (and the tables grouped by frame). Measured on the demo (400x400,
-        # 8 animals): ~60 frames/s, peak RSS ~190 MB.
+        # memory at a time, and the tables read in batches as the frames are drawn. Measured on
+        # the demo (400x400, 8 animals): ~60 frames/s, peak RSS ~190 MB; on the fly predictions
+        # repeated (2 flies, 24 nodes, 64x64 frames): 230 MB at 11,000 frames, 271 MB at
+        # 110,000 (379 and 1,777 MB when the tables were read whole).
         return _cpu_rule_cost(
             mem_mb_per_megapixel=60,
-            mem_mb_per_frame=0.01,
+            mem_mb_per_frame=0.001,
             seconds_per_frame=0.01,
             seconds_per_megapixel=0.06,
         )
