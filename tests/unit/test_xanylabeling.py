@@ -82,3 +82,29 @@ def test_a_folder_without_documents_or_with_an_ungrouped_shape_is_refused(export
     (tmp_path / "flies-3.json").write_text(json.dumps(document))
     with pytest.raises(InputFileError, match="no group id"):
         xanylabeling.read_folder(str(tmp_path), "flies")
+
+
+def test_the_suspect_frames_rows_alone_give_the_same_documents(shared_data, tmp_path):
+    """The export job reads every column of the suspect frames' rows only (a long video's
+    tracks with keypoints are large) and the whole table's light columns: a filled-in row's box
+    still gets its track's median over the whole video."""
+    tracks, detections = fly_tracks(shared_data / FLY_TRACKS)
+    nodes = [c[: -len(".x")] for c in tracks.columns if c.endswith(".x")]
+    tracks = tracks.copy()
+    filled = tracks.index[tracks["frame"] == 250][0]
+    tracks.loc[filled, "det_id"] = -1  # as an interpolated row: no box of its own
+    video = str(shared_data / VIDEO)
+    whole, alone = tmp_path / "whole", tmp_path / "alone"
+    xanylabeling.write_folder(tracks, detections, FRAMES, video, str(whole), "flies", nodes)
+    rows = tracks[tracks["frame"].isin(FRAMES)]
+    every_row = tracks[["frame", "track_id", "det_id"]]
+    xanylabeling.write_folder(
+        rows, detections, FRAMES, video, str(alone), "flies", nodes, every_row=every_row
+    )
+    for frame in FRAMES:
+        name = f"flies-{frame}.json"
+        assert (alone / name).read_text() == (whole / name).read_text()
+    # The median is the whole video's: not the sides of the three frames' boxes.
+    sides = xanylabeling.box_sides(rows, detections, every_row)
+    own = xanylabeling.box_sides(rows, detections)
+    assert sides.loc[sides["det_id"] < 0, "w"].iloc[0] != own.loc[own["det_id"] < 0, "w"].iloc[0]

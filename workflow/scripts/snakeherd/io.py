@@ -210,15 +210,21 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 
 def read_table(
-    path: str | os.PathLike, table: str, columns: list[str] | None = None
+    path: str | os.PathLike,
+    table: str,
+    columns: list[str] | None = None,
+    frames: Iterable[int] | None = None,
 ) -> pd.DataFrame:
-    """Read a snakeherd table (only ``columns``, those of them it has, when given), checking
-    its name and schema version."""
+    """Read a snakeherd table (only ``columns``, those of them it has, when given; only the
+    rows of ``frames`` when given), checking its name and schema version."""
     check_table(path, table)
     if columns is not None:
         present = set(pq.read_schema(path).names)
         columns = [name for name in columns if name in present]
-    return pd.read_parquet(path, columns=columns)
+    filters = None
+    if frames is not None:
+        filters = [("frame", "in", sorted({int(frame) for frame in frames}))]
+    return pd.read_parquet(path, columns=columns, filters=filters)
 
 
 def read_arrow(path: str | os.PathLike, table: str) -> pa.Table:

@@ -88,13 +88,17 @@ def _shape(label, kind, points, group_id, score, **extra) -> dict:
     }
 
 
-def box_sides(tracks: pd.DataFrame, detections: pd.DataFrame) -> pd.DataFrame:
+def box_sides(
+    tracks: pd.DataFrame, detections: pd.DataFrame, every_row: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """``tracks`` with the box sides ``w``, ``h`` of the detection each row took; a filled-in
-    row gets its track's median sides."""
+    row gets its track's median sides, over ``every_row`` (``frame, track_id, det_id`` of the
+    whole tracks table; default ``tracks``: when these are some rows of it)."""
     sides = detections[["frame", "det_id", "w", "h"]]
     joined = tracks.merge(sides, on=["frame", "det_id"], how="left")
+    whole = joined if every_row is None else every_row.merge(sides, on=["frame", "det_id"])
     for side in ("w", "h"):
-        typical = joined.groupby("track_id")[side].transform("median")
+        typical = joined["track_id"].map(whole.groupby("track_id")[side].median())
         joined[side] = joined[side].fillna(typical).fillna(1.0)
     return joined
 
@@ -107,8 +111,11 @@ def write_folder(
     folder: str,
     video_id: str,
     nodes: list[str],
+    every_row: pd.DataFrame | None = None,
 ) -> int:
-    """Write ``folder`` with one image and one JSON per frame of ``frames``; returns how many."""
+    """Write ``folder`` with one image and one JSON per frame of ``frames``; returns how many.
+    ``tracks`` may be the rows of those frames alone, with ``every_row`` (see
+    :func:`box_sides`)."""
     import cv2
 
     from ..video import VideoReader, probe
@@ -116,7 +123,7 @@ def write_folder(
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     info = probe(video)
-    rows = box_sides(tracks, detections)
+    rows = box_sides(tracks, detections, every_row)
     wanted = sorted({int(f) for f in frames})
     with VideoReader(video, grayscale=False) as reader:
         for frame in wanted:
