@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -129,11 +129,24 @@ class Instances:
     nodes: list[str]  # keypoint names, in skeleton order (empty without poses)
     keypoints: np.ndarray | StoredRows  # (N, K, 2) px, NaN where missing
     keypoint_score: np.ndarray | StoredRows  # (N, K)
-    starts: np.ndarray  # (F,) first row of each distinct frame
-    stops: np.ndarray  # (F,) one past the last row of each distinct frame
-    visible_points: np.ndarray  # (N,) keypoints found
-    keypoint_box: np.ndarray  # (N, 4) x0, y0, x1, y1 of the found keypoints (NaN: none)
-    keypoint_extent: np.ndarray  # (N, 3) long side, short side, axis of their box (keypoint_boxes)
+    # What :func:`select` already measured of them (visible points, keypoint box, extent).
+    measured: InitVar[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = None
+    starts: np.ndarray = field(init=False)  # (F,) first row of each distinct frame
+    stops: np.ndarray = field(init=False)  # (F,) one past the last row of each distinct frame
+    visible_points: np.ndarray = field(init=False)  # (N,) keypoints found
+    keypoint_box: np.ndarray = field(init=False)  # (N, 4) x0, y0, x1, y1 of those (NaN: none)
+    keypoint_extent: np.ndarray = field(init=False)  # (N, 3) long, short side, axis of the box
+
+    def __post_init__(self, measured) -> None:
+        if len(self.frame):
+            boundaries = np.flatnonzero(np.diff(self.frame)) + 1
+            self.starts = np.concatenate([[0], boundaries])
+            self.stops = np.concatenate([boundaries, [len(self.frame)]])
+        else:
+            self.starts = self.stops = np.zeros(0, dtype=np.int64)
+        if measured is None:
+            measured = _measured(self.keypoints)
+        self.visible_points, self.keypoint_box, self.keypoint_extent = measured
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -146,42 +159,6 @@ class Instances:
     def scale(self) -> np.ndarray:
         """Animal size (px) per instance (see :func:`.similarity.instance_scale`)."""
         return box_scale(self.keypoint_box if len(self.nodes) >= 2 else None, self.size)
-
-
-def _build(
-    frame,
-    det_id,
-    xy,
-    size,
-    angle,
-    score,
-    position_sd,
-    nodes,
-    keypoints,
-    keypoint_score,
-    measured: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-) -> Instances:
-    if len(frame):
-        boundaries = np.flatnonzero(np.diff(frame)) + 1
-        starts = np.concatenate([[0], boundaries])
-        stops = np.concatenate([boundaries, [len(frame)]])
-    else:
-        starts = stops = np.zeros(0, dtype=np.int64)
-    return Instances(
-        frame,
-        det_id,
-        xy,
-        size,
-        angle,
-        score,
-        position_sd,
-        nodes,
-        keypoints,
-        keypoint_score,
-        starts,
-        stops,
-        *(measured if measured is not None else _measured(keypoints)),
-    )
 
 
 def _measured(keypoints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -211,7 +188,7 @@ def select(instances: Instances, rows: np.ndarray) -> Instances:
         keypoints, keypoint_score = keypoints.subset(rows), keypoint_score.subset(rows)
     else:
         keypoints, keypoint_score = keypoints[rows], keypoint_score[rows]
-    return _build(
+    return Instances(
         instances.frame[rows],
         instances.det_id[rows],
         instances.xy[rows],
@@ -282,7 +259,7 @@ def from_tables(
         keypoints, keypoint_score = _stored_keypoints(poses, frame, det_id, nodes)
     else:
         nodes, keypoints, keypoint_score = [], np.zeros((n, 0, 2)), np.zeros((n, 0))
-    return _build(
+    return Instances(
         frame, det_id, xy, size, angle, score, position_sd, nodes, keypoints, keypoint_score
     )
 
