@@ -14,6 +14,14 @@ BLOCK_ROWS = 65536
 BLOCK_POINTS = 2**18
 
 
+def from_columns(table, nodes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints ``(rows, K, 2)`` and their scores ``(rows, K)`` from a tracks table's
+    ``<node>.x``, ``<node>.y`` and ``<node>.score`` columns."""
+    x, y = [f"{n}.x" for n in nodes], [f"{n}.y" for n in nodes]
+    points = np.stack([table[x].to_numpy(np.float64), table[y].to_numpy(np.float64)], axis=2)
+    return points, table[[f"{n}.score" for n in nodes]].to_numpy(np.float64)
+
+
 def block_rows(n_nodes: int) -> int:
     """Instances of ``n_nodes`` keypoints in a block of :data:`BLOCK_POINTS` keypoints (at most
     :data:`BLOCK_ROWS`): a long video's instances worked through a block at a time take about

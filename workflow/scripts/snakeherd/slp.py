@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputFileError, SnakeherdError
-from .keypoints import block_rows, keypoint_boxes
+from .keypoints import block_rows, from_columns, keypoint_boxes
 
 # Skeleton of tracks that have no keypoints (detection boxes only): the box centre.
 CENTROID_NODE = "centroid"
@@ -437,21 +437,16 @@ def write_tracks(
     point while saving): most of the track job's memory.
     """
     sio = _sleap_io()
-    if not nodes:
+    centroid = not nodes
+    if centroid:
         nodes, edges = [CENTROID_NODE], []
-        x_columns, y_columns, score_columns = ["x"], ["y"], None
-    else:
-        x_columns, y_columns = [f"{n}.x" for n in nodes], [f"{n}.y" for n in nodes]
-        score_columns = [f"{n}.score" for n in nodes]
 
     def points_of_columns(rows: slice) -> tuple[np.ndarray, np.ndarray]:
         part = tracks.iloc[rows]
-        points = np.stack(
-            [part[x_columns].to_numpy(np.float64), part[y_columns].to_numpy(np.float64)], axis=2
-        )
-        if score_columns is None:  # a centroid: seen wherever the track is
+        if centroid:  # the track position, seen wherever the track is
+            points = part[["x", "y"]].to_numpy(np.float64)[:, None, :]
             return points, np.ones(points.shape[:2])
-        return points, part[score_columns].to_numpy(np.float64)
+        return from_columns(part, nodes)
 
     skeleton = sio.Skeleton(nodes=list(nodes), edges=[list(e) for e in (edges or [])])
     backend_metadata = {"shape": (n_frames, 1, 1, 1)} if n_frames else {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..keypoints import block_rows
+from ..keypoints import block_rows, from_columns
 from .animal_count import AnimalCount
 
 TRACK_COLUMNS = ["frame", "track_id", "det_id", "x", "y", "angle", "score"]
@@ -64,14 +64,9 @@ class TrackTable:
         light = tracks[[c for c in tracks.columns if c not in keypoint_columns(nodes)]].copy()
         light["from_row"] = light["to_row"] = np.arange(len(tracks))
         light["weight"] = 0.0
-        x = [f"{n}.x" for n in nodes]
-        y = [f"{n}.y" for n in nodes]
-        scores = [f"{n}.score" for n in nodes]
 
         def points_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            part = tracks.iloc[rows]
-            points = np.stack([part[x].to_numpy(np.float64), part[y].to_numpy(np.float64)], axis=2)
-            return points, part[scores].to_numpy(np.float64)
+            return from_columns(tracks.iloc[rows], nodes)
 
         return cls(light, list(nodes), points_of if nodes else None)
 
