@@ -97,7 +97,7 @@ def track_table(
 
     nodes = instances.nodes
     del instances, assigned  # only the keypoints are read again
-    light = gaps.interpolate(light, params.interpolate_max_gap, frames, [], blend=BLEND)
+    light = gaps.interpolate(light, params.interpolate_max_gap, frames, blend=BLEND)
     light = gaps.drop_short(light, params.min_length)
     if not by_identity:  # a class keeps its number: its rank among the video's class names
         light["track_id"] = renumber(light["frame"].to_numpy(), light["track_id"].to_numpy())

@@ -2,8 +2,9 @@
 
 A hole of at most ``interpolate_max_gap`` frames between two rows of the same track is filled
 with one row per missing frame (only frames that were processed: a gap in the frame selection is
-never filled): positions and keypoints linearly, the undirected body axis the shorter way round
-(179° to 1° passes through 0°, not 90°). Filled rows have ``det_id`` -1, ``score`` NaN and
+never filled): positions linearly (and keypoints, through the rows they are made from: see
+:func:`interpolate`'s ``blend``), the undirected body axis the shorter way round (179° to 1°
+passes through 0°, not 90°). Filled rows have ``det_id`` -1, ``score`` NaN and
 ``interpolated`` True. Coordinates stay sub-pixel.
 """
 
@@ -24,7 +25,6 @@ def interpolate(
     tracks: pd.DataFrame,
     max_gap: int,
     frames: np.ndarray | None,
-    point_columns: list[str],
     axis_columns: tuple[str, ...] = ("angle",),
     blend: tuple[str, str, str] | None = None,
 ) -> pd.DataFrame:
@@ -73,7 +73,7 @@ def interpolate(
         values = ordered[column].to_numpy()
         if column in axis_columns:
             filled[column] = _lerp_axis(values[left], values[right], weight)
-        elif column in ("x", "y") or column in point_columns:
+        elif column in ("x", "y"):
             a, b = values[left].astype(np.float64), values[right].astype(np.float64)
             filled[column] = a + (b - a) * weight
         elif np.issubdtype(values.dtype, np.floating):
