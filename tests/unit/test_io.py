@@ -177,3 +177,20 @@ def test_tracks_csv_from_parts_is_the_csv_of_the_whole(tmp_path):
     io.write_tracks_csv(tracks, tmp_path / "whole.csv")
     io.write_tracks_csv((tracks.iloc[i : i + 3] for i in range(0, 10, 3)), tmp_path / "parts.csv")
     assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
+def test_columns_read_a_batch_at_a_time_equal_a_whole_read(tmp_path, monkeypatch):
+    """The track job reads its detections a batch at a time into one array per column (a whole
+    read holds the table twice): the same table, names of a multi-class model included."""
+    table = detections().assign(identity_id=[0, 1, 0], identity=["female", "male", "female"])
+    io.write_table(table, tmp_path / "d.parquet", "detections", {})
+    monkeypatch.setattr(io, "BATCH_VALUES", 4)  # batches of one row
+    wanted = ["frame", "det_id", "x", "score", "identity_id", "identity", "not_there"]
+    read = io.read_columns(tmp_path / "d.parquet", "detections", wanted)
+    pd.testing.assert_frame_equal(read, io.read_table(tmp_path / "d.parquet", "detections", wanted))
+    assert list(read.columns) == wanted[:-1] and read["identity"].tolist()[1] == "male"
+    io.write_table(table.iloc[:0], tmp_path / "empty.parquet", "detections", {})
+    empty = io.read_columns(tmp_path / "empty.parquet", "detections", wanted)
+    pd.testing.assert_frame_equal(
+        empty, io.read_table(tmp_path / "empty.parquet", "detections", wanted)
+    )

@@ -6,12 +6,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
+import sys
 import warnings
 
 import pytest
 
 from snakeherd.errors import ConfigError, InputFileError, SnakeherdError
 from snakeherd.scripting import configure_logging, run_command, run_guarded, run_rule
+from tests.support.paths import SCRIPTS
 
 logger = logging.getLogger("snakeherd.test")
 
@@ -220,3 +223,50 @@ def test_a_job_logs_its_peak_memory_and_cpu_time_at_the_end():
     found = re.search(r"rule track done: peak memory (\d+) MB, ([\d.]+) CPU s", done.stderr)
     assert found, done.stderr
     assert 300 <= int(found[1]) < 600 and float(found[2]) > 0
+
+
+MEMORY_KEPT = r"""
+import sys
+sys.path.insert(0, {scripts!r})
+import numpy as np
+from snakeherd.scripting import give_back_large_arrays
+if {give_back}:
+    give_back_large_arrays()
+np.ones(2**21).sum()  # a 16 MiB array freed: glibc then serves smaller ones from its heap
+arrays = [np.ones(2**17) for _ in range(200)]  # 200 arrays of 1 MiB
+del arrays[:-1]  # freed, but the last one keeps the heap from shrinking
+with open("/proc/self/status") as status:
+    print(next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) // 1024)
+"""
+
+
+def test_a_job_that_gives_back_large_arrays_keeps_no_memory_it_freed():
+    def rss_after_freeing(give_back: bool) -> int:
+        code = MEMORY_KEPT.format(scripts=str(SCRIPTS), give_back=give_back)
+        return int(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
+
+    kept, given_back = rss_after_freeing(False), rss_after_freeing(True)
+    assert kept - given_back > 150  # MiB: the 199 freed arrays
+
+
+def test_arrow_allocates_through_malloc_unless_the_user_chose_otherwise():
+    code = (
+        f"import sys; sys.path.insert(0, {str(SCRIPTS)!r}); import snakeherd.io, pyarrow; "
+        "print(pyarrow.default_memory_pool().backend_name)"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    for chosen, expected in ((None, "system"), ("mimalloc", "mimalloc")):
+        if chosen:
+            environment["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+        found = subprocess.run(
+            [sys.executable, "-c", code],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert found.stdout.strip() == expected

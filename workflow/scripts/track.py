@@ -9,18 +9,20 @@ from snakeherd import io, slp
 from snakeherd.proofreading import corrections, package
 from snakeherd.proofreading import suspects as suspect_frames
 from snakeherd.provenance import write_video_provenance
-from snakeherd.scripting import logger, run_rule
+from snakeherd.scripting import give_back_large_arrays, logger, run_rule
 from snakeherd.tracking import TrackerParams, TrackTable, identity_names, track_table
 from snakeherd.tracking.instances import INSTANCE_COLUMNS, node_order
 from snakeherd.video import FrameSelection
 
 POSE_COLUMNS = ["frame", "det_id", "node", "x", "y", "score"]
-# What the tracker, the identity names and the suspect checks read of the detections.
-DETECTION_COLUMNS = [*INSTANCE_COLUMNS, "identity_id", "identity"]
+IDENTITY_COLUMNS = ["identity_id", "identity"]
+# What the identity names, the corrections and the suspect checks read of the detections.
+CHECKED_COLUMNS = ["frame", "w", "h", *IDENTITY_COLUMNS]
 
 
 def main(smk):
-    detections = io.read_table(smk.input.detections, "detections", DETECTION_COLUMNS)
+    # Its arrays grow with the video, and are made and freed one after the other.
+    give_back_large_arrays()
     detection_stage = io.read_metadata(smk.input.detections)["stage"]
     poses, skeleton, nodes = None, {}, []
     if smk.input.get("poses"):
@@ -36,8 +38,17 @@ def main(smk):
     selection = detection_stage.get("frame_selection")
     frames = FrameSelection.parse(selection).frames() if selection else None
     # The tracks' keypoint columns are made a block of rows at a time as each output is
-    # written: with them, a long video's table would be most of the job's memory.
-    tracks = track_table(detections, poses, params, frames=frames, nodes=nodes)
+    # written: with them, a long video's table would be most of the job's memory. The
+    # detections are read for the tracker alone (not kept here): it frees them once it has
+    # its arrays.
+    tracks = track_table(
+        io.read_columns(smk.input.detections, "detections", [*INSTANCE_COLUMNS, *IDENTITY_COLUMNS]),
+        poses,
+        params,
+        frames=frames,
+        nodes=nodes,
+    )
+    detections = io.read_columns(smk.input.detections, "detections", CHECKED_COLUMNS)
     count = tracks.animal_count
     if count is not None:
         (logger.warning if count.count is None else logger.info)(

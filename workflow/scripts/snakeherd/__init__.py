@@ -13,4 +13,12 @@
 - ``scripting``: running a rule script with readable errors and a log.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# Arrow allocates through the C library's malloc, as NumPy does, when told before it loads. Its
+# own allocator (mimalloc) keeps what Arrow frees for Arrow alone: a job that reads tables and
+# then works in NumPy held both at its peak (the track job of 40,000 detections: 273 MB against
+# 251 MB with malloc). A setting of the user's own stands.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import resource
 import sys
@@ -74,6 +76,21 @@ def _high_water_kib() -> float | None:
     except OSError:
         return None
     return None
+
+
+# mallopt's parameter: the size from which an allocation gets its own memory map.
+M_MMAP_THRESHOLD = -3
+LARGE_ALLOCATION = 128 * 1024
+
+
+def give_back_large_arrays() -> None:
+    """From now on arrays of 128 KiB and more get their own memory map, given back to the
+    system when freed. glibc's default raises that threshold (up to 32 MiB) each time such an
+    array is freed, after which large arrays come from the heap, whose freed memory the
+    process keeps: the track job of a long video (400,000 detections) peaked at 349 MB, 318 MB
+    with the threshold fixed, for the same CPU time. Other C libraries keep their own policy."""
+    with contextlib.suppress(AttributeError, OSError):  # not glibc (macOS): nothing to set
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, LARGE_ALLOCATION)
 
 
 def run_guarded(main: Callable[[], None], where: str) -> None:

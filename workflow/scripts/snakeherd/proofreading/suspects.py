@@ -249,11 +249,15 @@ def _count(tracks: pd.DataFrame, frames: np.ndarray, expected: int | None) -> pd
 
 
 def _low_scores(tracks: pd.DataFrame, params: SuspectParams) -> pd.DataFrame:
-    real = tracks[~tracks["interpolated"].astype(bool)]
-    measures = [("score", real["score"].to_numpy(float), params.score_floor)]
-    if "keypoint_score" in real.columns:
+    detected = ~tracks["interpolated"].to_numpy(bool)
+    measures = [("score", tracks["score"].to_numpy(float)[detected], params.score_floor)]
+    if "keypoint_score" in tracks.columns:
         measures.append(
-            ("keypoint score", real["keypoint_score"].to_numpy(float), params.keypoint_score_floor)
+            (
+                "keypoint score",
+                tracks["keypoint_score"].to_numpy(float)[detected],
+                params.keypoint_score_floor,
+            )
         )
     found = []
     for name, values, floor in measures:
@@ -269,8 +273,8 @@ def _low_scores(tracks: pd.DataFrame, params: SuspectParams) -> pd.DataFrame:
         severity = threshold / np.maximum(values[low], threshold / MAX_SEVERITY)
         found.append(
             _flags(
-                real["frame"].to_numpy()[low],
-                real["track_id"].astype(str).to_numpy()[low],
+                tracks["frame"].to_numpy()[detected][low],
+                _names(tracks["track_id"].to_numpy()[detected][low]),
                 "low_score",
                 severity,
                 [f"{name} {v:.3g} < {threshold:.3g}" for v in values[low]],
@@ -343,7 +347,7 @@ def _gaps(tracks: pd.DataFrame, frames: np.ndarray) -> pd.DataFrame:
     holes = missing[after - 1]
     return _flags(
         tracks["frame"].to_numpy()[after],
-        tracks["track_id"].astype(str).to_numpy()[after],
+        _names(tracks["track_id"].to_numpy()[after]),
         "gap",
         1.0 + np.log2(1.0 + holes),
         [f"resumes after {h} missing frames" for h in holes],
@@ -351,20 +355,42 @@ def _gaps(tracks: pd.DataFrame, frames: np.ndarray) -> pd.DataFrame:
 
 
 def _close(tracks: pd.DataFrame, distance: float) -> pd.DataFrame:
-    pairs = tracks[["frame", "track_id", "x", "y"]].merge(
-        tracks[["frame", "track_id", "x", "y"]], on="frame", suffixes=("", "_other")
+    """Pairs of tracks closer than ``distance`` px in a frame, found :data:`BLOCK_ROWS` rows
+    at a time (every pair of a long video at once would be many times its tracks: 45 a frame
+    with 10 animals)."""
+    frame = tracks["frame"].to_numpy()
+    track_id, x, y = (tracks[name].to_numpy() for name in ("track_id", "x", "y"))
+    # Rows by frame, and within a frame by track (the tracks come sorted by track, then frame):
+    # a frame's pairs are rows k apart, k below the most rows a frame holds.
+    order = np.argsort(frame, kind="stable")
+    widest = int(np.unique(frame, return_counts=True)[1].max()) if len(frame) else 0
+    found = []
+    for low in range(0, len(order), BLOCK_ROWS):
+        rows = order[low : low + BLOCK_ROWS + widest - 1]
+        f, t, px, py = frame[rows], track_id[rows], x[rows], y[rows]
+        for k in range(1, widest):
+            a = np.arange(min(BLOCK_ROWS, len(rows) - k))  # pairs whose first row is this block's
+            a = a[(f[a] == f[a + k]) & (t[a] < t[a + k])]
+            apart = np.hypot(px[a] - px[a + k], py[a] - py[a + k])
+            near = apart < distance
+            found.append((f[a][near], t[a][near], t[a + k][near], apart[near]))
+    frames, first, second, apart = (
+        (np.concatenate(parts) for parts in zip(*found, strict=True))
+        if found
+        else ([], [], [], np.zeros(0))
     )
-    pairs = pairs[pairs["track_id"] < pairs["track_id_other"]]
-    apart = np.hypot(pairs["x"] - pairs["x_other"], pairs["y"] - pairs["y_other"]).to_numpy()
-    near = apart < distance
-    pairs = pairs[near]
     return _flags(
-        pairs["frame"].to_numpy(),
-        (pairs["track_id"].astype(str) + "," + pairs["track_id_other"].astype(str)).to_numpy(),
+        frames,
+        np.array([f"{a},{b}" for a, b in zip(first, second, strict=True)], dtype=object),
         "close",
-        distance / np.maximum(apart[near], distance / MAX_SEVERITY),
-        [f"{d:.0f} px apart" for d in apart[near]],
+        distance / np.maximum(apart, distance / MAX_SEVERITY),
+        [f"{d:.0f} px apart" for d in apart],
     )
+
+
+def _names(track_ids: np.ndarray) -> np.ndarray:
+    """Track ids as the text a flag names them by."""
+    return np.array([str(track) for track in track_ids.tolist()], dtype=object)
 
 
 def _motion(
@@ -372,14 +398,15 @@ def _motion(
 ) -> list[pd.DataFrame]:
     """Jumps and heading flips between a track's consecutive detected rows (a hole in the frame
     selection is no step: the animal moved unseen)."""
-    real = tracks[~tracks["interpolated"].astype(bool)]
-    frame = real["frame"].to_numpy()
+    detected = ~tracks["interpolated"].to_numpy(bool)
+    frame = tracks["frame"].to_numpy()[detected]
     position = np.searchsorted(frames, frame)
-    same = real["track_id"].to_numpy()[1:] == real["track_id"].to_numpy()[:-1]
+    track_ids = tracks["track_id"].to_numpy()[detected]
+    same = track_ids[1:] == track_ids[:-1]
     elapsed = np.diff(frame)
     step = same & (np.diff(position) == elapsed) & (elapsed > 0)
-    xy = real[["x", "y"]].to_numpy(float)
-    speed = np.hypot(*np.diff(xy, axis=0).T) / np.maximum(elapsed, 1)
+    x, y = (tracks[name].to_numpy(float)[detected] for name in ("x", "y"))
+    speed = np.hypot(np.diff(x), np.diff(y)) / np.maximum(elapsed, 1)
     steps = np.flatnonzero(step & np.isfinite(speed))
     found = []
     if len(steps):
@@ -389,20 +416,20 @@ def _motion(
         found.append(
             _flags(
                 frame[jumps + 1],
-                real["track_id"].astype(str).to_numpy()[jumps + 1],
+                _names(track_ids[jumps + 1]),
                 "jump",
                 speed[jumps] / limit,
                 [f"moves {s:.0f} px/frame (plausible: up to {limit:.0f})" for s in speed[jumps]],
             )
         )
-    if "heading" in real:
-        heading = real["heading"].to_numpy(float)
+    if "heading" in tracks:
+        heading = tracks["heading"].to_numpy(float)[detected]
         turn = np.abs(np.angle(np.exp(1j * np.diff(heading))))
         flips = np.flatnonzero(same & (elapsed == 1) & (turn > params.heading_flip))
         found.append(
             _flags(
                 frame[flips + 1],
-                real["track_id"].astype(str).to_numpy()[flips + 1],
+                _names(track_ids[flips + 1]),
                 "heading_flip",
                 turn[flips] / params.heading_flip,
                 [f"heading turns {np.degrees(t):.0f}° in one frame" for t in turn[flips]],

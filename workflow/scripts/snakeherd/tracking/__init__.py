@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..keypoints import block_rows
 from . import animal_count, gaps, heading
+from .gaps import Columns
 from .instances import Instances, from_tables
 from .linking import link_identities
 from .online import link
@@ -78,6 +79,7 @@ def track_table(
     block of rows at a time, so a long video's tracks are never held with them."""
     instances = from_tables(detections, poses, nodes)
     assigned = identity_tracks(detections, instances) if params.identity_classes else None
+    del detections  # a table the caller does not keep is freed here, before the linking
     by_identity = assigned is not None
     count = None
     if not by_identity:
@@ -89,7 +91,7 @@ def track_table(
         else:
             assigned = link(instances, params)
             assigned = stitch(instances, assigned, params)
-    light = _light_table(instances, assigned)
+    light = _light_columns(instances, assigned)
     keypoints, keypoint_score = instances.keypoints, instances.keypoint_score
 
     def points_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,37 +99,40 @@ def track_table(
 
     nodes = instances.nodes
     del instances, assigned  # only the keypoints are read again
-    light = gaps.interpolate(light, params.interpolate_max_gap, frames, blend=BLEND)
-    light = gaps.drop_short(light, params.min_length)
+    # The table is built a column at a time: with every instance of a long video, a copy of
+    # the whole of it would be most of the job's memory.
+    gaps.interpolate(light, params.interpolate_max_gap, frames, blend=BLEND)
+    gaps.drop_short(light, params.min_length)
     if not by_identity:  # a class keeps its number: its rank among the video's class names
-        light["track_id"] = renumber(light["frame"].to_numpy(), light["track_id"].to_numpy())
-    table = TrackTable(light, nodes, points_of if nodes else None, count)
-    light["heading"] = _headings(table, params)
-    table.light = (
-        light[[*LIGHT_COLUMNS, *BLEND]]
-        .sort_values(["frame", "track_id"], kind="stable")
-        .reset_index(drop=True)
+        light["track_id"] = renumber(light["frame"], light["track_id"])
+    order = np.lexsort((light["track_id"], light["frame"]))
+    ordered = {
+        column: np.full(len(order), np.nan) if column == "heading" else light.pop(column)[order]
+        for column in [*LIGHT_COLUMNS, *BLEND]
+    }
+    del light, order
+    table = TrackTable(
+        pd.DataFrame(ordered, copy=False), nodes, points_of if nodes else None, count
     )
+    table.light["heading"] = _headings(table, params)
     return table
 
 
-def _light_table(instances: Instances, assigned: np.ndarray) -> pd.DataFrame:
-    """The tracked instances as rows of :data:`TRACK_COLUMNS`, each its own keypoints' source."""
+def _light_columns(instances: Instances, assigned: np.ndarray) -> Columns:
+    """The tracked instances as :data:`TRACK_COLUMNS`, each its own keypoints' source."""
     rows = np.flatnonzero(assigned >= 0)
-    return pd.DataFrame(
-        {
-            "frame": instances.frame[rows],
-            "track_id": assigned[rows],
-            "det_id": instances.det_id[rows],
-            "x": instances.xy[rows, 0],
-            "y": instances.xy[rows, 1],
-            "angle": instances.angle[rows],
-            "score": instances.score[rows],
-            "from_row": rows,
-            "to_row": rows,
-            "weight": np.zeros(len(rows)),
-        }
-    )
+    return {
+        "frame": instances.frame[rows],
+        "track_id": assigned[rows],
+        "det_id": instances.det_id[rows],
+        "x": instances.xy[rows, 0],
+        "y": instances.xy[rows, 1],
+        "angle": instances.angle[rows],
+        "score": instances.score[rows],
+        "from_row": rows,
+        "to_row": rows,
+        "weight": np.zeros(len(rows)),
+    }
 
 
 def identity_names(detections: pd.DataFrame) -> dict[int, str] | None:
@@ -178,17 +183,18 @@ def _headings(table: TrackTable, params: TrackerParams) -> np.ndarray:
             return result
     if params.heading == "keypoints":
         return result
-    order = np.lexsort((light["frame"].to_numpy(), light["track_id"].to_numpy()))
-    track_ids = light["track_id"].to_numpy()[order]
-    frames = light["frame"].to_numpy()[order]
-    xy = light[["x", "y"]].to_numpy()[order]
-    axis = light["angle"].to_numpy()[order]
-    bounds = np.flatnonzero(np.diff(track_ids)) + 1
+    # Rows by track, each track's in frame order (the table is sorted by frame, then track).
+    track_ids = light["track_id"].to_numpy()
+    order = np.argsort(track_ids, kind="stable")
+    bounds = np.flatnonzero(np.diff(track_ids[order])) + 1
+    frames, x, y = (light[column].to_numpy() for column in ("frame", "x", "y"))
+    axis = light["angle"].to_numpy()
     for start, stop in zip(
         np.concatenate([[0], bounds]), np.concatenate([bounds, [len(order)]]), strict=True
     ):
-        result[order[start:stop]] = heading.from_motion(
-            frames[start:stop], xy[start:stop], axis[start:stop]
+        rows = order[start:stop]
+        result[rows] = heading.from_motion(
+            frames[rows], np.column_stack([x[rows], y[rows]]), axis[rows]
         )
     return result
 

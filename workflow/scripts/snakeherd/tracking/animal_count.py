@@ -26,7 +26,7 @@ DUPLICATE_DISTANCE = 0.5
 STRETCHES = 10
 # Fewest frames per stretch for a stretch's count to mean anything.
 MIN_STRETCH_FRAMES = 30
-# Instance pairs compared at once by find_duplicates: each pair takes ~50 bytes in the block's
+# Instance pairs compared at once by duplicates: each pair takes ~50 bytes in the block's
 # arrays, so a block stays near 13 MB however long the video.
 PAIRS_PER_BLOCK = 2**18
 # A count is never forced on a video where more than this share of the frames show more animals:
@@ -64,67 +64,69 @@ class AnimalCount:
         )
 
 
-def confident_rows(instances: Instances, params: TrackerParams) -> np.ndarray:
-    """(N,) bool: instances that could start a track (score, visible keypoints, a position)."""
-    confident = (instances.score >= params.min_new_track_score) & (
-        instances.visible_points >= max(params.min_new_track_points, 1 if instances.nodes else 0)
+def confident_rows(instances: Instances, params: TrackerParams, rows=slice(None)) -> np.ndarray:
+    """bool per instance of ``rows``: could it start a track (score, visible keypoints, a
+    position)?"""
+    confident = (instances.score[rows] >= params.min_new_track_score) & (
+        instances.visible_points[rows]
+        >= max(params.min_new_track_points, 1 if instances.nodes else 0)
     )
-    return confident & np.isfinite(instances.xy).all(axis=1)
+    return confident & np.isfinite(instances.xy[rows]).all(axis=1)
 
 
-def find_duplicates(instances: Instances, considered: np.ndarray) -> np.ndarray:
-    """(N,) bool: considered instances closer than :data:`DUPLICATE_DISTANCE` animal sizes to
-    a stronger considered instance of their frame (one animal predicted twice).
-
-    The frames are compared in blocks, all instance pairs of a block at once.
-    """
-    duplicate_rows = np.zeros(len(instances), dtype=bool)
-    rows_considered = np.flatnonzero(considered)
-    frames = instances.frame[rows_considered]
+def duplicates(instances: Instances, rows: np.ndarray) -> np.ndarray:
+    """bool per row of ``rows`` (instances, in frame order): closer than
+    :data:`DUPLICATE_DISTANCE` animal sizes to a stronger instance of ``rows`` in its frame
+    (one animal predicted twice). All instance pairs of a frame are compared at once."""
+    frames = instances.frame[rows]
     if len(frames) == 0:
-        return duplicate_rows
-    xy = instances.xy[rows_considered]
-    score = instances.score[rows_considered]
-    size = instances.scale[rows_considered]
-    # Instances come sorted by frame: each frame is one run of rows, padded here to a row of
-    # a (frames, slots) grid.
+        return np.zeros(0, dtype=bool)
+    xy = instances.xy[rows]
+    score = instances.score[rows]
+    size = instances.scale_of(rows)
+    # Each frame is one run of rows, padded here to a row of a (frames, slots) grid.
     starts = np.concatenate([[0], np.flatnonzero(np.diff(frames)) + 1])
     run = np.repeat(np.arange(len(starts)), np.diff(np.concatenate([starts, [len(frames)]])))
     slot = np.arange(len(frames)) - starts[run]
-    slots = int(slot.max()) + 1
-    block = max(1, PAIRS_PER_BLOCK // (slots * slots))
-    for first in range(0, len(starts), block):
-        rows = (run >= first) & (run < first + block)
-        grid = (len(starts[first : first + block]), slots)
-        here = np.zeros(grid, dtype=bool)
-        g_xy = np.full((*grid, 2), np.nan)
-        g_score = np.full(grid, -np.inf)
-        g_size = np.full(grid, np.nan)
-        index = (run[rows] - first, slot[rows])
-        here[index], g_xy[index], g_score[index], g_size[index] = (
-            True,
-            xy[rows],
-            score[rows],
-            size[rows],
-        )
-        distance = np.linalg.norm(g_xy[:, :, None] - g_xy[:, None, :], axis=-1)
-        limit = DUPLICATE_DISTANCE * np.minimum(g_size[:, :, None], g_size[:, None, :])
-        order = np.arange(slots)
-        stronger = (g_score[:, None, :] > g_score[:, :, None]) | (
-            (g_score[:, None, :] == g_score[:, :, None]) & (order[None, :] < order[:, None])
-        )
-        with np.errstate(invalid="ignore"):
-            duplicate = ((distance < limit) & stronger & here[:, None, :]).any(axis=2)
-        duplicate_rows[rows_considered[rows]] = duplicate[index]
-    return duplicate_rows
+    grid = (len(starts), int(slot.max()) + 1)
+    here = np.zeros(grid, dtype=bool)
+    g_xy = np.full((*grid, 2), np.nan)
+    g_score = np.full(grid, -np.inf)
+    g_size = np.full(grid, np.nan)
+    index = (run, slot)
+    here[index], g_xy[index], g_score[index], g_size[index] = True, xy, score, size
+    distance = np.linalg.norm(g_xy[:, :, None] - g_xy[:, None, :], axis=-1)
+    limit = DUPLICATE_DISTANCE * np.minimum(g_size[:, :, None], g_size[:, None, :])
+    order = np.arange(grid[1])
+    stronger = (g_score[:, None, :] > g_score[:, :, None]) | (
+        (g_score[:, None, :] == g_score[:, :, None]) & (order[None, :] < order[:, None])
+    )
+    with np.errstate(invalid="ignore"):
+        duplicate = ((distance < limit) & stronger & here[:, None, :]).any(axis=2)
+    return duplicate[index]
 
 
 def per_frame_counts(instances: Instances, params: TrackerParams) -> tuple[np.ndarray, np.ndarray]:
-    """Frames with at least one confident instance, and how many distinct animals each holds."""
-    confident = confident_rows(instances, params)
-    distinct = confident & ~find_duplicates(instances, confident)
-    frames, counts = np.unique(instances.frame[distinct], return_counts=True)
-    return frames, counts.astype(np.int64)
+    """Frames with at least one confident instance, and how many distinct animals each holds
+    (confident instances that are not :func:`duplicates`).
+
+    The frames are taken in blocks of about :data:`PAIRS_PER_BLOCK` instance pairs."""
+    starts, stops = instances.starts, instances.stops
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    widest = int((stops - starts).max())
+    block = max(1, PAIRS_PER_BLOCK // (widest * widest))
+    counts = np.zeros(len(starts), dtype=np.int64)
+    for first in range(0, len(starts), block):
+        low, high = starts[first], stops[min(first + block, len(starts)) - 1]
+        rows = low + np.flatnonzero(confident_rows(instances, params, slice(low, high)))
+        distinct = rows[~duplicates(instances, rows)]
+        at = np.searchsorted(starts, distinct, side="right") - 1
+        counts[first : first + block] = np.bincount(
+            at - first, minlength=len(starts[first : first + block])
+        )
+    held = counts > 0
+    return instances.frame[starts[held]], counts[held]
 
 
 def _most_common(values: np.ndarray) -> int:

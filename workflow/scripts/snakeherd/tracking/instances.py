@@ -158,18 +158,26 @@ class Instances:
     @property
     def scale(self) -> np.ndarray:
         """Animal size (px) per instance (see :func:`.similarity.instance_scale`)."""
-        return box_scale(self.keypoint_box if len(self.nodes) >= 2 else None, self.size)
+        return self.scale_of(slice(None))
+
+    def scale_of(self, rows) -> np.ndarray:
+        """:attr:`scale` of the instances ``rows`` (an index array or a slice)."""
+        return box_scale(self.keypoint_box[rows] if len(self.nodes) >= 2 else None, self.size[rows])
 
 
 def _measured(keypoints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Visible keypoints, keypoint box and its extent of every instance, measured a block of
     rows at a time (the keypoints may be stored, not in memory)."""
     n = len(keypoints)
+    if keypoints.shape[1] == 0:  # the same for every instance: no memory
+        return (
+            np.broadcast_to(np.int64(0), n),
+            np.broadcast_to(np.float64(np.nan), (n, 4)),
+            np.broadcast_to(np.float64(np.nan), (n, 3)),
+        )
     visible = np.zeros(n, dtype=np.int64)
     box = np.full((n, 4), np.nan)
     extent = np.full((n, 3), np.nan)
-    if keypoints.shape[1] == 0:
-        return visible, box, extent
     rows = block_rows(keypoints.shape[1])
     for start in range(0, n, rows):
         points = keypoints[start : start + rows]
@@ -228,16 +236,19 @@ def from_tables(
     :func:`snakeherd.io.iter_table`'s batches), each joined as it comes, so the long table is
     never held whole; ``nodes`` must then be given, and the keypoints are kept in temporary
     files (:class:`StoredRows`)."""
-    ordered = detections.sort_values(["frame", "det_id"], kind="stable").reset_index(drop=True)
+    ordered = detections
+    if not _in_order(detections["frame"].to_numpy(), detections["det_id"].to_numpy()):
+        ordered = detections.sort_values(["frame", "det_id"], kind="stable")
     n = len(ordered)
 
+    # Copies: a view would keep the whole table alive with the arrays.
     def column(name: str, default: float) -> np.ndarray:
         if name in ordered.columns:
-            return ordered[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        return np.full(n, default)
+            return ordered[name].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+        return np.broadcast_to(np.float64(default), n)  # one value for every row, no memory
 
-    frame = ordered["frame"].to_numpy(dtype=np.int64)
-    det_id = ordered["det_id"].to_numpy(dtype=np.int64)
+    frame = ordered["frame"].to_numpy(dtype=np.int64, copy=True)
+    det_id = ordered["det_id"].to_numpy(dtype=np.int64, copy=True)
     xy = ordered[["x", "y"]].to_numpy(dtype=np.float64)
     size = np.column_stack([column("w", np.nan), column("h", np.nan)])
     angle = np.mod(column("angle", np.nan), np.pi)
@@ -262,6 +273,12 @@ def from_tables(
     return Instances(
         frame, det_id, xy, size, angle, score, position_sd, nodes, keypoints, keypoint_score
     )
+
+
+def _in_order(frame: np.ndarray, det_id: np.ndarray) -> bool:
+    """Are these rows sorted by frame, then det_id (as a joined detections table is)?"""
+    step = np.diff(frame)
+    return bool(((step > 0) | ((step == 0) & (np.diff(det_id) >= 0))).all())
 
 
 def _keypoints_in_memory(poses, frame, det_id, nodes) -> tuple[np.ndarray, np.ndarray]:

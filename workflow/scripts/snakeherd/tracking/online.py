@@ -42,6 +42,8 @@ NEUTRAL_TERM = 0.5
 
 
 NO_FRAME = np.iinfo(np.int64).min
+# Instances whose features the frame loop measures at once (see OnlineTracker._measure).
+MEASURED_ROWS = 2**14
 
 
 class _TrackStore:
@@ -93,26 +95,46 @@ class OnlineTracker:
         if self.features == "keypoints" and not instances.has_keypoints:
             self.features = "centroids"
         self.use_similarity = self.features != "none"
+        n_points = len(instances.nodes) if self.features == "keypoints" else 1
+        self.tracks = _TrackStore(params.window, n_points)
+        self.noise = np.array([params.acceleration_noise**2, params.turn_noise**2])
+        self.measurement_variance = np.array([params.position_noise**2, params.angle_noise**2])
+        self.log_measurement_variance = np.log(self.measurement_variance)
+        # A new track's velocity is unknown: its spread makes the first gate about max_distance.
+        self.initial_rate_variance = np.array(
+            [(params.max_distance / params.gate) ** 2, (2 * params.angle_noise) ** 2]
+        )
+        self.match = MATCHERS[params.matching]
+        self.max_unmatched = params.max_gap + 1
+
+    def _measure(self, rows: slice) -> None:
+        """What the frame loop compares of the instances ``rows``: a block of them at a time,
+        as the loop reaches it (those of a whole long video would be most of its memory). The
+        rows the loop passes on are counted from the block's first."""
+        inst, params = self.inst, self.p
         # What each instance is compared by: its keypoints, or its centre as a single point.
-        if self.features == "keypoints":
-            self.points = instances.keypoints
-        else:
-            self.points = instances.xy[:, None, :]
-        self.boxes = self._boxes()
-        self.scale = instances.scale
-        visible = instances.visible_points
-        size = instances.size
+        xy = inst.xy[rows]
+        self.points = inst.keypoints[rows] if self.features == "keypoints" else xy[:, None, :]
+        self.boxes = box_corners(xy, inst.size[rows], inst.angle[rows])
+        if inst.has_keypoints:
+            from_points = inst.keypoint_box[rows]
+            usable = np.isfinite(from_points).all(axis=1)
+            self.boxes = np.where(usable[:, None], from_points, self.boxes)
+        self.scale = inst.scale_of(rows)
+        visible = inst.visible_points[rows]
+        size = inst.size[rows]
+        angle = inst.angle[rows]
         with np.errstate(invalid="ignore", divide="ignore"):
             area = size[:, 0] * size[:, 1]
             self.log_area = np.log(np.where(area > 0, area, np.nan))
-            elongated = np.isfinite(instances.angle) & (
+            elongated = np.isfinite(angle) & (
                 ~np.isfinite(size[:, 1]) | (size[:, 0] >= MIN_ELONGATION * size[:, 1])
             )
-        axis = np.where(elongated, instances.angle, np.nan)
-        if instances.has_keypoints:
+        axis = np.where(elongated, angle, np.nan)
+        if inst.has_keypoints:
             # Keypoints give the body axis directly; boxes of some detectors (pose models on
             # whole frames) are axis-aligned and only say 0 or π/2.
-            long_side, short_side, keypoint_axis = instances.keypoint_extent.T
+            long_side, short_side, keypoint_axis = inst.keypoint_extent[rows].T
             # One keypoint is a box of no extent: it gives no axis.
             from_points = (
                 np.isfinite(keypoint_axis)
@@ -121,50 +143,42 @@ class OnlineTracker:
             )
             axis = np.where(from_points, keypoint_axis, axis)
         # What a detection measures: x, y and (for elongated bodies) the body axis.
-        self.measured = np.column_stack([instances.xy, axis])
+        self.measured = np.column_stack([xy, axis])
         self.matchable = visible >= params.min_match_points
-        self.can_start = (instances.score >= params.min_new_track_score) & (
+        self.can_start = (inst.score[rows] >= params.min_new_track_score) & (
             visible >= params.min_new_track_points
         )
-        self.tracks = _TrackStore(params.window, self.points.shape[1])
-        self.noise = np.array([params.acceleration_noise**2, params.turn_noise**2])
-        self.measurement_variance = np.array([params.position_noise**2, params.angle_noise**2])
-        self.log_measurement_variance = np.log(self.measurement_variance)
         # Each detection's own position variance (a detector may know it is less precise).
-        position_sd = np.where(
-            np.isfinite(instances.position_sd), instances.position_sd, params.position_noise
+        position_sd = inst.position_sd[rows]
+        self.det_variance = (
+            np.where(np.isfinite(position_sd), position_sd, params.position_noise) ** 2
         )
-        self.det_variance = position_sd**2
-        # A new track's velocity is unknown: its spread makes the first gate about max_distance.
-        self.initial_rate_variance = np.array(
-            [(params.max_distance / params.gate) ** 2, (2 * params.angle_noise) ** 2]
-        )
-        self.match = MATCHERS[params.matching]
-        self.max_unmatched = params.max_gap + 1
-
-    def _boxes(self) -> np.ndarray:
-        inst = self.inst
-        boxes = box_corners(inst.xy, inst.size, inst.angle)
-        if inst.has_keypoints:
-            from_points = inst.keypoint_box
-            usable = np.isfinite(from_points).all(axis=1)
-            boxes = np.where(usable[:, None], from_points, boxes)
-        return boxes
 
     # --- per frame -------------------------------------------------------------------------
 
     def run(self) -> np.ndarray:
         """Track number of every instance row (-1: left untracked)."""
         assigned = np.full(len(self.inst), -1, dtype=np.int64)
-        matchable = self.matchable
-        every_row = bool(matchable.all())
-        for start, stop in zip(self.inst.starts.tolist(), self.inst.stops.tolist(), strict=True):
-            rows = np.arange(start, stop)
-            if not every_row:
-                rows = rows[matchable[start:stop]]
-                if not len(rows):
-                    continue
-            self._step(int(self.inst.frame[start]), rows, assigned)
+        starts, stops, frame = self.inst.starts, self.inst.stops, self.inst.frame
+        first = 0
+        while first < len(starts):
+            # A block of whole frames, of at least MEASURED_ROWS rows.
+            last = max(first + 1, int(np.searchsorted(starts, starts[first] + MEASURED_ROWS)))
+            low, high = int(starts[first]), int(stops[last - 1])
+            self._measure(slice(low, high))
+            in_block = assigned[low:high]  # a view: the steps write into assigned
+            matchable = self.matchable
+            every_row = bool(matchable.all())
+            for start, stop in zip(
+                (starts[first:last] - low).tolist(), (stops[first:last] - low).tolist(), strict=True
+            ):
+                rows = np.arange(start, stop)
+                if not every_row:
+                    rows = rows[matchable[start:stop]]
+                    if not len(rows):
+                        continue
+                self._step(int(frame[low + start]), rows, in_block)
+            first = last
         return assigned
 
     def _step(self, frame: int, rows: np.ndarray, assigned: np.ndarray) -> None:
