@@ -215,8 +215,8 @@ def test_track_memory_follows_the_animals_and_the_join_stays_bounded():
     four = resources.rule_cost("track", {**DEMO_CONFIG, "tracking": {"max_tracks": 4}})
     twenty = resources.rule_cost("track", {**DEMO_CONFIG, "tracking": {"max_tracks": 20}})
     unknown = resources.rule_cost("track", {**DEMO_CONFIG, "tracking": {"max_tracks": "auto"}})
-    # Measured: 969 MB peak for an hour-long 4-animal video's track job (before tracks.slp was
-    # written from arrays: 501 MB now); the request covers it.
+    # Measured: 969 MB peak for an hour-long 4-animal video's track job before tracks.slp was
+    # written from arrays (320 MB now at 100,000 frames of 4 animals); the request covers it.
     assert four.memory_mb(HD_HOUR) * resources.MEMORY_MARGIN > 969
     assert twenty.memory_mb(HD_HOUR) > 4 * (four.memory_mb(HD_HOUR) - four.base_mem_mb)
     assert unknown.mem_mb_per_frame == four.mem_mb_per_frame * resources.ASSUMED_ANIMALS / 4
@@ -227,8 +227,9 @@ def test_track_memory_follows_the_animals_and_the_join_stays_bounded():
 
 
 def test_importing_predictions_asks_for_memory_bounded_by_its_parts():
-    """Measured: 276 MB to import 11,000 frames of 2 flies with 24 keypoints, 306 MB for
-    110,000 (written a part at a time; 1,148 MB when the tables were whole): an hour of ten
+    """Measured: 228 MB to import 11,000 frames of 2 flies with 24 keypoints, 236 MB for
+    110,000 (306 MB before its freed arrays went back to the system; 1,148 MB when the tables
+    were whole): an hour of ten
     animals asks for less than 1.5 times what a minute of two does (10.6 times before)."""
     two = resources.rule_cost("import_predictions", {**DEMO_CONFIG, "tracking": {"max_tracks": 2}})
     auto = resources.rule_cost("import_predictions", DEMO_CONFIG)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from snakeherd import io, nwb, slp
 from snakeherd.errors import VideoError
-from snakeherd.scripting import logger, run_rule
+from snakeherd.scripting import give_back_large_arrays, logger, run_rule
 from snakeherd.video import probe
 
 
@@ -76,6 +76,7 @@ def write_nwb(smk, provenance: dict) -> None:
 
 
 def main(smk):
+    give_back_large_arrays()  # a whole video's arrays, made and freed one after the other
     provenance = json.loads(Path(smk.input.provenance).read_text())
     if smk.output.get("nwb"):
         write_nwb(smk, provenance)

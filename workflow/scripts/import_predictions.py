@@ -1,10 +1,11 @@
 """Rule import_predictions: an existing SLEAP predictions file as detections and poses tables."""
 
 from snakeherd import io, slp
-from snakeherd.scripting import logger, run_rule
+from snakeherd.scripting import give_back_large_arrays, logger, run_rule
 
 
 def main(smk):
+    give_back_large_arrays()  # a whole video's arrays, made and freed one after the other
     video_id = smk.wildcards.video
     source, stage, wanted = slp.import_predictions(
         smk.input.predictions, video_id, video_path=smk.params.video, frames=smk.params.frames

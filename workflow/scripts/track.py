@@ -21,8 +21,7 @@ CHECKED_COLUMNS = ["frame", "w", "h", *IDENTITY_COLUMNS]
 
 
 def main(smk):
-    # Its arrays grow with the video, and are made and freed one after the other.
-    give_back_large_arrays()
+    give_back_large_arrays()  # a whole video's arrays, made and freed one after the other
     detection_stage = io.read_metadata(smk.input.detections)["stage"]
     poses, skeleton, nodes = None, {}, []
     if smk.input.get("poses"):

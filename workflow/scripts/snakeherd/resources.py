@@ -140,7 +140,7 @@ PYTHON_STACK_MB = 300
 """numpy, pandas, pyarrow, OpenCV imported by a rule script (~250 MB measured)."""
 
 
-TRACK_MB_PER_INSTANCE_FRAME = 0.001
+TRACK_MB_PER_INSTANCE_FRAME = 0.0005
 IMPORT_MB_PER_INSTANCE_FRAME = 0.0003
 ASSUMED_ANIMALS = 10
 """The animals a track job is sized for when ``tracking.max_tracks`` does not say (``auto``,
@@ -214,7 +214,7 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
     if rule == "import_predictions":
         # Reading a SLEAP predictions file into the detection and the long pose tables, a
         # part of 2^17 pose rows at a time. Measured (long_video.py --track-rss, 2 flies, 24
-        # nodes): 276 MB at 22,000 instance-frames, 306 MB at 220,000 (the file's frame and
+        # nodes): 228 MB at 22,000 instance-frames, 236 MB at 220,000 (the file's frame and
         # video records); whole tables had taken 319 and 1,148 MB, through sleap-io's objects
         # 358 and 1,504 MB.
         return _cpu_rule_cost(
@@ -228,10 +228,11 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # Memory grows with the instances, not the frames (the tracker links the whole video at
         # once), by the arrays of their positions, boxes and tracks; their keypoints are kept in
         # a temporary file and the outputs written a block of rows at a time, so the skeleton
-        # does not add to it. Measured as each job logs its peak: 0.5 KB an instance-frame
-        # (long_video.py --rss-scaling, 4 animals, no keypoints: 283 MB at 10,000 frames, 486 MB
-        # at 100,000; --track-rss, 2 flies with 24 keypoints: 292 MB at 22,000 instance-frames,
-        # 350 MB at 220,000); 1 KB asked, doubled by the margin.
+        # does not add to it; its whole-video steps work a block of rows or a column at a time.
+        # Measured as each job logs its peak: ~0.2 KB an instance-frame (long_video.py
+        # --rss-scaling --tiled, 4 animals, no keypoints: 249 MB at 10,000 frames, 320 MB at
+        # 100,000; --track-rss, 2 flies with 24 keypoints: 268 MB at 22,000 instance-frames,
+        # 319 MB at 220,000); 0.5 KB asked, doubled by the margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,
