@@ -465,16 +465,26 @@ def write_tracks(
             for frame in sorted(set(suggestions or []))
         ],
     )
-    frame_of = tracks["frame"].to_numpy(dtype=np.int64)
-    track_index = np.searchsorted(track_ids, tracks["track_id"].to_numpy(dtype=np.int64))
-    scores = np.nan_to_num(tracks["score"].to_numpy(dtype=np.float64), nan=0.0)
+    track_index = np.asarray(track_ids, dtype=np.int64)
+
+    def instances_of(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        part = tracks.iloc[rows]
+        return (
+            np.searchsorted(track_index, part["track_id"].to_numpy(dtype=np.int64)),
+            np.nan_to_num(part["score"].to_numpy(dtype=np.float64), nan=0.0),
+        )
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
     try:
         sio.save_slp(labels, str(temporary), verbose=False)
         _write_predicted_instances(
-            temporary, frame_of, track_index, scores, len(nodes), points_of or points_of_columns
+            temporary,
+            tracks["frame"].to_numpy(dtype=np.int64),
+            instances_of,
+            len(nodes),
+            points_of or points_of_columns,
         )
         temporary.replace(target)
     finally:
@@ -484,38 +494,25 @@ def write_tracks(
 def _write_predicted_instances(
     path: Path,
     frame_of: np.ndarray,
-    track_index: np.ndarray,
-    scores: np.ndarray,
+    instances_of: Callable[[slice], tuple[np.ndarray, np.ndarray]],
     n_nodes: int,
     points_of: Callable[[slice], tuple[np.ndarray, np.ndarray]],
 ) -> None:
     """Replace a .slp's (empty) ``frames``, ``instances`` and ``pred_points`` with predicted
-    instances of video 0 and skeleton 0: one per row in frame order, ``track_index`` the row's
-    index in the file's tracks, ``points_of(rows)`` their points (rows, nodes, 2) and point
-    scores (rows, nodes), asked for :func:`~snakeherd.keypoints.block_rows` rows at a time.
-    The dtypes and values are those sleap-io's ``write_lfs`` gives the same instances (a point
-    is visible when its x is not NaN; tracking score 1)."""
+    instances of video 0 and skeleton 0: one per row in frame order (``frame_of``), asked for
+    :func:`~snakeherd.keypoints.block_rows` rows at a time: ``instances_of(rows)`` their index
+    in the file's tracks and their scores, ``points_of(rows)`` their points (rows, nodes, 2) and
+    point scores (rows, nodes). The dtypes and values are those sleap-io's ``write_lfs`` gives
+    the same instances (a point is visible when its x is not NaN; tracking score 1)."""
     import h5py
 
     rows = len(frame_of)
-    first_of_frame = np.r_[True, np.diff(frame_of) != 0] if rows else np.zeros(0, dtype=bool)
-    starts = np.flatnonzero(first_of_frame)
-    frame_number = np.cumsum(first_of_frame) - 1
+    starts = np.flatnonzero(np.diff(frame_of, prepend=-1) != 0) if rows else np.zeros(0, int)
     frames = np.zeros(len(starts), dtype=FRAME_DTYPE)
     frames["frame_id"] = np.arange(len(starts))
     frames["frame_idx"] = frame_of[starts]
     frames["instance_id_start"] = starts
     frames["instance_id_end"] = np.r_[starts[1:], rows]
-    instances = np.zeros(rows, dtype=INSTANCE_DTYPE)
-    instances["instance_id"] = np.arange(rows)
-    instances["instance_type"] = PREDICTED_INSTANCE
-    instances["frame_id"] = frame_number
-    instances["track"] = track_index
-    instances["from_predicted"] = -1
-    instances["score"] = scores
-    instances["point_id_start"] = np.arange(rows) * n_nodes
-    instances["point_id_end"] = np.arange(1, rows + 1) * n_nodes
-    instances["tracking_score"] = 1.0
     with h5py.File(path, "a") as handle:
         for name, dtype in (
             ("frames", FRAME_DTYPE),
@@ -530,13 +527,28 @@ def _write_predicted_instances(
                 )
             del handle[name]
         handle.create_dataset("frames", data=frames, dtype=FRAME_DTYPE)
-        handle.create_dataset("instances", data=instances, dtype=INSTANCE_DTYPE)
+        # A whole video's instances are written a block at a time, as their points are.
+        instances = handle.create_dataset("instances", shape=(rows,), dtype=INSTANCE_DTYPE)
         predicted = handle.create_dataset(
             "pred_points", shape=(rows * n_nodes,), dtype=PREDICTED_POINT_DTYPE
         )
         block = block_rows(n_nodes)
         for start in range(0, rows, block):
-            points, point_scores = points_of(slice(start, start + block))
+            stop = min(start + block, rows)
+            ids = np.arange(start, stop)
+            track_index, scores = instances_of(slice(start, stop))
+            part = np.zeros(stop - start, dtype=INSTANCE_DTYPE)
+            part["instance_id"] = ids
+            part["instance_type"] = PREDICTED_INSTANCE
+            part["frame_id"] = np.searchsorted(starts, ids, side="right") - 1
+            part["track"] = track_index
+            part["from_predicted"] = -1
+            part["score"] = scores
+            part["point_id_start"] = ids * n_nodes
+            part["point_id_end"] = (ids + 1) * n_nodes
+            part["tracking_score"] = 1.0
+            instances[start:stop] = part
+            points, point_scores = points_of(slice(start, stop))
             part = np.zeros(points.shape[0] * n_nodes, dtype=PREDICTED_POINT_DTYPE)
             part["x"] = points[:, :, 0].ravel()
             part["y"] = points[:, :, 1].ravel()
