@@ -229,8 +229,8 @@ def test_track_memory_follows_the_animals_and_the_join_stays_bounded():
 def test_importing_predictions_asks_for_memory_bounded_by_its_parts():
     """Measured: 228 MB to import 11,000 frames of 2 flies with 24 keypoints, 236 MB for
     110,000 (306 MB before its freed arrays went back to the system; 1,148 MB when the tables
-    were whole): an hour of ten
-    animals asks for less than 1.5 times what a minute of two does (10.6 times before)."""
+    were whole): an hour of ten animals asks for less than 1.5 times what a minute of two does
+    (10.6 times before)."""
     two = resources.rule_cost("import_predictions", {**DEMO_CONFIG, "tracking": {"max_tracks": 2}})
     auto = resources.rule_cost("import_predictions", DEMO_CONFIG)
     flies = Workload(frames=110_000, width=1024, height=1024)

@@ -465,12 +465,12 @@ def write_tracks(
             for frame in sorted(set(suggestions or []))
         ],
     )
-    track_index = np.asarray(track_ids, dtype=np.int64)
+    file_tracks = np.asarray(track_ids, dtype=np.int64)
 
     def instances_of(rows: slice) -> tuple[np.ndarray, np.ndarray]:
         part = tracks.iloc[rows]
         return (
-            np.searchsorted(track_index, part["track_id"].to_numpy(dtype=np.int64)),
+            np.searchsorted(file_tracks, part["track_id"].to_numpy(dtype=np.int64)),
             np.nan_to_num(part["score"].to_numpy(dtype=np.float64), nan=0.0),
         )
 
@@ -537,24 +537,24 @@ def _write_predicted_instances(
             stop = min(start + block, rows)
             ids = np.arange(start, stop)
             track_index, scores = instances_of(slice(start, stop))
-            part = np.zeros(stop - start, dtype=INSTANCE_DTYPE)
-            part["instance_id"] = ids
-            part["instance_type"] = PREDICTED_INSTANCE
-            part["frame_id"] = np.searchsorted(starts, ids, side="right") - 1
-            part["track"] = track_index
-            part["from_predicted"] = -1
-            part["score"] = scores
-            part["point_id_start"] = ids * n_nodes
-            part["point_id_end"] = (ids + 1) * n_nodes
-            part["tracking_score"] = 1.0
-            instances[start:stop] = part
+            records = np.zeros(stop - start, dtype=INSTANCE_DTYPE)
+            records["instance_id"] = ids
+            records["instance_type"] = PREDICTED_INSTANCE
+            records["frame_id"] = np.searchsorted(starts, ids, side="right") - 1
+            records["track"] = track_index
+            records["from_predicted"] = -1
+            records["score"] = scores
+            records["point_id_start"] = ids * n_nodes
+            records["point_id_end"] = (ids + 1) * n_nodes
+            records["tracking_score"] = 1.0
+            instances[start:stop] = records
             points, point_scores = points_of(slice(start, stop))
-            part = np.zeros(points.shape[0] * n_nodes, dtype=PREDICTED_POINT_DTYPE)
-            part["x"] = points[:, :, 0].ravel()
-            part["y"] = points[:, :, 1].ravel()
-            part["visible"] = ~np.isnan(points[:, :, 0]).ravel()
-            part["score"] = np.nan_to_num(point_scores, nan=0.0).ravel()
-            predicted[start * n_nodes : start * n_nodes + len(part)] = part
+            point_records = np.zeros(points.shape[0] * n_nodes, dtype=PREDICTED_POINT_DTYPE)
+            point_records["x"] = points[:, :, 0].ravel()
+            point_records["y"] = points[:, :, 1].ravel()
+            point_records["visible"] = ~np.isnan(points[:, :, 0]).ravel()
+            point_records["score"] = np.nan_to_num(point_scores, nan=0.0).ravel()
+            predicted[start * n_nodes : start * n_nodes + len(point_records)] = point_records
 
 
 def import_predictions(
