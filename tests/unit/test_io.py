@@ -194,3 +194,24 @@ def test_columns_read_a_batch_at_a_time_equal_a_whole_read(tmp_path, monkeypatch
     pd.testing.assert_frame_equal(
         empty, io.read_table(tmp_path / "empty.parquet", "detections", wanted)
     )
+
+
+def test_hdf5_written_in_chunks_keeps_no_chunk_cache_and_reads_back(tmp_path):
+    """A long video's NWB and analysis files are written a chunk at a time: HDF5's chunk cache
+    would keep up to 1 MiB of every dataset until the file closes."""
+    import h5py
+
+    path = tmp_path / "series.h5"
+    with io.hdf5_written_in_chunks(path) as handle:
+        assert handle.id.get_access_plist().get_cache()[2] == 0
+        series = handle.create_dataset("series", shape=(10_000, 2), chunks=(1_000, 2))
+        series.attrs["unit"] = "px"
+        for start in range(0, 10_000, 1_000):
+            series[start : start + 1_000] = np.arange(start * 2, (start + 1_000) * 2).reshape(-1, 2)
+    with io.hdf5_written_in_chunks(path, "a") as handle:  # a partial chunk, read and rewritten
+        handle["series"][500:1_500, 0] = -1
+    with h5py.File(path, "r") as handle:
+        expected = np.arange(20_000, dtype=float).reshape(-1, 2)
+        expected[500:1_500, 0] = -1
+        np.testing.assert_array_equal(handle["series"][()], expected)
+        assert handle["series"].attrs["unit"] == "px"

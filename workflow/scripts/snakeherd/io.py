@@ -284,6 +284,16 @@ def check_table(path: str | os.PathLike, table: str) -> None:
         )
 
 
+def hdf5_written_in_chunks(path: str | os.PathLike, mode: str = "w"):
+    """An open HDF5 file (h5py) whose chunked datasets are written a whole chunk at a time, each
+    chunk once: without HDF5's chunk cache, which keeps up to 1 MiB of every dataset's chunks
+    until the file closes (~50 MB for the 48 series of a 24-node track's NWB file, and as much
+    more as there are datasets), while nothing is read back."""
+    import h5py
+
+    return h5py.File(path, mode, rdcc_nbytes=0)
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     with _written_whole(path) as temporary:
         temporary.write_text(text)

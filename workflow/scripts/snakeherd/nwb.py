@@ -429,7 +429,8 @@ def write_nwb_folder(
             provenance=provenance,
             nwb_path=folder / files[track_id],
         )
-        with NWBHDF5IO(str(temporary / files[track_id]), mode="w") as writer:
+        handle = io.hdf5_written_in_chunks(temporary / files[track_id])
+        with handle, NWBHDF5IO(file=handle, mode="w") as writer:
             writer.write(nwbfile)
             rows = _rows_of(tracks_path, track_id, columns)
             fill_series(datasets, keypoint_blocks(rows, nodes, n_frames, CHUNK_FRAMES))

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from . import io
 from .errors import InputFileError, SnakeherdError
 from .keypoints import block_rows, from_columns, keypoint_boxes
 
@@ -724,9 +725,7 @@ def _analysis_arrays(path: Path, records: _InstanceRecords, n_tracks: int, n_fra
     the tracks' instances, in sleap-io's ("matlab") axis order, compressed as sleap-io does.
     A track takes the slot of its index in the file's tracks (sleap-io drops tracks without
     instances; :func:`write_tracks` writes none)."""
-    import h5py
-
-    with h5py.File(path, "a") as handle:
+    with io.hdf5_written_in_chunks(path, "a") as handle:
         n_nodes = handle["tracks"].shape[2]
         layouts = {}
         for name, shape, dtype in (
