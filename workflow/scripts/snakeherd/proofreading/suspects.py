@@ -27,6 +27,7 @@ Units: frames, px (body lengths where said: the median long side of the video's 
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -445,32 +446,44 @@ def _identity_motion(
     across at most ``bridge`` processed frames one of them is missing from): giving each animal
     the other's class at the later frame moves the pair ``limit`` px less in total than keeping
     the classes, so motion says the classes swapped. The saving is at most twice the animals'
-    distance, so animals closer than ``limit / 2`` (overlapping: flagged ``close``) never are."""
+    distance, so animals closer than ``limit / 2`` (overlapping: flagged ``close``) never are.
+
+    Each pair of classes is compared on its own: every pair's rows at once would be
+    ``classes - 1`` times the tracks (45 rows a frame with 10 classes)."""
     real = tracks.loc[~tracks["interpolated"].astype(bool), ["frame", "track_id", "x", "y"]]
     real = real.assign(step=np.searchsorted(frames, real["frame"].to_numpy()))
-    pairs = real.merge(real.drop(columns="frame"), on="step", suffixes=("", "_other"))
-    pairs = pairs[pairs["track_id"] < pairs["track_id_other"]].sort_values(
-        ["track_id", "track_id_other", "step"], kind="stable"
+    by_class = dict(tuple(real.groupby("track_id", sort=True)))
+    found = [
+        _classes_swapped(by_class[mine], by_class[theirs], limit, bridge)
+        for mine, theirs in itertools.combinations(sorted(by_class), 2)
+    ]
+    return (
+        pd.concat(found, ignore_index=True) if found else _flags([], "", "identity_motion", [], "")
     )
-    later = pairs.shift(-1)
-    same = (later["track_id"] == pairs["track_id"]) & (
-        later["track_id_other"] == pairs["track_id_other"]
-    )
-    near = same & (later["step"] - pairs["step"] <= bridge + 1)
 
-    def apart(mine: str, theirs: str) -> np.ndarray:
-        x = pairs["x" + mine] - later["x" + theirs]
-        return np.hypot(x, pairs["y" + mine] - later["y" + theirs]).to_numpy()
+
+def _classes_swapped(
+    mine: pd.DataFrame, theirs: pd.DataFrame, limit: float, bridge: int
+) -> pd.DataFrame:
+    """:func:`_identity_motion`'s flags of one pair of classes (``mine``: the lower track id;
+    each its detected rows with ``step``, the frame's position among the processed frames)."""
+    pairs = mine.merge(theirs.drop(columns="frame"), on="step", suffixes=("", "_other"))
+    pairs = pairs.sort_values("step", kind="stable").reset_index(drop=True)
+    later = pairs.shift(-1)
+    near = (later["step"] - pairs["step"] <= bridge + 1).to_numpy()
+
+    def apart(first: str, second: str) -> np.ndarray:
+        x = pairs["x" + first] - later["x" + second]
+        return np.hypot(x, pairs["y" + first] - later["y" + second]).to_numpy()
 
     kept = apart("", "") + apart("_other", "_other")
     crossed = apart("", "_other") + apart("_other", "")
-    saved = np.where(near.to_numpy(), kept - crossed, 0.0)
+    saved = np.where(near, kept - crossed, 0.0)
     swapped = saved > limit
+    names = f"{pairs['track_id'].iloc[0]},{pairs['track_id_other'].iloc[0]}" if len(pairs) else ""
     return _flags(
         later["frame"].to_numpy()[swapped],
-        (pairs["track_id"].astype(str) + "," + pairs["track_id_other"].astype(str)).to_numpy()[
-            swapped
-        ],
+        names,
         "identity_motion",
         saved[swapped] / limit,
         [f"classes swapped: {d:.0f} px less movement" for d in saved[swapped]],
