@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from snakeherd import plots
 from snakeherd.synthetic import SceneSpec, simulate
@@ -92,3 +93,37 @@ def test_timeline_marks_the_suspect_stretches(tmp_path):
 
     assert orange_pixels(tmp_path / "plain.png") == 0
     assert orange_pixels(tmp_path / "marked.png") > 1000
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(0).random(1001),  # an odd count
+        np.random.default_rng(1).random(1000),  # an even one: the mean of the middle two
+        np.r_[np.full(500, 0.5), np.full(500, 1.0)],  # the middle two far apart, many equal
+        np.r_[np.full(300, 0.2), np.random.default_rng(2).random(10), np.full(600, 0.9)],
+        np.random.default_rng(3).normal(0, 5, 999),  # scores outside 0..1: bins of their range
+        np.r_[np.random.default_rng(4).random(400), [np.nan] * 30],  # missing scores left out
+        np.full(7, 3.0),
+        np.zeros(0),
+    ],
+)
+def test_a_score_histogram_read_in_parts_is_numpys_histogram_and_median(values, monkeypatch):
+    """A long video's keypoint scores are read a batch at a time, several times over: the
+    counts, edges and median are those of all the scores at once (the median's search here
+    made to narrow its range several times before it holds any values)."""
+    monkeypatch.setattr(plots, "HELD_VALUES", 50)
+    monkeypatch.setattr(plots, "MEDIAN_BINS", 4)
+    parts = [values[start : start + 37] for start in range(0, len(values), 37)]
+    summary = plots.ScoreHistogram.of(lambda: iter(parts))
+    scores = values[np.isfinite(values)]
+    inside = len(scores) == 0 or (scores.min() >= 0 and scores.max() <= 1)
+    counts, edges = np.histogram(scores, bins=np.linspace(0, 1, 41) if inside else 40)
+    np.testing.assert_array_equal(summary.counts, counts)
+    np.testing.assert_array_equal(summary.edges, edges)
+    assert summary.n == len(scores)
+    if len(scores):
+        assert summary.median == np.median(scores)
+    else:
+        assert np.isnan(summary.median)
+

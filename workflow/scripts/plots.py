@@ -14,12 +14,22 @@ from snakeherd.video import VideoReader, probe
 
 
 def main(smk):
-    # The columns the plots draw: a long video's keypoint columns and poses rows stay unread.
-    detections = io.read_table(smk.input.detections, "detections", ["frame", "score"])
+    # The columns the plots draw: a long video's keypoint columns stay unread, and its
+    # keypoint scores (a row per keypoint) are summed up a batch at a time.
+    detections = io.read_columns(smk.input.detections, "detections", ["frame", "score"])
     detection_stage = io.read_metadata(smk.input.detections)["stage"]
-    tracks = io.read_table(smk.input.tracks, "tracks", [*TRACK_COLUMNS, "heading", "interpolated"])
+    tracks = io.read_columns(
+        smk.input.tracks, "tracks", [*TRACK_COLUMNS, "heading", "interpolated"]
+    )
     tracks_stage = io.read_metadata(smk.input.tracks)["stage"]
-    poses = io.read_table(smk.input.poses, "poses", ["score"]) if smk.input.get("poses") else None
+    keypoint_scores = None
+    if smk.input.get("poses"):
+        keypoint_scores = plots.ScoreHistogram.of(
+            lambda: (
+                part["score"].to_numpy(float)
+                for part in io.iter_table(smk.input.poses, "poses", ["score"])
+            )
+        )
     video = smk.input.get("video")
     background, size = None, (0, 0)
     if video and Path(video).is_file():
@@ -45,7 +55,7 @@ def main(smk):
     plots.timeline(tracks, frames, smk.output.timeline, errors, suspects)
     expected = expected_count(tracks_stage, detection_stage)
     plots.animal_counts(detections, tracks, frames, expected, smk.output.counts)
-    plots.score_distributions(detections, poses, smk.output.scores)
+    plots.score_distributions(detections, keypoint_scores, smk.output.scores)
     write_provenance_page(smk.input.provenance, smk.output.provenance)
     logger.info(
         "plots of %d tracks over %d frames (expected animals: %s)",

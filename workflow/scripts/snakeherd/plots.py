@@ -9,8 +9,9 @@ A video without detections or tracks still gets every plot, saying so in the pic
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -244,25 +245,116 @@ def animal_counts(
         axes.set_title("Animals per frame")
 
 
-def score_distributions(detections: pd.DataFrame, poses: pd.DataFrame | None, path) -> None:
-    """Histograms of detection scores and, when there are poses, keypoint scores."""
+ScoreParts = Callable[[], Iterable[np.ndarray]]
+"""A score column read in parts, afresh at each call (e.g. a long video's poses table, a batch
+at a time: its keypoint scores are many times its instances)."""
+
+# Bins of a score histogram; and of each pass of the search for the median, which holds the
+# values themselves only once at most HELD_VALUES of them are left.
+SCORE_BINS = 40
+MEDIAN_BINS = 4096
+HELD_VALUES = 2**20
+
+
+@dataclass(frozen=True)
+class ScoreHistogram:
+    """What a score panel shows: ``counts`` in the bins between ``edges`` (40 over 0..1, or over
+    the scores' own range when one falls outside), how many scores and their median (NaN
+    without any). Missing scores are left out."""
+
+    counts: np.ndarray
+    edges: np.ndarray
+    n: int
+    median: float
+
+    @classmethod
+    def of(cls, scores: pd.Series | np.ndarray | ScoreParts) -> ScoreHistogram:
+        """The histogram of ``scores``: values, or a column read in parts (three passes or a
+        few more, holding a bounded share of them: see :func:`_value_at_rank`)."""
+        parts = scores if callable(scores) else (lambda: [np.asarray(scores, dtype=float)])
+
+        def finite() -> Iterator[np.ndarray]:
+            for part in parts():
+                part = np.asarray(part, dtype=float)
+                yield part[np.isfinite(part)]
+
+        n, smallest, largest = 0, np.inf, -np.inf
+        for part in finite():
+            if len(part):
+                n += len(part)
+                smallest, largest = min(smallest, part.min()), max(largest, part.max())
+        if n == 0 or (smallest >= 0 and largest <= 1):
+            edges = np.linspace(0, 1, SCORE_BINS + 1)
+        else:  # the edges numpy (and matplotlib's hist) give SCORE_BINS bins over these values
+            edges = np.histogram_bin_edges(np.array([smallest, largest]), bins=SCORE_BINS)
+        counts = np.zeros(SCORE_BINS, dtype=np.int64)
+        for part in finite():
+            counts += np.histogram(part, bins=edges)[0]
+        median = np.nan
+        if n:
+            middle = [
+                _value_at_rank(finite, rank, smallest, largest) for rank in ((n - 1) // 2, n // 2)
+            ]
+            median = (middle[0] + middle[1]) / 2
+        return cls(counts, edges, n, float(median))
+
+
+def _value_at_rank(parts: ScoreParts, rank: int, low: float, high: float) -> float:
+    """The ``rank``-th smallest of the values ``parts()`` gives (NaN-free; all within
+    ``low`` .. ``high``), found by narrowing that range to a bin of a histogram of what is left
+    in it until few enough values are left to hold, or all of them are one value."""
+    below = 0  # values smaller than low
+    while True:
+        count, smallest, largest = 0, np.inf, -np.inf
+        for part in _within(parts, low, high):
+            if len(part):
+                count += len(part)
+                smallest, largest = min(smallest, part.min()), max(largest, part.max())
+        if smallest == largest:
+            return float(smallest)
+        if count <= HELD_VALUES:
+            held = np.concatenate(list(_within(parts, low, high)))
+            return float(np.partition(held, rank - below)[rank - below])
+        edges = np.linspace(smallest, largest, MEDIAN_BINS + 1)
+        counts = np.zeros(MEDIAN_BINS, dtype=np.int64)
+        for part in _within(parts, low, high):
+            counts += np.histogram(part, bins=edges)[0]
+        # Bins hold edges[b] <= value < edges[b + 1]: those before the rank's bin are smaller.
+        found = int(np.searchsorted(np.cumsum(counts), rank - below, side="right"))
+        below += int(counts[:found].sum())
+        low, high = edges[found], edges[found + 1]
+
+
+def _within(parts: ScoreParts, low: float, high: float) -> Iterator[np.ndarray]:
+    for part in parts():
+        yield part[(part >= low) & (part <= high)]
+
+
+def score_distributions(
+    detections: pd.DataFrame | ScoreHistogram,
+    poses: pd.DataFrame | ScoreHistogram | None,
+    path,
+) -> None:
+    """Histograms of detection scores and, when there are poses, keypoint scores (each a table
+    with a ``score`` column, or its :class:`ScoreHistogram`)."""
     panels = 2 if poses is not None else 1
+    sources = [("detection", detections)]
+    if poses is not None:
+        sources.append(("keypoint", poses))
     with _figure(path, height_in=3.0, ncols=panels) as (_, axes):
         axes = np.atleast_1d(axes)
-        bins = np.linspace(0, 1, 41)
-        sources = [("detection", detections["score"])]
-        if poses is not None:
-            sources.append(("keypoint", poses["score"]))
         for panel, (name, scores) in zip(axes, sources, strict=True):
-            values = scores.dropna().to_numpy(float)
-            # Scores outside 0..1 (e.g. SLEAP's instance scores) get bins of their own range.
-            edges = bins if values.size == 0 or (values.min() >= 0 and values.max() <= 1) else 40
-            panel.hist(values, bins=edges, color="tab:blue")
+            if not isinstance(scores, ScoreHistogram):
+                scores = ScoreHistogram.of(scores["score"])
+            # Each bin drawn from its count: the bars a histogram of the scores themselves has.
+            panel.hist(
+                scores.edges[:-1], bins=scores.edges, weights=scores.counts, color="tab:blue"
+            )
             panel.set_xlabel(f"{name} score")
             panel.set_ylabel("count")
-            median = f", median {np.median(values):.3g}" if values.size else ""
-            panel.set_title(f"{name.capitalize()} scores (n = {values.size}{median})")
-            if not values.size:
+            median = f", median {scores.median:.3g}" if scores.n else ""
+            panel.set_title(f"{name.capitalize()} scores (n = {scores.n}{median})")
+            if not scores.n:
                 _say_empty(panel, f"no {name}s")
 
 

@@ -258,7 +258,10 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         )
     if rule == "plots":
         # matplotlib (~60 MB more than the stack) and one decoded frame; the timeline draws one
-        # bar per run of frames. Measured on the demo: ~4 s, peak RSS ~250 MB.
+        # bar per run of frames; the keypoint scores are summed up a batch at a time. Measured
+        # on the demo: ~4 s, peak RSS ~250 MB; on the fly predictions repeated (2 flies, 24
+        # nodes): 251 MB at 11,000 frames, 317 MB at 110,000 (263 and 408 MB when the poses
+        # table's scores were read whole).
         return Cost(
             base_mem_mb=JOB_PROCESS_MB + PYTHON_STACK_MB + 100,
             mem_mb_per_megapixel=10,
