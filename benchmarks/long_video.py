@@ -28,7 +28,8 @@ track: the whole-video jobs, where a length's memory would show.
 --track-rss: a track-only run with keypoints, where the whole-video jobs' memory grows most: the
 fly clip's clean predictions (2 flies, 24 nodes, 1,100 frames) repeated --track-times over (10
 and 100: 22,000 and 220,000 instance-frames), with a blank video of that length for the NWB
-files, every output on (import, track, NWB and analysis HDF5, summaries); each job's peak RSS.
+files, every output on (import, track, plots, NWB and analysis HDF5, summaries); each job's
+peak RSS.
 
 --pipeline: the real fly clip (1,100 frames; YOLO-OBB detection and YOLO-pose on crops on
 onnx_cpu, tracks and the default outputs) through Snakemake, in CPU-seconds per frame as the
@@ -335,7 +336,7 @@ def track_rss_part(folder: Path, times: list[int]) -> None:
             "detection": {"method": "none"},
             "pose": {"method": "none"},
             "tracking": {"max_tracks": "auto"},
-            "outputs": {"plots": False, "nwb": True, "analysis_h5": True},
+            "outputs": {"plots": True, "nwb": True, "analysis_h5": True},
         }
         wall, cpu, _ = snakemake(folder, config, "--cores", "2")
         table[count] = rule_costs(folder / "results" / f"track_x{count}" / "benchmarks")

@@ -246,6 +246,16 @@ def test_keypoint_offsets_compare_the_nodes_of_matched_boxes():
     )
     assert offsets["keypoints vs first: max offset (px)"] == 3.0  # tails (no y) left out
     assert offsets["keypoints vs first: mean offset (px)"] == 1.5
+    # A long video's poses tables come a batch at a time: a row each here.
+    ours_poses, their_poses = poses([1, 0], [0.0, 103.0]), poses([0, 1], [0, 100])
+    in_parts = keypoint_offsets(
+        pairs,
+        ours,
+        reference,
+        (ours_poses.iloc[[row]] for row in range(len(ours_poses))),
+        (their_poses.iloc[[row]] for row in range(len(their_poses))),
+    )
+    assert in_parts == offsets
 
 
 def test_track_agreement_scores_identities_against_the_first_variants():

@@ -215,3 +215,31 @@ def test_hdf5_written_in_chunks_keeps_no_chunk_cache_and_reads_back(tmp_path):
         expected[500:1_500, 0] = -1
         np.testing.assert_array_equal(handle["series"][()], expected)
         assert handle["series"].attrs["unit"] == "px"
+
+
+def test_frame_aligned_gives_the_same_frames_of_every_table_each_step():
+    """Two tables read in parts cut at different rows (frames split between parts, frames one
+    table lacks, one table empty): every step holds the same frames' rows of each, each
+    frame's rows in one step, every row once and in order."""
+    rng = np.random.default_rng(0)
+    first = pd.DataFrame({"frame": np.sort(rng.integers(0, 60, 300)), "row": np.arange(300)})
+    second = pd.DataFrame({"frame": np.sort(rng.integers(10, 80, 120)), "row": np.arange(120)})
+
+    def parts(table, size):
+        return (table.iloc[start : start + size] for start in range(0, len(table), size))
+
+    for sizes in [(7, 13), (1, 1000), (1000, 3), (50, 50)]:
+        steps = list(io.frame_aligned(parts(first, sizes[0]), parts(second, sizes[1])))
+        assert len(steps) > 1 or sizes == (1000, 1000)
+        seen_last = -1
+        for ours, theirs in steps:
+            frames = np.union1d(ours["frame"], theirs["frame"])
+            assert frames.min() > seen_last  # no frame in two steps
+            seen_last = frames.max()
+        for index, table in enumerate((first, second)):
+            joined = pd.concat([step[index] for step in steps], ignore_index=True)
+            pd.testing.assert_frame_equal(joined, table)
+    empty = pd.DataFrame({"frame": np.zeros(0, int), "row": np.zeros(0, int)})
+    steps = list(io.frame_aligned(parts(first, 9), parts(empty, 9)))
+    pd.testing.assert_frame_equal(pd.concat([ours for ours, _ in steps], ignore_index=True), first)
+    assert all(theirs.empty for _, theirs in steps)

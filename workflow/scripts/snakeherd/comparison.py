@@ -9,7 +9,9 @@ run on its own.
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluation import summarize
-from .io import read_table, write_csv
+from .io import frame_aligned, iter_table, read_columns, read_table, write_csv
 from .report import benchmark_table
 
 ALL_VIDEOS = "ALL"
@@ -56,6 +58,9 @@ class VariantResults:
 # What the comparisons read of a tracks table (not its keypoint columns: a long video's table
 # with them is large).
 POSITION_COLUMNS = ["frame", "track_id", "x", "y"]
+# What the comparisons with the first variant read of the detections and poses tables.
+BOX_COLUMNS = ["frame", "det_id", "x", "y"]
+KEYPOINT_COLUMNS = ["frame", "det_id", "node", "x", "y"]
 
 
 def stage_of(rule: str) -> str:
@@ -151,11 +156,13 @@ def keypoint_offsets(
     pairs: pd.DataFrame,
     detections: pd.DataFrame,
     reference: pd.DataFrame,
-    poses: pd.DataFrame,
-    reference_poses: pd.DataFrame,
+    poses: pd.DataFrame | Iterable[pd.DataFrame],
+    reference_poses: pd.DataFrame | Iterable[pd.DataFrame],
 ) -> dict:
     """How far a variant's keypoints are from the first variant's: each node of a pair of boxes
-    that :func:`matched_boxes` matched (``pairs``); nodes missing on either side are left out."""
+    that :func:`matched_boxes` matched (``pairs``); nodes missing on either side are left out.
+    The poses tables may come in parts in frame order (a long video's, a row per keypoint, are
+    never held whole; the mean is then the whole tables' to within rounding)."""
     pairs = pd.DataFrame(
         {
             "frame": pairs["frame"].to_numpy(np.int64),
@@ -163,22 +170,30 @@ def keypoint_offsets(
             "det_id_first": reference["det_id"].to_numpy()[pairs["theirs"].to_numpy(np.intp)],
         }
     )
-    joined = poses[["frame", "det_id", "node", "x", "y"]].merge(pairs, on=["frame", "det_id"])
-    joined = joined.merge(
-        reference_poses[["frame", "det_id", "node", "x", "y"]].rename(
-            columns={"det_id": "det_id_first"}
-        ),
-        on=["frame", "det_id_first", "node"],
-        suffixes=("", "_first"),
-    )
-    distances = np.hypot(joined["x"] - joined["x_first"], joined["y"] - joined["y_first"])
-    distances = distances.dropna()
+    largest, sums, count = np.nan, [], 0
+    for ours, theirs in frame_aligned(_in_parts(poses), _in_parts(reference_poses)):
+        if ours.empty or theirs.empty:
+            continue
+        joined = ours[KEYPOINT_COLUMNS].merge(pairs, on=["frame", "det_id"])
+        joined = joined.merge(
+            theirs[KEYPOINT_COLUMNS].rename(columns={"det_id": "det_id_first"}),
+            on=["frame", "det_id_first", "node"],
+            suffixes=("", "_first"),
+        )
+        distances = np.hypot(joined["x"] - joined["x_first"], joined["y"] - joined["y_first"])
+        distances = distances.dropna().to_numpy()
+        if len(distances):
+            largest = np.fmax(largest, distances.max())
+            sums.append(math.fsum(distances))
+            count += len(distances)
     return {
-        "keypoints vs first: max offset (px)": float(distances.max()) if len(distances) else np.nan,
-        "keypoints vs first: mean offset (px)": (
-            float(distances.mean()) if len(distances) else np.nan
-        ),
+        "keypoints vs first: max offset (px)": float(largest),
+        "keypoints vs first: mean offset (px)": math.fsum(sums) / count if count else np.nan,
     }
+
+
+def _in_parts(table: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterable[pd.DataFrame]:
+    return [table] if isinstance(table, pd.DataFrame) else table
 
 
 def track_agreement(tracks: pd.DataFrame, reference: pd.DataFrame, match_distance: float) -> dict:
@@ -191,7 +206,7 @@ def track_agreement(tracks: pd.DataFrame, reference: pd.DataFrame, match_distanc
     if not len(frames):
         return {"tracks vs first: IDF1": np.nan, "tracks vs first: ID switches": 0}
     scores = evaluate_tracks(
-        tracks, reference[["frame", "track_id", "x", "y"]], frames, match_distance
+        tracks, reference[["frame", "track_id", "x", "y"]], frames, match_distance, with_hota=False
     ).iloc[0]
     return {
         "tracks vs first: IDF1": float(scores["IDF1"]),
@@ -201,8 +216,10 @@ def track_agreement(tracks: pd.DataFrame, reference: pd.DataFrame, match_distanc
 
 def versus_first(variant: VariantResults, first: VariantResults, video: str) -> dict:
     """A video's boxes, keypoints (where both have poses) and tracks against the first variant's."""
-    detections = read_table(variant.upstream / video / "detections.parquet", "detections")
-    reference = read_table(first.upstream / video / "detections.parquet", "detections")
+    detections, reference = (
+        read_columns(folder.upstream / video / "detections.parquet", "detections", BOX_COLUMNS)
+        for folder in (variant, first)
+    )
     pairs, unmatched = matched_boxes(detections, reference)
     figures = box_offsets(pairs, unmatched)
     poses, reference_poses = (
@@ -213,8 +230,8 @@ def versus_first(variant: VariantResults, first: VariantResults, video: str) -> 
             pairs,
             detections,
             reference,
-            read_table(poses, "poses"),
-            read_table(reference_poses, "poses"),
+            iter_table(poses, "poses", KEYPOINT_COLUMNS),
+            iter_table(reference_poses, "poses", KEYPOINT_COLUMNS),
         )
     figures |= track_agreement(
         read_table(variant.results / video / "tracks.parquet", "tracks", POSITION_COLUMNS),

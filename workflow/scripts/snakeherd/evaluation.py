@@ -140,16 +140,19 @@ def evaluate_tracks(
     ground_truth: pd.DataFrame,
     frames: np.ndarray,
     match_distance: float,
+    with_hota: bool = True,
 ) -> pd.DataFrame:
-    """One-row table of tracking metrics over ``frames`` (see :data:`METRICS`)."""
+    """One-row table of tracking metrics over ``frames`` (see :data:`METRICS`), and HOTA's
+    (:data:`HOTA_METRICS`) unless ``with_hota`` is False."""
     import motmetrics
 
-    accumulator, hota_frames = _accumulate(tracks, ground_truth, frames, match_distance)
+    accumulator, hota_frames = _accumulate(tracks, ground_truth, frames, match_distance, with_hota)
     summary = motmetrics.metrics.create().compute(accumulator, metrics=list(METRICS), name="video")
     table = summary.rename(columns=METRICS).reset_index(drop=True)
     table = table.astype({name: "int64" for name in COUNT_COLUMNS})
-    for name, value in hota(hota_frames, match_distance).items():
-        table[name] = value
+    if with_hota:
+        for name, value in hota(hota_frames, match_distance).items():
+            table[name] = value
     return table
 
 
@@ -161,7 +164,7 @@ def frame_errors(
 ) -> pd.DataFrame:
     """Per frame of ``frames``: misses, false positives and ID switches, as
     :func:`evaluate_tracks` counts them (for plots of where the errors are)."""
-    accumulator, _ = _accumulate(tracks, ground_truth, frames, match_distance)
+    accumulator, _ = _accumulate(tracks, ground_truth, frames, match_distance, with_hota=False)
     events = accumulator.mot_events.reset_index()
     counts = pd.crosstab(events["FrameId"], events["Type"])
     table = pd.DataFrame(index=pd.Index(np.asarray(frames, dtype=np.int64), name="frame"))
@@ -171,35 +174,44 @@ def frame_errors(
     return table.reset_index()
 
 
-def _accumulate(tracks, ground_truth, frames, match_distance):
-    """py-motmetrics' accumulator over ``frames`` and the per-frame data HOTA needs."""
+def _accumulate(tracks, ground_truth, frames, match_distance, with_hota=True):
+    """py-motmetrics' accumulator over ``frames`` and (``with_hota``) the per-frame data HOTA
+    needs."""
     import motmetrics
 
     accumulator = motmetrics.MOTAccumulator(auto_id=False)
-    truth_by_frame = {f: g for f, g in ground_truth.groupby("frame")}
-    tracks_by_frame = {f: g for f, g in tracks.groupby("frame")}
-    empty = pd.DataFrame({"track_id": [], "x": [], "y": []})
+    truth_rows, predicted_rows = _FrameRows(ground_truth), _FrameRows(tracks)
     max_squared = match_distance**2
     hota_frames = []
     for frame in frames:
         frame = int(frame)
-        truth = truth_by_frame.get(frame, empty)
-        predicted = tracks_by_frame.get(frame, empty)
-        truth_xy = truth[["x", "y"]].to_numpy(float)
-        predicted_xy = predicted[["x", "y"]].to_numpy(float)
+        truth_ids, truth_xy = truth_rows.of(frame)
+        predicted_ids, predicted_xy = predicted_rows.of(frame)
         distances = motmetrics.distances.norm2squared_matrix(
             truth_xy, predicted_xy, max_d2=max_squared
         )
         accumulator.update(
-            truth["track_id"].tolist(),
-            predicted["track_id"].tolist(),
-            np.sqrt(distances),
-            frameid=frame,
+            truth_ids.tolist(), predicted_ids.tolist(), np.sqrt(distances), frameid=frame
         )
-        hota_frames.append(
-            (truth["track_id"].to_numpy(), predicted["track_id"].to_numpy(), truth_xy, predicted_xy)
-        )
+        if with_hota:
+            hota_frames.append((truth_ids, predicted_ids, truth_xy, predicted_xy))
     return accumulator, hota_frames
+
+
+class _FrameRows:
+    """A table's track ids and positions by frame: its rows sorted by frame once, each frame's
+    a slice (a long video's frames each as a table of their own took ~3 KB a frame)."""
+
+    def __init__(self, table: pd.DataFrame):
+        frame = table["frame"].to_numpy(np.int64)
+        order = np.argsort(frame, kind="stable")  # a frame's rows in the table's order
+        self.frames = frame[order]
+        self.ids = table["track_id"].to_numpy()[order]
+        self.xy = table[["x", "y"]].to_numpy(float)[order]
+
+    def of(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        low, high = np.searchsorted(self.frames, [frame, frame + 1])
+        return self.ids[low:high], self.xy[low:high]
 
 
 def hota(frames: list[tuple], match_distance: float) -> dict[str, float]:

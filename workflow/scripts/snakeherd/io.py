@@ -266,6 +266,49 @@ def iter_table(
         yield batch.to_pandas()
 
 
+def frame_aligned(*tables: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, ...]]:
+    """Tables sorted by frame, each given in parts (e.g. :func:`iter_table`'s batches), read side
+    by side: at each step the rows of the same frames from every table (an empty table where
+    one has none of them), a frame's rows never split between steps; every row once, in order."""
+    parts = [iter(table) for table in tables]
+    held = [pd.DataFrame() for _ in tables]
+    done = [False] * len(tables)
+
+    def read(i: int) -> None:
+        part = next(parts[i], None)
+        if part is None:
+            done[i] = True
+        elif len(part):
+            held[i] = part if held[i].empty else pd.concat([held[i], part], ignore_index=True)
+
+    while True:
+        for i in range(len(tables)):
+            while not done[i] and held[i].empty:
+                read(i)
+        reading = [i for i in range(len(tables)) if not done[i]]
+        if not reading:
+            if any(len(rows) for rows in held):
+                yield tuple(held)
+            return
+        # A table still being read may hold more rows of its last frame: the frames before the
+        # smallest such frame are whole in every table.
+        last = [int(held[i]["frame"].iat[-1]) for i in reading]
+        limit = min(last)
+        cuts = [int(np.searchsorted(rows["frame"].to_numpy(), limit)) if len(rows) else 0
+                for rows in held]  # fmt: skip
+        if not any(cuts):
+            for i, frame in zip(reading, last, strict=True):
+                if frame == limit:
+                    read(i)
+            continue
+        yield tuple(
+            rows.iloc[:cut].reset_index(drop=True) for rows, cut in zip(held, cuts, strict=True)
+        )
+        held = [
+            rows.iloc[cut:].reset_index(drop=True) for rows, cut in zip(held, cuts, strict=True)
+        ]
+
+
 def count_rows(path: str | os.PathLike) -> int:
     """Rows of a Parquet table, from its footer."""
     return pq.ParquetFile(path).metadata.num_rows
