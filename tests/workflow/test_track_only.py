@@ -93,3 +93,49 @@ def test_track_only_provenance_names_the_predictions(track_only):
     assert stages["detections"]["method"] == "predictions"
     assert stages["detections"]["existing_tracks"] == "ignored"
     assert stages["tracks"]["params"]["max_tracks"] == 2
+
+
+def test_a_proofread_tracks_file_goes_back_in(track_only):
+    """The loop's last step through Snakemake: the run's tracks.slp, with the two flies' tracks
+    swapped on frame 200 in SLEAP (a person's identity fix), named as the video's proofread
+    file; the track job carries the fix from that frame on and keeps the rest."""
+    work = track_only.workdir
+    first = work / "results" / "retrack" / "flies"
+    labels = sio.load_slp(str(first / "tracks.slp"), open_videos=False)
+    (frame,) = [f for f in labels.labeled_frames if f.frame_idx == 200]
+    one, other = frame.instances
+    one.track, other.track = other.track, one.track
+    proofread = work / "proofread.slp"
+    sio.save_slp(labels, str(proofread), verbose=False)
+    sheet = (work / "videos.tsv").read_text().splitlines()
+    (work / "fixed.tsv").write_text(f"{sheet[0]}\tproofread\n{sheet[1]}\t{proofread}\n")
+    config = {
+        "experiment": "fixed",
+        "runtime": "cpu",
+        "sample_sheet": str(work / "fixed.tsv"),
+        "detection": {"method": "none"},
+        "pose": {"method": "none"},
+        "tracking": {"max_tracks": 2},
+        "evaluation": {"match_distance": 5},
+    }
+    run = run_snakemake(work, config, "--until", "track")
+    assert run.returncode == 0, run.output
+    fixed_folder = work / "results" / "fixed" / "flies"
+    log = (fixed_folder.parent / "logs" / "flies" / "track.log").read_text()
+    assert f"proofread {proofread}: 1 corrected frames" in log
+    before = io.read_table(first / "tracks.parquet", "tracks")
+    after = io.read_table(fixed_folder / "tracks.parquet", "tracks")
+    assert io.read_metadata(fixed_folder / "tracks.parquet")["stage"]["proofread_sha256"]
+    key = ["frame", "x", "y"]
+    joined = before.merge(after, on=key, suffixes=("", "_fixed"))
+    assert len(joined) == len(before) == len(after)  # every prediction kept where it was
+    swapped = joined["track_id"] != joined["track_id_fixed"]
+    assert (swapped == (joined["frame"] >= 200)).all()  # the fix carried forward
+    # The keypoints of every row, the person's on frame 200 among them, are the predictions'.
+    points = [column for column in before.columns if column.endswith((".x", ".y"))]
+    pd.testing.assert_frame_equal(
+        joined[points].reset_index(drop=True),
+        joined[[f"{column}_fixed" for column in points]].set_axis(points, axis=1),
+    )
+    fixed_slp = sio.load_slp(str(fixed_folder / "tracks.slp"), open_videos=False)
+    assert len(fixed_slp.labeled_frames) == 400 and len(fixed_slp.tracks) == 2

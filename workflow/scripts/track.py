@@ -10,7 +10,7 @@ from snakeherd.proofreading import corrections, package
 from snakeherd.proofreading import suspects as suspect_frames
 from snakeherd.provenance import write_video_provenance
 from snakeherd.scripting import give_back_large_arrays, logger, run_rule
-from snakeherd.tracking import TrackerParams, TrackTable, identity_names, track_table
+from snakeherd.tracking import TrackerParams, identity_names, track_table
 from snakeherd.tracking.instances import INSTANCE_COLUMNS, node_order
 from snakeherd.video import FrameSelection
 
@@ -56,10 +56,9 @@ def main(smk):
     proofread = smk.params.sources["inputs"]["proofread"]
     fixes = None
     if proofread:
-        fixed, fixes = apply_corrections(
-            smk, tracks.whole(), nodes, detections, detection_stage, params, frames
+        tracks, fixes = apply_corrections(
+            smk, tracks, nodes, detections, detection_stage, params, frames
         )
-        tracks = TrackTable.from_frame(fixed, tracks.nodes)
     tracks.light.insert(0, "video_id", smk.wildcards.video)
     named = identity_names(detections) if params.identity_classes else None
     with io.TableWriter(
@@ -163,18 +162,18 @@ def write_package(smk, tracks, video, suggestions, write_slp) -> int:
 
 
 def apply_corrections(smk, tracks, nodes, detections, detection_stage, params, frames):
-    """The tracks of record from the video's proofread .slp or X-AnyLabeling folder (see
-    snakeherd.proofreading.corrections), and the corrections; ``frames``: the processed frames
-    (None: every frame)."""
+    """The tracks of record (a TrackTable, like ``tracks``) from the video's proofread .slp or
+    X-AnyLabeling folder (see snakeherd.proofreading.corrections), and the corrections;
+    ``frames``: the processed frames (None: every frame)."""
     proofread = smk.params.sources["inputs"]["proofread"]
     video = smk.params.sources["inputs"]["video"] or detection_stage.get("video")
     n_frames = detection_stage.get("n_frames") or int(detections["frame"].max()) + 1
     fixes = corrections.read(proofread, nodes, n_frames, video, smk.wildcards.video)
-    fixed = corrections.apply(tracks, fixes, params.max_distance, frames)
+    fixed, corrected = corrections.apply_table(tracks, fixes, params.max_distance, frames)
     logger.info(
         "proofread %s: %d corrected frames (%d instances placed by a person)",
         proofread,
-        len(fixed.attrs["corrected_frames"]),
+        len(corrected),
         int(fixes.instances["user"].sum()),
     )
     return fixed, fixes

@@ -15,7 +15,7 @@ end. Frames the person did not touch keep the predictions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +23,11 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputFileError
-from ..keypoints import keypoint_boxes
+from ..keypoints import from_columns, keypoint_boxes
 from ..provenance import sha256_file
 from ..slp import CENTROID_NODE
 from ..tracking import heading as headings
+from ..tracking.table import BLEND, TrackTable, keypoint_columns
 from . import xanylabeling
 
 FIX = "load the .slp SLEAP saved after proofreading this video's tracks.slp or proofread.pkg.slp"
@@ -177,49 +178,104 @@ def apply(
     """The tracks of record: ``tracks`` with the corrections applied (see the module).
     ``max_distance`` px: how far a corrected instance may be from a prediction to be the same
     animal (for carrying its identity forward); ``frames``: the processed frames (corrections of
-    other frames are left out; None: all)."""
-    nodes = corrections.nodes
+    other frames are left out; None: all). ``attrs["corrected_frames"]``: the frames the
+    person's instances replaced."""
+    nodes = [node for node in corrections.nodes if f"{node}.x" in tracks.columns]
+    fixed, corrected = apply_table(
+        TrackTable.from_frame(tracks, nodes), corrections, max_distance, frames
+    )
+    result = fixed.whole()[list(tracks.columns)]
+    result.attrs = {"corrected_frames": corrected}
+    return result
+
+
+def apply_table(
+    tracks: TrackTable,
+    corrections: Corrections,
+    max_distance: float,
+    frames: np.ndarray | None = None,
+) -> tuple[TrackTable, list[int]]:
+    """:func:`apply` on a :class:`~snakeherd.tracking.TrackTable` (a long video's tracks, whose
+    keypoint columns are made only for the rows at hand), and the corrected frames: the
+    predictions' keypoints are read only on the frames the person saved, and the person's
+    instances keep theirs beside the table's source."""
     person = corrections.instances
     if frames is not None:
         person = person[person["frame"].isin(frames)]
-    ours = tracks.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
-    person_centre, _, _ = _geometry(person, nodes)
+    ours = _by_frame_and_track(tracks)
+    frame_of = ours.light["frame"].to_numpy()
+    person_centre, _, _ = _geometry(person, corrections.nodes)
     corrected, renames = [], {}
     for frame, mine in person.groupby("frame", sort=True):
-        rows = ours.index[ours["frame"] == frame]
+        low, high = np.searchsorted(frame_of, [frame, frame + 1])
+        predicted = ours.part(low, high)
         pairs = _match(
-            ours.loc[rows, ["x", "y"]].to_numpy(float),
+            predicted[["x", "y"]].to_numpy(float),
             person_centre[person.index.get_indexer(mine.index)],
             max_distance,
         )
         mapping = {
-            int(ours.at[rows[i], "track_id"]): int(mine["track_id"].iloc[j]) for i, j in pairs
+            int(predicted["track_id"].iat[i]): int(mine["track_id"].iloc[j]) for i, j in pairs
         }
         differs = any(a != b for a, b in mapping.items()) or len(pairs) != len(mine)
-        moved = any(_moved(ours.loc[rows[i]], mine.iloc[j], nodes) for i, j in pairs)
-        if mine["user"].any() or differs or moved or len(rows) != len(mine):
+        moved = any(_moved(predicted.iloc[i], mine.iloc[j], corrections.nodes) for i, j in pairs)
+        if mine["user"].any() or differs or moved or high - low != len(mine):
             corrected.append(frame)
             renames[frame] = mapping
-    result = ours.copy()
-    result.attrs["corrected_frames"] = corrected
     if not corrected:
-        return result
-    frame_of = ours["frame"].to_numpy()
-    track_of = ours["track_id"].to_numpy()
+        return ours, corrected
+    track_of = ours.light["track_id"].to_numpy()
     new_ids = track_of.copy()
     for start, end in zip(corrected, [*corrected[1:], np.inf], strict=True):
         permutation = _complete(renames[start])
         span = (frame_of > start) & (frame_of < end)
         for old, new in permutation.items():
             new_ids[span & (track_of == old)] = new
-    result["track_id"] = new_ids
-    # Corrected frames: the person's instances, as they are.
-    replaced = result[~result["frame"].isin(corrected)]
-    people = _as_tracks(person[person["frame"].isin(corrected)], nodes, result.columns)
-    result = pd.concat([replaced, people], ignore_index=True)
-    result = result.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
-    result.attrs["corrected_frames"] = corrected
-    return result
+    # Corrected frames: the person's instances, as they are. Their keypoints are kept apart:
+    # a row's keypoint source row is -1 - its place among them.
+    light_columns = [column for column in ours.light.columns if column not in BLEND]
+    people = _as_tracks(
+        person[person["frame"].isin(corrected)],
+        corrections.nodes,
+        [*light_columns, *keypoint_columns(ours.nodes)],
+    )
+    people_light = people[light_columns].assign(
+        from_row=-1 - np.arange(len(people)), to_row=-1 - np.arange(len(people)), weight=0.0
+    )
+    kept = ours.light.assign(track_id=new_ids)[~np.isin(frame_of, corrected)]
+    light = pd.concat([kept, people_light], ignore_index=True)
+    light = light.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
+    points_of = None
+    if ours.nodes:
+        points_of = _with_people(ours.points_of, *from_columns(people, ours.nodes))
+    return TrackTable(light, ours.nodes, points_of, ours.animal_count), corrected
+
+
+def _by_frame_and_track(tracks: TrackTable) -> TrackTable:
+    """``tracks`` with its rows sorted by frame, then track (stably; as they are when sorted)."""
+    light = tracks.light
+    order = np.lexsort((light["track_id"].to_numpy(), light["frame"].to_numpy()))
+    if (order == np.arange(len(order))).all():
+        return tracks
+    return replace(tracks, light=light.iloc[order].reset_index(drop=True))
+
+
+def _with_people(points_of, people_points: np.ndarray, people_scores: np.ndarray):
+    """A keypoint source of the table's source rows (>= 0) and the person's instances (row
+    -1 - i: instance i)."""
+
+    def both(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.asarray(rows, dtype=np.int64)
+        points = np.empty((len(rows), *people_points.shape[1:]))
+        scores = np.empty((len(rows), *people_scores.shape[1:]))
+        source = rows >= 0
+        if source.any():
+            points[source], scores[source] = points_of(rows[source])
+        theirs = -1 - rows[~source]
+        points[~source], scores[~source] = people_points[theirs], people_scores[theirs]
+        return points, scores
+
+    return both
 
 
 def _points(instances: pd.DataFrame, nodes: list[str]) -> np.ndarray:
