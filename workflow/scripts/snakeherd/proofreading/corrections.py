@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputFileError
-from ..keypoints import from_columns, keypoint_boxes
+from ..keypoints import block_rows, from_columns, keypoint_boxes
 from ..provenance import sha256_file
 from ..slp import CENTROID_NODE
 from ..tracking import heading as headings
@@ -205,8 +205,9 @@ def apply_table(
     ours = _by_frame_and_track(tracks)
     frame_of = ours.light["frame"].to_numpy()
     person_centre, _, _ = _geometry(person, corrections.nodes)
+    untouched = _untouched_frames(ours, person, person_centre, corrections.nodes, max_distance)
     corrected, renames = [], {}
-    for frame, mine in person.groupby("frame", sort=True):
+    for frame, mine in person[~person["frame"].isin(untouched)].groupby("frame", sort=True):
         low, high = np.searchsorted(frame_of, [frame, frame + 1])
         predicted = ours.part(low, high)
         pairs = _match(
@@ -249,6 +250,94 @@ def apply_table(
     if ours.nodes:
         points_of = _with_people(ours.points_of, *from_columns(people, ours.nodes))
     return TrackTable(light, ours.nodes, points_of, ours.animal_count), corrected
+
+
+def _untouched_frames(
+    ours: TrackTable,
+    person: pd.DataFrame,
+    person_centre: np.ndarray,
+    nodes: list[str],
+    max_distance: float,
+) -> np.ndarray:
+    """Frames of ``person`` that :func:`apply_table`'s frame-by-frame check would leave as they
+    are, found for every frame at once: a proofread .slp holds the whole video, mostly as the
+    tracks wrote it, and a long video's frames one at a time took hours. A frame is found
+    untouched when it has as many rows as the tracks, with the same track ids, no user instance,
+    each instance within ``max_distance`` of its track's row and the pairing by track the only
+    one the matching could choose ((n + 1) times the largest such distance below the nearest two
+    of the tracks' rows: any other pairing costs more), and nothing moved (as :func:`_moved`
+    says). The other frames get the frame-by-frame check."""
+    light = ours.light
+    frame_of, track_of = light["frame"].to_numpy(), light["track_id"].to_numpy()
+    order = np.lexsort((person["track_id"].to_numpy(), person["frame"].to_numpy()))
+    frames, first, count = np.unique(
+        person["frame"].to_numpy()[order], return_index=True, return_counts=True
+    )
+    if not len(frames):
+        return frames
+    ours_first = np.searchsorted(frame_of, frames)
+    ours_count = np.searchsorted(frame_of, frames, side="right") - ours_first
+    frame_index = np.repeat(np.arange(len(frames)), count)  # each sorted person row's frame
+    ok = ours_count == count
+    ok &= ~np.bincount(frame_index, person["user"].to_numpy(bool)[order], len(frames)).astype(bool)
+    # Row k of a frame's person rows (by track) pairs with row k of its tracks' rows (by track).
+    paired = np.flatnonzero(ok[frame_index])
+    rows = paired - first[frame_index[paired]] + ours_first[frame_index[paired]]
+    theirs = person.iloc[order[paired]]
+    at = frame_index[paired]
+    bad = track_of[rows] != theirs["track_id"].to_numpy()
+    xy = light[["x", "y"]].to_numpy(float)[rows]
+    distance = np.hypot(*(xy - person_centre[order[paired]]).T)
+    bad |= ~(distance <= max_distance)
+    if "x" in theirs:  # a box the person moved, turned or flipped (X-AnyLabeling)
+        boxed = np.isfinite(theirs["x"].to_numpy(float))
+        box_moved = np.hypot(*(theirs[["x", "y"]].to_numpy(float) - xy).T) > MOVED_PX
+        turn = theirs["angle"].to_numpy(float) - light["angle"].to_numpy(float)[rows]
+        box_moved |= np.abs(np.angle(np.exp(2j * turn))) > MOVED_RAD
+        ahead = theirs["heading"].to_numpy(float)
+        before = light["heading"].to_numpy(float)[rows] if "heading" in light else np.nan
+        with np.errstate(invalid="ignore"):
+            box_moved |= np.isfinite(ahead) & np.isfinite(before) & (np.cos(ahead - before) < 0)
+        bad |= boxed & box_moved
+    compared = [index for index, node in enumerate(ours.nodes) if node in nodes]
+    if compared:
+        mine = np.stack(
+            [
+                theirs[[f"{ours.nodes[k]}.x", f"{ours.nodes[k]}.y"]].to_numpy(float)
+                for k in compared
+            ],
+            axis=1,
+        )
+        step = block_rows(len(ours.nodes))
+        for start in range(0, len(rows), step):
+            predicted = ours.points(rows[start : start + step])[0][:, compared]
+            block = mine[start : start + step]
+            found, expected = np.isfinite(block).all(axis=2), np.isfinite(predicted).all(axis=2)
+            with np.errstate(invalid="ignore"):
+                moved = np.hypot(*np.moveaxis(block - predicted, 2, 0)) > MOVED_PX
+            bad[start : start + step] |= ((found != expected) | (found & moved)).any(axis=1)
+    ok[np.unique(at[bad])] = False
+    # The pairing by track is the matching's only choice: its distances are far below how far
+    # apart the tracks' rows of the frame are.
+    largest = np.zeros(len(frames))
+    np.maximum.at(largest, at, distance)
+    ok &= (ours_count + 1) * largest < _nearest_pair(frame_of, light, ours_first, ours_count)
+    return frames[ok]
+
+
+def _nearest_pair(frame_of, light, first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Per frame (its rows ``first`` .. ``first + count`` of ``light``), the distance between its
+    two nearest rows (inf with fewer than two)."""
+    nearest = np.full(len(first), np.inf)
+    x, y = light["x"].to_numpy(float), light["y"].to_numpy(float)
+    widest = int(count.max()) if len(count) else 0
+    for offset in range(widest):  # a frame's row `offset` against each later row of it
+        for k in range(1, widest - offset):
+            frames = np.flatnonzero(count > offset + k)
+            a = first[frames] + offset
+            apart = np.hypot(x[a] - x[a + k], y[a] - y[a + k])
+            np.minimum.at(nearest, frames, apart)
+    return nearest
 
 
 def _by_frame_and_track(tracks: TrackTable) -> TrackTable:
