@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -271,7 +271,7 @@ def iter_prediction_tables(
                 raise _unreadable(source.path, error) from None
             if found is None:
                 return
-            frame_idx, det_ids, scores, points, point_scores = found
+            frame_idx, det_ids, scores, points, point_scores = found[:5]
             centre, long_side, short_side, angle = keypoint_boxes(points)
             detections = pd.DataFrame(
                 {
@@ -303,14 +303,26 @@ def iter_prediction_tables(
             yield detections, poses
 
 
+class InstanceBlock(NamedTuple):
+    """Instances of a .slp as arrays (see :func:`_instance_blocks`)."""
+
+    frame_idx: np.ndarray  # (n,) the video frame
+    det_ids: np.ndarray  # (n,) order in its labelled frame
+    scores: np.ndarray  # (n,) the instance score (1 for a person's instance)
+    points: np.ndarray  # (n, nodes, 2) NaN where not visible
+    point_scores: np.ndarray  # (n, nodes)
+    track: np.ndarray  # (n,) the file's track number (-1: no track)
+    user: np.ndarray  # (n,) placed by a person (not a predicted instance)
+
+
 def _instance_blocks(
     handle, video_index: int | None, n_nodes: int, wanted: np.ndarray | None, block: int
-) -> Iterator[tuple[np.ndarray, ...]]:
+) -> Iterator[InstanceBlock]:
     """The instances of the first skeleton on video ``video_index`` of an open .slp (None: the
-    file's only video; in ``wanted`` frames), as arrays: frame, det_id (order in its labelled
-    frame), instance score, points (n, nodes, 2; NaN where not visible) and point scores. In
-    blocks of whole labelled frames, in frame order (a file's labelled frames need not be),
-    each of about ``block`` instances; instances without a visible point are left out.
+    file's only video, or every video of the file; in ``wanted`` frames), as
+    :class:`InstanceBlock` arrays, in blocks of whole labelled frames, in frame order (a file's
+    labelled frames need not be), each of about ``block`` instances; instances without a
+    visible point are left out.
 
     What sleap-io's objects give (``Instance.numpy()``, scores of 1 for a person's instances,
     the pre-1.1 pixel-corner coordinates moved to pixel centres), without an object per
@@ -364,8 +376,52 @@ def _instance_blocks(
         det_ids = np.arange(len(record_of)) - np.repeat(
             run_start, np.diff(np.r_[run_start, len(first)])
         )
-        frame_idx = frames["frame_idx"].astype(np.int64)[record_of]
-        yield frame_idx, det_ids.astype(np.int64), scores, points, point_scores
+        yield InstanceBlock(
+            frame_idx=frames["frame_idx"].astype(np.int64)[record_of],
+            det_ids=det_ids.astype(np.int64),
+            scores=scores,
+            points=points,
+            point_scores=point_scores,
+            track=instances["track"].astype(np.int64)[placed],
+            user=~predicted[placed],
+        )
+
+
+def iter_instances(path: str, n_nodes: int) -> Iterator[InstanceBlock]:
+    """Every instance of a .slp's first skeleton (all its videos), with its track and whether a
+    person placed it, a block of whole labelled frames at a time in frame order, as arrays
+    (without sleap-io's objects: ~3 KB an instance for a whole video's file). The file's
+    records (videos, skeletons, tracks): :func:`read_records`."""
+    import h5py
+
+    handle = _read_slp(path, lambda: h5py.File(path, "r"))
+    with handle:
+        blocks = _instance_blocks(handle, None, n_nodes, None, max(1, POSE_ROWS // n_nodes))
+        while True:
+            try:
+                found = next(blocks, None)
+            except Exception as error:  # a damaged file's datasets (h5py raises many types)
+                raise _unreadable(path, error) from None
+            if found is None:
+                return
+            yield found
+
+
+def read_records(path: str) -> tuple[list, list, list, int]:
+    """A .slp's videos, skeletons and tracks (sleap-io's objects; their order is the file's
+    numbering) and its number of labelled frames."""
+    import h5py
+
+    _sleap_io()
+    from sleap_io.io.slp import read_tracks
+
+    videos, skeletons = _records(path)
+
+    def tracks_and_frames():
+        with h5py.File(path, "r") as handle:
+            return read_tracks(path), len(handle["frames"])
+
+    return videos, skeletons, *_read_slp(path, tracks_and_frames)
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

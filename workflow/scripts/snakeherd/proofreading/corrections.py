@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from .. import slp
 from ..errors import InputFileError
 from ..keypoints import block_rows, from_columns, keypoint_boxes
 from ..provenance import sha256_file
@@ -89,62 +90,56 @@ def read_xanylabeling(folder: str, nodes: list[str], n_frames: int, video_id: st
 def read_slp(path: str, nodes: list[str], n_frames: int, video: str | None = None) -> Corrections:
     """The proofread SLEAP file ``path``, checked against the video's skeleton ``nodes``, its
     length ``n_frames`` and its file name (``video``; embedded packages name their source
-    video)."""
-    import sleap_io
-
+    video). Its instances are read as arrays, a block at a time: a whole video's file saved
+    from SLEAP holds every frame."""
     if not Path(path).is_file():
         raise InputFileError(f"proofread file not found: {path}", FIX + ".")
     try:
-        labels = sleap_io.load_slp(str(path), open_videos=False)
-    except Exception as error:  # sleap-io raises many kinds for a broken file
+        videos, skeletons, tracks, labelled_frames = slp.read_records(path)
+    except InputFileError as error:
         raise InputFileError(f"proofread file {path} cannot be read: {error}", FIX + ".") from None
-    if not labels.labeled_frames:
+    if not labelled_frames:
         raise InputFileError(f"proofread file {path} holds no labelled frames.", FIX + ".")
-    file_nodes = [str(n) for n in labels.skeletons[0].node_names] if labels.skeletons else []
+    file_nodes = [str(n) for n in skeletons[0].node_names] if skeletons else []
     if file_nodes != list(nodes):
         raise InputFileError(
             f"proofread file {path} has the skeleton {file_nodes}, the video's tracks {nodes}.",
             FIX + " (same skeleton, same node order).",
         )
     if video is not None:
-        names = {Path(_source_name(v)).name for v in labels.videos}
+        names = {Path(_source_name(v)).name for v in videos}
         if Path(video).name not in names:
             raise InputFileError(
                 f"proofread file {path} is of the video {sorted(names)}, not {Path(video).name}.",
                 FIX + ", of this video.",
             )
-    track_ids = _track_numbers(labels.tracks)
-    rows = []
-    for labeled in labels.labeled_frames:
-        frame = int(labeled.frame_idx)
-        if not 0 <= frame < n_frames:
+    numbers = _track_numbers(tracks)
+    track_number = np.array([numbers[id(track)] for track in tracks], dtype=np.int64)
+    parts = []
+    for block in slp.iter_instances(path, len(nodes)):
+        outside = (block.frame_idx < 0) | (block.frame_idx >= n_frames)
+        if outside.any():
+            frame = int(block.frame_idx[outside][0])
             raise InputFileError(
                 f"proofread file {path} labels frame {frame}; the video has frames "
                 f"0-{n_frames - 1}.",
                 FIX + ", of this video.",
             )
-        for instance in labeled.instances:
-            if instance.track is None:
-                continue
-            points = instance.numpy()[:, :2].astype(float)
-            if not np.isfinite(points).all(axis=1).any():
-                continue
-            rows.append(
-                (frame, track_ids[id(instance.track)],
-                 not isinstance(instance, sleap_io.PredictedInstance), points)
-            )  # fmt: skip
-    if not rows:
+        tracked = block.track >= 0
+        part = pd.DataFrame(
+            {
+                "frame": block.frame_idx[tracked],
+                "track_id": track_number[block.track[tracked]],
+                "user": block.user[tracked],
+            }
+        )
+        for index, node in enumerate(nodes):
+            part[f"{node}.x"] = block.points[tracked, index, 0]
+            part[f"{node}.y"] = block.points[tracked, index, 1]
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if table.empty:
         raise InputFileError(f"proofread file {path} has no instances with a track.", FIX + ".")
-    table = pd.DataFrame(
-        {
-            "frame": [r[0] for r in rows],
-            "track_id": [r[1] for r in rows],
-            "user": [r[2] for r in rows],
-        }
-    )
-    points = np.stack([r[3] for r in rows])
-    for index, node in enumerate(nodes):
-        table[f"{node}.x"], table[f"{node}.y"] = points[:, index, 0], points[:, index, 1]
     return Corrections(table, list(nodes), str(path), sha256_file(path))
 
 
@@ -204,7 +199,7 @@ def apply_table(
         person = person[person["frame"].isin(frames)]
     ours = _by_frame_and_track(tracks)
     frame_of = ours.light["frame"].to_numpy()
-    person_centre, _, _ = _geometry(person, corrections.nodes)
+    person_centre = _centres(person, corrections.nodes)
     untouched = _untouched_frames(ours, person, person_centre, corrections.nodes, max_distance)
     corrected, renames = [], {}
     for frame, mine in person[~person["frame"].isin(untouched)].groupby("frame", sort=True):
@@ -266,28 +261,54 @@ def _untouched_frames(
     each instance within ``max_distance`` of its track's row and the pairing by track the only
     one the matching could choose ((n + 1) times the largest such distance below the nearest two
     of the tracks' rows: any other pairing costs more), and nothing moved (as :func:`_moved`
-    says). The other frames get the frame-by-frame check."""
+    says). The other frames get the frame-by-frame check. The frames are taken a block of
+    rows at a time (a whole video's rows and keypoints at once would be many times the
+    tracks' light columns)."""
+    order = np.lexsort((person["track_id"].to_numpy(), person["frame"].to_numpy()))
+    sorted_frames = person["frame"].to_numpy()[order]
+    step = block_rows(len(ours.nodes))
+    found = []
+    low = 0
+    while low < len(order):
+        # A block ends at a frame's end: the first row of the frame after ~step rows.
+        high = int(
+            np.searchsorted(sorted_frames, sorted_frames[min(low + step, len(order)) - 1], "right")
+        )
+        rows = order[low:high]
+        found.append(
+            _untouched_in(ours, person.iloc[rows], person_centre[rows], nodes, max_distance)
+        )
+        low = high
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def _untouched_in(
+    ours: TrackTable,
+    person: pd.DataFrame,
+    person_centre: np.ndarray,
+    nodes: list[str],
+    max_distance: float,
+) -> np.ndarray:
+    """:func:`_untouched_frames` of some of the person's frames (``person``: their rows, sorted
+    by frame, then track; ``person_centre``: theirs)."""
     light = ours.light
     frame_of, track_of = light["frame"].to_numpy(), light["track_id"].to_numpy()
-    order = np.lexsort((person["track_id"].to_numpy(), person["frame"].to_numpy()))
     frames, first, count = np.unique(
-        person["frame"].to_numpy()[order], return_index=True, return_counts=True
+        person["frame"].to_numpy(), return_index=True, return_counts=True
     )
-    if not len(frames):
-        return frames
     ours_first = np.searchsorted(frame_of, frames)
     ours_count = np.searchsorted(frame_of, frames, side="right") - ours_first
     frame_index = np.repeat(np.arange(len(frames)), count)  # each sorted person row's frame
     ok = ours_count == count
-    ok &= ~np.bincount(frame_index, person["user"].to_numpy(bool)[order], len(frames)).astype(bool)
+    ok &= ~np.bincount(frame_index, person["user"].to_numpy(bool), len(frames)).astype(bool)
     # Row k of a frame's person rows (by track) pairs with row k of its tracks' rows (by track).
     paired = np.flatnonzero(ok[frame_index])
     rows = paired - first[frame_index[paired]] + ours_first[frame_index[paired]]
-    theirs = person.iloc[order[paired]]
+    theirs = person.iloc[paired]
     at = frame_index[paired]
     bad = track_of[rows] != theirs["track_id"].to_numpy()
-    xy = light[["x", "y"]].to_numpy(float)[rows]
-    distance = np.hypot(*(xy - person_centre[order[paired]]).T)
+    xy = np.column_stack([light["x"].to_numpy(float)[rows], light["y"].to_numpy(float)[rows]])
+    distance = np.hypot(*(xy - person_centre[paired]).T)
     bad |= ~(distance <= max_distance)
     if "x" in theirs:  # a box the person moved, turned or flipped (X-AnyLabeling)
         boxed = np.isfinite(theirs["x"].to_numpy(float))
@@ -308,14 +329,11 @@ def _untouched_frames(
             ],
             axis=1,
         )
-        step = block_rows(len(ours.nodes))
-        for start in range(0, len(rows), step):
-            predicted = ours.points(rows[start : start + step])[0][:, compared]
-            block = mine[start : start + step]
-            found, expected = np.isfinite(block).all(axis=2), np.isfinite(predicted).all(axis=2)
-            with np.errstate(invalid="ignore"):
-                moved = np.hypot(*np.moveaxis(block - predicted, 2, 0)) > MOVED_PX
-            bad[start : start + step] |= ((found != expected) | (found & moved)).any(axis=1)
+        predicted = ours.points(rows)[0][:, compared]
+        found, expected = np.isfinite(mine).all(axis=2), np.isfinite(predicted).all(axis=2)
+        with np.errstate(invalid="ignore"):
+            moved = np.hypot(*np.moveaxis(mine - predicted, 2, 0)) > MOVED_PX
+        bad |= ((found != expected) | (found & moved)).any(axis=1)
     ok[np.unique(at[bad])] = False
     # The pairing by track is the matching's only choice: its distances are far below how far
     # apart the tracks' rows of the frame are.
@@ -371,6 +389,17 @@ def _points(instances: pd.DataFrame, nodes: list[str]) -> np.ndarray:
     if not nodes:
         return np.empty((len(instances), 0, 2))
     return np.stack([instances[[f"{n}.x", f"{n}.y"]].to_numpy(float) for n in nodes], axis=1)
+
+
+def _centres(instances: pd.DataFrame, nodes: list[str]) -> np.ndarray:
+    """:func:`_geometry`'s centres, a block of rows at a time (a whole video's keypoints are
+    not stacked at once)."""
+    step = block_rows(len(nodes))
+    centres = [
+        _geometry(instances.iloc[start : start + step], nodes)[0]
+        for start in range(0, len(instances), step)
+    ]
+    return np.concatenate(centres) if centres else np.zeros((0, 2))
 
 
 def _geometry(instances: pd.DataFrame, nodes: list[str]):
