@@ -232,7 +232,9 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # Measured as each job logs its peak: ~0.2 KB an instance-frame (long_video.py
         # --rss-scaling --tiled, 4 animals, no keypoints: 249 MB at 10,000 frames, 320 MB at
         # 100,000; --track-rss, 2 flies with 24 keypoints: 252 MB at 22,000 instance-frames,
-        # 288 MB at 220,000); 0.5 KB asked, doubled by the margin.
+        # 288 MB at 220,000); 0.5 KB asked, doubled by the margin. A video with a proofread
+        # file holds the person's instances too (their keypoints: ~0.4 KB each with 24 nodes):
+        # 431 MB at 220,000 with a whole-video proofread .slp, within the margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,
