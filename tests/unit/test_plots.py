@@ -126,4 +126,3 @@ def test_a_score_histogram_read_in_parts_is_numpys_histogram_and_median(values, 
         assert summary.median == np.median(scores)
     else:
         assert np.isnan(summary.median)
-
