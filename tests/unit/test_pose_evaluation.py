@@ -59,3 +59,35 @@ def test_real_tracks_against_their_own_file(shared_data):
     # A model with fewer nodes is scored on the nodes it shares with the labels.
     subset = evaluate_poses(tracks, ["head", "thorax", "wingL"], str(path), frames, 0.025, [2.0])
     assert subset["pose_nodes_scored"] == 3 and subset["pose_pck_2px"] == 1.0
+
+
+def test_keypoints_are_read_on_the_ground_truths_frames_alone(shared_data, tmp_path):
+    """The evaluate job reads a long video's keypoint columns only where the ground truth has
+    labels: the scores equal those from the whole table."""
+    import sleap_io
+
+    from snakeherd import slp
+    from snakeherd.tracking import TrackerParams, track
+
+    path = shared_data / "tracking" / "centered_pair_predictions.clean.slp"
+    labels = sleap_io.load_slp(str(path), open_videos=False)
+    labels.labeled_frames = [f for f in labels.labeled_frames if f.frame_idx % 10 == 0]
+    sparse = tmp_path / "every_tenth.slp"
+    sleap_io.save_slp(labels, str(sparse), verbose=False)
+    predictions = slp.read_predictions(str(path), "flies")
+    frames = np.arange(0, 300)
+    subset = predictions.detections[predictions.detections["frame"] < 300]
+    tracks = track(subset, predictions.poses, TrackerParams(), frames, predictions.nodes)
+    noisy = tracks.copy()
+    points = [c for c in tracks.columns if c.endswith((".x", ".y"))]
+    noisy[points] += np.random.default_rng(0).normal(0, 1.0, (len(tracks), len(points)))
+    asked = []
+
+    def rows_of(scored):
+        asked.append(scored)
+        return noisy[noisy["frame"].isin(scored)]
+
+    whole = evaluate_poses(noisy, predictions.nodes, str(sparse), frames, 0.025, [2.0])
+    read = evaluate_poses(rows_of, predictions.nodes, str(sparse), frames, 0.025, [2.0])
+    assert read == whole and 0.1 < whole["pose_pck_2px"] < 1.0
+    assert (asked[0] % 10 == 0).all() and len(asked[0]) == 110

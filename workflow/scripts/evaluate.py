@@ -8,7 +8,9 @@ from snakeherd.video import FrameSelection
 
 
 def main(smk):
-    tracks = io.read_table(smk.input.tracks, "tracks")
+    # Identities are scored on every frame, keypoints on the ground truth's frames: a long
+    # video's keypoint columns are read there alone.
+    tracks = io.read_columns(smk.input.tracks, "tracks", ["frame", "track_id", "x", "y"])
     frames = FrameSelection.parse(
         io.read_metadata(smk.input.detections)["stage"]["frame_selection"]
     ).frames()
@@ -20,7 +22,7 @@ def main(smk):
     metrics["match_distance_px"] = match_distance
     nodes = io.read_metadata(smk.input.tracks)["stage"].get("nodes") or []
     poses = evaluate_poses(
-        tracks,
+        lambda scored: io.read_table(smk.input.tracks, "tracks", frames=scored),
         nodes,
         smk.input.ground_truth,
         frames,

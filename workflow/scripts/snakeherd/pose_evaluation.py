@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io as _io
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -184,7 +185,7 @@ def pck(
 
 
 def evaluate_poses(
-    tracks: pd.DataFrame,
+    tracks: pd.DataFrame | Callable[[np.ndarray], pd.DataFrame],
     nodes: list[str],
     ground_truth_path: str,
     frames: np.ndarray,
@@ -192,10 +193,14 @@ def evaluate_poses(
     pck_thresholds: list[float],
 ) -> dict[str, float] | None:
     """Pose metrics of the tracks' keypoints over the nodes they share (by name) with the ground
-    truth, or None when the ground truth is not a .slp or shares no node."""
+    truth, or None when the ground truth is not a .slp or shares no node. ``tracks``: the
+    tracks table, or what reads its rows of some frames (only the ground truth's frames are
+    scored: a long video's keypoint columns are read there alone)."""
     if not nodes or not str(ground_truth_path).lower().endswith(".slp"):
         return None
     truth_table, truth_points, truth_nodes = load_pose_ground_truth(ground_truth_path)
+    if callable(tracks):
+        tracks = tracks(np.unique(truth_table["frame"].to_numpy()))
     truth_index = {name.lower(): k for k, name in enumerate(truth_nodes)}
     shared = [(name, truth_index[name.lower()]) for name in nodes if name.lower() in truth_index]
     if not shared:
