@@ -29,7 +29,9 @@ track: the whole-video jobs, where a length's memory would show.
 fly clip's clean predictions (2 flies, 24 nodes, 1,100 frames) repeated --track-times over (10
 and 100: 22,000 and 220,000 instance-frames), with a blank video of that length for the NWB
 files, every output on (import, track, plots, NWB and analysis HDF5, summaries); each job's
-peak RSS.
+peak RSS. Then, at each length, the track job again with the run's tracks.slp back in as a
+whole-video proofread file (two tracks swapped on one frame), and an experiment comparison's
+work for the video (its detections, poses and tracks against themselves).
 
 --pipeline: the real fly clip (1,100 frames; YOLO-OBB detection and YOLO-pose on crops on
 onnx_cpu, tracks and the default outputs) through Snakemake, in CPU-seconds per frame as the
@@ -339,10 +341,66 @@ def track_rss_part(folder: Path, times: list[int]) -> None:
             "outputs": {"plots": True, "nwb": True, "analysis_h5": True},
         }
         wall, cpu, _ = snakemake(folder, config, "--cores", "2")
-        table[count] = rule_costs(folder / "results" / f"track_x{count}" / "benchmarks")
+        results = folder / "results" / f"track_x{count}"
+        table[count] = rule_costs(results / "benchmarks")
         instance_frames = per_clip * count
         print(f"  x{count} ({instance_frames} instance-frames): {wall:.0f} s wall, {cpu:.0f} CPU s")
+        # The loop's last step: the run's tracks.slp, two tracks swapped on one frame, back in
+        # as the video's proofread file (SLEAP saves every frame).
+        proofread = folder / f"proofread_x{count}.slp"
+        middle = int(clip.detections["frame"].max()) // 2
+        swapped_in_sleap(results / "flies" / "tracks.slp", proofread, frame=middle)
+        config = {**config, "experiment": f"track_x{count}_proofread"}
+        config["videos"] = [{**config["videos"][0], "proofread": str(proofread)}]
+        snakemake(folder, config, "--cores", "2", "--until", "track")
+        fixed = rule_costs(folder / "results" / config["experiment"] / "benchmarks")["track"]
+        table[count]["track (proofread .slp)"] = fixed
+        table[count]["comparison (vs first)"] = comparison_cost(results / "flies")
     print_peaks({f"x{count}": table[count] for count in times})
+    print(
+        "  (comparison: an experiment's comparison of a variant's detections, poses and tracks"
+        " with the first's, here the run's with itself, in a process of its own)"
+    )
+
+
+def swapped_in_sleap(tracks_slp: Path, path: Path, frame: int) -> None:
+    """``tracks_slp`` with the tracks of ``frame``'s first two instances swapped, saved as a
+    person would after an identity fix in SLEAP."""
+    import sleap_io
+
+    labels = sleap_io.load_slp(str(tracks_slp), open_videos=False)
+    (labelled,) = [f for f in labels.labeled_frames if f.frame_idx == frame]
+    first, second = labelled.instances[:2]
+    first.track, second.track = second.track, first.track
+    sleap_io.save_slp(labels, str(path), verbose=False)
+
+
+VERSUS_FIRST = r"""
+import json, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, {scripts!r})
+from snakeherd.comparison import VariantResults, versus_first
+
+folder = Path({folder!r})
+variants = [VariantResults(name, folder.parent, folder.parent, [], [folder.name]) for name in "ab"]
+started = time.process_time()
+figures = versus_first(variants[1], variants[0], folder.name)
+print(json.dumps({{"cpu": time.process_time() - started,
+                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def comparison_cost(video_folder: Path) -> tuple[int, float, float]:
+    """The comparison job's work for one video (``versus_first``) in a process of its own: (1,
+    CPU-seconds, peak RSS in MB) as :func:`rule_costs` gives them."""
+    script = VERSUS_FIRST.format(
+        scripts=str(REPO / "workflow" / "scripts"), folder=str(video_folder)
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    measured = json.loads(done.stdout)
+    return 1, measured["cpu"], measured["peak"]
 
 
 MODELS_ALONE = r"""
