@@ -375,18 +375,20 @@ def swapped_in_sleap(tracks_slp: Path, path: Path, frame: int) -> None:
     sleap_io.save_slp(labels, str(path), verbose=False)
 
 
+# Measured as the jobs measure themselves (scripting.footprint: the process's own address
+# space's high-water mark; ru_maxrss would keep the forking benchmark process's).
 VERSUS_FIRST = r"""
-import json, resource, sys, time
+import json, sys
 from pathlib import Path
 sys.path.insert(0, {scripts!r})
 from snakeherd.comparison import VariantResults, versus_first
+from snakeherd.scripting import footprint
 
 folder = Path({folder!r})
 variants = [VariantResults(name, folder.parent, folder.parent, [], [folder.name]) for name in "ab"]
-started = time.process_time()
 figures = versus_first(variants[1], variants[0], folder.name)
-print(json.dumps({{"cpu": time.process_time() - started,
-                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+peak, cpu = footprint()
+print(json.dumps({{"cpu": cpu, "peak": peak}}))
 """
 
 
