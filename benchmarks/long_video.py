@@ -382,8 +382,9 @@ import json, sys
 from pathlib import Path
 sys.path.insert(0, {scripts!r})
 from snakeherd.comparison import VariantResults, versus_first
-from snakeherd.scripting import footprint
+from snakeherd.scripting import footprint, give_back_large_arrays
 
+give_back_large_arrays()  # as the comparison job does
 folder = Path({folder!r})
 variants = [VariantResults(name, folder.parent, folder.parent, [], [folder.name]) for name in "ab"]
 figures = versus_first(variants[1], variants[0], folder.name)

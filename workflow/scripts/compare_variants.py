@@ -4,10 +4,11 @@
 from pathlib import Path
 
 from snakeherd.comparison import VariantResults, write_comparison
-from snakeherd.scripting import logger, run_rule
+from snakeherd.scripting import give_back_large_arrays, logger, run_rule
 
 
 def main(smk):
+    give_back_large_arrays()  # a whole video's arrays, made and freed one after the other
     variants = [
         VariantResults(
             name=variant["name"],

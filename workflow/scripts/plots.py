@@ -8,12 +8,13 @@ from snakeherd.evaluation import frame_errors, load_ground_truth
 from snakeherd.overlay import frame_selection_of
 from snakeherd.proofreading.suspects import expected_count
 from snakeherd.report import write_provenance_page
-from snakeherd.scripting import logger, run_rule
+from snakeherd.scripting import give_back_large_arrays, logger, run_rule
 from snakeherd.tracking import TRACK_COLUMNS
 from snakeherd.video import VideoReader, probe
 
 
 def main(smk):
+    give_back_large_arrays()  # a whole video's arrays, made and freed one after the other
     # The columns the plots draw: a long video's keypoint columns stay unread, and its
     # keypoint scores (a row per keypoint) are summed up a batch at a time.
     detections = io.read_columns(smk.input.detections, "detections", ["frame", "score"])
