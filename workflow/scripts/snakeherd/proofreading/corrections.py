@@ -255,8 +255,9 @@ def _untouched_frames(
     max_distance: float,
 ) -> np.ndarray:
     """Frames of ``person`` that :func:`apply_table`'s frame-by-frame check would leave as they
-    are, found for every frame at once: a proofread .slp holds the whole video, mostly as the
-    tracks wrote it, and a long video's frames one at a time took hours. A frame is found
+    are, found with array operations over many frames at once: a proofread .slp holds the whole
+    video, mostly as the tracks wrote it, and a long video's frames checked one at a time took
+    many minutes (460 CPU-s at 110,000 frames of 2 flies). A frame is found
     untouched when it has as many rows as the tracks, with the same track ids, no user instance,
     each instance within ``max_distance`` of its track's row and the pairing by track the only
     one the matching could choose ((n + 1) times the largest such distance below the nearest two
@@ -270,7 +271,7 @@ def _untouched_frames(
     found = []
     low = 0
     while low < len(order):
-        # A block ends at a frame's end: the first row of the frame after ~step rows.
+        # A block ends where a frame does: with the frame of its step-th row.
         high = int(
             np.searchsorted(sorted_frames, sorted_frames[min(low + step, len(order)) - 1], "right")
         )
