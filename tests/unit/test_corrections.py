@@ -91,3 +91,10 @@ def test_bad_corrections_files_are_refused_with_their_name(flies, shared_data, t
         corrections.read(str(empty), nodes, 1100, video)
     with pytest.raises(InputFileError, match="not found"):
         corrections.read(str(tmp_path / "missing.slp"), nodes, 1100, video)
+    damaged = tmp_path / "damaged.slp"
+    damaged.write_bytes(empty.read_bytes()[:2000])
+    with pytest.raises(
+        InputFileError, match=r"proofread file .*damaged\.slp cannot be read"
+    ) as error:
+        corrections.read(str(damaged), nodes, 1100, video)
+    assert str(error.value).count("Fix:") == 1 and "proofreading" in str(error.value)

@@ -92,23 +92,31 @@ def _sleap_io():
     return sleap_io
 
 
-def _read_slp(path: str, read: Callable[[], T]) -> T:
+# What a .slp is to the workflow (``role``), and how to fix one that cannot be read.
+PREDICTIONS = (
+    "predictions file",
+    "give a .slp file saved by SLEAP or sleap-nn (File > Save As in SLEAP)",
+)
+
+
+def _read_slp(path: str, read: Callable[[], T], role: tuple[str, str] = PREDICTIONS) -> T:
     """``read()`` of the .slp at ``path``: a missing or damaged file is an InputFileError."""
     if not Path(path).is_file():
         raise InputFileError(
-            f"predictions file not found: {path}",
-            "fix the `predictions` path of this video in the config or sample sheet.",
+            f"{role[0]} not found: {path}",
+            "fix the `predictions` path of this video in the config or sample sheet."
+            if role is PREDICTIONS
+            else role[1],
         )
     try:
         return read()
     except Exception as error:  # h5py and sleap-io raise many types for a damaged file
-        raise _unreadable(path, error) from None
+        raise _unreadable(path, error, role) from None
 
 
-def _unreadable(path: str, error: Exception) -> InputFileError:
+def _unreadable(path: str, error: Exception, role: tuple[str, str] = PREDICTIONS) -> InputFileError:
     return InputFileError(
-        f"predictions file {path} cannot be read as a SLEAP file: {error}",
-        "give a .slp file saved by SLEAP or sleap-nn (File > Save As in SLEAP).",
+        f"{role[0]} {path} cannot be read as a SLEAP file: {error}", role[1] + "."
     )
 
 
@@ -387,41 +395,48 @@ def _instance_blocks(
         )
 
 
-def iter_instances(path: str, n_nodes: int) -> Iterator[InstanceBlock]:
+def iter_instances(
+    path: str, n_nodes: int, role: tuple[str, str] = PREDICTIONS
+) -> Iterator[InstanceBlock]:
     """Every instance of a .slp's first skeleton (all its videos), with its track and whether a
     person placed it, a block of whole labelled frames at a time in frame order, as arrays
     (without sleap-io's objects: ~3 KB an instance for a whole video's file). The file's
-    records (videos, skeletons, tracks): :func:`read_records`."""
+    records (videos, skeletons, tracks): :func:`read_records`. ``role``: what the file is to
+    the workflow and how to fix it, for the error a damaged file gives."""
     import h5py
 
-    handle = _read_slp(path, lambda: h5py.File(path, "r"))
+    handle = _read_slp(path, lambda: h5py.File(path, "r"), role)
     with handle:
         blocks = _instance_blocks(handle, None, n_nodes, None, max(1, POSE_ROWS // n_nodes))
         while True:
             try:
                 found = next(blocks, None)
             except Exception as error:  # a damaged file's datasets (h5py raises many types)
-                raise _unreadable(path, error) from None
+                raise _unreadable(path, error, role) from None
             if found is None:
                 return
             yield found
 
 
-def read_records(path: str) -> tuple[list, list, list, int]:
+def read_records(path: str, role: tuple[str, str] = PREDICTIONS) -> tuple[list, list, list, int]:
     """A .slp's videos, skeletons and tracks (sleap-io's objects; their order is the file's
     numbering) and its number of labelled frames."""
     import h5py
 
     _sleap_io()
-    from sleap_io.io.slp import read_tracks
+    from sleap_io.io.slp import read_skeletons, read_tracks, read_videos
 
-    videos, skeletons = _records(path)
-
-    def tracks_and_frames():
+    def records():
         with h5py.File(path, "r") as handle:
-            return read_tracks(path), len(handle["frames"])
+            frames = len(handle["frames"])
+        return (
+            read_videos(path, open_backend=False),
+            read_skeletons(path),
+            read_tracks(path),
+            frames,
+        )
 
-    return videos, skeletons, *_read_slp(path, tracks_and_frames)
+    return _read_slp(path, records, role)
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

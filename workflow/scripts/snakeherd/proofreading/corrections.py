@@ -38,6 +38,7 @@ FIX = "load the .slp SLEAP saved after proofreading this video's tracks.slp or p
 MOVED_PX = 0.01
 MOVED_RAD = 1e-4  # rad: a box turned further than this was turned
 BOX_COLUMNS = ("x", "y", "angle", "heading")
+PROOFREAD = ("proofread file", FIX)  # for the errors of slp's readers
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,7 @@ def read_slp(path: str, nodes: list[str], n_frames: int, video: str | None = Non
     from SLEAP holds every frame."""
     if not Path(path).is_file():
         raise InputFileError(f"proofread file not found: {path}", FIX + ".")
-    try:
-        videos, skeletons, tracks, labelled_frames = slp.read_records(path)
-    except InputFileError as error:
-        raise InputFileError(f"proofread file {path} cannot be read: {error}", FIX + ".") from None
+    videos, skeletons, tracks, labelled_frames = slp.read_records(path, PROOFREAD)
     if not labelled_frames:
         raise InputFileError(f"proofread file {path} holds no labelled frames.", FIX + ".")
     file_nodes = [str(n) for n in skeletons[0].node_names] if skeletons else []
@@ -116,7 +114,7 @@ def read_slp(path: str, nodes: list[str], n_frames: int, video: str | None = Non
     numbers = _track_numbers(tracks)
     track_number = np.array([numbers[id(track)] for track in tracks], dtype=np.int64)
     parts = []
-    for block in slp.iter_instances(path, len(nodes)):
+    for block in slp.iter_instances(path, len(nodes), PROOFREAD):
         outside = (block.frame_idx < 0) | (block.frame_idx >= n_frames)
         if outside.any():
             frame = int(block.frame_idx[outside][0])
