@@ -234,7 +234,7 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # 100,000; --track-rss, 2 flies with 24 keypoints: 252 MB at 22,000 instance-frames,
         # 288 MB at 220,000); 0.5 KB asked, doubled by the margin. A video with a proofread
         # file holds the person's instances too (their keypoints: ~0.4 KB each with 24 nodes):
-        # 431 MB at 220,000 with a whole-video proofread .slp, within the margin.
+        # 427 MB at 220,000 with a whole-video proofread .slp, within the margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,
@@ -262,7 +262,7 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # matplotlib (~60 MB more than the stack) and one decoded frame; the timeline draws one
         # bar per run of frames; the keypoint scores are summed up a batch at a time. Measured
         # on the demo: ~4 s, peak RSS ~250 MB; on the fly predictions repeated (2 flies, 24
-        # nodes): 251 MB at 11,000 frames, 317 MB at 110,000 (263 and 408 MB when the poses
+        # nodes): 245 MB at 11,000 frames, 284 MB at 110,000 (263 and 408 MB when the poses
         # table's scores were read whole).
         return Cost(
             base_mem_mb=JOB_PROCESS_MB + PYTHON_STACK_MB + 100,
