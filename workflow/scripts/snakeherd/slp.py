@@ -92,31 +92,35 @@ def _sleap_io():
     return sleap_io
 
 
-# What a .slp is to the workflow (``role``), and how to fix one that cannot be read.
-PREDICTIONS = (
+class FileRole(NamedTuple):
+    """What a .slp is to the workflow, and the fixes for when it is missing or unreadable (for
+    the errors of this module's readers)."""
+
+    name: str
+    missing_fix: str
+    unreadable_fix: str
+
+
+PREDICTIONS = FileRole(
     "predictions file",
-    "give a .slp file saved by SLEAP or sleap-nn (File > Save As in SLEAP)",
+    "fix the `predictions` path of this video in the config or sample sheet.",
+    "give a .slp file saved by SLEAP or sleap-nn (File > Save As in SLEAP).",
 )
 
 
-def _read_slp(path: str, read: Callable[[], T], role: tuple[str, str] = PREDICTIONS) -> T:
+def _read_slp(path: str, read: Callable[[], T], role: FileRole = PREDICTIONS) -> T:
     """``read()`` of the .slp at ``path``: a missing or damaged file is an InputFileError."""
     if not Path(path).is_file():
-        raise InputFileError(
-            f"{role[0]} not found: {path}",
-            "fix the `predictions` path of this video in the config or sample sheet."
-            if role is PREDICTIONS
-            else role[1],
-        )
+        raise InputFileError(f"{role.name} not found: {path}", role.missing_fix)
     try:
         return read()
     except Exception as error:  # h5py and sleap-io raise many types for a damaged file
         raise _unreadable(path, error, role) from None
 
 
-def _unreadable(path: str, error: Exception, role: tuple[str, str] = PREDICTIONS) -> InputFileError:
+def _unreadable(path: str, error: Exception, role: FileRole = PREDICTIONS) -> InputFileError:
     return InputFileError(
-        f"{role[0]} {path} cannot be read as a SLEAP file: {error}", role[1] + "."
+        f"{role.name} {path} cannot be read as a SLEAP file: {error}", role.unreadable_fix
     )
 
 
@@ -125,12 +129,14 @@ def _load(path: str):
     return _read_slp(path, lambda: sio.load_slp(path, open_videos=False))
 
 
-def _records(path: str) -> tuple[list, list]:
+def _records(path: str, role: FileRole = PREDICTIONS) -> tuple[list, list]:
     """A .slp's videos and skeletons alone (its instances are read as arrays)."""
     _sleap_io()  # the error that names the package when it is missing
     from sleap_io.io.slp import read_skeletons, read_videos
 
-    return _read_slp(path, lambda: (read_videos(path, open_backend=False), read_skeletons(path)))
+    return _read_slp(
+        path, lambda: (read_videos(path, open_backend=False), read_skeletons(path)), role
+    )
 
 
 def _pick_video(videos: list, path: str, video_path: str | None):
@@ -264,51 +270,41 @@ def iter_prediction_tables(
     """The detections and poses tables of a predictions file's video, in parts of about
     :data:`POSE_ROWS` rows of the poses table (whole frames, in frame order): a long video's
     poses table, a row per keypoint, is never held whole."""
-    import h5py
-
     wanted = None if frames is None else np.asarray(frames, dtype=np.int64)
     nodes = source.nodes
-    handle = _read_slp(source.path, lambda: h5py.File(source.path, "r"))
-    with handle:
-        block = max(1, POSE_ROWS // max(1, len(nodes)))
-        blocks = _instance_blocks(handle, source.video_index, len(nodes), wanted, block)
-        while True:
-            try:
-                found = next(blocks, None)
-            except Exception as error:  # a damaged file's datasets (h5py raises many types)
-                raise _unreadable(source.path, error) from None
-            if found is None:
-                return
-            frame_idx, det_ids, scores, points, point_scores = found[:5]
-            centre, long_side, short_side, angle = keypoint_boxes(points)
-            detections = pd.DataFrame(
-                {
-                    "video_id": video_id,
-                    "frame": frame_idx,
-                    "det_id": det_ids,
-                    "x": centre[:, 0],
-                    "y": centre[:, 1],
-                    "w": long_side,
-                    "h": short_side,
-                    "angle": angle,
-                    "score": scores,
-                    "class_id": np.zeros(len(frame_idx), dtype=np.int64),
-                    "visible_points": np.isfinite(points).all(axis=2).sum(axis=1).astype(np.int64),
-                }
-            )
-            n, k = points.shape[:2]
-            poses = pd.DataFrame(
-                {
-                    "video_id": video_id,
-                    "frame": np.repeat(frame_idx, k),
-                    "det_id": np.repeat(det_ids, k),
-                    "node": np.tile(np.asarray(nodes, dtype=object), n),
-                    "x": points[:, :, 0].ravel(),
-                    "y": points[:, :, 1].ravel(),
-                    "score": point_scores.ravel(),
-                }
-            )
-            yield detections, poses
+    for block in iter_instances(
+        source.path, len(nodes), video_index=source.video_index, wanted=wanted
+    ):
+        frame_idx, det_ids, points = block.frame_idx, block.det_ids, block.points
+        centre, long_side, short_side, angle = keypoint_boxes(points)
+        detections = pd.DataFrame(
+            {
+                "video_id": video_id,
+                "frame": frame_idx,
+                "det_id": det_ids,
+                "x": centre[:, 0],
+                "y": centre[:, 1],
+                "w": long_side,
+                "h": short_side,
+                "angle": angle,
+                "score": block.scores,
+                "class_id": np.zeros(len(frame_idx), dtype=np.int64),
+                "visible_points": np.isfinite(points).all(axis=2).sum(axis=1).astype(np.int64),
+            }
+        )
+        n, k = points.shape[:2]
+        poses = pd.DataFrame(
+            {
+                "video_id": video_id,
+                "frame": np.repeat(frame_idx, k),
+                "det_id": np.repeat(det_ids, k),
+                "node": np.tile(np.asarray(nodes, dtype=object), n),
+                "x": points[:, :, 0].ravel(),
+                "y": points[:, :, 1].ravel(),
+                "score": block.point_scores.ravel(),
+            }
+        )
+        yield detections, poses
 
 
 class InstanceBlock(NamedTuple):
@@ -396,18 +392,23 @@ def _instance_blocks(
 
 
 def iter_instances(
-    path: str, n_nodes: int, role: tuple[str, str] = PREDICTIONS
+    path: str,
+    n_nodes: int,
+    role: FileRole = PREDICTIONS,
+    video_index: int | None = None,
+    wanted: np.ndarray | None = None,
 ) -> Iterator[InstanceBlock]:
-    """Every instance of a .slp's first skeleton (all its videos), with its track and whether a
-    person placed it, a block of whole labelled frames at a time in frame order, as arrays
-    (without sleap-io's objects: ~3 KB an instance for a whole video's file). The file's
-    records (videos, skeletons, tracks): :func:`read_records`. ``role``: what the file is to
-    the workflow and how to fix it, for the error a damaged file gives."""
+    """The instances of a .slp's first skeleton (on video ``video_index``, None: all its videos;
+    in ``wanted`` frames, None: all), with each one's track and whether a person placed it, a
+    block of whole labelled frames (~:data:`POSE_ROWS` keypoints) at a time in frame order, as
+    arrays (without sleap-io's objects: ~3 KB an instance for a whole video's file). The file's
+    records (videos, skeletons, tracks): :func:`read_records`."""
     import h5py
 
     handle = _read_slp(path, lambda: h5py.File(path, "r"), role)
     with handle:
-        blocks = _instance_blocks(handle, None, n_nodes, None, max(1, POSE_ROWS // n_nodes))
+        block = max(1, POSE_ROWS // max(1, n_nodes))
+        blocks = _instance_blocks(handle, video_index, n_nodes, wanted, block)
         while True:
             try:
                 found = next(blocks, None)
@@ -418,25 +419,19 @@ def iter_instances(
             yield found
 
 
-def read_records(path: str, role: tuple[str, str] = PREDICTIONS) -> tuple[list, list, list, int]:
+def read_records(path: str, role: FileRole = PREDICTIONS) -> tuple[list, list, list, int]:
     """A .slp's videos, skeletons and tracks (sleap-io's objects; their order is the file's
     numbering) and its number of labelled frames."""
     import h5py
 
-    _sleap_io()
-    from sleap_io.io.slp import read_skeletons, read_tracks, read_videos
+    videos, skeletons = _records(path, role)
+    from sleap_io.io.slp import read_tracks
 
-    def records():
+    def tracks_and_frames():
         with h5py.File(path, "r") as handle:
-            frames = len(handle["frames"])
-        return (
-            read_videos(path, open_backend=False),
-            read_skeletons(path),
-            read_tracks(path),
-            frames,
-        )
+            return read_tracks(path), len(handle["frames"])
 
-    return _read_slp(path, records, role)
+    return videos, skeletons, *_read_slp(path, tracks_and_frames, role)
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

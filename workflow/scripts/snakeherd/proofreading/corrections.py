@@ -38,7 +38,7 @@ FIX = "load the .slp SLEAP saved after proofreading this video's tracks.slp or p
 MOVED_PX = 0.01
 MOVED_RAD = 1e-4  # rad: a box turned further than this was turned
 BOX_COLUMNS = ("x", "y", "angle", "heading")
-PROOFREAD = ("proofread file", FIX)  # for the errors of slp's readers
+PROOFREAD = slp.FileRole("proofread file", FIX + ".", FIX + ".")
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,6 @@ def read_slp(path: str, nodes: list[str], n_frames: int, video: str | None = Non
     length ``n_frames`` and its file name (``video``; embedded packages name their source
     video). Its instances are read as arrays, a block at a time: a whole video's file saved
     from SLEAP holds every frame."""
-    if not Path(path).is_file():
-        raise InputFileError(f"proofread file not found: {path}", FIX + ".")
     videos, skeletons, tracks, labelled_frames = slp.read_records(path, PROOFREAD)
     if not labelled_frames:
         raise InputFileError(f"proofread file {path} holds no labelled frames.", FIX + ".")
@@ -338,11 +336,11 @@ def _untouched_in(
     # apart the tracks' rows of the frame are.
     largest = np.zeros(len(frames))
     np.maximum.at(largest, at, distance)
-    ok &= (ours_count + 1) * largest < _nearest_pair(frame_of, light, ours_first, ours_count)
+    ok &= (ours_count + 1) * largest < _nearest_pair(light, ours_first, ours_count)
     return frames[ok]
 
 
-def _nearest_pair(frame_of, light, first: np.ndarray, count: np.ndarray) -> np.ndarray:
+def _nearest_pair(light: pd.DataFrame, first: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Per frame (its rows ``first`` .. ``first + count`` of ``light``), the distance between its
     two nearest rows (inf with fewer than two)."""
     nearest = np.full(len(first), np.inf)
