@@ -47,6 +47,19 @@ def test_stored_rows_read_what_was_written(stored):
     np.testing.assert_array_equal(rows[5:9], values[5:9])
 
 
+def test_stored_rows_grow_as_rows_are_appended(stored):
+    values, _ = stored
+    grown = StoredRows(0, (3, 2))
+    assert grown.shape == (0, 3, 2)
+    for start in range(0, len(values), 300):
+        grown.append(values[start : start + 300])
+        assert len(grown) == min(start + 300, len(values))
+        np.testing.assert_array_equal(grown[start:], values[start : start + 300])
+    np.testing.assert_array_equal(np.asarray(grown), values)
+    with pytest.raises(ValueError, match="cannot grow"):
+        grown.subset(np.array([1, 2])).append(values[:1])
+
+
 def test_a_subset_of_stored_rows_reads_its_own_rows(stored):
     values, rows = stored
     chosen = np.array([3, 10, 400, 401, 999])

@@ -28,6 +28,7 @@ from ..keypoints import block_rows, from_columns, keypoint_boxes
 from ..provenance import sha256_file
 from ..slp import CENTROID_NODE
 from ..tracking import heading as headings
+from ..tracking.instances import StoredRows
 from ..tracking.table import BLEND, TrackTable, keypoint_columns
 from . import xanylabeling
 
@@ -45,13 +46,19 @@ PROOFREAD = slp.FileRole("proofread file", FIX + ".", FIX + ".")
 class Corrections:
     """The person's instances: one row per instance (``frame``, ``track_id`` the person's,
     ``user`` whether a person placed it, the box ``x``, ``y``, ``angle``, ``heading`` when the
-    source has boxes (NaN where an instance has none), ``<node>.x/.y``), the node names, the
-    source and its SHA-256 (of the file; of a folder's JSON files)."""
+    source has boxes (NaN where an instance has none)), their keypoints ``(n, K, 2)`` (row i:
+    the instance labelled i; in a temporary file when read from a .slp, which holds a whole
+    video's), the node names, the source and its SHA-256 (of the file; of a folder's JSONs)."""
 
     instances: pd.DataFrame
+    points: np.ndarray | StoredRows
     nodes: list[str]
     path: str
     checksum: str = ""
+
+    def points_of(self, instances: pd.DataFrame) -> np.ndarray:
+        """The keypoints of some of :attr:`instances` (rows of it, in their order)."""
+        return self.points[instances.index.to_numpy()]
 
 
 def read(
@@ -81,11 +88,17 @@ def read_xanylabeling(folder: str, nodes: list[str], n_frames: int, video_id: st
         {"frame": np.int64, "track_id": np.int64}
     )
     instances.insert(2, "user", False)
-    for node in nodes:
-        for part in ("x", "y"):
-            column = f"{node}.{part}"
-            instances[column] = table.get(column, np.nan)
-    return Corrections(instances, list(nodes), str(folder), xanylabeling.json_checksum(folder))
+    points = np.full((len(table), len(nodes), 2), np.nan)
+    for index, node in enumerate(nodes):
+        for axis, part in enumerate(("x", "y")):
+            points[:, index, axis] = table.get(f"{node}.{part}", np.nan)
+    return Corrections(
+        instances.reset_index(drop=True),
+        points,
+        list(nodes),
+        str(folder),
+        xanylabeling.json_checksum(folder),
+    )
 
 
 def read_slp(path: str, nodes: list[str], n_frames: int, video: str | None = None) -> Corrections:
@@ -111,7 +124,7 @@ def read_slp(path: str, nodes: list[str], n_frames: int, video: str | None = Non
             )
     numbers = _track_numbers(tracks)
     track_number = np.array([numbers[id(track)] for track in tracks], dtype=np.int64)
-    parts = []
+    parts, points = [], StoredRows(0, (len(nodes), 2))
     for block in slp.iter_instances(path, len(nodes), PROOFREAD):
         outside = (block.frame_idx < 0) | (block.frame_idx >= n_frames)
         if outside.any():
@@ -122,21 +135,20 @@ def read_slp(path: str, nodes: list[str], n_frames: int, video: str | None = Non
                 FIX + ", of this video.",
             )
         tracked = block.track >= 0
-        part = pd.DataFrame(
-            {
-                "frame": block.frame_idx[tracked],
-                "track_id": track_number[block.track[tracked]],
-                "user": block.user[tracked],
-            }
+        parts.append(
+            pd.DataFrame(
+                {
+                    "frame": block.frame_idx[tracked],
+                    "track_id": track_number[block.track[tracked]],
+                    "user": block.user[tracked],
+                }
+            )
         )
-        for index, node in enumerate(nodes):
-            part[f"{node}.x"] = block.points[tracked, index, 0]
-            part[f"{node}.y"] = block.points[tracked, index, 1]
-        parts.append(part)
+        points.append(block.points[tracked])
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if table.empty:
         raise InputFileError(f"proofread file {path} has no instances with a track.", FIX + ".")
-    return Corrections(table, list(nodes), str(path), sha256_file(path))
+    return Corrections(table, points, list(nodes), str(path), sha256_file(path))
 
 
 def _source_name(video) -> str:
@@ -195,8 +207,8 @@ def apply_table(
         person = person[person["frame"].isin(frames)]
     ours = _by_frame_and_track(tracks)
     frame_of = ours.light["frame"].to_numpy()
-    person_centre = _centres(person, corrections.nodes)
-    untouched = _untouched_frames(ours, person, person_centre, corrections.nodes, max_distance)
+    person_centre = _centres(person, corrections)
+    untouched = _untouched_frames(ours, person, person_centre, corrections, max_distance)
     corrected, renames = [], {}
     for frame, mine in person[~person["frame"].isin(untouched)].groupby("frame", sort=True):
         low, high = np.searchsorted(frame_of, [frame, frame + 1])
@@ -210,7 +222,11 @@ def apply_table(
             int(predicted["track_id"].iat[i]): int(mine["track_id"].iloc[j]) for i, j in pairs
         }
         differs = any(a != b for a, b in mapping.items()) or len(pairs) != len(mine)
-        moved = any(_moved(predicted.iloc[i], mine.iloc[j], corrections.nodes) for i, j in pairs)
+        mine_points = corrections.points_of(mine)
+        moved = any(
+            _moved(predicted.iloc[i], mine.iloc[j], mine_points[j], corrections.nodes)
+            for i, j in pairs
+        )
         if mine["user"].any() or differs or moved or high - low != len(mine):
             corrected.append(frame)
             renames[frame] = mapping
@@ -228,7 +244,7 @@ def apply_table(
     light_columns = [column for column in ours.light.columns if column not in BLEND]
     people = _as_tracks(
         person[person["frame"].isin(corrected)],
-        corrections.nodes,
+        corrections,
         [*light_columns, *keypoint_columns(ours.nodes)],
     )
     people_light = people[light_columns].assign(
@@ -247,20 +263,20 @@ def _untouched_frames(
     ours: TrackTable,
     person: pd.DataFrame,
     person_centre: np.ndarray,
-    nodes: list[str],
+    corrections: Corrections,
     max_distance: float,
 ) -> np.ndarray:
-    """Frames of ``person`` that :func:`apply_table`'s frame-by-frame check would leave as they
-    are, found with array operations over many frames at once: a proofread .slp holds the whole
-    video, mostly as the tracks wrote it, and a long video's frames checked one at a time took
-    many minutes (460 CPU-s at 110,000 frames of 2 flies). A frame is found
-    untouched when it has as many rows as the tracks, with the same track ids, no user instance,
-    each instance within ``max_distance`` of its track's row and the pairing by track the only
-    one the matching could choose ((n + 1) times the largest such distance below the nearest two
-    of the tracks' rows: any other pairing costs more), and nothing moved (as :func:`_moved`
-    says). The other frames get the frame-by-frame check. The frames are taken a block of
-    rows at a time (a whole video's rows and keypoints at once would be many times the
-    tracks' light columns)."""
+    """Frames of ``person`` (rows of ``corrections.instances``) that :func:`apply_table`'s
+    frame-by-frame check would leave as they are, found with array operations over many frames
+    at once: a proofread .slp holds the whole video, mostly as the tracks wrote it, and a long
+    video's frames checked one at a time took many minutes (460 CPU-s at 110,000 frames of 2
+    flies). A frame is found untouched when it has as many rows as the tracks, with the same
+    track ids, no user instance, each instance within ``max_distance`` of its track's row and
+    the pairing by track the only one the matching could choose ((n + 1) times the largest
+    such distance below the nearest two of the tracks' rows: any other pairing costs more), and
+    nothing moved (as :func:`_moved` says). The other frames get the frame-by-frame check. The
+    frames are taken a block of rows at a time (a whole video's rows and keypoints at once
+    would be many times the tracks' light columns)."""
     order = np.lexsort((person["track_id"].to_numpy(), person["frame"].to_numpy()))
     sorted_frames = person["frame"].to_numpy()[order]
     step = block_rows(len(ours.nodes))
@@ -273,7 +289,7 @@ def _untouched_frames(
         )
         rows = order[low:high]
         found.append(
-            _untouched_in(ours, person.iloc[rows], person_centre[rows], nodes, max_distance)
+            _untouched_in(ours, person.iloc[rows], person_centre[rows], corrections, max_distance)
         )
         low = high
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
@@ -283,7 +299,7 @@ def _untouched_in(
     ours: TrackTable,
     person: pd.DataFrame,
     person_centre: np.ndarray,
-    nodes: list[str],
+    corrections: Corrections,
     max_distance: float,
 ) -> np.ndarray:
     """:func:`_untouched_frames` of some of the person's frames (``person``: their rows, sorted
@@ -317,15 +333,10 @@ def _untouched_in(
         with np.errstate(invalid="ignore"):
             box_moved |= np.isfinite(ahead) & np.isfinite(before) & (np.cos(ahead - before) < 0)
         bad |= boxed & box_moved
+    nodes = corrections.nodes
     compared = [index for index, node in enumerate(ours.nodes) if node in nodes]
     if compared:
-        mine = np.stack(
-            [
-                theirs[[f"{ours.nodes[k]}.x", f"{ours.nodes[k]}.y"]].to_numpy(float)
-                for k in compared
-            ],
-            axis=1,
-        )
+        mine = corrections.points_of(theirs)[:, [nodes.index(ours.nodes[k]) for k in compared]]
         predicted = ours.points(rows)[0][:, compared]
         found, expected = np.isfinite(mine).all(axis=2), np.isfinite(predicted).all(axis=2)
         with np.errstate(invalid="ignore"):
@@ -382,27 +393,22 @@ def _with_people(points_of, people_points: np.ndarray, people_scores: np.ndarray
     return both
 
 
-def _points(instances: pd.DataFrame, nodes: list[str]) -> np.ndarray:
-    if not nodes:
-        return np.empty((len(instances), 0, 2))
-    return np.stack([instances[[f"{n}.x", f"{n}.y"]].to_numpy(float) for n in nodes], axis=1)
-
-
-def _centres(instances: pd.DataFrame, nodes: list[str]) -> np.ndarray:
-    """:func:`_geometry`'s centres, a block of rows at a time (a whole video's keypoints are
-    not stacked at once)."""
-    step = block_rows(len(nodes))
+def _centres(instances: pd.DataFrame, corrections: Corrections) -> np.ndarray:
+    """:func:`_geometry`'s centres of some of the person's instances, a block of rows at a time
+    (a whole video's keypoints are not read at once)."""
+    step = block_rows(len(corrections.nodes))
     centres = [
-        _geometry(instances.iloc[start : start + step], nodes)[0]
+        _geometry(instances.iloc[start : start + step], corrections)[0]
         for start in range(0, len(instances), step)
     ]
     return np.concatenate(centres) if centres else np.zeros((0, 2))
 
 
-def _geometry(instances: pd.DataFrame, nodes: list[str]):
-    """Centre ``(n, 2)``, axis angle and keypoints of the person's instances: the box where the
-    source drew one, else the box around the keypoints."""
-    points = _points(instances, nodes)
+def _geometry(instances: pd.DataFrame, corrections: Corrections):
+    """Centre ``(n, 2)``, axis angle and keypoints of some of the person's instances: the box
+    where the source drew one, else the box around the keypoints."""
+    nodes = corrections.nodes
+    points = corrections.points_of(instances).astype(float, copy=False)
     if nodes:
         centre, _, _, angle = keypoint_boxes(points)
     else:
@@ -414,9 +420,12 @@ def _geometry(instances: pd.DataFrame, nodes: list[str]):
     return centre, angle, points
 
 
-def _moved(prediction: pd.Series, instance: pd.Series, nodes: list[str]) -> bool:
-    """Whether the person's ``instance`` differs from the ``prediction`` it matched: the box
-    (centre, axis, which end heads) where the source has boxes, any keypoint of the tracks."""
+def _moved(
+    prediction: pd.Series, instance: pd.Series, points: np.ndarray, nodes: list[str]
+) -> bool:
+    """Whether the person's ``instance`` (keypoints ``points``, of ``nodes``) differs from the
+    ``prediction`` it matched: the box (centre, axis, which end heads) where the source has
+    boxes, any keypoint of the tracks."""
     if np.isfinite(instance.get("x", np.nan)):
         if np.hypot(instance["x"] - prediction["x"], instance["y"] - prediction["y"]) > MOVED_PX:
             return True
@@ -425,10 +434,9 @@ def _moved(prediction: pd.Series, instance: pd.Series, nodes: list[str]) -> bool
         ahead, before = instance["heading"], prediction.get("heading", np.nan)
         if np.isfinite(ahead) and np.isfinite(before) and np.cos(ahead - before) < 0:
             return True
-    for node in nodes:
+    for node, mine in zip(nodes, points, strict=True):
         if f"{node}.x" not in prediction:
             continue
-        mine = np.array([instance[f"{node}.x"], instance[f"{node}.y"]], float)
         theirs = np.array([prediction[f"{node}.x"], prediction[f"{node}.y"]], float)
         if np.isfinite(mine).all() != np.isfinite(theirs).all():
             return True
@@ -456,10 +464,11 @@ def _complete(mapping: dict[int, int]) -> dict[int, int]:
     return completed
 
 
-def _as_tracks(person: pd.DataFrame, nodes: list[str], columns) -> pd.DataFrame:
-    """The person's instances as rows of a tracks table (det_id -1, score 1); the heading from
-    the keypoints where they tell it, else the box's direction."""
-    centre, angle, points = _geometry(person, nodes)
+def _as_tracks(person: pd.DataFrame, corrections: Corrections, columns) -> pd.DataFrame:
+    """Some of the person's instances as rows of a tracks table (det_id -1, score 1); the
+    heading from the keypoints where they tell it, else the box's direction."""
+    nodes = corrections.nodes
+    centre, angle, points = _geometry(person, corrections)
     rows = pd.DataFrame(
         {
             "frame": person["frame"].to_numpy(np.int64),

@@ -66,6 +66,14 @@ class StoredRows:
         self._file.seek(start * self._row_bytes)
         self._file.write(np.ascontiguousarray(values, dtype=self.dtype).tobytes())
 
+    def append(self, values: np.ndarray) -> None:
+        """Store ``values`` as the rows after the last (for an array whose length is not known
+        before it is read)."""
+        if self._index is not None:
+            raise ValueError("a subset of stored rows cannot grow")
+        self.write(self._stored, values)
+        self.length = self._stored = self._stored + len(values)
+
     def subset(self, rows: np.ndarray) -> StoredRows:
         """The rows ``rows`` of this array as an array of their own (the same file)."""
         view = object.__new__(StoredRows)
