@@ -1,13 +1,26 @@
-"""Tracking metrics through py-motmetrics, and reading ground truth in every accepted format."""
+"""Tracking metrics (py-motmetrics' counts, kept as running tallies), and reading ground truth in
+every accepted format."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from snakeherd.clear_mot import ClearMot
 from snakeherd.errors import InputFileError
-from snakeherd.evaluation import evaluate_tracks, format_summary, load_ground_truth, summarize
+from snakeherd.evaluation import (
+    METRICS,
+    evaluate_tracks,
+    format_summary,
+    frame_errors,
+    frames_side_by_side,
+    load_ground_truth,
+    score_frames,
+    summarize,
+)
 
 
 def straight_paths(n_frames=20):
@@ -97,3 +110,96 @@ def test_ground_truth_from_a_real_slp(shared_data):
     assert sorted(truth["track_id"].unique()) == [0, 1]
     assert truth[["x", "y"]].notna().all().all()
     assert truth["x"].between(0, 384).all() and truth["y"].between(0, 384).all()
+
+
+def messy_sequence(seed: int):
+    """Random frames of a few animals and their tracks: animals and tracks missing, tracks
+    swapped or renamed, false positives, a position unknown, frames skipped; many near one
+    another where ``crowded``. Yields (frame, truth ids, truth xy, track ids, track xy)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 8))
+    position = rng.uniform(0, 15 if seed % 3 == 0 else 50, (n, 2))
+    truth_ids = np.arange(n) + (50 if seed % 2 else 0)
+    track_of = np.arange(n) + 100
+    for frame in range(0, 2 * int(rng.integers(1, 100)), 2):
+        position += rng.normal(0, 3, (n, 2))
+        if n > 1 and rng.random() < 0.1:
+            a, b = rng.choice(n, 2, replace=False)
+            track_of[[a, b]] = track_of[[b, a]]
+        if rng.random() < 0.05:
+            track_of[rng.integers(n)] = rng.integers(200, 300)
+        seen, found = rng.random(n) > 0.15, rng.random(n) > 0.15
+        truth_xy = position[seen].copy()
+        if len(truth_xy) and rng.random() < 0.05:
+            truth_xy[0] = np.nan
+        track_xy = position[found] + rng.normal(0, 4, (found.sum(), 2))
+        track_ids = track_of[found].tolist()
+        if rng.random() < 0.5:
+            track_xy = np.vstack([track_xy, rng.uniform(0, 50, (1, 2))])
+            track_ids.append(int(rng.integers(400, 410)))
+        yield frame, truth_ids[seen].tolist(), truth_xy, track_ids, track_xy
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_running_tallies_count_what_motmetrics_counts(seed):
+    """Every figure and each frame's errors equal py-motmetrics' accumulator's, whose events
+    they no longer keep."""
+    import motmetrics
+
+    accumulator = motmetrics.MOTAccumulator(auto_id=False)
+    tallies = ClearMot(8.0, record_frames=True)
+    for frame, truth_ids, truth_xy, track_ids, track_xy in messy_sequence(seed):
+        squared = motmetrics.distances.norm2squared_matrix(truth_xy, track_xy, max_d2=64.0)
+        accumulator.update(truth_ids, track_ids, np.sqrt(squared), frameid=frame)
+        tallies.update(frame, truth_ids, truth_xy, track_ids, track_xy)
+    expected = motmetrics.metrics.create().compute(accumulator, metrics=list(METRICS)).iloc[0]
+    got = tallies.metrics()
+    for name in METRICS:
+        # MOTP's sum is exact here (fsum), motmetrics' pairwise: the last bit may differ.
+        assert got[name] == pytest.approx(expected[name], rel=1e-12, nan_ok=True), name
+    events = accumulator.mot_events.reset_index()
+    counts = pd.crosstab(events["FrameId"], events["Type"])
+    for frame, misses, false_positives, switches in tallies.frame_errors():
+        for kind, count in (("MISS", misses), ("FP", false_positives), ("SWITCH", switches)):
+            assert count == (counts[kind].get(frame, 0) if kind in counts else 0)
+
+
+def test_frame_errors_place_each_error_on_its_frame():
+    truth = straight_paths()
+    predicted = truth[truth["frame"] != 4].copy()  # both animals missed on frame 4
+    late = predicted["frame"] >= 10
+    predicted.loc[late, "track_id"] = 1 - predicted.loc[late, "track_id"]
+    errors = frame_errors(predicted, truth, np.arange(20), match_distance=5).set_index("frame")
+    assert errors.loc[4, "misses"] == 2 and errors["misses"].sum() == 2
+    assert errors.loc[10, "id_switches"] == 2 and errors["id_switches"].sum() == 2
+    assert errors["false_positives"].sum() == 0
+
+
+def test_tables_scored_in_parts_score_as_the_whole_tables():
+    rng = np.random.default_rng(3)
+    truth = straight_paths(60)
+    truth = truth[rng.random(len(truth)) > 0.1]  # frames where only the tracks have an animal
+    predicted = truth.assign(x=truth["x"] + rng.normal(0, 2, len(truth)))
+    predicted = predicted[rng.random(len(predicted)) > 0.1]
+    predicted.loc[predicted["frame"] >= 30, "track_id"] += 7
+    frames = np.union1d(truth["frame"], predicted["frame"])
+    whole = evaluate_tracks(predicted, truth, frames, match_distance=5, with_hota=False)
+
+    def cut(table, sizes):  # parts of uneven sizes, a frame's rows split between two
+        bounds = [0, *np.cumsum(sizes), len(table)]
+        return [table.iloc[a:b] for a, b in itertools.pairwise(bounds) if a < b]
+
+    in_parts = score_frames(
+        frames_side_by_side(cut(predicted, [1, 7, 30, 2]), cut(truth, [13, 1, 50])),
+        match_distance=5,
+        with_hota=False,
+    )
+    pd.testing.assert_frame_equal(in_parts, whole)
+    assert whole["id_switches"].iloc[0] == 2
+
+
+def test_parts_out_of_frame_order_are_refused():
+    truth = straight_paths(4)
+    shuffled = [truth[truth["frame"] >= 2], truth[truth["frame"] < 2]]
+    with pytest.raises(ValueError, match="sorted by frame"):
+        list(frames_side_by_side(shuffled, [truth]))

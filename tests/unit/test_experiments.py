@@ -3,6 +3,7 @@ the comparison's figures."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -188,6 +189,29 @@ def test_track_quality_counts_fragments_and_frames_with_the_expected_count():
     assert quality["frames with expected count (share)"] == 0.5
 
 
+def test_track_quality_in_parts_counts_what_the_whole_table_holds():
+    """A long video's tracks come a batch at a time, cut anywhere (here inside frames and
+    inside a track's duplicate rows of one frame); without an expected count, the median of
+    the animals per frame is taken (2.5 -> 2)."""
+    tracks = pd.DataFrame(
+        {
+            "frame": [0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 5, 5],
+            "track_id": [1, 1, 2, 1, 2, 3, 1, 2, 3, 3, 1, 3],
+        }
+    )
+    whole = track_quality(tracks, expected_count=None)
+    for cut in ([3], [1, 4, 8], [9], list(range(1, 12))):
+        parts = [tracks.iloc[a:b] for a, b in itertools.pairwise([0, *cut, len(tracks)])]
+        assert track_quality(parts, expected_count=None) == whole
+    assert whole["tracks"] == 3 and whole["frames"] == 5
+    # Track 1 holes at frame 4; track 3 has a hole at frames 4 too (3 -> 5); track 2 none.
+    assert whole["fragments"] == 5
+    assert whole["mean track length (frames)"] == pytest.approx((5 + 3 + 3) / 3)
+    assert whole["track frames"] == 11  # track 3's two rows of frame 3 count once
+    # Animals per frame 1, 2, 3, 4, 2: median 2, held by two frames in five.
+    assert whole["frames with expected count (share)"] == 0.4
+
+
 def test_the_best_variant_per_metric_is_marked_on_its_all_videos_row():
     table = pd.DataFrame(
         {
@@ -286,11 +310,11 @@ def test_the_comparison_counts_suspect_frames_where_proofreading_wrote_them(tmp_
 
     folder = tmp_path / "variant" / "v"
     folder.mkdir(parents=True)
-    tracks = pd.DataFrame(
+    tracks = pd.DataFrame(  # sorted by frame, then track, as the track rule writes them
         {
             "video_id": "v",
-            "frame": [0, 1, 2, 0, 1, 2],
-            "track_id": [1, 1, 1, 2, 2, 2],
+            "frame": [0, 0, 1, 1, 2, 2],
+            "track_id": [1, 2, 1, 2, 1, 2],
             "det_id": range(6),
             "x": 0.0,
             "y": 0.0,

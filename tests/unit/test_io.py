@@ -204,7 +204,7 @@ def test_hdf5_written_in_chunks_keeps_no_chunk_cache_and_reads_back(tmp_path):
     path = tmp_path / "series.h5"
     with io.hdf5_written_in_chunks(path) as handle:
         assert handle.id.get_access_plist().get_cache()[2] == 0
-        series = handle.create_dataset("series", shape=(10_000, 2), chunks=(1_000, 2))
+        series = handle.create_dataset("series", shape=(10_000, 2), chunks=(1_000, 2), dtype="f4")
         series.attrs["unit"] = "px"
         for start in range(0, 10_000, 1_000):
             series[start : start + 1_000] = np.arange(start * 2, (start + 1_000) * 2).reshape(-1, 2)
@@ -243,3 +243,7 @@ def test_frame_aligned_gives_the_same_frames_of_every_table_each_step():
     steps = list(io.frame_aligned(parts(first, 9), parts(empty, 9)))
     pd.testing.assert_frame_equal(pd.concat([ours for ours, _ in steps], ignore_index=True), first)
     assert all(theirs.empty for _, theirs in steps)
+    # Rows that go back in frame, across parts or inside one, are refused, not misaligned.
+    for shuffled in ([first.iloc[150:], first.iloc[:150]], [first.iloc[::-1]]):
+        with pytest.raises(ValueError, match="sorted by frame"):
+            list(io.frame_aligned(shuffled, parts(second, 50)))

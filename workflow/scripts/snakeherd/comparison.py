@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluation import summarize
-from .io import frame_aligned, iter_table, read_columns, read_table, write_csv
+from .io import frame_aligned, iter_table, read_table, write_csv
 from .report import benchmark_table
 
 ALL_VIDEOS = "ALL"
@@ -70,28 +71,57 @@ def stage_of(rule: str) -> str:
     return "other"
 
 
-def track_quality(tracks: pd.DataFrame, expected_count: int | None) -> dict:
-    """Figures of a video's tracks that need no ground truth."""
-    if not len(tracks):
+def track_quality(
+    tracks: pd.DataFrame | Iterable[pd.DataFrame], expected_count: int | None
+) -> dict:
+    """Figures of a video's tracks that need no ground truth; ``tracks`` (``frame`` and
+    ``track_id`` at least) whole, or in parts sorted by frame (a long video's, never held
+    whole: what is kept is a few numbers per track and how many frames hold each count)."""
+    if isinstance(tracks, pd.DataFrame):
+        tracks = [tracks.sort_values("frame", kind="stable")]
+    last_frame, length, fragments = {}, Counter(), 0
+    frames_holding = Counter()  # animals in a frame -> frames
+    for (part,) in frame_aligned(tracks):
+        frame, track_id = part["frame"].to_numpy(np.int64), part["track_id"].to_numpy()
+        frames_holding.update(np.unique(frame, return_counts=True)[1].tolist())
+        # Each track's distinct frames of the part, in order.
+        order = np.lexsort((frame, track_id))
+        frame, track_id = frame[order], track_id[order]
+        distinct = np.concatenate([[True], (track_id[1:] != track_id[:-1]) | (np.diff(frame) != 0)])
+        frame, track_id = frame[distinct], track_id[distinct]
+        starts = np.flatnonzero(np.concatenate([[True], track_id[1:] != track_id[:-1]]))
+        for start, stop in zip(starts, [*starts[1:], len(frame)], strict=True):
+            track, own = track_id[start], frame[start:stop]
+            before = last_frame.get(track)
+            # A fragment starts at a track's first frame and after each hole in it.
+            fragments += int(before is None or own[0] - before > 1)
+            fragments += int((np.diff(own) > 1).sum())
+            length[track] += len(own)
+            last_frame[track] = own[-1]
+    if not length:
         empty = [name for name in TRACK_QUALITY_COLUMNS if name != "suspect frames"]
         return dict.fromkeys(empty, 0) | {"track frames": 0, "frames": 0}
-    lengths = tracks.groupby("track_id")["frame"].nunique()
-    fragments = 0
-    for _, frames in tracks.groupby("track_id")["frame"]:
-        ordered = np.sort(frames.unique())
-        fragments += 1 + int((np.diff(ordered) > 1).sum())
-    per_frame = tracks.groupby("frame").size()
-    frames = int(tracks["frame"].nunique())
-    expected = expected_count if expected_count else int(per_frame.median())
+    frames = sum(frames_holding.values())
+    expected = expected_count if expected_count else int(_median(frames_holding))
     return {
-        "tracks": len(lengths),
+        "tracks": len(length),
         "fragments": fragments,
-        "mean track length (frames)": float(lengths.mean()),
-        "frames with expected count (share)": float((per_frame == expected).mean()),
+        "mean track length (frames)": float(np.mean(list(length.values()))),
+        "frames with expected count (share)": frames_holding[expected] / frames,
         # Kept to pool the all-videos row, dropped from the table.
-        "track frames": int(lengths.sum()),
+        "track frames": int(sum(length.values())),
         "frames": frames,
     }
+
+
+def _median(counts: Counter) -> float:
+    """The median of values given as value -> how many times it occurs."""
+    values = sorted(counts)
+    seen = np.cumsum([counts[value] for value in values])
+    total = int(seen[-1])
+    low = values[int(np.searchsorted(seen, (total - 1) // 2, side="right"))]
+    high = values[int(np.searchsorted(seen, total // 2, side="right"))]
+    return (low + high) / 2
 
 
 def cost(benchmarks: pd.DataFrame, video: str | None) -> dict:
@@ -121,35 +151,70 @@ def matched_boxes(detections: pd.DataFrame, reference: pd.DataFrame) -> tuple[pd
     from scipy.optimize import linear_sum_assignment
     from scipy.spatial.distance import cdist
 
-    pairs, unmatched = [], 0
+    empty = np.empty(0, dtype=np.intp)
+    frames, ours_rows, their_rows, distances = [empty], [empty], [empty], [np.empty(0)]
+    if detections.empty or reference.empty:  # perhaps without columns (a frame_aligned table)
+        return _pairs(frames, ours_rows, their_rows, distances), len(detections) + len(reference)
+    unmatched = 0
     ours = detections.groupby("frame").indices
     theirs = reference.groupby("frame").indices
     our_xy = detections[["x", "y"]].to_numpy(float)
     their_xy = reference[["x", "y"]].to_numpy(float)
-    empty = np.empty(0, dtype=np.intp)
     for frame in ours.keys() | theirs.keys():
         a, b = ours.get(frame, empty), theirs.get(frame, empty)
         if len(a) and len(b):
-            distances = cdist(our_xy[a], their_xy[b])
-            rows, columns = linear_sum_assignment(distances)
-            pairs += [
-                (frame, a[row], b[column], distances[row, column])
-                for row, column in zip(rows, columns, strict=True)
-            ]
+            apart = cdist(our_xy[a], their_xy[b])
+            rows, columns = linear_sum_assignment(apart)
+            frames.append(np.full(len(rows), frame, dtype=np.intp))
+            ours_rows.append(a[rows])
+            their_rows.append(b[columns])
+            distances.append(apart[rows, columns])
         unmatched += abs(len(a) - len(b))
-    return pd.DataFrame(pairs, columns=["frame", "ours", "theirs", "distance"]), unmatched
+    return _pairs(frames, ours_rows, their_rows, distances), unmatched
+
+
+def _pairs(frames, ours, theirs, distances) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "frame": np.concatenate(frames),
+            "ours": np.concatenate(ours),
+            "theirs": np.concatenate(theirs),
+            "distance": np.concatenate(distances),
+        }
+    )
+
+
+class _Offsets:
+    """The largest and the mean of distances given a batch at a time (the mean the whole set's
+    to within rounding: each batch summed exactly, with ``math.fsum``)."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.largest, self.sums, self.count = np.nan, [], 0
+
+    def add(self, distances: np.ndarray) -> None:
+        distances = distances[~np.isnan(distances)]
+        if len(distances):
+            self.largest = np.fmax(self.largest, distances.max())
+            self.sums.append(math.fsum(distances))
+            self.count += len(distances)
+
+    def figures(self) -> dict:
+        return {
+            f"{self.what} vs first: max offset (px)": float(self.largest),
+            f"{self.what} vs first: mean offset (px)": (
+                math.fsum(self.sums) / self.count if self.count else np.nan
+            ),
+        }
 
 
 def box_offsets(pairs: pd.DataFrame, unmatched: int) -> dict:
     """How far a variant's boxes are from the first variant's, from :func:`matched_boxes`: the
     largest and mean distance of matched centres, and the boxes without a partner (how a runtime
     or model change moves the detections)."""
-    distances = pairs["distance"]
-    return {
-        "boxes vs first: max offset (px)": float(distances.max()) if len(pairs) else np.nan,
-        "boxes vs first: mean offset (px)": float(distances.mean()) if len(pairs) else np.nan,
-        "boxes vs first: unmatched": unmatched,
-    }
+    offsets = _Offsets("boxes")
+    offsets.add(pairs["distance"].to_numpy(float))
+    return offsets.figures() | {"boxes vs first: unmatched": unmatched}
 
 
 def keypoint_offsets(
@@ -163,6 +228,16 @@ def keypoint_offsets(
     that :func:`matched_boxes` matched (``pairs``); nodes missing on either side are left out.
     The poses tables may come in parts in frame order (a long video's, a row per keypoint, are
     never held whole; the mean is then the whole tables' to within rounding)."""
+    offsets = _Offsets("keypoints")
+    for ours, theirs in frame_aligned(_in_parts(poses), _in_parts(reference_poses)):
+        offsets.add(_keypoint_distances(pairs, detections, reference, ours, theirs))
+    return offsets.figures()
+
+
+def _keypoint_distances(pairs, detections, reference, poses, reference_poses) -> np.ndarray:
+    """:func:`keypoint_offsets`'s distances of the rows of ``poses`` and ``reference_poses``."""
+    if poses.empty or reference_poses.empty:
+        return np.empty(0)
     pairs = pd.DataFrame(
         {
             "frame": pairs["frame"].to_numpy(np.int64),
@@ -170,44 +245,39 @@ def keypoint_offsets(
             "det_id_first": reference["det_id"].to_numpy()[pairs["theirs"].to_numpy(np.intp)],
         }
     )
-    largest, sums, count = np.nan, [], 0
-    for ours, theirs in frame_aligned(_in_parts(poses), _in_parts(reference_poses)):
-        if ours.empty or theirs.empty:
-            continue
-        joined = ours[KEYPOINT_COLUMNS].merge(pairs, on=["frame", "det_id"])
-        joined = joined.merge(
-            theirs[KEYPOINT_COLUMNS].rename(columns={"det_id": "det_id_first"}),
-            on=["frame", "det_id_first", "node"],
-            suffixes=("", "_first"),
-        )
-        distances = np.hypot(joined["x"] - joined["x_first"], joined["y"] - joined["y_first"])
-        distances = distances.dropna().to_numpy()
-        if len(distances):
-            largest = np.fmax(largest, distances.max())
-            sums.append(math.fsum(distances))
-            count += len(distances)
-    return {
-        "keypoints vs first: max offset (px)": float(largest),
-        "keypoints vs first: mean offset (px)": math.fsum(sums) / count if count else np.nan,
-    }
+    joined = poses[KEYPOINT_COLUMNS].merge(pairs, on=["frame", "det_id"])
+    joined = joined.merge(
+        reference_poses[KEYPOINT_COLUMNS].rename(columns={"det_id": "det_id_first"}),
+        on=["frame", "det_id_first", "node"],
+        suffixes=("", "_first"),
+    )
+    return np.hypot(joined["x"] - joined["x_first"], joined["y"] - joined["y_first"]).to_numpy()
 
 
 def _in_parts(table: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterable[pd.DataFrame]:
     return [table] if isinstance(table, pd.DataFrame) else table
 
 
-def track_agreement(tracks: pd.DataFrame, reference: pd.DataFrame, match_distance: float) -> dict:
+def track_agreement(
+    tracks: pd.DataFrame | Iterable[pd.DataFrame],
+    reference: pd.DataFrame | Iterable[pd.DataFrame],
+    match_distance: float,
+) -> dict:
     """How far a variant's identities are from the first variant's: its tracks scored against the
     first variant's tracks as if those were the ground truth (IDF1 1 and no ID switches: the same
-    identities), over the frames either has."""
-    from .evaluation import evaluate_tracks
+    identities), over the frames either has. Each table whole, or in parts sorted by frame
+    (:data:`POSITION_COLUMNS` at least): then a frame's rows are scored and forgotten."""
+    from .evaluation import frames_side_by_side, score_frames
 
-    frames = np.union1d(tracks["frame"].unique(), reference["frame"].unique())
-    if not len(frames):
-        return {"tracks vs first: IDF1": np.nan, "tracks vs first: ID switches": 0}
-    scores = evaluate_tracks(
-        tracks, reference[["frame", "track_id", "x", "y"]], frames, match_distance, with_hota=False
+    tracks, reference = (
+        [table.sort_values("frame", kind="stable")] if isinstance(table, pd.DataFrame) else table
+        for table in (tracks, reference)
+    )
+    scores = score_frames(
+        frames_side_by_side(tracks, reference), match_distance, with_hota=False
     ).iloc[0]
+    if not scores["frames"]:
+        return {"tracks vs first: IDF1": np.nan, "tracks vs first: ID switches": 0}
     return {
         "tracks vs first: IDF1": float(scores["IDF1"]),
         "tracks vs first: ID switches": int(scores["id_switches"]),
@@ -215,27 +285,30 @@ def track_agreement(tracks: pd.DataFrame, reference: pd.DataFrame, match_distanc
 
 
 def versus_first(variant: VariantResults, first: VariantResults, video: str) -> dict:
-    """A video's boxes, keypoints (where both have poses) and tracks against the first variant's."""
-    detections, reference = (
-        read_columns(folder.upstream / video / "detections.parquet", "detections", BOX_COLUMNS)
+    """A video's boxes, keypoints (where both have poses) and tracks against the first variant's.
+    The tables (sorted by frame) are read side by side a batch of frames at a time: a long
+    video's are never held whole."""
+    tables = [
+        iter_table(folder.upstream / video / "detections.parquet", "detections", BOX_COLUMNS)
         for folder in (variant, first)
-    )
-    pairs, unmatched = matched_boxes(detections, reference)
-    figures = box_offsets(pairs, unmatched)
-    poses, reference_poses = (
-        folder.upstream / video / "poses.parquet" for folder in (variant, first)
-    )
-    if poses.is_file() and reference_poses.is_file():
-        figures |= keypoint_offsets(
-            pairs,
-            detections,
-            reference,
-            iter_table(poses, "poses", KEYPOINT_COLUMNS),
-            iter_table(reference_poses, "poses", KEYPOINT_COLUMNS),
-        )
+    ]
+    poses = [folder.upstream / video / "poses.parquet" for folder in (variant, first)]
+    with_poses = all(path.is_file() for path in poses)
+    if with_poses:
+        tables += [iter_table(path, "poses", KEYPOINT_COLUMNS) for path in poses]
+    boxes, keypoints, unmatched = _Offsets("boxes"), _Offsets("keypoints"), 0
+    for detections, reference, *both_poses in frame_aligned(*tables):
+        pairs, missed = matched_boxes(detections, reference)
+        boxes.add(pairs["distance"].to_numpy())
+        unmatched += missed
+        if with_poses:
+            keypoints.add(_keypoint_distances(pairs, detections, reference, *both_poses))
+    figures = boxes.figures() | {"boxes vs first: unmatched": unmatched}
+    if with_poses:
+        figures |= keypoints.figures()
     figures |= track_agreement(
-        read_table(variant.results / video / "tracks.parquet", "tracks", POSITION_COLUMNS),
-        read_table(first.results / video / "tracks.parquet", "tracks", POSITION_COLUMNS),
+        iter_table(variant.results / video / "tracks.parquet", "tracks", POSITION_COLUMNS),
+        iter_table(first.results / video / "tracks.parquet", "tracks", POSITION_COLUMNS),
         variant.match_distance,
     )
     return figures
@@ -256,8 +329,10 @@ def variant_rows(variant: VariantResults, first: VariantResults | None = None) -
             evaluation = read_table(folder / "evaluation.parquet", "evaluation")
             evaluations.append(evaluation)
             row |= _evaluation_figures(evaluation.iloc[0])
-        tracks = read_table(folder / "tracks.parquet", "tracks", POSITION_COLUMNS)
-        quality = track_quality(tracks, variant.expected_count)
+        quality = track_quality(
+            iter_table(folder / "tracks.parquet", "tracks", POSITION_COLUMNS),
+            variant.expected_count,
+        )
         if (folder / "suspects.parquet").is_file():  # proofreading: written with the tracks
             from .proofreading.suspects import flagged_frames
 

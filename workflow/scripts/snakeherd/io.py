@@ -269,16 +269,22 @@ def iter_table(
 def frame_aligned(*tables: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, ...]]:
     """Tables sorted by frame, each given in parts (e.g. :func:`iter_table`'s batches), read side
     by side: at each step the rows of the same frames from every table (an empty table where
-    one has none of them), a frame's rows never split between steps; every row once, in order."""
+    one has none of them), a frame's rows never split between steps; every row once, in order.
+    A table whose rows go back in frame is refused (ValueError)."""
     parts = [iter(table) for table in tables]
     held = [pd.DataFrame() for _ in tables]
     done = [False] * len(tables)
+    last_read = [-np.inf] * len(tables)
 
     def read(i: int) -> None:
         part = next(parts[i], None)
         if part is None:
             done[i] = True
         elif len(part):
+            frames = part["frame"].to_numpy()
+            if frames[0] < last_read[i] or (np.diff(frames) < 0).any():
+                raise ValueError("tables read side by side must be sorted by frame")
+            last_read[i] = frames[-1]
             held[i] = part if held[i].empty else pd.concat([held[i], part], ignore_index=True)
 
     while True:
