@@ -12,11 +12,14 @@ import pytest
 from snakeherd.clear_mot import ClearMot
 from snakeherd.errors import InputFileError
 from snakeherd.evaluation import (
+    HOTA_METRICS,
     METRICS,
+    HotaInputs,
     evaluate_tracks,
     format_summary,
     frame_errors,
     frames_side_by_side,
+    hota,
     load_ground_truth,
     score_frames,
     summarize,
@@ -112,6 +115,39 @@ def test_ground_truth_from_a_real_slp(shared_data):
     assert truth["x"].between(0, 384).all() and truth["y"].between(0, 384).all()
 
 
+def test_a_damaged_ground_truth_slp_is_named_with_its_fix(shared_data, tmp_path):
+    damaged = tmp_path / "truth.slp"
+    damaged.write_bytes((shared_data / "tracking" / "sleap_clip" / "clip.slp").read_bytes()[:3000])
+    with pytest.raises(InputFileError, match=r"ground truth file .*truth\.slp cannot be read"):
+        load_ground_truth(str(damaged))
+
+
+@pytest.mark.parametrize("name", ["centered_pair_predictions.clean.slp", "sleap_clip/clip.slp"])
+def test_ground_truth_read_as_arrays_is_sleap_ios_instances_mean(shared_data, name):
+    """Read without sleap-io's objects (a whole video's proofread file as objects took ~3 KB an
+    instance): the same positions, to the bit, as the mean of each instance's visible points."""
+    import sleap_io
+
+    path = shared_data / "tracking" / name
+    labels = sleap_io.load_slp(str(path))
+    rows = []
+    for labelled in labels.labeled_frames:
+        for instance in labelled.instances:
+            points = instance.numpy()
+            visible = ~np.isnan(points).any(axis=1)
+            if instance.track is not None and visible.any():
+                x, y = points[visible].mean(axis=0)
+                rows.append((labelled.frame_idx, labels.tracks.index(instance.track), x, y))
+    expected = pd.DataFrame(rows, columns=["frame", "track_id", "x", "y"])
+    truth = load_ground_truth(str(path))
+    pd.testing.assert_frame_equal(
+        truth.sort_values("frame", kind="stable").reset_index(drop=True),
+        expected.sort_values("frame", kind="stable").reset_index(drop=True),
+        check_dtype=False,
+        check_exact=True,
+    )
+
+
 def messy_sequence(seed: int):
     """Random frames of a few animals and their tracks: animals and tracks missing, tracks
     swapped or renamed, false positives, a position unknown, frames skipped; many near one
@@ -203,3 +239,51 @@ def test_parts_out_of_frame_order_are_refused():
     shuffled = [truth[truth["frame"] >= 2], truth[truth["frame"] < 2]]
     with pytest.raises(ValueError, match="sorted by frame"):
         list(frames_side_by_side(shuffled, [truth]))
+
+
+def test_tracks_read_in_parts_score_as_the_whole_table_hota_included():
+    """The evaluate job reads a long video's tracks a batch at a time, over every processed
+    frame (some with neither tracks nor ground truth)."""
+    rng = np.random.default_rng(5)
+    truth = straight_paths(80)
+    truth = truth[(truth["frame"] < 30) | (truth["frame"] > 40)]
+    tracks = truth.assign(x=truth["x"] + rng.normal(0, 1.5, len(truth)))
+    tracks = tracks[rng.random(len(tracks)) > 0.1].reset_index(drop=True)
+    tracks.loc[tracks["frame"] >= 60, "track_id"] += 3
+    frames = np.arange(90)  # frames 80-89 hold nothing
+    whole = evaluate_tracks(tracks, truth, frames, match_distance=5)
+    assert whole["frames"].iloc[0] == 90 and 0 < whole["HOTA"].iloc[0] < 1
+    for size in (1, 9, 1000):
+        parts = (tracks.iloc[start : start + size] for start in range(0, len(tracks), size))
+        pd.testing.assert_frame_equal(evaluate_tracks(parts, truth, frames, 5), whole)
+    with pytest.raises(ValueError, match="must increase"):
+        evaluate_tracks(iter([tracks]), truth, frames[::-1], 5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hota_inputs_kept_flat_give_trackevals_hota_of_per_frame_lists(seed):
+    from trackeval.metrics import HOTA
+
+    inputs, lists = HotaInputs(8.0), {"gt_ids": [], "tracker_ids": [], "similarity_scores": []}
+    truth_index, predicted_index = {}, {}
+    for _, truth_ids, truth_xy, track_ids, track_xy in messy_sequence(seed):
+        placed = np.isfinite(truth_xy).all(axis=1)  # TrackEval's matching takes no NaN
+        truth_ids, truth_xy = np.asarray(truth_ids)[placed].tolist(), truth_xy[placed]
+        inputs.add(truth_ids, truth_xy, track_ids, track_xy)
+        lists["gt_ids"].append(np.array([truth_index.setdefault(t, len(truth_index))
+                                         for t in truth_ids], dtype=int))  # fmt: skip
+        lists["tracker_ids"].append(np.array([predicted_index.setdefault(t, len(predicted_index))
+                                              for t in track_ids], dtype=int))  # fmt: skip
+        apart = np.hypot(*(truth_xy[:, None, :] - track_xy[None, :, :]).transpose(2, 0, 1))
+        lists["similarity_scores"].append(np.clip(1 - apart / 8.0, 0, 1))
+    lists |= {
+        "num_timesteps": len(lists["gt_ids"]),
+        "num_gt_ids": len(truth_index),
+        "num_tracker_ids": len(predicted_index),
+        "num_gt_dets": sum(map(len, lists["gt_ids"])),
+        "num_tracker_dets": sum(map(len, lists["tracker_ids"])),
+    }
+    expected = HOTA().eval_sequence(lists)
+    got = hota(inputs)
+    for name in HOTA_METRICS:
+        assert got[name] == pytest.approx(float(np.mean(expected[name])), rel=1e-12), name

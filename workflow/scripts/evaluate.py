@@ -8,9 +8,10 @@ from snakeherd.video import FrameSelection
 
 
 def main(smk):
-    # Identities are scored on every frame, keypoints on the ground truth's frames: a long
-    # video's keypoint columns are read there alone.
-    tracks = io.read_columns(smk.input.tracks, "tracks", ["frame", "track_id", "x", "y"])
+    # Identities are scored on every frame, the tracks' positions read a batch at a time (they
+    # are sorted by frame); keypoints on the ground truth's frames: a long video's keypoint
+    # columns are read there alone.
+    tracks = io.iter_table(smk.input.tracks, "tracks", ["frame", "track_id", "x", "y"])
     frames = FrameSelection.parse(
         io.read_metadata(smk.input.detections)["stage"]["frame_selection"]
     ).frames()

@@ -14,7 +14,8 @@ Only frames the workflow processed are scored.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,9 @@ import pandas as pd
 from .clear_mot import ClearMot
 from .errors import InputFileError
 from .io import frame_aligned
+
+# Rows of a whole table given to frame_aligned as one part (slices of it, not copies).
+ROWS_AT_ONCE = 65536
 
 METRICS = {
     "mota": "MOTA",
@@ -112,32 +116,50 @@ def load_ground_truth(path: str) -> pd.DataFrame:
 
 
 def _ground_truth_from_slp(path: str) -> pd.DataFrame:
+    """A tracked .slp's instances (of its first skeleton) as ``frame, track_id, x, y``, the
+    position the mean of each instance's visible keypoints and ``track_id`` the track's number
+    in the file, read as arrays a block at a time (a whole video's proofread file as sleap-io's
+    objects took ~3 KB an instance)."""
     try:
-        import sleap_io
+        import sleap_io  # noqa: F401  (the file's records are read with it)
     except ImportError as error:
         raise InputFileError(
             f"ground truth {path} is a SLEAP file, and reading it needs sleap-io.",
             "`pip install sleap-io` in the workflow's environment.",
         ) from error
-    labels = sleap_io.load_slp(path)
-    track_index = {id(track): index for index, track in enumerate(labels.tracks)}
-    rows = []
-    for frame in labels.labeled_frames:
-        for instance in frame.instances:
-            if instance.track is None:
-                continue
-            points = instance.numpy()
-            visible = ~np.isnan(points).any(axis=1)
-            if not visible.any():
-                continue
-            x, y = points[visible].mean(axis=0)
-            rows.append((int(frame.frame_idx), track_index[id(instance.track)], x, y))
-    if not rows:
+    from . import slp
+
+    role = slp.FileRole(
+        "ground truth file",
+        "fix the `ground_truth` path of this video in the config or sample sheet.",
+        "give a SLEAP .slp file with tracks, or a .parquet/.csv/.tsv table.",
+    )
+    _, skeletons, _, _ = slp.read_records(path, role)
+    n_nodes = len(skeletons[0].nodes) if skeletons else 0
+    parts = []
+    for block in slp.iter_instances(path, n_nodes, role):
+        points = block.points[block.track >= 0]
+        visible = ~np.isnan(points).any(axis=2)
+        # Each instance's visible points summed in node order (as numpy's mean sums them).
+        centre = np.where(visible[..., None], points, 0.0).sum(axis=1)
+        centre /= visible.sum(axis=1)[:, None]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "frame": block.frame_idx[block.track >= 0],
+                    "track_id": block.track[block.track >= 0],
+                    "x": centre[:, 0],
+                    "y": centre[:, 1],
+                }
+            )
+        )
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if table.empty:
         raise InputFileError(
             f"ground truth {path} has no tracked instances",
             "give a .slp whose instances are assigned to tracks (proofread in SLEAP).",
         )
-    return pd.DataFrame(rows, columns=["frame", "track_id", "x", "y"])
+    return table
 
 
 Frame = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -145,31 +167,32 @@ Frame = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def evaluate_tracks(
-    tracks: pd.DataFrame,
+    tracks: pd.DataFrame | Iterable[pd.DataFrame],
     ground_truth: pd.DataFrame,
     frames: np.ndarray,
     match_distance: float,
     with_hota: bool = True,
 ) -> pd.DataFrame:
     """One-row table of tracking metrics over ``frames`` (see :data:`METRICS`), and HOTA's
-    (:data:`HOTA_METRICS`) unless ``with_hota`` is False."""
+    (:data:`HOTA_METRICS`) unless ``with_hota`` is False. ``tracks`` whole, or in parts sorted
+    by frame (a long video's: see :func:`frames_of`)."""
     return score_frames(frames_of(tracks, ground_truth, frames), match_distance, with_hota)
 
 
 def score_frames(frames: Iterable[Frame], match_distance: float, with_hota: bool = True):
     """:func:`evaluate_tracks`'s table from frames given one at a time, in frame order. Without
-    HOTA (which TrackEval scores from every frame at once), nothing is kept per frame."""
+    HOTA (which TrackEval scores from every frame at once: :class:`HotaInputs`), nothing is
+    kept per frame."""
     score = ClearMot(match_distance)
-    hota_frames = []
+    hota_inputs = HotaInputs(match_distance)
     for frame in frames:
         score.update(*frame)
         if with_hota:
-            _, truth_ids, truth_xy, predicted_ids, predicted_xy = frame
-            hota_frames.append((truth_ids, predicted_ids, truth_xy, predicted_xy))
+            hota_inputs.add(*frame[1:])
     table = pd.DataFrame([score.metrics()]).rename(columns=METRICS)
     table = table.astype({name: "int64" for name in COUNT_COLUMNS})
     if with_hota:
-        for name, value in hota(hota_frames, match_distance).items():
+        for name, value in hota(hota_inputs).items():
             table[name] = value
     return table
 
@@ -196,9 +219,30 @@ def frame_errors(
     )
 
 
-def frames_of(tracks: pd.DataFrame, ground_truth: pd.DataFrame, frames: np.ndarray):
-    """The :data:`Frame`\\ s ``frames`` (in their order) of two whole tables."""
-    yield from _frames(_FrameRows(ground_truth), _FrameRows(tracks), frames)
+def frames_of(
+    tracks: pd.DataFrame | Iterable[pd.DataFrame], ground_truth: pd.DataFrame, frames: np.ndarray
+) -> Iterator[Frame]:
+    """The :data:`Frame`\\ s ``frames`` (in their order) of the tracks and the ground truth.
+    With the tracks in parts sorted by frame (e.g. :func:`snakeherd.io.iter_table`'s batches),
+    ``frames`` must increase, and only a batch of the tracks is held at a time."""
+    if isinstance(tracks, pd.DataFrame):
+        yield from _frames(_FrameRows(ground_truth), _FrameRows(tracks), frames)
+        return
+    frames = np.asarray(frames, dtype=np.int64)
+    if (np.diff(frames) <= 0).any():
+        raise ValueError("frames scored against tracks read in parts must increase")
+    truth = ground_truth.sort_values("frame", kind="stable")
+    starts = range(0, len(truth), ROWS_AT_ONCE)
+    truth_parts = (truth.iloc[start : start + ROWS_AT_ONCE] for start in starts)
+    done = 0
+    for truth_part, predicted in frame_aligned(truth_parts, tracks):
+        truth_rows, predicted_rows = _FrameRows(truth_part), _FrameRows(predicted)
+        last = max(rows.frames[-1] for rows in (truth_rows, predicted_rows) if len(rows.frames))
+        stop = int(np.searchsorted(frames, last, side="right"))
+        yield from _frames(truth_rows, predicted_rows, frames[done:stop])
+        done = stop
+    nothing = _FrameRows(pd.DataFrame())
+    yield from _frames(nothing, nothing, frames[done:])
 
 
 def frames_side_by_side(
@@ -237,36 +281,77 @@ class _FrameRows:
         return self.ids[low:high], self.xy[low:high]
 
 
-def hota(frames: list[tuple], match_distance: float) -> dict[str, float]:
-    """HOTA, DetA, AssA and LocA (TrackEval) over per-frame (truth ids, predicted ids, truth xy,
-    predicted xy); NaN when TrackEval is not installed."""
+class HotaInputs:
+    """TrackEval's per-frame HOTA inputs, gathered a frame at a time (:meth:`add`) into a few
+    flat arrays: the ids numbered from 0 in order of appearance, and the similarity of each
+    ground-truth animal to each prediction, ``max(0, 1 - distance / match_distance)``. Three
+    small arrays per frame took ~0.5 KB an instance-frame; these take ~40 bytes with two
+    animals. :meth:`data` gives TrackEval's per-sequence dict, its per-frame lists as views."""
+
+    def __init__(self, match_distance: float):
+        self.match_distance = match_distance
+        self.truth_index: dict = {}
+        self.predicted_index: dict = {}
+        self.truth, self.predicted = array("q"), array("q")
+        self.similarity = array("d")
+        self.ends = array("q")  # per frame, where its truth, predicted and similarity end
+
+    def add(self, truth_ids, truth_xy, predicted_ids, predicted_xy) -> None:
+        self.truth.extend(self.truth_index.setdefault(t, len(self.truth_index)) for t in truth_ids)
+        self.predicted.extend(
+            self.predicted_index.setdefault(t, len(self.predicted_index)) for t in predicted_ids
+        )
+        distance = np.sqrt(((truth_xy[:, None, :] - predicted_xy[None, :, :]) ** 2).sum(axis=2))
+        similarity = np.clip(1.0 - distance / self.match_distance, 0.0, 1.0)
+        self.similarity.frombytes(np.ascontiguousarray(similarity, dtype=np.float64).tobytes())
+        self.ends.extend((len(self.truth), len(self.predicted), len(self.similarity)))
+
+    def data(self) -> dict:
+        ends = np.frombuffer(self.ends, dtype=np.int64).reshape(-1, 3)
+        starts = np.vstack([np.zeros((1, 3), dtype=np.int64), ends[:-1]])
+        truth = np.frombuffer(self.truth, dtype=np.int64)
+        predicted = np.frombuffer(self.predicted, dtype=np.int64)
+        similarity = np.frombuffer(self.similarity, dtype=np.float64)
+        return {
+            "gt_ids": _PerFrame(lambda t: truth[starts[t, 0] : ends[t, 0]], len(ends)),
+            "tracker_ids": _PerFrame(lambda t: predicted[starts[t, 1] : ends[t, 1]], len(ends)),
+            "similarity_scores": _PerFrame(
+                lambda t: similarity[starts[t, 2] : ends[t, 2]].reshape(
+                    ends[t, 0] - starts[t, 0], ends[t, 1] - starts[t, 1]
+                ),
+                len(ends),
+            ),
+            "num_timesteps": len(ends),
+            "num_gt_ids": len(self.truth_index),
+            "num_tracker_ids": len(self.predicted_index),
+            "num_gt_dets": len(truth),
+            "num_tracker_dets": len(predicted),
+        }
+
+
+class _PerFrame(Sequence):
+    """A per-frame list of :meth:`HotaInputs.data`, each item made when asked for."""
+
+    def __init__(self, item: Callable[[int], np.ndarray], length: int):
+        self._item, self._length = item, length
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        if not -self._length <= t < self._length:
+            raise IndexError(t)
+        return self._item(t % self._length)
+
+
+def hota(inputs: HotaInputs) -> dict[str, float]:
+    """HOTA, DetA, AssA and LocA (TrackEval) of the frames gathered in ``inputs``; NaN when
+    TrackEval is not installed."""
     try:
         from trackeval.metrics import HOTA
     except ImportError:
         return {name: float("nan") for name in HOTA_METRICS}
-    truth_index: dict = {}
-    predicted_index: dict = {}
-    data = {"gt_ids": [], "tracker_ids": [], "similarity_scores": []}
-    for truth_ids, predicted_ids, truth_xy, predicted_xy in frames:
-        data["gt_ids"].append(
-            np.array([truth_index.setdefault(t, len(truth_index)) for t in truth_ids], dtype=int)
-        )
-        data["tracker_ids"].append(
-            np.array(
-                [predicted_index.setdefault(t, len(predicted_index)) for t in predicted_ids],
-                dtype=int,
-            )
-        )
-        distance = np.sqrt(((truth_xy[:, None, :] - predicted_xy[None, :, :]) ** 2).sum(axis=2))
-        data["similarity_scores"].append(np.clip(1.0 - distance / match_distance, 0.0, 1.0))
-    data.update(
-        num_timesteps=len(frames),
-        num_gt_ids=len(truth_index),
-        num_tracker_ids=len(predicted_index),
-        num_gt_dets=int(sum(len(ids) for ids in data["gt_ids"])),
-        num_tracker_dets=int(sum(len(ids) for ids in data["tracker_ids"])),
-    )
-    result = HOTA().eval_sequence(data)
+    result = HOTA().eval_sequence(inputs.data())
     return {name: float(np.mean(result[name])) for name in HOTA_METRICS}
 
 
