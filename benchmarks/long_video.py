@@ -28,10 +28,11 @@ track: the whole-video jobs, where a length's memory would show.
 --track-rss: a track-only run with keypoints, where the whole-video jobs' memory grows most: the
 fly clip's clean predictions (2 flies, 24 nodes, 1,100 frames) repeated --track-times over (10
 and 100: 22,000 and 220,000 instance-frames), with a blank video of that length for the NWB
-files, every output on (import, track, plots, NWB and analysis HDF5, summaries); each job's
-peak RSS. Then, at each length, the track job again with the run's tracks.slp back in as a
-whole-video proofread file (two tracks swapped on one frame), and an experiment comparison's
-work for the video (its detections, poses and tracks against themselves).
+files, every output on (import, track, plots, NWB and analysis HDF5, summaries) and the
+predictions' own tracks as a whole-video ground truth (evaluate); each job's peak RSS. Then,
+at each length, the track job again with the run's tracks.slp back in as a whole-video
+proofread file (two tracks swapped on one frame), and an experiment comparison's work for the
+video (its detections, poses and tracks against themselves).
 
 --pipeline: the real fly clip (1,100 frames; YOLO-OBB detection and YOLO-pose on crops on
 onnx_cpu, tracks and the default outputs) through Snakemake, in CPU-seconds per frame as the
@@ -317,7 +318,7 @@ def repeated_predictions(folder: Path, source: Path, times: int) -> Path:
 def track_rss_part(folder: Path, times: list[int]) -> None:
     """A track-only run with keypoints: the clip's clean predictions (2 flies, 24 nodes)
     repeated, with a blank video of that length beside them (for the NWB files' frame rate),
-    every output on, at each length."""
+    every output on and the predictions' tracks as the ground truth, at each length."""
     from snakeherd import slp
     from tests.support.data import SHARED_DATA
 
@@ -334,7 +335,16 @@ def track_rss_part(folder: Path, times: list[int]) -> None:
         config = {
             "experiment": f"track_x{count}",
             "runtime": "cpu",
-            "videos": [{"id": "flies", "predictions": str(predictions), "path": str(video)}],
+            "videos": [
+                {
+                    "id": "flies",
+                    "predictions": str(predictions),
+                    "path": str(video),
+                    # A whole video's ground truth (the file's own tracks), as a person would
+                    # proofread one: the evaluate job and the plots' errors panel read it.
+                    "ground_truth": str(predictions),
+                }
+            ],
             "detection": {"method": "none"},
             "pose": {"method": "none"},
             "tracking": {"max_tracks": "auto"},

@@ -63,7 +63,8 @@ def test_real_tracks_against_their_own_file(shared_data):
 
 def test_keypoints_are_read_on_the_ground_truths_frames_alone(shared_data, tmp_path):
     """The evaluate job reads a long video's keypoint columns only where the ground truth has
-    labels: the scores equal those from the whole table."""
+    labels, and only the shared nodes' positions: the scores equal those from the whole
+    table."""
     import sleap_io
 
     from snakeherd import slp
@@ -83,9 +84,10 @@ def test_keypoints_are_read_on_the_ground_truths_frames_alone(shared_data, tmp_p
     noisy[points] += np.random.default_rng(0).normal(0, 1.0, (len(tracks), len(points)))
     asked = []
 
-    def rows_of(scored):
+    def rows_of(scored, columns):
         asked.append(scored)
-        return noisy[noisy["frame"].isin(scored)]
+        assert "frame" in columns and not any(c.endswith(".score") for c in columns)
+        return noisy.loc[noisy["frame"].isin(scored), columns]
 
     whole = evaluate_poses(noisy, predictions.nodes, str(sparse), frames, 0.025, [2.0])
     read = evaluate_poses(rows_of, predictions.nodes, str(sparse), frames, 0.025, [2.0])

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import math
 import warnings
+from array import array
 from collections import Counter
 from collections.abc import Hashable, Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+SUMS_HELD = 4096
+"""Frames' sums of matched distances held before they are summed into one (MOTP's numerator)."""
 
 MOSTLY_TRACKED, MOSTLY_LOST = 0.8, 0.2
 """Share of an animal's frames it must be tracked in to count as mostly tracked, and below
@@ -38,13 +42,14 @@ class ClearMot:
     """Running CLEAR-MOT and identity counts; :meth:`update` once per frame, in frame order.
 
     ``record_frames``: also keep each frame's misses, false positives and switches
-    (:meth:`frame_errors`: three integers a frame)."""
+    (:meth:`frame_errors`: four integers a frame, with its number)."""
 
     def __init__(self, match_distance: float, record_frames: bool = False):
         self.max_squared = float(match_distance) ** 2
         self.frames = 0
         self.matches = self.switches = self.misses = self.false_positives = 0
-        self.distance_sums: list[float] = []  # one exact sum per frame (summed with fsum)
+        # Matched distances, summed exactly a frame at a time and folded every SUMS_HELD frames.
+        self.distance_sums: list[float] = []
         self.partner: dict[Hashable, Hashable] = {}  # reference id -> its last matched track
         self.appearances: Counter = Counter()  # reference id -> rows
         self.tracked: Counter = Counter()  # reference id -> rows matched (or switched)
@@ -56,7 +61,8 @@ class ClearMot:
         self.was_tracked: set = set()
         self.missed_since_tracked: set = set()
         self.fragmentations = 0
-        self.per_frame: list[tuple[int, int, int, int]] | None = [] if record_frames else None
+        # Each frame's number, misses, false positives and switches, one after another.
+        self.per_frame: array | None = array("q") if record_frames else None
 
     def update(
         self,
@@ -134,14 +140,17 @@ class ClearMot:
         self.false_positives += false_positives
         if matched_distances:
             self.distance_sums.append(math.fsum(matched_distances))
+            if len(self.distance_sums) >= SUMS_HELD:
+                self.distance_sums = [math.fsum(self.distance_sums)]
         if self.per_frame is not None:
-            self.per_frame.append((int(frame), misses, false_positives, switches))
+            self.per_frame.extend((int(frame), misses, false_positives, switches))
 
-    def frame_errors(self) -> list[tuple[int, int, int, int]]:
-        """Each frame's (frame, misses, false positives, ID switches); needs ``record_frames``."""
+    def frame_errors(self) -> np.ndarray:
+        """Each frame's (frame, misses, false positives, ID switches), one row a frame; needs
+        ``record_frames``."""
         if self.per_frame is None:
             raise ValueError("ClearMot(record_frames=True) keeps the frames' errors")
-        return self.per_frame
+        return np.frombuffer(self.per_frame, dtype=np.int64).reshape(-1, 4)
 
     def _identity_true_positives(self) -> int:
         """Frames within the distance of the best one-to-one pairing of reference ids with

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import slp
 from .clear_mot import ClearMot
 from .errors import InputFileError
 from .io import frame_aligned
@@ -120,24 +121,10 @@ def _ground_truth_from_slp(path: str) -> pd.DataFrame:
     position the mean of each instance's visible keypoints and ``track_id`` the track's number
     in the file, read as arrays a block at a time (a whole video's proofread file as sleap-io's
     objects took ~3 KB an instance)."""
-    try:
-        import sleap_io  # noqa: F401  (the file's records are read with it)
-    except ImportError as error:
-        raise InputFileError(
-            f"ground truth {path} is a SLEAP file, and reading it needs sleap-io.",
-            "`pip install sleap-io` in the workflow's environment.",
-        ) from error
-    from . import slp
-
-    role = slp.FileRole(
-        "ground truth file",
-        "fix the `ground_truth` path of this video in the config or sample sheet.",
-        "give a SLEAP .slp file with tracks, or a .parquet/.csv/.tsv table.",
-    )
-    _, skeletons, _, _ = slp.read_records(path, role)
+    _, skeletons, _, _ = slp.read_records(path, slp.GROUND_TRUTH)
     n_nodes = len(skeletons[0].nodes) if skeletons else 0
     parts = []
-    for block in slp.iter_instances(path, n_nodes, role):
+    for block in slp.iter_instances(path, n_nodes, slp.GROUND_TRUTH):
         points = block.points[block.track >= 0]
         visible = ~np.isnan(points).any(axis=2)
         # Each instance's visible points summed in node order (as numpy's mean sums them).
@@ -208,7 +195,7 @@ def frame_errors(
     score = ClearMot(match_distance, record_frames=True)
     for frame in frames_of(tracks, ground_truth, frames):
         score.update(*frame)
-    errors = np.array(score.frame_errors(), dtype=np.int64).reshape(-1, 4)
+    errors = score.frame_errors()
     return pd.DataFrame(
         {
             "frame": np.asarray(frames, dtype=np.int64),

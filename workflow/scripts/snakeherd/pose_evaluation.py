@@ -26,32 +26,21 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from .errors import InputFileError
+from . import slp
 
 
 def load_pose_ground_truth(path: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    """Ground-truth instances of a .slp: a (frame) table, their keypoints (n, K, 2), node names."""
-    try:
-        import sleap_io
-    except ImportError as error:
-        raise InputFileError(
-            f"pose ground truth {path} is a SLEAP file, and reading it needs sleap-io.",
-            "`pip install sleap-io` in the workflow's environment.",
-        ) from error
-    labels = sleap_io.load_slp(path, open_videos=False)
-    skeleton = labels.skeletons[0]
-    nodes = [str(n) for n in skeleton.node_names]
-    frames, points = [], []
-    for labeled in labels.labeled_frames:
-        for instance in labeled.instances:
-            if instance.skeleton is not skeleton:
-                continue
-            xy = instance.numpy()[:, :2].astype(np.float64)
-            if np.isfinite(xy).all(axis=1).any():
-                frames.append(int(labeled.frame_idx))
-                points.append(xy)
-    table = pd.DataFrame({"frame": np.asarray(frames, dtype=np.int64)})
-    return table, (np.stack(points) if points else np.zeros((0, len(nodes), 2))), nodes
+    """Ground-truth instances of a .slp (its first skeleton's, with a visible point): a (frame)
+    table, their keypoints (n, K, 2), node names. Read as arrays a block at a time (a whole
+    video's file as sleap-io's objects took ~3 KB an instance), in frame order."""
+    _, skeletons, _, _ = slp.read_records(path, slp.GROUND_TRUTH)
+    nodes = [str(name) for name in skeletons[0].node_names] if skeletons else []
+    frames, points = [np.zeros(0, dtype=np.int64)], [np.zeros((0, len(nodes), 2))]
+    for block in slp.iter_instances(path, len(nodes), slp.GROUND_TRUTH):
+        frames.append(block.frame_idx)
+        points.append(block.points)
+    table = pd.DataFrame({"frame": np.concatenate(frames)})
+    return table, np.concatenate(points), nodes
 
 
 def track_keypoints(tracks: pd.DataFrame, nodes: list[str]) -> np.ndarray:
@@ -185,7 +174,7 @@ def pck(
 
 
 def evaluate_poses(
-    tracks: pd.DataFrame | Callable[[np.ndarray], pd.DataFrame],
+    tracks: pd.DataFrame | Callable[[np.ndarray, list[str]], pd.DataFrame],
     nodes: list[str],
     ground_truth_path: str,
     frames: np.ndarray,
@@ -194,17 +183,20 @@ def evaluate_poses(
 ) -> dict[str, float] | None:
     """Pose metrics of the tracks' keypoints over the nodes they share (by name) with the ground
     truth, or None when the ground truth is not a .slp or shares no node. ``tracks``: the
-    tracks table, or what reads its rows of some frames (only the ground truth's frames are
-    scored: a long video's keypoint columns are read there alone)."""
+    tracks table, or what reads the given columns of its rows of some frames (only the ground
+    truth's frames and the shared nodes are scored: a long video's keypoint columns are read
+    there alone)."""
     if not nodes or not str(ground_truth_path).lower().endswith(".slp"):
         return None
     truth_table, truth_points, truth_nodes = load_pose_ground_truth(ground_truth_path)
-    if callable(tracks):
-        tracks = tracks(np.unique(truth_table["frame"].to_numpy()))
     truth_index = {name.lower(): k for k, name in enumerate(truth_nodes)}
     shared = [(name, truth_index[name.lower()]) for name in nodes if name.lower() in truth_index]
     if not shared:
         return None
+    if callable(tracks):
+        columns = ["frame", "score", "interpolated"]
+        columns += [f"{name}.{axis}" for name, _ in shared for axis in ("x", "y")]
+        tracks = tracks(np.unique(truth_table["frame"].to_numpy()), columns)
     scored = truth_table["frame"].isin(frames).to_numpy()
     truth_frames = truth_table["frame"].to_numpy()[scored]
     # The instance's area (OKS scale) comes from all its labelled keypoints, shared or not.

@@ -101,6 +101,11 @@ class FileRole(NamedTuple):
     unreadable_fix: str
 
 
+GROUND_TRUTH = FileRole(
+    "ground truth file",
+    "fix the `ground_truth` path of this video in the config or sample sheet.",
+    "give a SLEAP .slp file with tracks, or a .parquet/.csv/.tsv table.",
+)
 PREDICTIONS = FileRole(
     "predictions file",
     "fix the `predictions` path of this video in the config or sample sheet.",
