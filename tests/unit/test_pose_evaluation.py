@@ -1,9 +1,15 @@
-"""Keypoint scores: OKS-mAP through pycocotools and PCK, on constructed and real poses."""
+"""Keypoint scores: OKS-mAP (pycocotools' figures, computed a frame at a time) and PCK, on
+constructed and real poses."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
+import pandas as pd
 import pytest
+from scipy.optimize import linear_sum_assignment
 
 from snakeherd.pose_evaluation import evaluate_poses, oks_map, pck
 
@@ -93,3 +99,145 @@ def test_keypoints_are_read_on_the_ground_truths_frames_alone(shared_data, tmp_p
     read = evaluate_poses(rows_of, predictions.nodes, str(sparse), frames, 0.025, [2.0])
     assert read == whole and 0.1 < whole["pose_pck_2px"] < 1.0
     assert (asked[0] % 10 == 0).all() and len(asked[0]) == 110
+
+
+def pycocotools_oks_map(truth_frames, truth_points, frames, points, scores, sigma, areas):
+    """The figures as pycocotools' COCOeval computes them (the evaluation's oracle)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    n_nodes = truth_points.shape[1]
+    visible = np.isfinite(truth_points).all(axis=2)
+    low = np.where(visible[..., None], truth_points, np.inf).min(axis=1)
+    high = np.where(visible[..., None], truth_points, -np.inf).max(axis=1)
+    boxes = np.column_stack([low, np.clip(high - low, 1.0, None)])
+    annotations = [
+        {
+            "id": index + 1,
+            "image_id": int(frame),
+            "category_id": 1,
+            "keypoints": np.column_stack([np.nan_to_num(p), 2 * v]).ravel().tolist(),
+            "num_keypoints": int(v.sum()),
+            "area": float(area),
+            "bbox": box.tolist(),
+            "iscrowd": 0,
+        }
+        for index, (frame, p, v, area, box) in enumerate(
+            zip(truth_frames, truth_points, visible, areas, boxes, strict=True)
+        )
+    ]
+    keep = np.isin(frames, truth_frames)
+    results = []
+    for frame, p, score in zip(frames[keep], points[keep], scores[keep], strict=True):
+        seen = np.isfinite(p).all(axis=1)
+        placed = np.where(seen[:, None], p, -1e6)
+        results.append(
+            {
+                "image_id": int(frame),
+                "category_id": 1,
+                "keypoints": np.column_stack([placed, seen.astype(float)]).ravel().tolist(),
+                "score": float(np.nan_to_num(score, nan=0.0)),
+            }
+        )
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO()
+        truth.dataset = {
+            "images": [{"id": int(f)} for f in np.unique(truth_frames)],
+            "annotations": annotations,
+            "categories": [{"id": 1, "name": "a", "keypoints": [str(i) for i in range(n_nodes)]}],
+        }
+        truth.createIndex()
+        evaluator = COCOeval(truth, truth.loadRes(results), "keypoints")
+        evaluator.params.kpt_oks_sigmas = np.full(n_nodes, sigma)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return [max(value, 0.0) for value in evaluator.stats[:3]]
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_oks_map_is_pycocotools_figures(seed):
+    """Frames of up to 25 animals (more predictions than COCO's 20 kept per image), missing
+    keypoints on both sides, ground truth without a visible keypoint (ignored), tied and
+    missing scores, predictions on frames without ground truth and frames without any."""
+    rng = np.random.default_rng(seed)
+    n_nodes = int(rng.integers(1, 6))
+    truth_frames = np.repeat(np.arange(30), rng.integers(1, 25 if seed % 5 == 0 else 4, 30))
+    truth_points = rng.uniform(0, 200, (len(truth_frames), n_nodes, 2))
+    truth_points[rng.random(truth_points.shape[:2]) < 0.2] = np.nan
+    if seed % 3 == 0:
+        truth_points[::7] = np.nan
+    areas = rng.uniform(50, 2000, len(truth_frames))
+    taken = rng.random(len(truth_frames)) < 0.8
+    frames = np.concatenate([truth_frames[taken], rng.integers(0, 40, 15)])
+    noise = rng.choice([0.5, 2.0, 6.0])
+    points = np.concatenate(
+        [truth_points[taken] + rng.normal(0, noise, (taken.sum(), n_nodes, 2)),
+         rng.uniform(0, 200, (15, n_nodes, 2))]
+    )  # fmt: skip
+    points[rng.random(points.shape[:2]) < 0.1] = np.nan
+    scores = np.round(rng.uniform(0, 1, len(frames)), 1)  # ties
+    scores[rng.random(len(scores)) < 0.05] = np.nan
+    order = rng.permutation(len(frames))  # predictions in any order
+    frames, points, scores = frames[order], points[order], scores[order]
+    got = oks_map(truth_frames, truth_points, frames, points, scores, 0.05, areas)
+    expected = pycocotools_oks_map(truth_frames, truth_points, frames, points, scores, 0.05, areas)
+    assert [got["pose_oks_map"], got["pose_oks_ap50"], got["pose_oks_ap75"]] == expected
+
+
+def reference_pck(
+    truth_frames: np.ndarray,
+    truth_points: np.ndarray,
+    predicted_frames: np.ndarray,
+    predicted_points: np.ndarray,
+    thresholds: list[float],
+) -> dict[str, float]:
+    """PCK as first written (a per-frame list of each frame's predictions): the oracle."""
+    errors = []  # per ground-truth visible keypoint: distance, inf when not predicted
+    by_frame = pd.Series(np.arange(len(predicted_frames))).groupby(predicted_frames).apply(list)
+    for frame in np.unique(truth_frames):
+        truth_rows = np.flatnonzero(truth_frames == frame)
+        truth = truth_points[truth_rows]
+        visible = np.isfinite(truth).all(axis=2)
+        candidates = by_frame.get(frame, [])
+        distance = np.full(visible.shape, np.inf)
+        if len(candidates):
+            predicted = predicted_points[np.asarray(candidates)]
+            d = np.sqrt(((truth[:, None] - predicted[None]) ** 2).sum(axis=-1))  # (G, P, K)
+            d = np.where(np.isfinite(d), d, np.inf)
+            both = visible[:, None, :] & np.isfinite(d)
+            with np.errstate(invalid="ignore"):
+                mean = np.where(both, d, 0).sum(-1) / both.sum(-1)
+            cost = np.where(np.isfinite(mean), mean, 1e9)
+            rows, cols = linear_sum_assignment(cost)
+            for g, p in zip(rows, cols, strict=True):
+                if np.isfinite(mean[g, p]):
+                    distance[g] = d[g, p]
+        errors.append(distance[visible])
+    errors = np.concatenate(errors) if errors else np.zeros(0)
+    result = {}
+    for threshold in thresholds:
+        result[f"pose_pck_{threshold:g}px"] = (
+            float((errors <= threshold).mean()) if len(errors) else float("nan")
+        )
+    finite = errors[np.isfinite(errors)]
+    result["pose_error_median_px"] = float(np.median(finite)) if len(finite) else float("nan")
+    return result
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pck_pairs_each_frames_instances_as_first_written(seed):
+    """Predictions in frames the ground truth lacks, in any order, some missing."""
+    rng = np.random.default_rng(seed)
+    truth_frames = np.repeat(np.arange(0, 60, 3), rng.integers(1, 4, 20))
+    truth_points = rng.uniform(0, 100, (len(truth_frames), 4, 2))
+    truth_points[rng.random(truth_points.shape[:2]) < 0.2] = np.nan
+    taken = rng.random(len(truth_frames)) < 0.8
+    frames = np.concatenate([truth_frames[taken], rng.integers(0, 60, 20)])
+    points = np.concatenate(
+        [truth_points[taken] + rng.normal(0, 2, (taken.sum(), 4, 2)),
+         rng.uniform(0, 100, (20, 4, 2))]
+    )  # fmt: skip
+    order = rng.permutation(len(frames))
+    arguments = (truth_frames, truth_points, frames[order], points[order], [1.0, 3.0])
+    assert pck(*arguments) == reference_pck(*arguments)

@@ -9,8 +9,11 @@ from snakeherd.overlay import frame_selection_of
 from snakeherd.proofreading.suspects import expected_count
 from snakeherd.report import write_provenance_page
 from snakeherd.scripting import give_back_large_arrays, logger, run_rule
-from snakeherd.tracking import TRACK_COLUMNS
 from snakeherd.video import VideoReader, probe
+
+# What the plots draw of the tracks (and the errors panel scores): not their boxes' angles,
+# scores or headings, nor their keypoints.
+PLOTTED_COLUMNS = ["frame", "track_id", "x", "y", "interpolated"]
 
 
 def main(smk):
@@ -19,9 +22,7 @@ def main(smk):
     # keypoint scores (a row per keypoint) are summed up a batch at a time.
     detections = io.read_columns(smk.input.detections, "detections", ["frame", "score"])
     detection_stage = io.read_metadata(smk.input.detections)["stage"]
-    tracks = io.read_columns(
-        smk.input.tracks, "tracks", [*TRACK_COLUMNS, "heading", "interpolated"]
-    )
+    tracks = io.read_columns(smk.input.tracks, "tracks", PLOTTED_COLUMNS)
     tracks_stage = io.read_metadata(smk.input.tracks)["stage"]
     keypoint_scores = None
     if smk.input.get("poses"):
