@@ -23,7 +23,7 @@ def main(smk):
     metrics["match_distance_px"] = match_distance
     nodes = io.read_metadata(smk.input.tracks)["stage"].get("nodes") or []
     poses = evaluate_poses(
-        lambda scored, columns: io.read_columns(smk.input.tracks, "tracks", columns, scored),
+        lambda columns: io.iter_table(smk.input.tracks, "tracks", columns),
         nodes,
         smk.input.ground_truth,
         frames,

@@ -19,27 +19,38 @@ the ground truth labels are scored; interpolated track rows are not predictions 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from . import slp
+from .io import frame_aligned
 
 
-def load_pose_ground_truth(path: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    """Ground-truth instances of a .slp (its first skeleton's, with a visible point): a (frame)
-    table, their keypoints (n, K, 2), node names. Read as arrays a block at a time (a whole
-    video's file as sleap-io's objects took ~3 KB an instance), in frame order."""
+def pose_ground_truth_nodes(path: str) -> list[str]:
+    """The node names of a ground-truth .slp's first skeleton."""
     _, skeletons, _, _ = slp.read_records(path, slp.GROUND_TRUTH)
-    nodes = [str(name) for name in skeletons[0].node_names] if skeletons else []
-    frames, points = [np.zeros(0, dtype=np.int64)], [np.zeros((0, len(nodes), 2))]
+    return [str(name) for name in skeletons[0].node_names] if skeletons else []
+
+
+def iter_pose_ground_truth(
+    path: str, nodes: list[str], kept: list[int], frames: np.ndarray
+) -> Iterator[pd.DataFrame]:
+    """A ground-truth .slp's instances (its first skeleton's ``nodes``, with a visible point) in
+    ``frames``, a block of whole frames at a time in frame order: ``frame``, ``area`` (of the
+    box around all its labelled keypoints: OKS's scale) and the ``<node>.x/.y`` columns of the
+    nodes ``kept`` (indices into ``nodes``). Read as arrays (a whole video's file as sleap-io's
+    objects took ~3 KB an instance)."""
     for block in slp.iter_instances(path, len(nodes), slp.GROUND_TRUTH):
-        frames.append(block.frame_idx)
-        points.append(block.points)
-    table = pd.DataFrame({"frame": np.concatenate(frames)})
-    return table, np.concatenate(points), nodes
+        scored = np.isin(block.frame_idx, frames)
+        points = block.points[scored]
+        _, areas = _coco_boxes(points)
+        part = {"frame": block.frame_idx[scored], "area": areas}
+        for k in kept:
+            part[f"{nodes[k]}.x"], part[f"{nodes[k]}.y"] = points[:, k, 0], points[:, k, 1]
+        yield pd.DataFrame(part)
 
 
 def track_keypoints(
@@ -79,54 +90,146 @@ def oks_map(
     sigma: float,
     areas: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """COCO keypoint mAP@[.5:.95], AP50 and AP75 with one σ for every node: what pycocotools'
-    COCOeval gives (tested against it), a frame at a time on arrays. pycocotools keeps a Python
-    dict per instance and per image (~15 KB a ground-truth instance with 24 nodes: a whole
-    video's proofread file took gigabytes); here each prediction keeps its score and, per OKS
-    threshold, whether it matched and whether it is ignored.
-
-    ``areas`` are the ground-truth instances' areas (default: their keypoint box areas)."""
-    boxes, own_areas = _coco_boxes(truth_points)
-    areas = own_areas if areas is None else areas
-    keep = np.isin(predicted_frames, truth_frames)
-    if not keep.any():
-        return {"pose_oks_map": 0.0, "pose_oks_ap50": 0.0, "pose_oks_ap75": 0.0}
-    variances = (np.full(truth_points.shape[1], float(sigma)) * 2) ** 2
-    truth_order = np.argsort(truth_frames, kind="stable")
-    predicted_rows = np.flatnonzero(keep)
-    predicted_rows = predicted_rows[np.argsort(predicted_frames[keep], kind="stable")]
-    images = np.unique(truth_frames)
-    truth_bounds = np.searchsorted(truth_frames[truth_order], np.r_[images, images[-1] + 1])
-    predicted_bounds = np.searchsorted(
-        predicted_frames[predicted_rows], np.r_[images, images[-1] + 1]
+    """COCO keypoint mAP@[.5:.95], AP50 and AP75 with one σ for every node (see
+    :class:`KeypointScores`). ``areas`` are the ground-truth instances' areas (default: their
+    keypoint box areas)."""
+    scores = KeypointScores(sigma)
+    scores.add(
+        truth_frames, truth_points, areas, predicted_frames, predicted_points, predicted_scores
     )
-    # Per kept prediction (at most MAX_DETECTIONS an image), filled image after image.
-    kept = np.minimum(np.diff(predicted_bounds), MAX_DETECTIONS)
-    starts = np.concatenate([[0], np.cumsum(kept)])
-    scores = np.empty(starts[-1])
-    matched = np.empty((len(OKS_THRESHOLDS), starts[-1]), dtype=bool)
-    ignored = np.empty_like(matched)
-    counted = 0
-    for image in range(len(images)):
-        truth = truth_order[truth_bounds[image] : truth_bounds[image + 1]]
-        predicted = predicted_rows[predicted_bounds[image] : predicted_bounds[image + 1]]
-        found = _match_image(
-            truth_points[truth],
-            boxes[truth],
-            np.asarray(areas)[truth],
-            predicted_points[predicted],
-            np.nan_to_num(predicted_scores[predicted], nan=0.0),
-            variances,
-        )
-        at = slice(starts[image], starts[image + 1])
-        scores[at], matched[:, at], ignored[:, at] = found[:3]
-        counted += found[3]
-    precision = _precision(scores, matched, ignored, counted)
-    return {
-        "pose_oks_map": max(_mean_precision(precision), 0.0),
-        "pose_oks_ap50": max(_mean_precision(precision, 0.5), 0.0),
-        "pose_oks_ap75": max(_mean_precision(precision, 0.75), 0.0),
-    }
+    return scores.oks()
+
+
+def pck(
+    truth_frames: np.ndarray,
+    truth_points: np.ndarray,
+    predicted_frames: np.ndarray,
+    predicted_points: np.ndarray,
+    thresholds: list[float],
+) -> dict[str, float]:
+    """PCK at each threshold (px) and the median keypoint error (px) of paired instances (see
+    :class:`KeypointScores`)."""
+    scores = KeypointScores(sigma=1.0)
+    scores.add(
+        truth_frames, truth_points, None, predicted_frames, predicted_points,
+        np.ones(len(predicted_frames)),
+    )  # fmt: skip
+    return scores.pck(thresholds)
+
+
+class KeypointScores:
+    """OKS-mAP and PCK of ground-truth and predicted instances given a batch of frames at a time
+    (:meth:`add`: each frame's instances in one batch, the batches in frame order).
+
+    OKS-mAP is what pycocotools' COCOeval gives (tested against it), computed a frame at a time
+    on arrays: pycocotools keeps a Python dict per instance and per image (~15 KB a ground-truth
+    instance with 24 nodes: a whole video's proofread file took gigabytes); here each kept
+    prediction keeps its score and, per OKS threshold, whether it matched and whether it is
+    ignored. PCK keeps each ground-truth visible keypoint's error (for the median)."""
+
+    def __init__(self, sigma: float):
+        self.sigma = float(sigma)
+        self.scores, self.matched, self.ignored = [], [], []  # per batch, of kept predictions
+        self.counted = 0  # ground-truth instances not ignored
+        self.errors = []  # per batch: each visible ground-truth keypoint's error, inf: missed
+
+    def add(
+        self,
+        truth_frames: np.ndarray,
+        truth_points: np.ndarray,
+        truth_areas: np.ndarray | None,
+        predicted_frames: np.ndarray,
+        predicted_points: np.ndarray,
+        predicted_scores: np.ndarray,
+    ) -> None:
+        """One batch of frames: the ground truth's and the predictions' frames and keypoints
+        ``(n, K, 2)``, the ground truth's areas (None: their keypoint box areas) and the
+        predictions' scores. Predictions in frames without ground truth are left out."""
+        if not len(truth_frames):
+            return
+        boxes, own_areas = _coco_boxes(truth_points)
+        areas = own_areas if truth_areas is None else np.asarray(truth_areas)
+        variances = (np.full(truth_points.shape[1], self.sigma) * 2) ** 2
+        truth_order = np.argsort(truth_frames, kind="stable")
+        predicted_order = np.argsort(predicted_frames, kind="stable")
+        images = np.unique(truth_frames)
+        truth_bounds = np.searchsorted(truth_frames[truth_order], np.r_[images, np.inf])
+        sorted_predicted = predicted_frames[predicted_order]
+        first = np.searchsorted(sorted_predicted, images, side="left")
+        last = np.searchsorted(sorted_predicted, images, side="right")
+        # Per kept prediction (at most MAX_DETECTIONS an image), filled image after image.
+        kept = np.minimum(last - first, MAX_DETECTIONS)
+        starts = np.concatenate([[0], np.cumsum(kept)])
+        scores = np.empty(starts[-1])
+        matched = np.empty((len(OKS_THRESHOLDS), starts[-1]), dtype=bool)
+        ignored = np.empty_like(matched)
+        errors = []
+        for image in range(len(images)):
+            truth = truth_order[truth_bounds[image] : truth_bounds[image + 1]]
+            predicted = predicted_order[first[image] : last[image]]
+            found = _match_image(
+                truth_points[truth],
+                boxes[truth],
+                areas[truth],
+                predicted_points[predicted],
+                np.nan_to_num(predicted_scores[predicted], nan=0.0),
+                variances,
+            )
+            at = slice(starts[image], starts[image + 1])
+            scores[at], matched[:, at], ignored[:, at] = found[:3]
+            self.counted += found[3]
+            errors.append(_keypoint_errors(truth_points[truth], predicted_points[predicted]))
+        self.scores.append(scores)
+        self.matched.append(matched)
+        self.ignored.append(ignored)
+        self.errors.append(np.concatenate(errors))
+
+    def oks(self) -> dict[str, float]:
+        """COCO keypoint mAP@[.5:.95], AP50 and AP75 (0 without predictions)."""
+        scores = np.concatenate([np.zeros(0), *self.scores])
+        if not len(scores):
+            return {"pose_oks_map": 0.0, "pose_oks_ap50": 0.0, "pose_oks_ap75": 0.0}
+        precision = _precision(
+            scores, np.concatenate(self.matched, axis=1), np.concatenate(self.ignored, axis=1),
+            self.counted,
+        )  # fmt: skip
+        return {
+            "pose_oks_map": max(_mean_precision(precision), 0.0),
+            "pose_oks_ap50": max(_mean_precision(precision, 0.5), 0.0),
+            "pose_oks_ap75": max(_mean_precision(precision, 0.75), 0.0),
+        }
+
+    def pck(self, thresholds: list[float]) -> dict[str, float]:
+        """PCK at each threshold (px): the share of the ground truth's visible keypoints whose
+        paired prediction lies within it; and the median keypoint error (px)."""
+        errors = np.concatenate([np.zeros(0), *self.errors])
+        result = {}
+        for threshold in thresholds:
+            result[f"pose_pck_{threshold:g}px"] = (
+                float((errors <= threshold).mean()) if len(errors) else float("nan")
+            )
+        finite = errors[np.isfinite(errors)]
+        result["pose_error_median_px"] = float(np.median(finite)) if len(finite) else float("nan")
+        return result
+
+
+def _keypoint_errors(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """One frame's PCK errors: each ground-truth instance paired with a prediction (Hungarian
+    on mean keypoint distance); each visible keypoint's distance, inf when not predicted."""
+    visible = np.isfinite(truth).all(axis=2)
+    distance = np.full(visible.shape, np.inf)
+    if len(predicted):
+        d = np.sqrt(((truth[:, None] - predicted[None]) ** 2).sum(axis=-1))  # (G, P, K)
+        d = np.where(np.isfinite(d), d, np.inf)
+        both = visible[:, None, :] & np.isfinite(d)
+        with np.errstate(invalid="ignore"):
+            mean = np.where(both, d, 0).sum(-1) / both.sum(-1)
+        cost = np.where(np.isfinite(mean), mean, 1e9)
+        rows, cols = linear_sum_assignment(cost)
+        for g, p in zip(rows, cols, strict=True):
+            if np.isfinite(mean[g, p]):
+                distance[g] = d[g, p]
+    return distance[visible]
 
 
 def _match_image(truth_points, truth_boxes, truth_areas, points, scores, variances):
@@ -230,54 +333,8 @@ def _mean_precision(precision: np.ndarray, threshold: float | None = None) -> fl
     return float(np.mean(kept)) if len(kept) else -1.0
 
 
-def pck(
-    truth_frames: np.ndarray,
-    truth_points: np.ndarray,
-    predicted_frames: np.ndarray,
-    predicted_points: np.ndarray,
-    thresholds: list[float],
-) -> dict[str, float]:
-    """PCK at each threshold (px) and the median keypoint error (px) of paired instances."""
-    errors = []  # per ground-truth visible keypoint: distance, inf when not predicted
-    # Each frame's rows, in their order, as slices of the rows sorted by frame.
-    truth_order = np.argsort(truth_frames, kind="stable")
-    predicted_order = np.argsort(predicted_frames, kind="stable")
-    frames = np.unique(truth_frames)
-    truth_bounds = np.searchsorted(truth_frames[truth_order], np.r_[frames, np.inf])
-    sorted_predicted = predicted_frames[predicted_order]
-    first = np.searchsorted(sorted_predicted, frames, side="left")
-    last = np.searchsorted(sorted_predicted, frames, side="right")
-    for index in range(len(frames)):
-        truth = truth_points[truth_order[truth_bounds[index] : truth_bounds[index + 1]]]
-        visible = np.isfinite(truth).all(axis=2)
-        candidates = predicted_order[first[index] : last[index]]
-        distance = np.full(visible.shape, np.inf)
-        if len(candidates):
-            predicted = predicted_points[candidates]
-            d = np.sqrt(((truth[:, None] - predicted[None]) ** 2).sum(axis=-1))  # (G, P, K)
-            d = np.where(np.isfinite(d), d, np.inf)
-            both = visible[:, None, :] & np.isfinite(d)
-            with np.errstate(invalid="ignore"):
-                mean = np.where(both, d, 0).sum(-1) / both.sum(-1)
-            cost = np.where(np.isfinite(mean), mean, 1e9)
-            rows, cols = linear_sum_assignment(cost)
-            for g, p in zip(rows, cols, strict=True):
-                if np.isfinite(mean[g, p]):
-                    distance[g] = d[g, p]
-        errors.append(distance[visible])
-    errors = np.concatenate(errors) if errors else np.zeros(0)
-    result = {}
-    for threshold in thresholds:
-        result[f"pose_pck_{threshold:g}px"] = (
-            float((errors <= threshold).mean()) if len(errors) else float("nan")
-        )
-    finite = errors[np.isfinite(errors)]
-    result["pose_error_median_px"] = float(np.median(finite)) if len(finite) else float("nan")
-    return result
-
-
 def evaluate_poses(
-    tracks: pd.DataFrame | Callable[[np.ndarray, list[str]], pd.DataFrame],
+    tracks: pd.DataFrame | Callable[[list[str]], Iterable[pd.DataFrame]],
     nodes: list[str],
     ground_truth_path: str,
     frames: np.ndarray,
@@ -286,46 +343,43 @@ def evaluate_poses(
 ) -> dict[str, float] | None:
     """Pose metrics of the tracks' keypoints over the nodes they share (by name) with the ground
     truth, or None when the ground truth is not a .slp or shares no node. ``tracks``: the
-    tracks table, or what reads the given columns of its rows of some frames (only the ground
-    truth's frames and the shared nodes are scored: a long video's keypoint columns are read
-    there alone)."""
+    tracks table, or what reads the given columns of it in parts sorted by frame (a long video's
+    tracks and ground truth are then read side by side a batch of frames at a time, and only
+    the shared nodes' positions)."""
     if not nodes or not str(ground_truth_path).lower().endswith(".slp"):
         return None
-    truth_table, truth_points, truth_nodes = load_pose_ground_truth(ground_truth_path)
+    truth_nodes = pose_ground_truth_nodes(ground_truth_path)
     truth_index = {name.lower(): k for k, name in enumerate(truth_nodes)}
     shared = [(name, truth_index[name.lower()]) for name in nodes if name.lower() in truth_index]
     if not shared:
         return None
-    if callable(tracks):
-        columns = ["frame", "score", "interpolated"]
-        columns += [f"{name}.{axis}" for name, _ in shared for axis in ("x", "y")]
-        tracks = tracks(np.unique(truth_table["frame"].to_numpy()), columns)
-    # Each array made once from the tables and the tables let go: with a whole video's ground
-    # truth, every copy of its keypoints is large.
-    scored = np.flatnonzero(truth_table["frame"].isin(frames).to_numpy())
-    truth_frames = truth_table["frame"].to_numpy()[scored]
-    truth_points = truth_points[scored]
-    # The instance's area (OKS scale) comes from all its labelled keypoints, shared or not.
-    _, areas = _coco_boxes(truth_points)
-    truth_points = truth_points[:, [k for _, k in shared]]
-    predicted = np.arange(len(tracks))  # interpolated rows are not predictions
-    if "interpolated" in tracks:
-        predicted = predicted[~tracks["interpolated"].to_numpy(bool)]
-    predicted_points = track_keypoints(tracks, [name for name, _ in shared], predicted)
-    predicted_frames = tracks["frame"].to_numpy()[predicted]
-    scores = tracks["score"].to_numpy(dtype=np.float64)[predicted]
-    del tracks
-    result = {
-        "pose_gt_instances": len(truth_frames),
+    columns = ["frame", "score", "interpolated"]
+    columns += [f"{name}.{axis}" for name, _ in shared for axis in ("x", "y")]
+    parts = tracks(columns) if callable(tracks) else [tracks.sort_values("frame", kind="stable")]
+    truth_parts = iter_pose_ground_truth(
+        ground_truth_path, truth_nodes, [k for _, k in shared], np.asarray(frames)
+    )
+    scores, instances = KeypointScores(sigma), 0
+    for truth, predicted in frame_aligned(truth_parts, parts):
+        if truth.empty:
+            continue
+        if predicted.empty:  # perhaps without columns (frame_aligned's table of no rows)
+            predicted = pd.DataFrame({column: np.zeros(0) for column in columns})
+        if "interpolated" in predicted:  # interpolated rows are not predictions
+            predicted = predicted[~predicted["interpolated"].to_numpy(bool)]
+        instances += len(truth)
+        scores.add(
+            truth["frame"].to_numpy(),
+            track_keypoints(truth, [truth_nodes[k] for _, k in shared]),
+            truth["area"].to_numpy(),
+            predicted["frame"].to_numpy(np.int64),
+            track_keypoints(predicted, [name for name, _ in shared]),
+            predicted["score"].to_numpy(np.float64),
+        )
+    return {
+        "pose_gt_instances": instances,
         "pose_nodes_scored": len(shared),
         "pose_oks_sigma": sigma,
+        **scores.oks(),
+        **scores.pck(pck_thresholds),
     }
-    result.update(
-        oks_map(
-            truth_frames, truth_points, predicted_frames, predicted_points, scores, sigma, areas
-        )
-    )
-    result.update(
-        pck(truth_frames, truth_points, predicted_frames, predicted_points, pck_thresholds)
-    )
-    return result
