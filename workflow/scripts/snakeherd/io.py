@@ -270,10 +270,14 @@ def iter_table(
     check_table(path, table)
     if batch_rows is None:
         batch_rows = max(1, min(ROW_GROUP_ROWS, BATCH_VALUES // max(len(columns), 1)))
-    for batch in pq.ParquetFile(path).iter_batches(
-        batch_size=batch_rows, columns=columns, use_threads=False
-    ):
-        yield batch.to_pandas()
+    source = pq.ParquetFile(path)
+    # A reader per row group: one reader over the whole file kept ~85 KB more with each row
+    # group it passed (a 16-million-row poses table read 20 MB more than one of 5 million).
+    for group in range(source.metadata.num_row_groups):
+        for batch in source.iter_batches(
+            batch_size=batch_rows, row_groups=[group], columns=columns, use_threads=False
+        ):
+            yield batch.to_pandas()
 
 
 def frame_aligned(*tables: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, ...]]:
