@@ -9,9 +9,8 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.optimize import linear_sum_assignment
 
-from snakeherd.pose_evaluation import evaluate_poses, oks_map, pck
+from snakeherd.pose_evaluation import KeypointScores, _keypoint_errors, evaluate_poses, oks_map, pck
 
 
 def instances(n_frames=20, offset=0.0):
@@ -184,44 +183,16 @@ def test_oks_map_is_pycocotools_figures(seed):
     assert [got["pose_oks_map"], got["pose_oks_ap50"], got["pose_oks_ap75"]] == expected
 
 
-def reference_pck(
-    truth_frames: np.ndarray,
-    truth_points: np.ndarray,
-    predicted_frames: np.ndarray,
-    predicted_points: np.ndarray,
-    thresholds: list[float],
-) -> dict[str, float]:
-    """PCK as first written (a per-frame list of each frame's predictions): the oracle."""
-    errors = []  # per ground-truth visible keypoint: distance, inf when not predicted
+def reference_errors(truth_frames, truth_points, predicted_frames, predicted_points):
+    """PCK's errors grouped as first written (a per-frame list of each frame's predictions, by
+    pandas), each frame's from the same pairing: the oracle of the grouping by sorted slices."""
+    errors = []
     by_frame = pd.Series(np.arange(len(predicted_frames))).groupby(predicted_frames).apply(list)
     for frame in np.unique(truth_frames):
-        truth_rows = np.flatnonzero(truth_frames == frame)
-        truth = truth_points[truth_rows]
-        visible = np.isfinite(truth).all(axis=2)
-        candidates = by_frame.get(frame, [])
-        distance = np.full(visible.shape, np.inf)
-        if len(candidates):
-            predicted = predicted_points[np.asarray(candidates)]
-            d = np.sqrt(((truth[:, None] - predicted[None]) ** 2).sum(axis=-1))  # (G, P, K)
-            d = np.where(np.isfinite(d), d, np.inf)
-            both = visible[:, None, :] & np.isfinite(d)
-            with np.errstate(invalid="ignore"):
-                mean = np.where(both, d, 0).sum(-1) / both.sum(-1)
-            cost = np.where(np.isfinite(mean), mean, 1e9)
-            rows, cols = linear_sum_assignment(cost)
-            for g, p in zip(rows, cols, strict=True):
-                if np.isfinite(mean[g, p]):
-                    distance[g] = d[g, p]
-        errors.append(distance[visible])
-    errors = np.concatenate(errors) if errors else np.zeros(0)
-    result = {}
-    for threshold in thresholds:
-        result[f"pose_pck_{threshold:g}px"] = (
-            float((errors <= threshold).mean()) if len(errors) else float("nan")
-        )
-    finite = errors[np.isfinite(errors)]
-    result["pose_error_median_px"] = float(np.median(finite)) if len(finite) else float("nan")
-    return result
+        truth = truth_points[np.flatnonzero(truth_frames == frame)]
+        candidates = np.asarray(by_frame.get(frame, []), dtype=np.int64)
+        errors.append(_keypoint_errors(truth, predicted_points[candidates]))
+    return np.concatenate(errors)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -238,5 +209,8 @@ def test_pck_pairs_each_frames_instances_as_first_written(seed):
          rng.uniform(0, 100, (20, 4, 2))]
     )  # fmt: skip
     order = rng.permutation(len(frames))
-    arguments = (truth_frames, truth_points, frames[order], points[order], [1.0, 3.0])
-    assert pck(*arguments) == reference_pck(*arguments)
+    arguments = (truth_frames, truth_points, frames[order], points[order])
+    expected = KeypointScores(sigma=1.0)
+    expected.errors = [reference_errors(*arguments)]
+    assert pck(*arguments, [1.0, 3.0]) == expected.pck([1.0, 3.0])
+    assert 0 < expected.pck([3.0])["pose_pck_3px"] < 1
