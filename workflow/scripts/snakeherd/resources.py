@@ -233,16 +233,27 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # --rss-scaling --tiled, 4 animals, no keypoints: 249 MB at 10,000 frames, 320 MB at
         # 100,000; --track-rss, 2 flies with 24 keypoints: 252 MB at 22,000 instance-frames,
         # 288 MB at 220,000); 0.5 KB asked, doubled by the margin. A video with a proofread
-        # file holds the person's instances too (their keypoints: ~0.4 KB each with 24 nodes):
-        # 427 MB at 220,000 with a whole-video proofread .slp, within the margin.
+        # file holds the person's instances' frames, tracks and flags too (their keypoints are
+        # kept in a temporary file): 325 MB at 220,000 with a whole-video proofread .slp (427 MB
+        # when the keypoints were columns), within the margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,
             seconds_per_megapixel=0.002,
         )
     if rule == "evaluate":
-        # py-motmetrics accumulates per frame. Measured: 300 frames in ~9 s, peak RSS 185 MB.
-        return _cpu_rule_cost(mem_mb_per_frame=0.02, seconds_per_frame=0.04)
+        # The tracks read a batch at a time and scored as they come (CLEAR-MOT and IDF1 as
+        # running tallies); what grows with the ground truth's instances: HOTA's inputs in flat
+        # arrays (~40 bytes an instance-frame), the ground truth's positions, and for the pose
+        # scores each prediction's OKS matches and each labelled keypoint's error (~0.2 KB an
+        # instance with 24 nodes). Measured: 300 frames in ~9 s, peak RSS 185 MB; a whole
+        # video's ground truth (long_video.py --track-rss, 2 flies, 24 nodes): 272 MB at
+        # 11,000 frames, 429 MB at 110,000, 780 MB at 330,000 (534, 3,193 and 8,641 MB when
+        # py-motmetrics kept its events and pycocotools a dict per instance). 1 KB an
+        # instance-frame asked, doubled by the margin.
+        return _cpu_rule_cost(
+            mem_mb_per_frame=0.001 * expected_animals(config), seconds_per_frame=0.04
+        )
     if rule == "provenance":
         # Without tracking: checksums of the video and the results, ~300 MB/s.
         return _cpu_rule_cost(seconds_per_megapixel=0.002)
