@@ -194,15 +194,6 @@ def test_columns_read_a_batch_at_a_time_equal_a_whole_read(tmp_path, monkeypatch
     pd.testing.assert_frame_equal(
         empty, io.read_table(tmp_path / "empty.parquet", "detections", wanted)
     )
-    # Some frames' rows only (the evaluate job's keypoints on the ground truth's frames), the
-    # frame column read to choose them even when not asked for.
-    for frames, columns in (([1, 7], wanted), ([], wanted), ([2, 1], ["x", "identity"])):
-        pd.testing.assert_frame_equal(
-            io.read_columns(tmp_path / "d.parquet", "detections", columns, frames),
-            io.read_table(tmp_path / "d.parquet", "detections", columns, frames).reset_index(
-                drop=True
-            ),
-        )
 
 
 def test_hdf5_written_in_chunks_keeps_no_chunk_cache_and_reads_back(tmp_path):

@@ -8,9 +8,9 @@ from snakeherd.video import FrameSelection
 
 
 def main(smk):
-    # Identities are scored on every frame, the tracks' positions read a batch at a time (they
-    # are sorted by frame); keypoints on the ground truth's frames: a long video's keypoint
-    # columns are read there alone.
+    # Identities are scored on every frame and keypoints on the ground truth's, the tracks read
+    # a batch at a time (they are sorted by frame): their positions, then the keypoint columns
+    # of the nodes the ground truth shares.
     tracks = io.iter_table(smk.input.tracks, "tracks", ["frame", "track_id", "x", "y"])
     frames = FrameSelection.parse(
         io.read_metadata(smk.input.detections)["stage"]["frame_selection"]

@@ -228,28 +228,18 @@ def read_table(
     return pd.read_parquet(path, columns=columns, filters=filters)
 
 
-def read_columns(
-    path: str | os.PathLike,
-    table: str,
-    columns: list[str],
-    frames: Iterable[int] | None = None,
-) -> pd.DataFrame:
-    """:func:`read_table`'s ``columns`` (those the table has; of the rows of ``frames`` when
-    given), read a batch at a time into one array per column: a whole read holds a long
-    video's table twice (Arrow's copy and the DataFrame's blocks), this once and a batch."""
+def read_columns(path: str | os.PathLike, table: str, columns: list[str]) -> pd.DataFrame:
+    """:func:`read_table`'s ``columns`` (those the table has), read a batch at a time into one
+    array per column: a whole read holds a long video's table twice (Arrow's copy and the
+    DataFrame's blocks), this once and a batch."""
     check_table(path, table)
     schema = pq.read_schema(path)
     columns = [name for name in columns if name in schema.names]
-    wanted = None if frames is None else np.unique(np.fromiter(frames, dtype=np.int64))
-    read = columns if wanted is None or "frame" in columns else [*columns, "frame"]
     parts: dict[str, list] = {name: [] for name in columns}
-    for batch in iter_table(path, table, read):
-        rows = slice(None)
-        if wanted is not None:
-            rows = np.isin(batch["frame"].to_numpy(), wanted)
+    for batch in iter_table(path, table, columns):
         for name in columns:
-            parts[name].append(batch[name].to_numpy()[rows])
-    if not any(len(part) for values in parts.values() for part in values):
+            parts[name].append(batch[name].to_numpy())
+    if not any(parts.values()):
         return schema.empty_table().select(columns).to_pandas()
     return pd.DataFrame({name: np.concatenate(parts.pop(name)) for name in columns}, copy=False)
 

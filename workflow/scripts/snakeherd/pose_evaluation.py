@@ -53,17 +53,9 @@ def iter_pose_ground_truth(
         yield pd.DataFrame(part)
 
 
-def track_keypoints(
-    tracks: pd.DataFrame, nodes: list[str], rows: np.ndarray | None = None
-) -> np.ndarray:
-    """(rows, K, 2) keypoints from a tracks table's ``<node>.x/.y`` columns (of ``rows``: the
-    positions of some of its rows; None: all)."""
-    points = np.empty((len(tracks) if rows is None else len(rows), len(nodes), 2))
-    for k, node in enumerate(nodes):
-        for axis, part in enumerate(("x", "y")):
-            column = tracks[f"{node}.{part}"].to_numpy(dtype=np.float64)
-            points[:, k, axis] = column if rows is None else column[rows]
-    return points
+def track_keypoints(tracks: pd.DataFrame, nodes: list[str]) -> np.ndarray:
+    """(rows, K, 2) keypoints from a tracks table's ``<node>.x/.y`` columns."""
+    return np.stack([tracks[[f"{n}.x", f"{n}.y"]].to_numpy(dtype=np.float64) for n in nodes], 1)
 
 
 def _coco_boxes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

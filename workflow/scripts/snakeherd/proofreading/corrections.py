@@ -408,7 +408,7 @@ def _geometry(instances: pd.DataFrame, corrections: Corrections):
     """Centre ``(n, 2)``, axis angle and keypoints of some of the person's instances: the box
     where the source drew one, else the box around the keypoints."""
     nodes = corrections.nodes
-    points = corrections.points_of(instances).astype(float, copy=False)
+    points = corrections.points_of(instances)
     if nodes:
         centre, _, _, angle = keypoint_boxes(points)
     else:
