@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from snakeherd import pose_evaluation
 from snakeherd.pose_evaluation import KeypointScores, _keypoint_errors, evaluate_poses, oks_map, pck
+from snakeherd.stored import StoredRows
 
 
 def instances(n_frames=20, offset=0.0):
@@ -211,6 +213,32 @@ def test_pck_pairs_each_frames_instances_as_first_written(seed):
     order = rng.permutation(len(frames))
     arguments = (truth_frames, truth_points, frames[order], points[order])
     expected = KeypointScores(sigma=1.0)
-    expected.errors = [reference_errors(*arguments)]
+    expected.errors.append(reference_errors(*arguments))
     assert pck(*arguments, [1.0, 3.0]) == expected.pck([1.0, 3.0])
     assert 0 < expected.pck([3.0])["pose_pck_3px"] < 1
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [np.inf, np.inf],
+        [0.0],
+        [0.0, 0.0, np.inf],
+        [3.0, 1.0],
+        [5e-324, 0.0, 1e308, 7.0],  # the smallest and a huge float: every bit pattern's digit
+        np.random.default_rng(0).exponential(3, 10_001),
+        np.round(np.random.default_rng(1).exponential(3, 10_000)),  # many ties, even count
+        np.concatenate([np.full(5000, 2.5), [np.inf] * 7, np.full(4999, 1.25)]),
+    ],
+    ids=lambda values: f"{len(values)} values",
+)
+def test_the_median_error_is_numpys_median_of_the_finite_errors(values, monkeypatch):
+    """Found by passes over the stored errors (a block of 1,000 at a time here), not held."""
+    monkeypatch.setattr(pose_evaluation, "ERROR_BLOCK", 1000)
+    values = np.asarray(values, dtype=np.float64)
+    stored = StoredRows(0, ())
+    stored.append(values)
+    finite = values[np.isfinite(values)]
+    expected = float(np.median(finite)) if len(finite) else np.nan
+    np.testing.assert_equal(pose_evaluation._finite_median(stored), expected)

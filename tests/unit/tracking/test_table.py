@@ -12,14 +12,15 @@ import pytest
 
 from snakeherd import io, keypoints, slp
 from snakeherd.tracking import TrackerParams, TrackTable, keypoint_columns, track, track_table
-from snakeherd.tracking import instances as instances_module
-from snakeherd.tracking.instances import StoredRows, from_tables, node_order
+from snakeherd import stored as stored_module
+from snakeherd.stored import StoredRows
+from snakeherd.tracking.instances import from_tables, node_order
 
 
 @pytest.fixture
 def stored(monkeypatch):
     """Rows of a (1000, 3, 2) array stored, read ahead 16 rows at a time."""
-    monkeypatch.setattr(instances_module, "READ_AHEAD_ROWS", 16)
+    monkeypatch.setattr(stored_module, "READ_AHEAD_ROWS", 16)
     values = np.random.default_rng(0).normal(size=(1000, 3, 2))
     rows = StoredRows(len(values), (3, 2))
     for start in range(0, len(values), 300):
@@ -58,6 +59,16 @@ def test_stored_rows_grow_as_rows_are_appended(stored):
     np.testing.assert_array_equal(np.asarray(grown), values)
     with pytest.raises(ValueError, match="cannot grow"):
         grown.subset(np.array([1, 2])).append(values[:1])
+
+
+def test_stored_rows_pass_over_in_blocks(stored):
+    values, rows = stored
+    blocks = list(rows.blocks(300))
+    assert [len(block) for block in blocks] == [300, 300, 300, 100]
+    np.testing.assert_array_equal(np.concatenate(blocks), values)
+    chosen = np.array([999, 3, 3, 500])
+    np.testing.assert_array_equal(np.concatenate(list(rows.subset(chosen).blocks(3))), values[chosen])
+    assert list(StoredRows(0, ()).blocks(10)) == []
 
 
 def test_a_subset_of_stored_rows_reads_its_own_rows(stored):

@@ -27,6 +27,7 @@ from scipy.optimize import linear_sum_assignment
 
 from . import slp
 from .io import frame_aligned
+from .stored import StoredRows
 
 
 def pose_ground_truth_nodes(path: str) -> list[str]:
@@ -117,13 +118,15 @@ class KeypointScores:
     on arrays: pycocotools keeps a Python dict per instance and per image (~15 KB a ground-truth
     instance with 24 nodes: a whole video's proofread file took gigabytes); here each kept
     prediction keeps its score and, per OKS threshold, whether it matched and whether it is
-    ignored. PCK keeps each ground-truth visible keypoint's error (for the median)."""
+    ignored. PCK keeps each ground-truth visible keypoint's error (inf: missed) in a temporary
+    file, read back a block at a time for the PCK counts and the exact median (8 bytes a
+    keypoint: 190 bytes an instance of 24 nodes, most of a long video's evaluation in memory)."""
 
     def __init__(self, sigma: float):
         self.sigma = float(sigma)
         self.scores, self.matched, self.ignored = [], [], []  # per batch, of kept predictions
         self.counted = 0  # ground-truth instances not ignored
-        self.errors = []  # per batch: each visible ground-truth keypoint's error, inf: missed
+        self.errors = StoredRows(0, ())
 
     def add(
         self,
@@ -155,7 +158,6 @@ class KeypointScores:
         scores = np.empty(starts[-1])
         matched = np.empty((len(OKS_THRESHOLDS), starts[-1]), dtype=bool)
         ignored = np.empty_like(matched)
-        errors = []
         for image in range(len(images)):
             truth = truth_order[truth_bounds[image] : truth_bounds[image + 1]]
             predicted = predicted_order[first[image] : last[image]]
@@ -170,11 +172,10 @@ class KeypointScores:
             at = slice(starts[image], starts[image + 1])
             scores[at], matched[:, at], ignored[:, at] = found[:3]
             self.counted += found[3]
-            errors.append(_keypoint_errors(truth_points[truth], predicted_points[predicted]))
+            self.errors.append(_keypoint_errors(truth_points[truth], predicted_points[predicted]))
         self.scores.append(scores)
         self.matched.append(matched)
         self.ignored.append(ignored)
-        self.errors.append(np.concatenate(errors))
 
     def oks(self) -> dict[str, float]:
         """COCO keypoint mAP@[.5:.95], AP50 and AP75 (0 without predictions)."""
@@ -194,15 +195,58 @@ class KeypointScores:
     def pck(self, thresholds: list[float]) -> dict[str, float]:
         """PCK at each threshold (px): the share of the ground truth's visible keypoints whose
         paired prediction lies within it; and the median keypoint error (px)."""
-        errors = np.concatenate([np.zeros(0), *self.errors])
-        result = {}
-        for threshold in thresholds:
-            result[f"pose_pck_{threshold:g}px"] = (
-                float((errors <= threshold).mean()) if len(errors) else float("nan")
-            )
-        finite = errors[np.isfinite(errors)]
-        result["pose_error_median_px"] = float(np.median(finite)) if len(finite) else float("nan")
+        thresholds = np.asarray(thresholds, dtype=np.float64)
+        within = np.zeros(len(thresholds), dtype=np.int64)
+        for errors in self.errors.blocks(ERROR_BLOCK):
+            within += (errors[:, None] <= thresholds[None, :]).sum(axis=0)
+        total = len(self.errors)
+        result = {
+            f"pose_pck_{threshold:g}px": float(count / total) if total else float("nan")
+            for threshold, count in zip(thresholds.tolist(), within.tolist(), strict=True)
+        }
+        result["pose_error_median_px"] = _finite_median(self.errors)
         return result
+
+
+# Errors read back at once; and the bits of an error's float64 pattern each pass of the
+# median's selection counts.
+ERROR_BLOCK = 1 << 20
+DIGIT_BITS = 16
+
+
+def _finite_median(values: StoredRows) -> float:
+    """np.median of the finite values among ``values`` (non-negative, or inf), NaN without
+    any, found without holding them: a radix selection on their float64 bit patterns, which
+    order non-negative floats as their values, a few bits per pass over the file."""
+    digits = 1 << DIGIT_BITS
+    count = 0
+    for block in values.blocks(ERROR_BLOCK):
+        count += int(np.isfinite(block).sum())
+    if not count:
+        return float("nan")
+
+    def smallest(rank: int) -> float:
+        """The finite value with ``rank`` smaller ones (0: the least)."""
+        prefix, known_bits = 0, 0
+        while known_bits < 64:
+            shift = 64 - known_bits - DIGIT_BITS
+            tally = np.zeros(digits, dtype=np.int64)
+            for block in values.blocks(ERROR_BLOCK):
+                keys = block[np.isfinite(block)].view(np.uint64)
+                if known_bits:
+                    keys = keys[(keys >> np.uint64(64 - known_bits)) == np.uint64(prefix)]
+                digit = (keys >> np.uint64(shift)) & np.uint64(digits - 1)
+                tally += np.bincount(digit.astype(np.intp), minlength=digits)
+            below = np.cumsum(tally)
+            chosen = int(np.searchsorted(below, rank, side="right"))
+            rank -= int(below[chosen - 1]) if chosen else 0
+            prefix, known_bits = (prefix << DIGIT_BITS) | chosen, known_bits + DIGIT_BITS
+        return float(np.array([prefix], dtype=np.uint64).view(np.float64)[0])
+
+    middle = count // 2
+    if count % 2:
+        return smallest(middle)
+    return float(np.mean([smallest(middle - 1), smallest(middle)]))
 
 
 def _keypoint_errors(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -299,19 +343,19 @@ def _precision(scores, matched, ignored, counted) -> np.ndarray:
     if not counted:
         return precision
     order = np.argsort(-scores, kind="mergesort")
-    matched, ignored = matched[:, order], ignored[:, order]
-    tp_sum = np.cumsum(matched & ~ignored, axis=1).astype(float)
-    fp_sum = np.cumsum(~matched & ~ignored, axis=1).astype(float)
-    for t, (tp, fp) in enumerate(zip(tp_sum, fp_sum, strict=True)):
+    # A threshold at a time: every threshold's running sums at once were 160 bytes a prediction.
+    for t in range(len(OKS_THRESHOLDS)):
+        hit, skipped = matched[t, order], ignored[t, order]
+        tp = np.cumsum(hit & ~skipped).astype(float)
+        fp = np.cumsum(~hit & ~skipped).astype(float)
         recall = tp / counted
-        envelope = (tp / (fp + tp + np.spacing(1))).tolist()
-        for i in range(len(tp) - 1, 0, -1):
-            envelope[i - 1] = max(envelope[i - 1], envelope[i])
+        # Precision made non-increasing from the right (pycocotools' loop, as one pass).
+        envelope = np.maximum.accumulate((tp / (fp + tp + np.spacing(1)))[::-1])[::-1]
         at = np.searchsorted(recall, RECALL_THRESHOLDS, side="left")
         # Recall thresholds never reached keep precision 0.
         reached = at < len(envelope)
         row = np.zeros(len(RECALL_THRESHOLDS))
-        row[reached] = np.asarray(envelope)[at[reached]] if len(envelope) else 0.0
+        row[reached] = envelope[at[reached]]
         precision[t] = row
     return precision
 

@@ -28,7 +28,7 @@ from ..keypoints import block_rows, from_columns, keypoint_boxes
 from ..provenance import sha256_file
 from ..slp import CENTROID_NODE
 from ..tracking import heading as headings
-from ..tracking.instances import StoredRows
+from ..stored import StoredRows
 from ..tracking.table import BLEND, TrackTable, keypoint_columns
 from . import xanylabeling
 
