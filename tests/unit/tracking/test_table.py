@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from snakeherd import io, keypoints, slp
-from snakeherd.tracking import TrackerParams, TrackTable, keypoint_columns, track, track_table
 from snakeherd import stored as stored_module
 from snakeherd.stored import StoredRows
+from snakeherd.tracking import TrackerParams, TrackTable, keypoint_columns, track, track_table
 from snakeherd.tracking.instances import from_tables, node_order
 
 
@@ -67,7 +67,9 @@ def test_stored_rows_pass_over_in_blocks(stored):
     assert [len(block) for block in blocks] == [300, 300, 300, 100]
     np.testing.assert_array_equal(np.concatenate(blocks), values)
     chosen = np.array([999, 3, 3, 500])
-    np.testing.assert_array_equal(np.concatenate(list(rows.subset(chosen).blocks(3))), values[chosen])
+    np.testing.assert_array_equal(
+        np.concatenate(list(rows.subset(chosen).blocks(3))), values[chosen]
+    )
     assert list(StoredRows(0, ()).blocks(10)) == []
 
 

@@ -27,8 +27,8 @@ from ..errors import InputFileError
 from ..keypoints import block_rows, from_columns, keypoint_boxes
 from ..provenance import sha256_file
 from ..slp import CENTROID_NODE
-from ..tracking import heading as headings
 from ..stored import StoredRows
+from ..tracking import heading as headings
 from ..tracking.table import BLEND, TrackTable, keypoint_columns
 from . import xanylabeling
 

@@ -27,6 +27,7 @@ from .similarity import bounding_boxes, box_scale
 INSTANCE_COLUMNS = ["frame", "det_id", "x", "y", "w", "h", "angle", "score", "position_sd"]
 """The columns of a detections table :func:`from_tables` reads (the last five when present)."""
 
+
 @dataclass
 class Instances:
     """Every instance of one video, sorted by (frame, det_id)."""
