@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snakeherd import plots
+from snakeherd import plots, ranks
 from snakeherd.synthetic import SceneSpec, simulate
 
 SCENE = SceneSpec(n_animals=3, n_frames=40, width=128, height=96, seed=2, body_length=16)
@@ -112,8 +112,8 @@ def test_a_score_histogram_read_in_parts_is_numpys_histogram_and_median(values, 
     """A long video's keypoint scores are read a batch at a time, several times over: the
     counts, edges and median are those of all the scores at once (the median's search here
     made to narrow its range several times before it holds any values)."""
-    monkeypatch.setattr(plots, "HELD_VALUES", 50)
-    monkeypatch.setattr(plots, "MEDIAN_BINS", 4)
+    monkeypatch.setattr(ranks, "HELD_VALUES", 50)
+    monkeypatch.setattr(ranks, "MEDIAN_BINS", 4)
     parts = [values[start : start + 37] for start in range(0, len(values), 37)]
     summary = plots.ScoreHistogram.of(lambda: iter(parts))
     scores = values[np.isfinite(values)]

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snakeherd import pose_evaluation
+from snakeherd import pose_evaluation, ranks
 from snakeherd.pose_evaluation import KeypointScores, _keypoint_errors, evaluate_poses, oks_map, pck
-from snakeherd.stored import StoredRows
 
 
 def instances(n_frames=20, offset=0.0):
@@ -234,11 +233,18 @@ def test_pck_pairs_each_frames_instances_as_first_written(seed):
     ids=lambda values: f"{len(values)} values",
 )
 def test_the_median_error_is_numpys_median_of_the_finite_errors(values, monkeypatch):
-    """Found by passes over the stored errors (a block of 1,000 at a time here), not held."""
+    """Found by passes over the stored errors (a block of 1,000 at a time here, the search
+    made to narrow its range several times before it holds any), not held."""
     monkeypatch.setattr(pose_evaluation, "ERROR_BLOCK", 1000)
+    monkeypatch.setattr(ranks, "HELD_VALUES", 50)
+    monkeypatch.setattr(ranks, "MEDIAN_BINS", 4)
     values = np.asarray(values, dtype=np.float64)
-    stored = StoredRows(0, ())
-    stored.append(values)
+    scores = KeypointScores(sigma=1.0)
+    scores.errors.append(values)
     finite = values[np.isfinite(values)]
     expected = float(np.median(finite)) if len(finite) else np.nan
-    np.testing.assert_equal(pose_evaluation._finite_median(stored), expected)
+    found = scores.pck([1.0])
+    np.testing.assert_equal(found["pose_error_median_px"], expected)
+    np.testing.assert_equal(
+        found["pose_pck_1px"], (values <= 1.0).mean() if len(values) else np.nan
+    )

@@ -16,8 +16,8 @@ from snakeherd.video import FrameSelection
 
 POSE_COLUMNS = ["frame", "det_id", "node", "x", "y", "score"]
 IDENTITY_COLUMNS = ["identity_id", "identity"]
-# What the identity names, the corrections and the suspect checks read of the detections.
-CHECKED_COLUMNS = ["frame", "w", "h", *IDENTITY_COLUMNS]
+# What the suspect checks read of the detections (the animals' size, the processed frames).
+CHECKED_COLUMNS = ["frame", "w", "h"]
 
 
 def main(smk):
@@ -47,7 +47,6 @@ def main(smk):
         frames=frames,
         nodes=nodes,
     )
-    detections = io.read_columns(smk.input.detections, "detections", CHECKED_COLUMNS)
     count = tracks.animal_count
     if count is not None:
         (logger.warning if count.count is None else logger.info)(
@@ -56,11 +55,13 @@ def main(smk):
     proofread = smk.params.sources["inputs"]["proofread"]
     fixes = None
     if proofread:
-        tracks, fixes = apply_corrections(
-            smk, tracks, nodes, detections, detection_stage, params, frames
-        )
+        tracks, fixes = apply_corrections(smk, tracks, nodes, detection_stage, params, frames)
     tracks.light.insert(0, "video_id", smk.wildcards.video)
-    named = identity_names(detections) if params.identity_classes else None
+    named = None
+    if params.identity_classes:
+        named = identity_names(
+            io.read_columns(smk.input.detections, "detections", IDENTITY_COLUMNS)
+        )
     with io.TableWriter(
         smk.output.table,
         "tracks",
@@ -85,7 +86,7 @@ def main(smk):
         video = str(Path(video).resolve())
     suggestions, suspect_results = None, {}
     if smk.output.get("suspects"):
-        suggestions = write_suspects(smk, tracks, detections, detection_stage, frames, video)
+        suggestions = write_suspects(smk, tracks, detection_stage, frames, video)
         suspect_results = {"suspects": smk.output.suspects, "suspects_csv": smk.output.suspects_csv}
     track_ids = np.unique(tracks.light["track_id"].to_numpy())
 
@@ -161,13 +162,16 @@ def write_package(smk, tracks, video, suggestions, write_slp) -> int:
         suspect_tracks.unlink(missing_ok=True)
 
 
-def apply_corrections(smk, tracks, nodes, detections, detection_stage, params, frames):
+def apply_corrections(smk, tracks, nodes, detection_stage, params, frames):
     """The tracks of record (a TrackTable, like ``tracks``) from the video's proofread .slp or
     X-AnyLabeling folder (see snakeherd.proofreading.corrections), and the corrections;
     ``frames``: the processed frames (None: every frame)."""
     proofread = smk.params.sources["inputs"]["proofread"]
     video = smk.params.sources["inputs"]["video"] or detection_stage.get("video")
-    n_frames = detection_stage.get("n_frames") or int(detections["frame"].max()) + 1
+    n_frames = detection_stage.get("n_frames")
+    if not n_frames:
+        detected = io.read_columns(smk.input.detections, "detections", ["frame"])["frame"]
+        n_frames = int(detected.max()) + 1
     fixes = corrections.read(proofread, nodes, n_frames, video, smk.wildcards.video)
     fixed, corrected = corrections.apply_table(tracks, fixes, params.max_distance, frames)
     logger.info(
@@ -179,18 +183,19 @@ def apply_corrections(smk, tracks, nodes, detections, detection_stage, params, f
     return fixed, fixes
 
 
-def write_suspects(smk, tracks, detections, detection_stage, frames, video) -> list[int]:
+def write_suspects(smk, tracks, detection_stage, frames, video) -> list[int]:
     """The video's suspect stretches as tables; their representative frames (for tracks.slp's
     labelling suggestions)."""
     tracks_stage = io.read_metadata(smk.output.table)["stage"]
+    # Read for the video's context alone and freed before the checks copy the tracks.
+    detections = io.read_columns(smk.input.detections, "detections", CHECKED_COLUMNS)
     if frames is None:
         frames = np.unique(detections["frame"].to_numpy())
     context = suspect_frames.context_for(detections, frames, tracks_stage, detection_stage, video)
+    del detections
     params = suspect_frames.SuspectParams.from_config(smk.params.proofreading)
-    light = tracks.light
-    if tracks.nodes:
-        light = light.assign(keypoint_score=tracks.keypoint_score_mean())
-    found = suspect_frames.find(light, context, params, smk.wildcards.video)
+    keypoint_score = tracks.keypoint_score_mean() if tracks.nodes else None
+    found = suspect_frames.find(tracks.light, context, params, smk.wildcards.video, keypoint_score)
     io.write_table(
         found,
         smk.output.suspects,

@@ -9,7 +9,7 @@ A video without detections or tracks still gets every plot, saying so in the pic
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import ranks
 from .overlay import track_color
+from .ranks import ValueParts
 
 STYLE = {
     "figure.dpi": 100,
@@ -245,15 +247,11 @@ def animal_counts(
         axes.set_title("Animals per frame")
 
 
-ScoreParts = Callable[[], Iterable[np.ndarray]]
+ScoreParts = ValueParts
 """A score column read in parts, afresh at each call (e.g. a long video's poses table, a batch
 at a time: its keypoint scores are many times its instances)."""
 
-# Bins of a score histogram; and of each pass of the search for the median, which holds the
-# values themselves only once at most HELD_VALUES of them are left.
 SCORE_BINS = 40
-MEDIAN_BINS = 4096
-HELD_VALUES = 2**20
 
 
 @dataclass(frozen=True)
@@ -270,7 +268,7 @@ class ScoreHistogram:
     @classmethod
     def of(cls, scores: pd.Series | np.ndarray | ScoreParts) -> ScoreHistogram:
         """The histogram of ``scores``: values, or a column read in parts (three passes or a
-        few more, holding a bounded share of them: see :func:`_value_at_rank`)."""
+        few more, holding a bounded share of them: see :func:`snakeherd.ranks.value_at_rank`)."""
         parts = scores if callable(scores) else (lambda: [np.asarray(scores, dtype=float)])
 
         def finite() -> Iterator[np.ndarray]:
@@ -290,44 +288,7 @@ class ScoreHistogram:
         counts = np.zeros(SCORE_BINS, dtype=np.int64)
         for part in finite():
             counts += np.histogram(part, bins=edges)[0]
-        median = np.nan
-        if n:
-            middle = [
-                _value_at_rank(finite, rank, smallest, largest) for rank in ((n - 1) // 2, n // 2)
-            ]
-            median = (middle[0] + middle[1]) / 2
-        return cls(counts, edges, n, float(median))
-
-
-def _value_at_rank(parts: ScoreParts, rank: int, low: float, high: float) -> float:
-    """The ``rank``-th smallest of the values ``parts()`` gives (NaN-free; all within
-    ``low`` .. ``high``), found by narrowing that range to a bin of a histogram of what is left
-    in it until few enough values are left to hold, or all of them are one value."""
-    below = 0  # values smaller than low
-    while True:
-        count, smallest, largest = 0, np.inf, -np.inf
-        for part in _within(parts, low, high):
-            if len(part):
-                count += len(part)
-                smallest, largest = min(smallest, part.min()), max(largest, part.max())
-        if smallest == largest:
-            return float(smallest)
-        if count <= HELD_VALUES:
-            held = np.concatenate(list(_within(parts, low, high)))
-            return float(np.partition(held, rank - below)[rank - below])
-        edges = np.linspace(smallest, largest, MEDIAN_BINS + 1)
-        counts = np.zeros(MEDIAN_BINS, dtype=np.int64)
-        for part in _within(parts, low, high):
-            counts += np.histogram(part, bins=edges)[0]
-        # Bins hold edges[b] <= value < edges[b + 1]: those before the rank's bin are smaller.
-        found = int(np.searchsorted(np.cumsum(counts), rank - below, side="right"))
-        below += int(counts[:found].sum())
-        low, high = edges[found], edges[found + 1]
-
-
-def _within(parts: ScoreParts, low: float, high: float) -> Iterator[np.ndarray]:
-    for part in parts():
-        yield part[(part >= low) & (part <= high)]
+        return cls(counts, edges, n, ranks.median(finite, (n, smallest, largest)))
 
 
 def score_distributions(

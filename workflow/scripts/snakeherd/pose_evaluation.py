@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from . import slp
+from . import ranks, slp
 from .io import frame_aligned
 from .stored import StoredRows
 
@@ -204,49 +204,13 @@ class KeypointScores:
             f"pose_pck_{threshold:g}px": float(count / total) if total else float("nan")
             for threshold, count in zip(thresholds.tolist(), within.tolist(), strict=True)
         }
-        result["pose_error_median_px"] = _finite_median(self.errors)
+        result["pose_error_median_px"] = ranks.median(
+            lambda: (block[np.isfinite(block)] for block in self.errors.blocks(ERROR_BLOCK))
+        )
         return result
 
 
-# Errors read back at once; and the bits of an error's float64 pattern each pass of the
-# median's selection counts.
-ERROR_BLOCK = 1 << 20
-DIGIT_BITS = 16
-
-
-def _finite_median(values: StoredRows) -> float:
-    """np.median of the finite values among ``values`` (non-negative, or inf), NaN without
-    any, found without holding them: a radix selection on their float64 bit patterns, which
-    order non-negative floats as their values, a few bits per pass over the file."""
-    digits = 1 << DIGIT_BITS
-    count = 0
-    for block in values.blocks(ERROR_BLOCK):
-        count += int(np.isfinite(block).sum())
-    if not count:
-        return float("nan")
-
-    def smallest(rank: int) -> float:
-        """The finite value with ``rank`` smaller ones (0: the least)."""
-        prefix, known_bits = 0, 0
-        while known_bits < 64:
-            shift = 64 - known_bits - DIGIT_BITS
-            tally = np.zeros(digits, dtype=np.int64)
-            for block in values.blocks(ERROR_BLOCK):
-                keys = block[np.isfinite(block)].view(np.uint64)
-                if known_bits:
-                    keys = keys[(keys >> np.uint64(64 - known_bits)) == np.uint64(prefix)]
-                digit = (keys >> np.uint64(shift)) & np.uint64(digits - 1)
-                tally += np.bincount(digit.astype(np.intp), minlength=digits)
-            below = np.cumsum(tally)
-            chosen = int(np.searchsorted(below, rank, side="right"))
-            rank -= int(below[chosen - 1]) if chosen else 0
-            prefix, known_bits = (prefix << DIGIT_BITS) | chosen, known_bits + DIGIT_BITS
-        return float(np.array([prefix], dtype=np.uint64).view(np.float64)[0])
-
-    middle = count // 2
-    if count % 2:
-        return smallest(middle)
-    return float(np.mean([smallest(middle - 1), smallest(middle)]))
+ERROR_BLOCK = 1 << 20  # errors read back at once
 
 
 def _keypoint_errors(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:

@@ -149,11 +149,17 @@ def context_for(
 
 
 def find(
-    tracks: pd.DataFrame, context: VideoContext, params: SuspectParams, video_id: str = ""
+    tracks: pd.DataFrame,
+    context: VideoContext,
+    params: SuspectParams,
+    video_id: str = "",
+    keypoint_score: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The suspect stretches of one video's tracks (:data:`COLUMNS`), sorted by frame; ``rank``
-    1 is the most severe."""
-    tracks = _by_track(tracks)
+    1 is the most severe. ``keypoint_score``: each row's mean keypoint score, when the tracks'
+    keypoint columns are not in ``tracks`` (a long video's track job makes them a block at a
+    time)."""
+    tracks = _by_track(tracks, keypoint_score)
     frames = np.asarray(context.frames, dtype=np.int64)
     flags = [
         _count(tracks, frames, context.expected_count),
@@ -179,22 +185,27 @@ def find(
     return stretches.sort_values(["frame", "rank"], kind="stable")[COLUMNS].reset_index(drop=True)
 
 
-def _by_track(tracks: pd.DataFrame) -> pd.DataFrame:
+def _by_track(tracks: pd.DataFrame, keypoint_score: np.ndarray | None) -> pd.DataFrame:
     """What the checks read of the tracks, sorted by track, then frame: the keypoints' columns
     are summed up in ``keypoint_score`` (mean of a row's keypoint scores; or given as that
-    column), so a long video's tracks with keypoints are not copied whole."""
+    column or argument). Made a column at a time, so a long video's tracks are copied only
+    once, and only the columns read."""
     wanted = ["frame", "track_id", "x", "y", "score", "interpolated", "heading", "keypoint_score"]
-    light = tracks[[name for name in wanted if name in tracks.columns]]
     point_scores = [name for name in tracks.columns if name.endswith(".score")]
-    if point_scores:
-        mean = np.empty(len(tracks))
+    if keypoint_score is None and point_scores:
+        keypoint_score = np.empty(len(tracks))
         with warnings.catch_warnings():  # rows without any keypoint score: NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             for start in range(0, len(tracks), BLOCK_ROWS):
                 part = tracks.iloc[start : start + BLOCK_ROWS][point_scores]
-                mean[start : start + BLOCK_ROWS] = np.nanmean(part.to_numpy(float), axis=1)
-        light = light.assign(keypoint_score=mean)
-    return light.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
+                keypoint_score[start : start + BLOCK_ROWS] = np.nanmean(
+                    part.to_numpy(float), axis=1
+                )
+    order = np.lexsort((tracks["frame"].to_numpy(), tracks["track_id"].to_numpy()))
+    columns = {name: tracks[name].to_numpy()[order] for name in wanted if name in tracks.columns}
+    if keypoint_score is not None:
+        columns["keypoint_score"] = np.asarray(keypoint_score)[order]
+    return pd.DataFrame(columns, copy=False)
 
 
 def flagged_frames(suspects: pd.DataFrame) -> np.ndarray:
