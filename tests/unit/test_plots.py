@@ -49,9 +49,23 @@ def test_a_video_without_detections_still_gets_every_plot(tmp_path):
 
 def test_runs_and_paths_split_where_frames_are_missing():
     assert plots._runs(np.array([0, 1, 2, 4, 10, 11])) == [(0, 3), (4, 1), (10, 2)]
-    track = pd.DataFrame({"frame": [3, 4, 10], "x": [1.0, 2.0, 3.0], "y": [0.0, 0.0, 0.0]})
-    x, _ = plots._broken_at_gaps(track)
+    x, _ = plots._broken_at_gaps(np.array([3, 4, 10]), np.array([1.0, 2.0, 3.0]), np.zeros(3))
     np.testing.assert_array_equal(np.isnan(x), [False, False, True, False])
+
+
+def test_tracks_are_drawn_from_their_rows_by_frame_whatever_the_tables_order():
+    tracks = pd.DataFrame(
+        {"frame": [5, 1, 3, 1, 2], "track_id": [7, 7, 2, 2, 7], "x": [5.0, 1.0, 3.0, 1.5, 2.0]}
+    )
+    by_track = plots._ByTrack(tracks, ["x"])
+    assert [(int(t), by_track.frame[rows].tolist()) for t, rows in by_track] == [
+        (2, [1, 3]),
+        (7, [1, 2, 5]),
+    ]
+    np.testing.assert_array_equal(by_track.x, [1.5, 3.0, 1.0, 2.0, 5.0])
+    assert list(plots._ByTrack(tracks.iloc[:0], ["x"])) == []
+    counts = plots._per_frame(tracks["frame"].to_numpy(), pd.Index([1, 2, 4, 5]))
+    np.testing.assert_array_equal(counts, [2, 1, 0, 1])  # frame 3 was not processed
 
 
 def test_timeline_shows_the_errors_against_the_ground_truth(tmp_path):

@@ -8,6 +8,7 @@ A video without detections or tracks still gets every plot, saying so in the pic
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,9 @@ def _figure(path: str | os.PathLike, height_in: float, **subplots) -> Iterator[t
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # A figure's artists refer to each other: the last figure's (a long video's lines, tens
+    # of MB) last until a collection, which could come only after this one is drawn.
+    gc.collect()
     with matplotlib.rc_context(STYLE):
         figure, axes = plt.subplots(figsize=(WIDTH_IN, height_in), **subplots)
         try:
@@ -90,25 +94,46 @@ def trajectories(
         axes.grid(False)
         if not len(tracks):
             _say_empty(axes, "no tracks")
-        for track_id, track in tracks.groupby("track_id", sort=True):
-            track = track.sort_values("frame")
-            x, y = _broken_at_gaps(track)
-            axes.plot(x, y, color=rgb(track_id), linewidth=0.8, alpha=0.9)
-            last = track.iloc[-1]
+        by_track = _ByTrack(tracks, ["x", "y"])
+        for track_id, rows in by_track:
+            frames, x, y = by_track.frame[rows], by_track.x[rows], by_track.y[rows]
+            axes.plot(*_broken_at_gaps(frames, x, y), color=rgb(track_id), linewidth=0.8,
+                      alpha=0.9)  # fmt: skip
             axes.annotate(
-                str(int(track_id)), (last["x"], last["y"]), color=rgb(track_id), fontsize=7,
+                str(int(track_id)), (x[-1], y[-1]), color=rgb(track_id), fontsize=7,
                 xytext=(3, 3), textcoords="offset points",
             )  # fmt: skip
-        axes.set_title(f"Trajectories: {tracks['track_id'].nunique() if len(tracks) else 0} tracks")
+        axes.set_title(f"Trajectories: {len(by_track.track_ids)} tracks")
 
 
-def _broken_at_gaps(track: pd.DataFrame):
+class _ByTrack:
+    """A tracks table's ``frame`` and ``columns`` as arrays sorted by track, then frame, and
+    each track's rows among them (iterating gives track id and slice, in track order): one
+    copy of the columns drawn, where a group per track and its sorted copy were two of every
+    column."""
+
+    def __init__(self, tracks: pd.DataFrame, columns: list[str]):
+        track_ids = tracks["track_id"].to_numpy()
+        order = np.lexsort((tracks["frame"].to_numpy(), track_ids))
+        self.frame = tracks["frame"].to_numpy()[order]
+        for column in columns:
+            setattr(self, column, tracks[column].to_numpy(float)[order])
+        sorted_ids = track_ids[order]
+        starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]][: len(order)])
+        self.track_ids = sorted_ids[starts]
+        self._stops = np.r_[starts[1:], len(order)][: len(starts)]
+        self._starts = starts
+
+    def __iter__(self):
+        for track_id, start, stop in zip(self.track_ids, self._starts, self._stops, strict=True):
+            yield track_id, slice(int(start), int(stop))
+
+
+def _broken_at_gaps(frames: np.ndarray, x: np.ndarray, y: np.ndarray):
     """x and y of a track (sorted by frame) with NaN between rows of non-consecutive frames
     (the track had no position, or the run skipped those frames)."""
-    breaks = np.flatnonzero(np.diff(track["frame"].to_numpy()) != 1) + 1
-    x = np.insert(track["x"].to_numpy(float), breaks, np.nan)
-    y = np.insert(track["y"].to_numpy(float), breaks, np.nan)
-    return x, y
+    breaks = np.flatnonzero(np.diff(frames) != 1) + 1
+    return np.insert(x, breaks, np.nan), np.insert(y, breaks, np.nan)
 
 
 def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
@@ -151,25 +176,21 @@ def timeline(
             axes.set_xlim(processed_frames[0] - 0.5, processed_frames[-1] + 0.5)
         if not track_ids:
             _say_empty(axes, "no tracks")
-        interpolated = (
-            tracks["interpolated"].to_numpy(bool)
-            if "interpolated" in tracks
-            else np.zeros(len(tracks), bool)
-        )
-        for row, track_id in enumerate(track_ids):
-            mine = tracks["track_id"].to_numpy() == track_id
+        if "interpolated" not in tracks:
+            tracks = tracks.assign(interpolated=False)
+        by_track = _ByTrack(tracks, ["interpolated"])
+        for row, (track_id, span) in enumerate(by_track):
             color = rgb(track_id)
+            frames, interpolated = by_track.frame[span], by_track.interpolated[span] != 0
             for kind, alpha in ((False, 1.0), (True, 0.35)):
-                frames = np.sort(tracks.loc[mine & (interpolated == kind), "frame"].to_numpy())
-                runs = _runs(frames)
+                runs = _runs(frames[interpolated == kind])
                 if runs:
                     axes.broken_barh(
                         [(start - 0.5, length) for start, length in runs], (row - 0.35, 0.7),
                         facecolors=[color], alpha=alpha, linewidth=0,
                     )  # fmt: skip
-            frames = tracks.loc[mine, "frame"]
-            axes.plot(frames.min(), row, marker=">", color="black", markersize=4)
-            axes.plot(frames.max(), row, marker="s", color="black", markersize=3)
+            axes.plot(frames[0], row, marker=">", color="black", markersize=4)
+            axes.plot(frames[-1], row, marker="s", color="black", markersize=3)
         axes.set_yticks(range(len(track_ids)))
         axes.set_yticklabels([str(int(t)) for t in track_ids], fontsize=7 if rows > 30 else 9)
         axes.set_ylim(rows - 0.5, -0.5)
@@ -226,14 +247,13 @@ def animal_counts(
     """Animals detected and tracked per processed frame, against the expected count."""
     with _figure(path, height_in=3.2) as (_, axes):
         index = pd.Index(processed_frames, name="frame")
-        detected = detections.groupby("frame").size().reindex(index, fill_value=0)
-        axes.step(index, detected.to_numpy(), where="mid", color="tab:blue", label="detected")
+        detected = _per_frame(detections["frame"].to_numpy(), index)
+        axes.step(index, detected, where="mid", color="tab:blue", label="detected")
         if len(tracks):
             # Interpolated positions count: the track holds the animal there.
-            tracked = tracks.groupby("frame").size().reindex(index, fill_value=0)
+            tracked = _per_frame(tracks["frame"].to_numpy(), index)
             axes.step(
-                index, tracked.to_numpy(), where="mid", color="tab:orange", label="tracked",
-                linewidth=0.9,
+                index, tracked, where="mid", color="tab:orange", label="tracked", linewidth=0.9,
             )  # fmt: skip
         if expected is not None:
             axes.axhline(expected, color="black", linestyle="--", linewidth=1, label="expected")
@@ -245,6 +265,14 @@ def animal_counts(
             _say_empty(axes, "no detections")
         axes.legend(loc="lower right", fontsize=8)
         axes.set_title("Animals per frame")
+
+
+def _per_frame(frames: np.ndarray, processed: pd.Index) -> np.ndarray:
+    """Rows in each of the ``processed`` frames (sorted), counted without a group per frame."""
+    at = np.searchsorted(processed, frames)
+    inside = at < len(processed)
+    inside[inside] = processed.to_numpy()[at[inside]] == frames[inside]
+    return np.bincount(at[inside], minlength=len(processed)).astype(np.int64)
 
 
 ScoreParts = ValueParts
