@@ -417,9 +417,12 @@ def _motion(
     same = track_ids[1:] == track_ids[:-1]
     elapsed = np.diff(frame)
     step = same & (np.diff(position) == elapsed) & (elapsed > 0)
+    del position  # a long video's checks hold a few arrays of its rows at a time
     x, y = (tracks[name].to_numpy(float)[detected] for name in ("x", "y"))
     speed = np.hypot(np.diff(x), np.diff(y)) / np.maximum(elapsed, 1)
+    del x, y
     steps = np.flatnonzero(step & np.isfinite(speed))
+    del step
     found = []
     if len(steps):
         # Never below a tenth of a body length a frame: resting animals jitter by a pixel.
@@ -434,9 +437,11 @@ def _motion(
                 [f"moves {s:.0f} px/frame (plausible: up to {limit:.0f})" for s in speed[jumps]],
             )
         )
+    del speed, steps
     if "heading" in tracks:
-        heading = tracks["heading"].to_numpy(float)[detected]
-        turn = np.abs(np.angle(np.exp(1j * np.diff(heading))))
+        change = np.diff(tracks["heading"].to_numpy(float)[detected])
+        turn = np.abs(np.angle(np.exp(1j * change)))
+        del change
         flips = np.flatnonzero(same & (elapsed == 1) & (turn > params.heading_flip))
         found.append(
             _flags(
