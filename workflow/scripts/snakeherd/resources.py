@@ -231,8 +231,8 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # does not add to it; its whole-video steps work a block of rows or a column at a time.
         # Measured as each job logs its peak: ~0.2 KB an instance-frame (long_video.py
         # --rss-scaling --tiled, 4 animals, no keypoints: 249 MB at 10,000 frames, 320 MB at
-        # 100,000; --track-rss, 2 flies with 24 keypoints: 252 MB at 22,000 instance-frames,
-        # 288 MB at 220,000); 0.5 KB asked, doubled by the margin. A video with a proofread
+        # 100,000; --track-rss, 2 flies with 24 keypoints: 255 MB at 22,000 instance-frames,
+        # 291 MB at 220,000, 389 MB at 660,000); 0.5 KB asked, doubled by the margin. A video with a proofread
         # file holds the person's instances' frames, tracks and flags too (their keypoints are
         # kept in a temporary file): 325 MB at 220,000 with a whole-video proofread .slp (427 MB
         # when the keypoints were columns), within the margin.
@@ -244,15 +244,16 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
     if rule == "evaluate":
         # The tracks read a batch at a time and scored as they come (CLEAR-MOT and IDF1 as
         # running tallies); what grows with the ground truth's instances: HOTA's inputs in flat
-        # arrays (~40 bytes an instance-frame), the ground truth's positions, and for the pose
-        # scores each prediction's OKS matches and each labelled keypoint's error (~0.2 KB an
-        # instance with 24 nodes). Measured: 300 frames in ~9 s, peak RSS 185 MB; a whole
-        # video's ground truth (long_video.py --track-rss, 2 flies, 24 nodes): 272 MB at
-        # 11,000 frames, 429 MB at 110,000, 780 MB at 330,000 (534, 3,193 and 8,641 MB when
-        # py-motmetrics kept its events and pycocotools a dict per instance). 1 KB an
+        # arrays (~40 bytes an instance-frame), the ground truth's positions (32 bytes), and
+        # for the pose scores each prediction's OKS matches (28 bytes); each labelled keypoint's
+        # error is kept in a temporary file (8 bytes a keypoint on disk). Measured: 300 frames
+        # in ~9 s, peak RSS 185 MB; a whole video's ground truth (long_video.py --track-rss, 2
+        # flies, 24 nodes): 265 MB at 11,000 frames, 318 MB at 110,000, 365 MB at 330,000
+        # (272, 429 and 780 MB with the errors in memory; 534, 3,193 and 8,641 MB when
+        # py-motmetrics kept its events and pycocotools a dict per instance). 0.3 KB an
         # instance-frame asked, doubled by the margin.
         return _cpu_rule_cost(
-            mem_mb_per_frame=0.001 * expected_animals(config), seconds_per_frame=0.04
+            mem_mb_per_frame=0.0003 * expected_animals(config), seconds_per_frame=0.04
         )
     if rule == "provenance":
         # Without tracking: checksums of the video and the results, ~300 MB/s.
@@ -273,8 +274,10 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # matplotlib (~60 MB more than the stack) and one decoded frame; the timeline draws one
         # bar per run of frames; the keypoint scores are summed up a batch at a time. Measured
         # on the demo: ~4 s, peak RSS ~250 MB; on the fly predictions repeated (2 flies, 24
-        # nodes): 245 MB at 11,000 frames, 284 MB at 110,000 (263 and 408 MB when the poses
-        # table's scores were read whole).
+        # nodes, a whole-video ground truth's errors panel): 270 MB at 11,000 frames, 313 MB
+        # at 110,000, 416 MB at 330,000 (272, 337 and 484 MB before the tracks were drawn from
+        # one by-track copy and each figure collected before the next; 263 and 408 MB at the
+        # first two when the poses table's scores were read whole).
         return Cost(
             base_mem_mb=JOB_PROCESS_MB + PYTHON_STACK_MB + 100,
             mem_mb_per_megapixel=10,
