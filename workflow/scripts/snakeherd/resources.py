@@ -232,10 +232,11 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # Measured as each job logs its peak: ~0.2 KB an instance-frame (long_video.py
         # --rss-scaling --tiled, 4 animals, no keypoints: 249 MB at 10,000 frames, 320 MB at
         # 100,000; --track-rss, 2 flies with 24 keypoints: 255 MB at 22,000 instance-frames,
-        # 291 MB at 220,000, 389 MB at 660,000); 0.5 KB asked, doubled by the margin. A video with a proofread
-        # file holds the person's instances' frames, tracks and flags too (their keypoints are
-        # kept in a temporary file): 325 MB at 220,000 with a whole-video proofread .slp (427 MB
-        # when the keypoints were columns), within the margin.
+        # 291 MB at 220,000, 389 MB at 660,000); 0.5 KB asked, doubled by the margin. A video
+        # with a proofread file holds the person's instances' frames, tracks and flags too
+        # (their keypoints are kept in a temporary file): 321 MB at 220,000 and 509 MB at
+        # 660,000 with a whole-video proofread .slp (427 MB at 220,000 when the keypoints were
+        # columns), within the margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,
