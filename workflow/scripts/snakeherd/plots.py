@@ -113,9 +113,9 @@ class _ByTrack:
     column."""
 
     def __init__(self, tracks: pd.DataFrame, columns: list[str]):
-        track_ids = tracks["track_id"].to_numpy()
-        order = np.lexsort((tracks["frame"].to_numpy(), track_ids))
-        self.frame = tracks["frame"].to_numpy()[order]
+        frames, track_ids = tracks["frame"].to_numpy(), tracks["track_id"].to_numpy()
+        order = np.lexsort((frames, track_ids))
+        self.frame = frames[order]
         for column in columns:
             setattr(self, column, tracks[column].to_numpy(float)[order])
         sorted_ids = track_ids[order]
@@ -275,10 +275,6 @@ def _per_frame(frames: np.ndarray, processed: pd.Index) -> np.ndarray:
     return np.bincount(at[inside], minlength=len(processed)).astype(np.int64)
 
 
-ScoreParts = ValueParts
-"""A score column read in parts, afresh at each call (e.g. a long video's poses table, a batch
-at a time: its keypoint scores are many times its instances)."""
-
 SCORE_BINS = 40
 
 
@@ -294,8 +290,9 @@ class ScoreHistogram:
     median: float
 
     @classmethod
-    def of(cls, scores: pd.Series | np.ndarray | ScoreParts) -> ScoreHistogram:
-        """The histogram of ``scores``: values, or a column read in parts (three passes or a
+    def of(cls, scores: pd.Series | np.ndarray | ValueParts) -> ScoreHistogram:
+        """The histogram of ``scores``: values, or a column read in parts, afresh at each call
+        (a long video's keypoint scores, many times its instances: three passes or a
         few more, holding a bounded share of them: see :func:`snakeherd.ranks.value_at_rank`)."""
         parts = scores if callable(scores) else (lambda: [np.asarray(scores, dtype=float)])
 
