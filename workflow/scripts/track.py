@@ -18,6 +18,9 @@ POSE_COLUMNS = ["frame", "det_id", "node", "x", "y", "score"]
 IDENTITY_COLUMNS = ["identity_id", "identity"]
 # What the suspect checks read of the detections (the animals' size, the processed frames).
 CHECKED_COLUMNS = ["frame", "w", "h"]
+# What a .slp of some of the tracks' rows is made of besides their keypoints (the position:
+# without keypoints).
+SLP_COLUMNS = ["frame", "track_id", "score", "x", "y"]
 
 
 def main(smk):
@@ -37,15 +40,10 @@ def main(smk):
     selection = detection_stage.get("frame_selection")
     frames = FrameSelection.parse(selection).frames() if selection else None
     # The tracks' keypoint columns are made a block of rows at a time as each output is
-    # written: with them, a long video's table would be most of the job's memory. The
-    # detections are read for the tracker alone (not kept here): it frees them once it has
-    # its arrays.
+    # written: with them, a long video's table would be most of the job's memory.
+    by_class = params.identity_classes and has_identity_classes(smk.input.detections)
     tracks = track_table(
-        io.read_columns(smk.input.detections, "detections", [*INSTANCE_COLUMNS, *IDENTITY_COLUMNS]),
-        poses,
-        params,
-        frames=frames,
-        nodes=nodes,
+        tracked_detections(smk.input.detections, by_class), poses, params, frames, nodes
     )
     count = tracks.animal_count
     if count is not None:
@@ -58,7 +56,7 @@ def main(smk):
         tracks, fixes = apply_corrections(smk, tracks, nodes, detection_stage, params, frames)
     tracks.light.insert(0, "video_id", smk.wildcards.video)
     named = None
-    if params.identity_classes:
+    if by_class:
         named = identity_names(
             io.read_columns(smk.input.detections, "detections", IDENTITY_COLUMNS)
         )
@@ -88,11 +86,11 @@ def main(smk):
     if smk.output.get("suspects"):
         suggestions = write_suspects(smk, tracks, detection_stage, frames, video)
         suspect_results = {"suspects": smk.output.suspects, "suspects_csv": smk.output.suspects_csv}
-    track_ids = np.unique(tracks.light["track_id"].to_numpy())
+    track_ids = np.unique(tracks.column("track_id"))
 
     def write_slp(path: str, rows: np.ndarray | None = None) -> None:
         """The tracks (``rows`` of them: all when None) as a SLEAP file."""
-        light = tracks.light if rows is None else tracks.light.iloc[rows]
+        light = tracks.light if rows is None else tracks.select(SLP_COLUMNS, rows)
         points_of = None
         if tracks.nodes:
             points_of = tracks.points if rows is None else lambda part: tracks.points(rows[part])
@@ -120,9 +118,9 @@ def main(smk):
         )
     logger.info(
         "%d tracks over %d rows (%d interpolated)",
-        tracks.light["track_id"].nunique(),
+        len(track_ids),
         len(tracks),
-        int(tracks.light["interpolated"].sum()),
+        int(tracks.column("interpolated").sum()),
     )
     write_video_provenance(
         smk.output.provenance,
@@ -145,11 +143,27 @@ def main(smk):
     )
 
 
+def tracked_detections(path: str, by_class: bool):
+    """The detections as the tracker reads them: in parts, so that it keeps only what it links
+    by in memory and the rest in temporary files; ``by_class``: whole, with a multi-class
+    model's identity classes, the tracks (not kept here: the tracker frees the table once it
+    has its arrays)."""
+    if by_class:
+        return io.read_columns(path, "detections", [*INSTANCE_COLUMNS, *IDENTITY_COLUMNS])
+    return io.iter_columns(path, "detections", INSTANCE_COLUMNS)
+
+
+def has_identity_classes(path: str) -> bool:
+    """Did a multi-class model name every detection (see ``identity_names``)?"""
+    identity = io.read_columns(path, "detections", ["identity_id"]).get("identity_id")
+    return identity is not None and len(identity) > 0 and bool((identity >= 0).all())
+
+
 def write_package(smk, tracks, video, suggestions, write_slp) -> int:
     """proofread.pkg.slp, from a .slp of the suspect frames' tracks alone: sleap-io reads all of
     a file's instances even when loading lazily, so the whole tracks.slp would cost the memory
     of every instance of the video. Returns the number of frames embedded."""
-    frames = tracks.light["frame"].to_numpy()
+    frames = tracks.column("frame")
     rows = np.flatnonzero(np.isin(frames, np.asarray(suggestions or [], dtype=np.int64)))
     target = Path(smk.output.package)
     suspect_tracks = target.with_name(f".{target.name}.suspects.slp")
@@ -194,8 +208,14 @@ def write_suspects(smk, tracks, detection_stage, frames, video) -> list[int]:
     context = suspect_frames.context_for(detections, frames, tracks_stage, detection_stage, video)
     del detections
     params = suspect_frames.SuspectParams.from_config(smk.params.proofreading)
-    keypoint_score = tracks.keypoint_score_mean() if tracks.nodes else None
-    found = suspect_frames.find(tracks.light, context, params, smk.wildcards.video, keypoint_score)
+    found = suspect_frames.find(
+        tracks.light,
+        context,
+        params,
+        smk.wildcards.video,
+        # Not kept here: the checks store it beside the tracks.
+        tracks.keypoint_score_mean() if tracks.nodes else None,
+    )
     io.write_table(
         found,
         smk.output.suspects,

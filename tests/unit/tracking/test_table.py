@@ -12,7 +12,7 @@ import pytest
 
 from snakeherd import io, keypoints, slp
 from snakeherd import stored as stored_module
-from snakeherd.stored import StoredRows
+from snakeherd.stored import StoredColumns, StoredRows
 from snakeherd.tracking import TrackerParams, TrackTable, keypoint_columns, track, track_table
 from snakeherd.tracking.instances import from_tables, node_order
 
@@ -73,6 +73,41 @@ def test_stored_rows_pass_over_in_blocks(stored):
     assert list(StoredRows(0, ()).blocks(10)) == []
 
 
+def test_a_table_stored_a_column_at_a_time_reads_what_was_written():
+    rng = np.random.default_rng(1)
+    expected = pd.DataFrame(
+        {
+            "frame": np.arange(50, dtype=np.int64),
+            "x": rng.normal(size=50),
+            "interpolated": rng.uniform(size=50) < 0.3,
+        }
+    )
+    table = StoredColumns(50)
+    for name in expected.columns:
+        table[name] = expected[name].to_numpy()
+    assert len(table) == 50 and table.columns == ["frame", "x", "interpolated"]
+    assert "x" in table and "y" not in table
+    np.testing.assert_array_equal(table["x"], expected["x"])
+    assert table["interpolated"].dtype == bool
+    # A column of one value is not stored; it takes its place among the others.
+    table.insert(0, "video_id", "flies")
+    expected.insert(0, "video_id", "flies")
+    pd.testing.assert_frame_equal(table.frame(), expected)
+    pd.testing.assert_frame_equal(
+        table.take(slice(10, 13)), expected.iloc[10:13].reset_index(drop=True)
+    )
+    rows = np.array([49, 3, 3])
+    pd.testing.assert_frame_equal(
+        table.take(rows, ["x", "video_id"]),
+        expected.iloc[rows][["x", "video_id"]].reset_index(drop=True),
+    )
+    # A column replaced keeps its place.
+    table["x"] = np.zeros(50)
+    assert table.columns == ["video_id", "frame", "x", "interpolated"] and not table["x"].any()
+    with pytest.raises(ValueError, match="49 rows"):
+        table["y"] = np.zeros(49)
+
+
 def test_a_subset_of_stored_rows_reads_its_own_rows(stored):
     values, rows = stored
     chosen = np.array([3, 10, 400, 401, 999])
@@ -124,6 +159,15 @@ def test_tracks_made_in_blocks_are_the_whole_table(shared_data, tmp_path, monkey
     assert expected["interpolated"].sum() > 20
     table = track_table(detections, io.iter_table(path, "poses", columns, 333), params, nodes=nodes)
     assert len(table.light) == len(expected) and table.columns == list(expected.columns)
+    # The light columns are stored too; in memory when asked, or some of them.
+    assert isinstance(table.light, StoredColumns)
+    light = [name for name in expected.columns if name not in keypoint_columns(nodes)]
+    pd.testing.assert_frame_equal(table.in_memory().light[light], expected[light])
+    rows = np.array([7, 3, len(expected) - 1])
+    pd.testing.assert_frame_equal(
+        table.select(["x", "frame", "absent"], rows),
+        expected.iloc[rows][["x", "frame"]].reset_index(drop=True),
+    )
     assert len(list(table.parts())) == -(-len(expected) // (100 // len(nodes)))
     pd.testing.assert_frame_equal(table.whole(), expected)
     with warnings.catch_warnings():  # rows without keypoint scores: NaN

@@ -270,6 +270,12 @@ def iter_table(
             yield batch.to_pandas()
 
 
+def iter_columns(path: str | os.PathLike, table: str, columns: list[str]) -> Iterator[pd.DataFrame]:
+    """:func:`iter_table` of those of ``columns`` the table has."""
+    names = pq.read_schema(path).names
+    return iter_table(path, table, [name for name in columns if name in names])
+
+
 def frame_aligned(*tables: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, ...]]:
     """Tables sorted by frame, each given in parts (e.g. :func:`iter_table`'s batches), read side
     by side: at each step the rows of the same frames from every table (an empty table where

@@ -26,6 +26,7 @@ import pandas as pd
 from . import io
 from .errors import InputFileError, SnakeherdError
 from .keypoints import block_rows, from_columns, keypoint_boxes
+from .stored import Table, column_of, rows_of
 
 # Skeleton of tracks that have no keypoints (detection boxes only): the box centre.
 CENTROID_NODE = "centroid"
@@ -478,7 +479,7 @@ def resolve_video_path(recorded: str, slp_path: str) -> str:
 
 
 def write_tracks(
-    tracks: pd.DataFrame,
+    tracks: Table,
     path: str,
     video_path: str,
     nodes: list[str],
@@ -491,16 +492,18 @@ def write_tracks(
 ) -> None:
     """Write tracks as a SLEAP labels file (predicted instances, one ``Track`` per track id).
 
-    ``tracks`` is sorted by frame. ``nodes`` are the pose stage's keypoint names, read from the
-    ``<node>.x/.y/.score`` columns; without nodes each instance is a single ``centroid`` point at
-    the track position. The video is referenced by path (it need not exist; SLEAP asks for it
-    when it does not). Tracks are named ``track_<id>``, or by ``track_names`` (a multi-class
-    model's identity classes). ``suggestions`` (frame indices, e.g. the suspect frames) become
-    SLEAP's labelling suggestions, which its GUI walks through. ``points_of`` (rows -> their
-    keypoints ``(n, K, 2)`` and scores ``(n, K)``) gives the keypoints instead of the table's
-    columns (a long video's table without them: :class:`snakeherd.tracking.TrackTable`).
-    ``track_ids``: the file's tracks (default: those in ``tracks``; more when ``tracks`` are
-    some rows of a table whose other tracks the file must list too).
+    ``tracks`` is sorted by frame (in memory, or a long video's in temporary files: a
+    :class:`~snakeherd.stored.StoredColumns`). ``nodes`` are the pose stage's keypoint names,
+    read from the ``<node>.x/.y/.score`` columns; without nodes each instance is a single
+    ``centroid`` point at the track position. The video is referenced by path (it need not
+    exist; SLEAP asks for it when it does not). Tracks are named ``track_<id>``, or by
+    ``track_names`` (a multi-class model's identity classes). ``suggestions`` (frame indices,
+    e.g. the suspect frames) become SLEAP's labelling suggestions, which its GUI walks through.
+    ``points_of`` (rows -> their keypoints ``(n, K, 2)`` and scores ``(n, K)``) gives the
+    keypoints instead of the table's columns (a long video's table without them:
+    :class:`snakeherd.tracking.TrackTable`). ``track_ids``: the file's tracks (default: those in
+    ``tracks``; more when ``tracks`` are some rows of a table whose other tracks the file must
+    list too).
 
     sleap-io writes everything but the instances (skeleton, video, tracks, suggestions: the
     file's JSON records); the instances are written as the structured arrays sleap-io itself
@@ -514,7 +517,7 @@ def write_tracks(
         nodes, edges = [CENTROID_NODE], []
 
     def points_of_columns(rows: slice) -> tuple[np.ndarray, np.ndarray]:
-        part = tracks.iloc[rows]
+        part = rows_of(tracks, rows, ["x", "y"] if centroid else None)
         if centroid:  # the track position, seen wherever the track is
             points = part[["x", "y"]].to_numpy(np.float64)[:, None, :]
             return points, np.ones(points.shape[:2])
@@ -526,7 +529,7 @@ def write_tracks(
         filename=str(video_path), open_backend=False, backend_metadata=backend_metadata
     )
     if track_ids is None:
-        track_ids = tracks["track_id"].unique()
+        track_ids = np.unique(column_of(tracks, "track_id"))
     track_ids = sorted(int(t) for t in track_ids)
     labels = sio.Labels(
         videos=[video],
@@ -540,7 +543,7 @@ def write_tracks(
     file_tracks = np.asarray(track_ids, dtype=np.int64)
 
     def instances_of(rows: slice) -> tuple[np.ndarray, np.ndarray]:
-        part = tracks.iloc[rows]
+        part = rows_of(tracks, rows, ["track_id", "score"])
         return (
             np.searchsorted(file_tracks, part["track_id"].to_numpy(dtype=np.int64)),
             np.nan_to_num(part["score"].to_numpy(dtype=np.float64), nan=0.0),
@@ -553,7 +556,7 @@ def write_tracks(
         sio.save_slp(labels, str(temporary), verbose=False)
         _write_predicted_instances(
             temporary,
-            tracks["frame"].to_numpy(dtype=np.int64),
+            column_of(tracks, "frame").astype(np.int64, copy=False),
             instances_of,
             len(nodes),
             points_of or points_of_columns,

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 
 # Rows a StoredRows reads at once around a request of nearby rows (the online pass asks for a
 # frame's instances at a time, in frame order), and the largest stretch of rows it skips over
@@ -79,7 +80,10 @@ class StoredRows:
 
     def __getitem__(self, rows) -> np.ndarray:
         if isinstance(rows, slice):
-            rows = np.arange(*rows.indices(self.length))
+            start, stop, step = rows.indices(self.length)
+            if step == 1 and self._index is None:  # a block of the file: one read
+                return self._read_span(start, max(start, stop))
+            rows = np.arange(start, stop, step)
         rows = np.asarray(rows)
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
@@ -112,3 +116,77 @@ class StoredRows:
         self._file.seek(start * self._row_bytes)
         self._file.readinto(memoryview(values).cast("B"))
         return values
+
+
+class StoredColumns:
+    """A table kept in temporary files, a :class:`StoredRows` per column: ``table[name]`` reads
+    one whole column, :meth:`take` some rows of every column (as a DataFrame). For a long
+    video's table of which a job reads a column or a block of rows at a time."""
+
+    def __init__(self, length: int):
+        self.length = length
+        self._columns: dict[str, StoredRows | object] = {}  # a stored column, or one value
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._columns
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._columns)
+
+    def __setitem__(self, name: str, values: np.ndarray) -> None:
+        """Store ``values`` (one per row) as column ``name`` (in place of the one it names)."""
+        values = np.asarray(values)
+        if len(values) != self.length:
+            raise ValueError(f"column {name} has {len(values)} rows, the table {self.length}")
+        stored = StoredRows(self.length, values.shape[1:], values.dtype)
+        stored.write(0, values)
+        self._columns[name] = stored
+
+    def insert(self, position: int, name: str, value) -> None:
+        """Column ``name`` at ``position``, ``value`` in every row (not stored: one value)."""
+        names = [*self._columns]
+        names.insert(position, name)
+        self._columns[name] = value
+        self._columns = {column: self._columns[column] for column in names}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._read(name, slice(None))
+
+    def take(self, rows: slice | np.ndarray, columns: list[str] | None = None) -> pd.DataFrame:
+        """Rows ``rows`` (a slice or positions) of ``columns`` (default: every column)."""
+        values = {name: self._read(name, rows) for name in columns or self._columns}
+        return pd.DataFrame(values, copy=False)
+
+    def frame(self) -> pd.DataFrame:
+        """The whole table in memory."""
+        return self.take(slice(None))
+
+    def _read(self, name: str, rows: slice | np.ndarray) -> np.ndarray:
+        column = self._columns[name]
+        if isinstance(column, StoredRows):
+            return column[rows]
+        count = len(range(*rows.indices(self.length))) if isinstance(rows, slice) else len(rows)
+        return np.full(count, column, dtype=object if isinstance(column, str) else None)
+
+
+Table = pd.DataFrame | StoredColumns
+"""A table in memory or in temporary files: read with :func:`column_of` and :func:`rows_of`."""
+
+
+def column_of(table: Table, name: str) -> np.ndarray:
+    """One whole column of ``table``."""
+    return table[name] if isinstance(table, StoredColumns) else table[name].to_numpy()
+
+
+def rows_of(
+    table: Table, rows: slice | np.ndarray, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Rows ``rows`` (a slice or positions) of ``table``: of ``columns`` (default: all)."""
+    if isinstance(table, StoredColumns):
+        return table.take(rows, columns)
+    part = table.iloc[rows]
+    return part if columns is None else part[columns]

@@ -205,7 +205,7 @@ def apply_table(
     person = corrections.instances
     if frames is not None:
         person = person[person["frame"].isin(frames)]
-    ours = _by_frame_and_track(tracks)
+    ours = _by_frame_and_track(tracks.in_memory())  # its rows are renamed, replaced, sorted
     frame_of = ours.light["frame"].to_numpy()
     person_centre = _centres(person, corrections)
     untouched = _untouched_frames(ours, person, person_centre, corrections, max_distance)

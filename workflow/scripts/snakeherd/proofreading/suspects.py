@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..keypoints import BLOCK_ROWS
+from ..stored import StoredColumns, Table, column_of
 
 REASONS = (
     "count",
@@ -61,6 +62,17 @@ COLUMNS = [
     "detail",
 ]
 MAX_SEVERITY = 10.0
+# What the checks read of the tracks, and the type they read it as.
+CHECKED = {
+    "frame": np.int64,
+    "track_id": np.int64,
+    "x": np.float64,
+    "y": np.float64,
+    "score": np.float64,
+    "interpolated": bool,
+    "heading": np.float64,
+    "keypoint_score": np.float64,
+}
 ACROSS_TRACKS = ("count", "jump", "heading_flip")
 """Reasons whose flags of different tracks join into one stretch."""
 
@@ -149,7 +161,7 @@ def context_for(
 
 
 def find(
-    tracks: pd.DataFrame,
+    tracks: Table,
     context: VideoContext,
     params: SuspectParams,
     video_id: str = "",
@@ -158,8 +170,9 @@ def find(
     """The suspect stretches of one video's tracks (:data:`COLUMNS`), sorted by frame; ``rank``
     1 is the most severe. ``keypoint_score``: each row's mean keypoint score, when the tracks'
     keypoint columns are not in ``tracks`` (a long video's track job makes them a block at a
-    time)."""
+    time, and keeps the other columns in temporary files: ``tracks`` may be those)."""
     tracks = _by_track(tracks, keypoint_score)
+    del keypoint_score  # stored with the tracks
     frames = np.asarray(context.frames, dtype=np.int64)
     flags = [
         _count(tracks, frames, context.expected_count),
@@ -185,12 +198,11 @@ def find(
     return stretches.sort_values(["frame", "rank"], kind="stable")[COLUMNS].reset_index(drop=True)
 
 
-def _by_track(tracks: pd.DataFrame, keypoint_score: np.ndarray | None) -> pd.DataFrame:
+def _by_track(tracks: Table, keypoint_score: np.ndarray | None) -> StoredColumns:
     """What the checks read of the tracks, sorted by track, then frame: the keypoints' columns
     are summed up in ``keypoint_score`` (mean of a row's keypoint scores; or given as that
-    column or argument). Made a column at a time, so a long video's tracks are copied only
-    once, and only the columns read."""
-    wanted = ["frame", "track_id", "x", "y", "score", "interpolated", "heading", "keypoint_score"]
+    column or argument). Kept in temporary files, a column at a time: each check reads the
+    columns it needs, so a long video's tracks are held only a few columns at a time."""
     point_scores = [name for name in tracks.columns if name.endswith(".score")]
     if keypoint_score is None and point_scores:
         keypoint_score = np.empty(len(tracks))
@@ -201,11 +213,14 @@ def _by_track(tracks: pd.DataFrame, keypoint_score: np.ndarray | None) -> pd.Dat
                 keypoint_score[start : start + BLOCK_ROWS] = np.nanmean(
                     part.to_numpy(float), axis=1
                 )
-    order = np.lexsort((tracks["frame"].to_numpy(), tracks["track_id"].to_numpy()))
-    columns = {name: tracks[name].to_numpy()[order] for name in wanted if name in tracks.columns}
-    if keypoint_score is not None:
-        columns["keypoint_score"] = np.asarray(keypoint_score)[order]
-    return pd.DataFrame(columns, copy=False)
+    order = np.lexsort((column_of(tracks, "frame"), column_of(tracks, "track_id")))
+    by_track = StoredColumns(len(order))
+    for name, dtype in CHECKED.items():
+        if name == "keypoint_score" and keypoint_score is not None:
+            by_track[name] = np.asarray(keypoint_score, dtype=dtype)[order]
+        elif name in tracks.columns:
+            by_track[name] = column_of(tracks, name).astype(dtype, copy=False)[order]
+    return by_track
 
 
 def flagged_frames(suspects: pd.DataFrame) -> np.ndarray:
@@ -238,13 +253,14 @@ def _flags(frame, track_ids, reason, severity, detail) -> pd.DataFrame:
     )
 
 
-def _count(tracks: pd.DataFrame, frames: np.ndarray, expected: int | None) -> pd.DataFrame:
-    counts = (
-        tracks.loc[~tracks["interpolated"].astype(bool), "frame"]
-        .value_counts()
-        .reindex(frames, fill_value=0)
-        .to_numpy()
-    )
+def _count(tracks: StoredColumns, frames: np.ndarray, expected: int | None) -> pd.DataFrame:
+    detected = tracks["frame"][~tracks["interpolated"]]
+    # Detected rows per processed frame (a row of another frame is not counted).
+    at = np.searchsorted(frames, detected)
+    counted = at < len(frames)
+    counted[counted] = frames[at[counted]] == detected[counted]
+    counts = np.bincount(at[counted], minlength=len(frames))
+    del detected, at, counted
     if expected is None:
         if not len(counts):
             return _flags([], "", "count", [], "")
@@ -260,19 +276,14 @@ def _count(tracks: pd.DataFrame, frames: np.ndarray, expected: int | None) -> pd
     )
 
 
-def _low_scores(tracks: pd.DataFrame, params: SuspectParams) -> pd.DataFrame:
-    detected = ~tracks["interpolated"].to_numpy(bool)
-    measures = [("score", tracks["score"].to_numpy(float)[detected], params.score_floor)]
-    if "keypoint_score" in tracks.columns:
-        measures.append(
-            (
-                "keypoint score",
-                tracks["keypoint_score"].to_numpy(float)[detected],
-                params.keypoint_score_floor,
-            )
-        )
+def _low_scores(tracks: StoredColumns, params: SuspectParams) -> pd.DataFrame:
+    detected = ~tracks["interpolated"]
+    measures = [("score", "score", params.score_floor)]
+    if "keypoint_score" in tracks:
+        measures.append(("keypoint score", "keypoint_score", params.keypoint_score_floor))
     found = []
-    for name, values, floor in measures:
+    for name, column, floor in measures:
+        values = tracks[column][detected]
         finite = values[np.isfinite(values)]
         if len(finite) < 2:
             continue
@@ -285,8 +296,8 @@ def _low_scores(tracks: pd.DataFrame, params: SuspectParams) -> pd.DataFrame:
         severity = threshold / np.maximum(values[low], threshold / MAX_SEVERITY)
         found.append(
             _flags(
-                tracks["frame"].to_numpy()[detected][low],
-                _names(tracks["track_id"].to_numpy()[detected][low]),
+                tracks["frame"][detected][low],
+                _names(tracks["track_id"][detected][low]),
                 "low_score",
                 severity,
                 [f"{name} {v:.3g} < {threshold:.3g}" for v in values[low]],
@@ -296,27 +307,31 @@ def _low_scores(tracks: pd.DataFrame, params: SuspectParams) -> pd.DataFrame:
 
 
 def _starts_and_ends(
-    tracks: pd.DataFrame, frames: np.ndarray, context: VideoContext, params: SuspectParams
+    tracks: StoredColumns, frames: np.ndarray, context: VideoContext, params: SuspectParams
 ) -> pd.DataFrame:
-    if tracks.empty or not len(frames):
+    if not len(tracks) or not len(frames):
         return _flags([], "", "track_start", [], "")
-    grouped = tracks.groupby("track_id", sort=True)
+    # Each track's rows are one run (sorted by track, then frame): its first and last row.
+    track_ids = tracks["track_id"]
+    bounds = np.flatnonzero(track_ids[1:] != track_ids[:-1]) + 1
+    del track_ids
     found = []
-    for reason, pick, video_end in (
-        ("track_start", grouped.head(1), frames[0]),
-        ("track_end", grouped.tail(1), frames[-1]),
+    for reason, rows, video_end in (
+        ("track_start", np.concatenate([[0], bounds]), frames[0]),
+        ("track_end", np.concatenate([bounds - 1, [len(tracks) - 1]]), frames[-1]),
     ):
+        pick = tracks.take(rows, ["frame", "track_id", "x", "y"])
         inside = pick["frame"].to_numpy() != video_end
         if context.frame_size is not None:
             margin = params.edge_margin * context.body_length
             width, height = context.frame_size
-            x, y = pick["x"].to_numpy(float), pick["y"].to_numpy(float)
+            x, y = pick["x"].to_numpy(), pick["y"].to_numpy()
             inside &= (x > margin) & (x < width - margin) & (y > margin) & (y < height - margin)
         what = "starts" if reason == "track_start" else "ends"
         found.append(
             _flags(
                 pick["frame"].to_numpy()[inside],
-                pick["track_id"].astype(str).to_numpy()[inside],
+                _names(pick["track_id"].to_numpy()[inside]),
                 reason,
                 2.0,
                 f"a track {what} inside the video",
@@ -333,10 +348,10 @@ def _runs(values: np.ndarray) -> list[np.ndarray]:
     return np.split(where, np.flatnonzero(np.diff(where) != 1) + 1)
 
 
-def _interpolated(tracks: pd.DataFrame, params: SuspectParams) -> pd.DataFrame:
-    filled = tracks["interpolated"].to_numpy(bool)
-    track_ids = tracks["track_id"].to_numpy()
-    frame = tracks["frame"].to_numpy()
+def _interpolated(tracks: StoredColumns, params: SuspectParams) -> pd.DataFrame:
+    filled = tracks["interpolated"]
+    track_ids = tracks["track_id"]
+    frame = tracks["frame"]
     found_frames, found_tracks, severity, detail = [], [], [], []
     for run in _runs(filled):
         # A run of filled rows of one track (rows are sorted by track, then frame).
@@ -350,28 +365,30 @@ def _interpolated(tracks: pd.DataFrame, params: SuspectParams) -> pd.DataFrame:
     return _flags(found_frames, found_tracks, "interpolated", severity, detail)
 
 
-def _gaps(tracks: pd.DataFrame, frames: np.ndarray) -> pd.DataFrame:
+def _gaps(tracks: StoredColumns, frames: np.ndarray) -> pd.DataFrame:
     """Where a track resumes after processed frames it has no row in."""
-    position = np.searchsorted(frames, tracks["frame"].to_numpy())
-    same = tracks["track_id"].to_numpy()[1:] == tracks["track_id"].to_numpy()[:-1]
+    frame, track_ids = tracks["frame"], tracks["track_id"]
+    position = np.searchsorted(frames, frame)
+    same = track_ids[1:] == track_ids[:-1]
     missing = np.diff(position) - 1
+    del position
     after = np.flatnonzero(same & (missing > 0)) + 1
     holes = missing[after - 1]
     return _flags(
-        tracks["frame"].to_numpy()[after],
-        _names(tracks["track_id"].to_numpy()[after]),
+        frame[after],
+        _names(track_ids[after]),
         "gap",
         1.0 + np.log2(1.0 + holes),
         [f"resumes after {h} missing frames" for h in holes],
     )
 
 
-def _close(tracks: pd.DataFrame, distance: float) -> pd.DataFrame:
+def _close(tracks: StoredColumns, distance: float) -> pd.DataFrame:
     """Pairs of tracks closer than ``distance`` px in a frame, found :data:`BLOCK_ROWS` rows
     at a time (every pair of a long video at once would be many times its tracks: 45 a frame
     with 10 animals)."""
-    frame = tracks["frame"].to_numpy()
-    track_id, x, y = (tracks[name].to_numpy() for name in ("track_id", "x", "y"))
+    frame = tracks["frame"]
+    track_id, x, y = (tracks[name] for name in ("track_id", "x", "y"))
     # Rows by frame, and within a frame by track (the tracks come sorted by track, then frame):
     # a frame's pairs are rows k apart, k below the most rows a frame holds.
     order = np.argsort(frame, kind="stable")
@@ -406,19 +423,19 @@ def _names(track_ids: np.ndarray) -> np.ndarray:
 
 
 def _motion(
-    tracks: pd.DataFrame, frames: np.ndarray, body: float, params: SuspectParams
+    tracks: StoredColumns, frames: np.ndarray, body: float, params: SuspectParams
 ) -> list[pd.DataFrame]:
     """Jumps and heading flips between a track's consecutive detected rows (a hole in the frame
     selection is no step: the animal moved unseen)."""
-    detected = ~tracks["interpolated"].to_numpy(bool)
-    frame = tracks["frame"].to_numpy()[detected]
+    detected = ~tracks["interpolated"]
+    frame = tracks["frame"][detected]
     position = np.searchsorted(frames, frame)
-    track_ids = tracks["track_id"].to_numpy()[detected]
+    track_ids = tracks["track_id"][detected]
     same = track_ids[1:] == track_ids[:-1]
     elapsed = np.diff(frame)
     step = same & (np.diff(position) == elapsed) & (elapsed > 0)
     del position  # a long video's checks hold a few arrays of its rows at a time
-    x, y = (tracks[name].to_numpy(float)[detected] for name in ("x", "y"))
+    x, y = (tracks[name][detected] for name in ("x", "y"))
     speed = np.hypot(np.diff(x), np.diff(y)) / np.maximum(elapsed, 1)
     del x, y
     steps = np.flatnonzero(step & np.isfinite(speed))
@@ -439,7 +456,7 @@ def _motion(
         )
     del speed, steps
     if "heading" in tracks:
-        change = np.diff(tracks["heading"].to_numpy(float)[detected])
+        change = np.diff(tracks["heading"][detected])
         turn = np.abs(np.angle(np.exp(1j * change)))
         del change
         flips = np.flatnonzero(same & (elapsed == 1) & (turn > params.heading_flip))
@@ -456,7 +473,7 @@ def _motion(
 
 
 def _identity_motion(
-    tracks: pd.DataFrame, frames: np.ndarray, limit: float, bridge: int
+    tracks: StoredColumns, frames: np.ndarray, limit: float, bridge: int
 ) -> pd.DataFrame:
     """Where two classes trade places between frames both are detected in (consecutive, or
     across at most ``bridge`` processed frames one of them is missing from): giving each animal
@@ -466,7 +483,9 @@ def _identity_motion(
 
     Each pair of classes is compared on its own: every pair's rows at once would be
     ``classes - 1`` times the tracks (45 rows a frame with 10 classes)."""
-    real = tracks.loc[~tracks["interpolated"].astype(bool), ["frame", "track_id", "x", "y"]]
+    detected = ~tracks["interpolated"]
+    real = pd.DataFrame({name: tracks[name][detected] for name in ("frame", "track_id", "x", "y")})
+    del detected
     real = real.assign(step=np.searchsorted(frames, real["frame"].to_numpy()))
     by_class = dict(tuple(real.groupby("track_id", sort=True)))
     found = [

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..keypoints import block_rows
+from ..stored import StoredColumns
 from . import animal_count, gaps, heading
 from .gaps import Columns
 from .instances import Instances, from_tables
@@ -69,16 +70,21 @@ def track(
 
 
 def track_table(
-    detections: pd.DataFrame,
+    detections: pd.DataFrame | Iterable[pd.DataFrame],
     poses: pd.DataFrame | Iterable[pd.DataFrame] | None,
     params: TrackerParams,
     frames: np.ndarray | None = None,
     nodes: list[str] | None = None,
 ) -> TrackTable:
     """:func:`track`'s table as a :class:`.table.TrackTable`: its keypoint columns are made a
-    block of rows at a time, so a long video's tracks are never held with them."""
+    block of rows at a time, so a long video's tracks are never held with them.
+
+    ``detections`` may come in parts (see :func:`.instances.from_tables`): a multi-class
+    model's identity classes (``identity_classes``) are then not looked for, so a table that
+    has them is given whole."""
+    by_class = params.identity_classes and isinstance(detections, pd.DataFrame)
     instances = from_tables(detections, poses, nodes)
-    assigned = identity_tracks(detections, instances) if params.identity_classes else None
+    assigned = identity_tracks(detections, instances) if by_class else None
     del detections  # a table the caller does not keep is freed here, before the linking
     by_identity = assigned is not None
     count = None
@@ -106,14 +112,15 @@ def track_table(
     if not by_identity:  # a class keeps its number: its rank among the video's class names
         light["track_id"] = renumber(light["frame"], light["track_id"])
     order = np.lexsort((light["track_id"], light["frame"]))
-    ordered = {
-        column: np.full(len(order), np.nan) if column == "heading" else light.pop(column)[order]
-        for column in [*LIGHT_COLUMNS, *BLEND]
-    }
+    # Kept in temporary files, each column as it is put in order: the outputs read a column
+    # or a block of rows at a time.
+    ordered = StoredColumns(len(order))
+    for column in [*LIGHT_COLUMNS, *BLEND]:
+        ordered[column] = (
+            np.full(len(order), np.nan) if column == "heading" else light.pop(column)[order]
+        )
     del light, order
-    table = TrackTable(
-        pd.DataFrame(ordered, copy=False), nodes, points_of if nodes else None, count
-    )
+    table = TrackTable(ordered, nodes, points_of if nodes else None, count)
     table.light["heading"] = _headings(table, params)
     return table
 
@@ -158,7 +165,7 @@ def identity_tracks(detections: pd.DataFrame, instances: Instances) -> np.ndarra
     identity = ordered["identity_id"].to_numpy(dtype=np.int64)
     assigned = np.full(len(identity), -1, dtype=np.int64)
     best = (
-        pd.DataFrame({"frame": instances.frame, "identity": identity, "score": instances.score})
+        pd.DataFrame({"frame": instances.frame, "identity": identity, "score": instances.score[:]})
         .sort_values("score", ascending=False, kind="stable")
         .drop_duplicates(["frame", "identity"])
         .index.to_numpy()
@@ -168,27 +175,25 @@ def identity_tracks(detections: pd.DataFrame, instances: Instances) -> np.ndarra
 
 
 def _headings(table: TrackTable, params: TrackerParams) -> np.ndarray:
-    light = table.light
-    result = np.full(len(light), np.nan)
-    if params.heading == "none" or light.empty:
+    result = np.full(len(table), np.nan)
+    if params.heading == "none" or not len(table):
         return result
     if params.heading in ("auto", "keypoints") and table.nodes:
         found = heading.guess_nodes(table.nodes, params.head_node, params.tail_node)
         if found is not None:
             ends = list(found)
             rows = block_rows(len(table.nodes))
-            for start in range(0, len(light), rows):
+            for start in range(0, len(table), rows):
                 points, _ = table.points(slice(start, start + rows))
                 result[start : start + len(points)] = heading.from_keypoints(points[:, ends], 0, 1)
             return result
     if params.heading == "keypoints":
         return result
     # Rows by track, each track's in frame order (the table is sorted by frame, then track).
-    track_ids = light["track_id"].to_numpy()
+    track_ids = table.column("track_id")
     order = np.argsort(track_ids, kind="stable")
     bounds = np.flatnonzero(np.diff(track_ids[order])) + 1
-    frames, x, y = (light[column].to_numpy() for column in ("frame", "x", "y"))
-    axis = light["angle"].to_numpy()
+    frames, x, y, axis = (table.column(name) for name in ("frame", "x", "y", "angle"))
     for start, stop in zip(
         np.concatenate([[0], bounds]), np.concatenate([bounds, [len(order)]]), strict=True
     ):

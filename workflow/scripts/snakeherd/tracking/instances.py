@@ -10,6 +10,11 @@ and a long video has millions. What the whole-video steps need of them is measur
 stored (:attr:`Instances.visible_points`, :attr:`Instances.keypoint_box`,
 :attr:`Instances.keypoint_extent`); the keypoints themselves are read back a few frames at a
 time by the online pass and row by row where tracklets end.
+
+Detections read in parts too (the track job's) keep only what the whole-video linking reads
+of every instance in memory, ``frame`` and ``xy`` (24 bytes an instance); the rest (box size,
+angle, scores, the measured keypoint box: ~110 bytes) is stored likewise and read back a block
+of frames at a time by the online pass, and for some rows by the linking.
 """
 
 from __future__ import annotations
@@ -27,28 +32,32 @@ from .similarity import bounding_boxes, box_scale
 INSTANCE_COLUMNS = ["frame", "det_id", "x", "y", "w", "h", "angle", "score", "position_sd"]
 """The columns of a detections table :func:`from_tables` reads (the last five when present)."""
 
+Rows = np.ndarray | StoredRows
+"""Rows of one value (or array) per instance, in memory or in a temporary file: either is read
+by ``rows[index]`` (a slice, an index array or a mask) into an array."""
+
 
 @dataclass
 class Instances:
     """Every instance of one video, sorted by (frame, det_id)."""
 
     frame: np.ndarray  # (N,) int64
-    det_id: np.ndarray  # (N,) int64
+    det_id: Rows  # (N,) int64
     xy: np.ndarray  # (N, 2) centre, px
-    size: np.ndarray  # (N, 2) box long and short side, px (NaN when unknown)
-    angle: np.ndarray  # (N,) body axis, rad in [0, π) (NaN when unknown)
-    score: np.ndarray  # (N,)
-    position_sd: np.ndarray  # (N,) px, the detector's own centre uncertainty (NaN: unknown)
+    size: Rows  # (N, 2) box long and short side, px (NaN when unknown)
+    angle: Rows  # (N,) body axis, rad in [0, π) (NaN when unknown)
+    score: Rows  # (N,)
+    position_sd: Rows  # (N,) px, the detector's own centre uncertainty (NaN: unknown)
     nodes: list[str]  # keypoint names, in skeleton order (empty without poses)
-    keypoints: np.ndarray | StoredRows  # (N, K, 2) px, NaN where missing
-    keypoint_score: np.ndarray | StoredRows  # (N, K)
-    # What :func:`select` already measured of them (visible points, keypoint box, extent).
-    measured: InitVar[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = None
+    keypoints: Rows  # (N, K, 2) px, NaN where missing
+    keypoint_score: Rows  # (N, K)
+    # What was already measured of them (visible points, keypoint box, extent).
+    measured: InitVar[tuple[Rows, Rows, Rows] | None] = None
     starts: np.ndarray = field(init=False)  # (F,) first row of each distinct frame
     stops: np.ndarray = field(init=False)  # (F,) one past the last row of each distinct frame
-    visible_points: np.ndarray = field(init=False)  # (N,) keypoints found
-    keypoint_box: np.ndarray = field(init=False)  # (N, 4) x0, y0, x1, y1 of those (NaN: none)
-    keypoint_extent: np.ndarray = field(init=False)  # (N, 3) long, short side, axis of the box
+    visible_points: Rows = field(init=False)  # (N,) keypoints found
+    keypoint_box: Rows = field(init=False)  # (N, 4) x0, y0, x1, y1 of those (NaN: none)
+    keypoint_extent: Rows = field(init=False)  # (N, 3) long, short side, axis of the box
 
     def __post_init__(self, measured) -> None:
         if len(self.frame):
@@ -78,9 +87,10 @@ class Instances:
         return box_scale(self.keypoint_box[rows] if len(self.nodes) >= 2 else None, self.size[rows])
 
 
-def _measured(keypoints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _measured(keypoints: Rows, stored: bool = False) -> tuple[Rows, Rows, Rows]:
     """Visible keypoints, keypoint box and its extent of every instance, measured a block of
-    rows at a time (the keypoints may be stored, not in memory)."""
+    rows at a time (the keypoints may be stored, not in memory); ``stored``: kept in temporary
+    files too."""
     n = len(keypoints)
     if keypoints.shape[1] == 0:  # the same for every instance: no memory
         return (
@@ -88,42 +98,51 @@ def _measured(keypoints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.broadcast_to(np.float64(np.nan), (n, 4)),
             np.broadcast_to(np.float64(np.nan), (n, 3)),
         )
-    visible = np.zeros(n, dtype=np.int64)
-    box = np.full((n, 4), np.nan)
-    extent = np.full((n, 3), np.nan)
+
+    def measures(shape: tuple[int, ...], dtype, unknown) -> Rows:
+        if stored:
+            return StoredRows(n, shape, dtype)
+        return np.full((n, *shape), unknown, dtype=dtype)
+
+    visible = measures((), np.int64, 0)
+    box, extent = measures((4,), np.float64, np.nan), measures((3,), np.float64, np.nan)
     rows = block_rows(keypoints.shape[1])
     for start in range(0, n, rows):
         points = keypoints[start : start + rows]
-        stop = start + len(points)
-        visible[start:stop] = np.isfinite(points).all(axis=2).sum(axis=1)
-        box[start:stop] = bounding_boxes(points)
         _, long_side, short_side, axis = keypoint_boxes(points)
-        extent[start:stop] = np.column_stack([long_side, short_side, axis])
+        for measures, values in (
+            (visible, np.isfinite(points).all(axis=2).sum(axis=1)),
+            (box, bounding_boxes(points)),
+            (extent, np.column_stack([long_side, short_side, axis])),
+        ):
+            if stored:
+                measures.write(start, values)
+            else:
+                measures[start : start + len(points)] = values
     return visible, box, extent
+
+
+def _take(values: Rows, rows: np.ndarray) -> Rows:
+    """The rows ``rows`` of ``values``, stored ones staying stored."""
+    return values.subset(rows) if isinstance(values, StoredRows) else values[rows]
 
 
 def select(instances: Instances, rows: np.ndarray) -> Instances:
     """The instances at ``rows`` (increasing), as their own :class:`Instances`."""
-    keypoints, keypoint_score = instances.keypoints, instances.keypoint_score
-    if isinstance(keypoints, StoredRows):
-        keypoints, keypoint_score = keypoints.subset(rows), keypoint_score.subset(rows)
-    else:
-        keypoints, keypoint_score = keypoints[rows], keypoint_score[rows]
     return Instances(
         instances.frame[rows],
-        instances.det_id[rows],
+        _take(instances.det_id, rows),
         instances.xy[rows],
-        instances.size[rows],
-        instances.angle[rows],
-        instances.score[rows],
-        instances.position_sd[rows],
+        *(
+            _take(getattr(instances, name), rows)
+            for name in ("size", "angle", "score", "position_sd")
+        ),
         instances.nodes,
-        keypoints,
-        keypoint_score,
-        (
-            instances.visible_points[rows],
-            instances.keypoint_box[rows],
-            instances.keypoint_extent[rows],
+        _take(instances.keypoints, rows),
+        _take(instances.keypoint_score, rows),
+        tuple(
+            _take(getattr(instances, name), rows)
+            for name in ("visible_points", "keypoint_box", "keypoint_extent")
         ),
     )
 
@@ -139,7 +158,7 @@ def node_order(poses: pd.DataFrame | Iterable[pd.DataFrame]) -> list[str]:
 
 
 def from_tables(
-    detections: pd.DataFrame,
+    detections: pd.DataFrame | Iterable[pd.DataFrame],
     poses: pd.DataFrame | Iterable[pd.DataFrame] | None = None,
     nodes: list[str] | None = None,
 ) -> Instances:
@@ -148,28 +167,16 @@ def from_tables(
     ``poses`` may also be the poses table in parts, in frame order (e.g.
     :func:`snakeherd.io.iter_table`'s batches), each joined as it comes, so the long table is
     never held whole; ``nodes`` must then be given, and the keypoints are kept in temporary
-    files (:class:`StoredRows`)."""
+    files (:class:`StoredRows`). ``detections`` in parts likewise (in any order, each part with
+    the same columns): then all but ``frame`` and ``xy`` are kept in temporary files too."""
+    if not isinstance(detections, pd.DataFrame):
+        return _from_parts(detections, poses, nodes)
     ordered = detections
     if not _in_order(detections["frame"].to_numpy(), detections["det_id"].to_numpy()):
         ordered = detections.sort_values(["frame", "det_id"], kind="stable")
+    columns = _instance_columns(ordered)
     n = len(ordered)
-
-    # Copies: a view would keep the whole table alive with the arrays.
-    def column(name: str, default: float) -> np.ndarray:
-        if name in ordered.columns:
-            return ordered[name].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-        return np.broadcast_to(np.float64(default), n)  # one value for every row, no memory
-
-    frame = ordered["frame"].to_numpy(dtype=np.int64, copy=True)
-    det_id = ordered["det_id"].to_numpy(dtype=np.int64, copy=True)
-    xy = ordered[["x", "y"]].to_numpy(dtype=np.float64)
-    size = np.column_stack([column("w", np.nan), column("h", np.nan)])
-    angle = np.mod(column("angle", np.nan), np.pi)
-    # A box of no extent (an animal seen by one keypoint) has no axis.
-    angle[(size[:, 0] == 0) & (size[:, 1] == 0)] = np.nan
-    score = column("score", 1.0)
-    position_sd = column("position_sd", np.nan)
-
+    frame, det_id = columns["frame"], columns["det_id"]
     if isinstance(poses, pd.DataFrame):
         if len(poses):
             nodes = list(nodes) if nodes else node_order(poses)
@@ -177,14 +184,136 @@ def from_tables(
         else:
             nodes, keypoints, keypoint_score = [], np.zeros((n, 0, 2)), np.zeros((n, 0))
     elif poses is not None:
-        if not nodes:
-            raise ValueError("poses in parts need their nodes")
-        nodes = list(nodes)
+        nodes = _nodes_of_parts(nodes)
         keypoints, keypoint_score = _stored_keypoints(poses, frame, det_id, nodes)
     else:
         nodes, keypoints, keypoint_score = [], np.zeros((n, 0, 2)), np.zeros((n, 0))
     return Instances(
-        frame, det_id, xy, size, angle, score, position_sd, nodes, keypoints, keypoint_score
+        frame,
+        det_id,
+        columns["xy"],
+        *(_or_default(columns[name], name, n) for name in _STORED),
+        nodes,
+        keypoints,
+        keypoint_score,
+    )
+
+
+# The columns of Instances stored when the detections come in parts: (row shape, dtype), and
+# the value every row takes when the detections table lacks the column (None: it never does).
+_STORED = {
+    "size": ((2,), np.float64, None),
+    "angle": ((), np.float64, None),
+    "score": ((), np.float64, 1.0),
+    "position_sd": ((), np.float64, np.nan),
+}
+
+
+def _or_default(values: Rows | None, name: str, n: int) -> Rows:
+    """``values``, or for a column the table lacks its default for every row (no memory)."""
+    return np.broadcast_to(np.float64(_STORED[name][2]), n) if values is None else values
+
+
+def _instance_columns(table: pd.DataFrame) -> dict[str, np.ndarray | None]:
+    """What :class:`Instances` holds of the detections ``table`` (None: a column with a default
+    the table lacks). Copies: a view would keep the whole table alive with the arrays."""
+
+    def column(name: str) -> np.ndarray | None:
+        if name in table.columns:
+            return table[name].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+        return None
+
+    n = len(table)
+    unknown = np.full(n, np.nan)
+    size = np.column_stack([unknown if (side := column(name)) is None else side for name in "wh"])
+    angle = column("angle")
+    angle = unknown.copy() if angle is None else np.mod(angle, np.pi)
+    # A box of no extent (an animal seen by one keypoint) has no axis.
+    angle[(size[:, 0] == 0) & (size[:, 1] == 0)] = np.nan
+    return {
+        "frame": table["frame"].to_numpy(dtype=np.int64, copy=True),
+        "det_id": table["det_id"].to_numpy(dtype=np.int64, copy=True),
+        "xy": table[["x", "y"]].to_numpy(dtype=np.float64),
+        "size": size,
+        "angle": angle,
+        "score": column("score"),
+        "position_sd": column("position_sd"),
+    }
+
+
+def _nodes_of_parts(nodes: list[str] | None) -> list[str]:
+    if not nodes:
+        raise ValueError("poses in parts need their nodes")
+    return list(nodes)
+
+
+def _from_parts(
+    parts: Iterable[pd.DataFrame],
+    poses: pd.DataFrame | Iterable[pd.DataFrame] | None,
+    nodes: list[str] | None,
+) -> Instances:
+    """:func:`from_tables` of detections in parts: ``frame`` and ``xy`` in memory, the other
+    columns (and the keypoints, and what is measured of them) in temporary files."""
+    frames, xys = [], []
+    stored = {name: StoredRows(0, (), np.int64) for name in ["det_id"]}
+    stored |= {name: StoredRows(0, shape, dtype) for name, (shape, dtype, _) in _STORED.items()}
+    lacking: set[str] | None = None  # the optional columns the table does not have
+    in_order, last = True, None
+    for part in parts:
+        if not len(part):
+            continue
+        columns = _instance_columns(part)
+        absent = {name for name in stored if columns[name] is None}
+        if lacking is not None and absent != lacking:
+            raise ValueError("detections in parts must all have the same columns")
+        lacking = absent
+        frame, det_id = columns["frame"], columns["det_id"]
+        in_order = (
+            in_order
+            and _in_order(frame, det_id)
+            and (last is None or (frame[0], det_id[0]) >= last)
+        )
+        last = (frame[-1], det_id[-1])
+        frames.append(frame)
+        xys.append(columns.pop("xy"))
+        for name, rows in stored.items():
+            if name not in absent:
+                rows.append(columns[name])
+    frame = np.concatenate(frames) if frames else np.zeros(0, dtype=np.int64)
+    xy = np.concatenate(xys) if xys else np.zeros((0, 2))
+    del frames, xys
+    n = len(frame)
+    if not in_order:
+        # Rare (our tables are written in order): each column read whole once to reorder it.
+        order = np.lexsort((stored["det_id"][:], frame))
+        frame, xy = frame[order], xy[order]
+        for name, rows in stored.items():
+            if name not in (lacking or set()):
+                reordered = StoredRows(n, rows.row_shape, rows.dtype)
+                reordered.write(0, rows[:][order])
+                stored[name] = reordered
+        del order
+    det_id = stored["det_id"]
+    if isinstance(poses, pd.DataFrame):
+        nodes = list(nodes) if nodes else node_order(poses)
+        poses = [poses] if len(poses) else None
+    if poses is not None:
+        nodes = _nodes_of_parts(nodes)
+        keypoints, keypoint_score = _stored_keypoints(poses, frame, det_id, nodes)
+    else:
+        nodes, keypoints, keypoint_score = [], np.zeros((n, 0, 2)), np.zeros((n, 0))
+    return Instances(
+        frame,
+        det_id,
+        xy,
+        *(
+            _or_default(None if name in (lacking or set()) else stored[name], name, n)
+            for name in _STORED
+        ),
+        nodes,
+        keypoints,
+        keypoint_score,
+        _measured(keypoints, stored=True),
     )
 
 

@@ -70,7 +70,7 @@ def fragment_ends(instances: Instances, track: np.ndarray, n_tracks: int) -> Fra
         log_area=np.full(n_tracks, np.nan),
         log_length=np.full(n_tracks, np.nan),
     )
-    size = instances.size
+    size = instances.size[:]  # one read of all of them (they may be stored)
     with np.errstate(invalid="ignore", divide="ignore"):
         areas = np.log(np.where(size[:, 0] * size[:, 1] > 0, size[:, 0] * size[:, 1], np.nan))
         lengths = np.log(np.where(size[:, 0] > 0, size[:, 0], np.nan))
@@ -109,7 +109,8 @@ def posture_similarity(instances: Instances, rows_a, rows_b, sigma: float) -> np
         b = b - np.nanmean(b, axis=1, keepdims=True)
     both = np.isfinite(a[..., 0]) & np.isfinite(b[..., 0])
     d2 = ((a - b) ** 2).sum(axis=-1)
-    scale = np.sqrt(np.abs(instances.size[rows_b, 0] * instances.size[rows_b, 1]))
+    size_b = instances.size[rows_b]
+    scale = np.sqrt(np.abs(size_b[:, 0] * size_b[:, 1]))
     spread = (sigma * np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)) ** 2
     terms = np.where(both, np.exp(-d2 / (2 * spread[:, None])), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):

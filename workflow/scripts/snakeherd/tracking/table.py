@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from ..keypoints import block_rows, from_columns
+from ..stored import Table, column_of, rows_of
 from .animal_count import AnimalCount
 
 TRACK_COLUMNS = ["frame", "track_id", "det_id", "x", "y", "angle", "score"]
@@ -41,17 +42,36 @@ def keypoint_columns(nodes: list[str]) -> list[str]:
 
 @dataclass
 class TrackTable:
-    """Tracks: ``light`` holds :data:`LIGHT_COLUMNS` (and :data:`BLEND`) in the table's order;
-    ``points_of`` gives the keypoints of the source's rows (None without keypoints);
-    ``animal_count``: with ``max_tracks: auto``, the count the tracks were made with."""
+    """Tracks: ``light`` holds :data:`LIGHT_COLUMNS` (and :data:`BLEND`) in the table's order,
+    in memory or, for the tracker's own tracks, in temporary files (read a column or a block of
+    rows at a time: :meth:`column`, :meth:`select`); ``points_of`` gives the keypoints of the
+    source's rows (None without keypoints); ``animal_count``: with ``max_tracks: auto``, the
+    count the tracks were made with."""
 
-    light: pd.DataFrame
+    light: Table
     nodes: list[str]
     points_of: PointsOf | None = None
     animal_count: AnimalCount | None = None
 
     def __len__(self) -> int:
         return len(self.light)
+
+    def column(self, name: str) -> np.ndarray:
+        """One whole column of ``light``."""
+        return column_of(self.light, name)
+
+    def select(self, columns: list[str], rows: slice | np.ndarray = slice(None)) -> pd.DataFrame:
+        """Some columns of ``light`` (those it has), at ``rows`` (positions), in memory."""
+        columns = [name for name in columns if name in self.light]
+        return pd.DataFrame(
+            {name: self.column(name)[rows] for name in columns}, copy=False
+        ).reset_index(drop=True)
+
+    def in_memory(self) -> TrackTable:
+        """This table with ``light`` in memory (for work that changes it as a whole)."""
+        if isinstance(self.light, pd.DataFrame):
+            return self
+        return replace(self, light=self.light.frame())
 
     @property
     def columns(self) -> list[str]:
@@ -74,7 +94,9 @@ class TrackTable:
         """Keypoints ``(n, K, 2)`` and scores ``(n, K)`` of ``rows`` (positions in the table);
         an interpolated row's lie on the straight line between its neighbours' (as its
         position does)."""
-        part = self.light.iloc[rows]
+        return self._points_of_rows(rows_of(self.light, rows, ["interpolated", *BLEND]))
+
+    def _points_of_rows(self, part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         if self.points_of is None:
             return np.zeros((len(part), 0, 2)), np.zeros((len(part), 0))
         points, scores = self.points_of(part["from_row"].to_numpy())
@@ -89,11 +111,11 @@ class TrackTable:
 
     def part(self, start: int, stop: int) -> pd.DataFrame:
         """Rows ``start:stop`` with every column."""
-        light = self.light.iloc[start:stop]
+        light = rows_of(self.light, slice(start, stop))
         table = light[[c for c in self.light.columns if c not in BLEND]].reset_index(drop=True)
         if not self.nodes:
             return table
-        points, scores = self.points(slice(start, stop))
+        points, scores = self._points_of_rows(light)
         values = np.empty((len(light), 3 * len(self.nodes)))
         values[:, 0::3] = points[..., 0]
         values[:, 1::3] = points[..., 1]
