@@ -3,11 +3,12 @@
 from snakeherd import io
 from snakeherd.evaluation import evaluate_tracks, load_ground_truth
 from snakeherd.pose_evaluation import evaluate_poses
-from snakeherd.scripting import logger, run_rule
+from snakeherd.scripting import give_back_large_arrays, logger, run_rule
 from snakeherd.video import FrameSelection
 
 
 def main(smk):
+    give_back_large_arrays()  # a whole video's tables, read in batches
     # Identities are scored on every frame and keypoints on the ground truth's, the tracks read
     # a batch at a time (they are sorted by frame): their positions, then the keypoint columns
     # of the nodes the ground truth shares.

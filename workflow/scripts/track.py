@@ -9,7 +9,12 @@ from snakeherd import io, slp
 from snakeherd.proofreading import corrections, package
 from snakeherd.proofreading import suspects as suspect_frames
 from snakeherd.provenance import write_video_provenance
-from snakeherd.scripting import give_back_large_arrays, logger, run_rule
+from snakeherd.scripting import (
+    give_back_freed_memory,
+    give_back_large_arrays,
+    logger,
+    run_rule,
+)
 from snakeherd.tracking import TrackerParams, identity_names, track_table
 from snakeherd.tracking.instances import INSTANCE_COLUMNS, node_order
 from snakeherd.video import FrameSelection
@@ -45,6 +50,7 @@ def main(smk):
     tracks = track_table(
         tracked_detections(smk.input.detections, by_class), poses, params, frames, nodes
     )
+    give_back_freed_memory()  # the linking's
     count = tracks.animal_count
     if count is not None:
         (logger.warning if count.count is None else logger.info)(
@@ -85,6 +91,7 @@ def main(smk):
     suggestions, suspect_results = None, {}
     if smk.output.get("suspects"):
         suggestions = write_suspects(smk, tracks, detection_stage, frames, video)
+        give_back_freed_memory()  # the checks' many small arrays: under tracks.slp's peak
         suspect_results = {"suspects": smk.output.suspects, "suspects_csv": smk.output.suspects_csv}
     track_ids = np.unique(tracks.column("track_id"))
 

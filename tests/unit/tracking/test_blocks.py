@@ -8,9 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snakeherd import slp
+from snakeherd import slp, tracking
+from snakeherd.stored import StoredColumns
 from snakeherd.tracking import TrackerParams, animal_count, gaps, heading, online, track
 from snakeherd.tracking.instances import from_tables
+from snakeherd.tracking.stitching import renumber
+from snakeherd.tracking.table import BLEND, LIGHT_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +74,7 @@ def test_heading_from_motion_in_blocks_equals_one_pass(monkeypatch):
     assert np.isnan(whole).sum() == np.isnan(axis).sum()
 
 
-def test_holes_are_filled_and_short_tracks_dropped_in_place():
+def test_holes_are_filled_and_short_tracks_found():
     columns = {
         "frame": np.array([0, 0, 4, 9, 5]),
         "track_id": np.array([0, 1, 0, 2, 1]),
@@ -95,9 +98,11 @@ def test_holes_are_filled_and_short_tracks_dropped_in_place():
     # The undirected axis from 3.0 to 0.2 turns the short way, through π (= 0).
     turned = 3.0 + (0.2 + np.pi - 3.0) * np.array([0.25, 0.5, 0.75])
     assert np.allclose(columns["angle"][5:], np.mod(turned, np.pi))
-    gaps.drop_short(columns, 2)
-    assert sorted(set(columns["track_id"].tolist())) == [0, 1]
-    assert len({len(values) for values in columns.values()}) == 1
+    # Track 2 has one row: below two, it goes.
+    kept = gaps.long_enough(columns["track_id"], 2)
+    assert kept.tolist() == [True] * 3 + [False] + [True] * 4
+    assert gaps.long_enough(columns["track_id"], 1) is None
+    assert gaps.long_enough(columns["track_id"][kept], 2) is None
 
 
 def test_instances_from_an_unsorted_table_and_columns_it_lacks():
@@ -113,3 +118,44 @@ def test_instances_from_an_unsorted_table_and_columns_it_lacks():
     # The arrays are the tracker's own: the table can go.
     detections.loc[:, "x"] = 0.0
     assert instances.xy[:, 0].tolist() == [2.0, 4.0, 3.0, 1.0]
+
+
+def test_light_columns_finished_a_column_at_a_time_equal_the_table_at_once():
+    """The track job's tracks are finished a stored column at a time: holes filled (only in
+    processed frames), short tracks dropped, tracks renumbered and sorted as the whole table
+    at once gives them."""
+    rng = np.random.default_rng(5)
+    rows = 400
+    columns = {
+        "frame": rng.integers(0, 150, rows),
+        "track_id": np.minimum(rng.geometric(0.25, rows) - 1, 11),  # some tracks short
+        "det_id": rng.integers(0, 5, rows),
+        "x": rng.normal(100, 30, rows),
+        "y": rng.normal(100, 30, rows),
+        "angle": rng.uniform(0, np.pi, rows),
+        "score": rng.uniform(size=rows),
+        "from_row": np.arange(rows),
+        "to_row": np.arange(rows),
+        "weight": np.zeros(rows),
+    }
+    keep = pd.DataFrame(columns).drop_duplicates(["frame", "track_id"]).index.to_numpy()
+    columns = {name: values[keep] for name, values in columns.items()}
+    processed = np.setdiff1d(np.arange(150), np.arange(40, 47))  # a hole in the selection
+    params = TrackerParams(interpolate_max_gap=4, min_length=9)
+    light = StoredColumns(len(keep))
+    for name, values in columns.items():
+        light[name] = values
+    finished = tracking._finished(light, params, processed, renumbered=True)
+
+    gaps.interpolate(columns, 4, processed, blend=BLEND)
+    assert columns["interpolated"].sum() > 50
+    kept = gaps.long_enough(columns["track_id"], 9)
+    assert kept is not None and not kept.all()
+    columns = {name: values[kept] for name, values in columns.items()}
+    columns["track_id"] = renumber(columns["frame"], columns["track_id"])
+    order = np.lexsort((columns["track_id"], columns["frame"]))
+    assert finished.columns == [*LIGHT_COLUMNS, *BLEND]
+    for name in finished.columns:
+        expected = np.full(len(order), np.nan) if name == "heading" else columns[name][order]
+        np.testing.assert_array_equal(finished[name], expected)
+        assert finished[name].dtype == expected.dtype

@@ -29,7 +29,6 @@ import pandas as pd
 from ..keypoints import block_rows
 from ..stored import StoredColumns
 from . import animal_count, gaps, heading
-from .gaps import Columns
 from .instances import Instances, from_tables
 from .linking import link_identities
 from .online import link
@@ -105,41 +104,64 @@ def track_table(
 
     nodes = instances.nodes
     del instances, assigned  # only the keypoints are read again
-    # The table is built a column at a time: with every instance of a long video, a copy of
-    # the whole of it would be most of the job's memory.
-    gaps.interpolate(light, params.interpolate_max_gap, frames, blend=BLEND)
-    gaps.drop_short(light, params.min_length)
-    if not by_identity:  # a class keeps its number: its rank among the video's class names
-        light["track_id"] = renumber(light["frame"], light["track_id"])
-    order = np.lexsort((light["track_id"], light["frame"]))
-    # Kept in temporary files, each column as it is put in order: the outputs read a column
-    # or a block of rows at a time.
-    ordered = StoredColumns(len(order))
-    for column in [*LIGHT_COLUMNS, *BLEND]:
-        ordered[column] = (
-            np.full(len(order), np.nan) if column == "heading" else light.pop(column)[order]
-        )
-    del light, order
-    table = TrackTable(ordered, nodes, points_of if nodes else None, count)
+    table = TrackTable(
+        _finished(light, params, frames, renumbered=not by_identity),
+        nodes,
+        points_of if nodes else None,
+        count,
+    )
     table.light["heading"] = _headings(table, params)
     return table
 
 
-def _light_columns(instances: Instances, assigned: np.ndarray) -> Columns:
-    """The tracked instances as :data:`TRACK_COLUMNS`, each its own keypoints' source."""
+def _light_columns(instances: Instances, assigned: np.ndarray) -> StoredColumns:
+    """The tracked instances as :data:`TRACK_COLUMNS`, each its own keypoints' source, kept in
+    temporary files (:func:`_finished` reads them back a column at a time)."""
     rows = np.flatnonzero(assigned >= 0)
-    return {
-        "frame": instances.frame[rows],
-        "track_id": assigned[rows],
-        "det_id": instances.det_id[rows],
-        "x": instances.xy[rows, 0],
-        "y": instances.xy[rows, 1],
-        "angle": instances.angle[rows],
-        "score": instances.score[rows],
-        "from_row": rows,
-        "to_row": rows,
-        "weight": np.zeros(len(rows)),
-    }
+    light = StoredColumns(len(rows))
+    light["frame"] = instances.frame[rows]
+    light["track_id"] = assigned[rows]
+    light["det_id"] = instances.det_id[rows]
+    light["x"] = instances.xy[rows, 0]
+    light["y"] = instances.xy[rows, 1]
+    light["angle"] = instances.angle[rows]
+    light["score"] = instances.score[rows]
+    light["from_row"] = light["to_row"] = rows
+    light["weight"] = np.zeros(len(rows))
+    return light
+
+
+def _finished(
+    light: StoredColumns, params: TrackerParams, frames: np.ndarray | None, renumbered: bool
+) -> StoredColumns:
+    """The tracks' light columns in the table's order (by frame, then track) with their holes
+    filled (:func:`.gaps.interpolate`), short tracks dropped and, when ``renumbered``, tracks
+    numbered by first frame; ``heading`` still unknown. Made a column at a time: with every
+    instance of a long video, the whole table at once would be most of the job's memory."""
+    track_id, frame = light["track_id"], light["frame"]
+    found = gaps.holes(track_id, frame, params.interpolate_max_gap, frames)
+    track_id = np.concatenate([track_id, track_id[found.before]])
+    frame = np.concatenate([frame, found.frame])
+    kept = gaps.long_enough(track_id, params.min_length)
+    if kept is not None:
+        track_id, frame = track_id[kept], frame[kept]
+    if renumbered:  # a class keeps its number: its rank among the video's class names
+        track_id = renumber(frame, track_id)
+    order = np.lexsort((track_id, frame))
+    table = StoredColumns(len(order))
+    table["frame"], table["track_id"] = frame[order], track_id[order]
+    del frame, track_id
+    for column in [*LIGHT_COLUMNS, *BLEND]:
+        if column in table:
+            continue
+        if column == "heading":
+            table[column] = np.full(len(order), np.nan)
+            continue
+        known = light[column] if column in light else np.zeros(len(light), dtype=bool)
+        values = np.concatenate([known, gaps.filled(column, light.__getitem__, found, blend=BLEND)])
+        del known
+        table[column] = (values if kept is None else values[kept])[order]
+    return table
 
 
 def identity_names(detections: pd.DataFrame) -> dict[int, str] | None:
