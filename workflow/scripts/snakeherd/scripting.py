@@ -88,17 +88,9 @@ def give_back_large_arrays() -> None:
     system when freed. glibc's default raises that threshold (up to 32 MiB) each time such an
     array is freed, after which large arrays come from the heap, whose freed memory the
     process keeps: the track job of a long video (400,000 detections) peaked at 349 MB, 318 MB
-    with the threshold fixed, for the same CPU time. Other C libraries keep their own policy.
-
-    Arrow's buffers come from the same allocator: its own (mimalloc) kept the pages of a
-    table read in batches, ~70 MB after a 16-million-row poses table (the tracker's input of
-    660,000 instances read 111 MB above its start, 40 MB with this; 3 s more system time)."""
+    with the threshold fixed, for the same CPU time. Other C libraries keep their own policy."""
     with contextlib.suppress(AttributeError, OSError):  # not glibc (macOS): nothing to set
         ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, LARGE_ALLOCATION)
-    with contextlib.suppress(ImportError):
-        import pyarrow
-
-        pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 
 def give_back_freed_memory() -> None:
