@@ -226,17 +226,17 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # record's checksums of the video and the results (~300 MB/s). The suspect frames
         # (proofreading: at most 200 decoded and PNG-encoded, ~0.04 s each) fit in the margins.
         # Memory grows with the instances, not the frames (the tracker links the whole video at
-        # once), by the arrays of their positions, boxes and tracks; their keypoints are kept in
-        # a temporary file and the outputs written a block of rows at a time, so the skeleton
-        # does not add to it; its whole-video steps work a block of rows or a column at a time.
-        # Measured as each job logs its peak: ~0.2 KB an instance-frame (long_video.py
-        # --rss-scaling --tiled, 4 animals, no keypoints: 249 MB at 10,000 frames, 320 MB at
-        # 100,000; --track-rss, 2 flies with 24 keypoints: 255 MB at 22,000 instance-frames,
-        # 291 MB at 220,000, 389 MB at 660,000); 0.5 KB asked, doubled by the margin. A video
-        # with a proofread file holds the person's instances' frames, tracks and flags too
-        # (their keypoints are kept in a temporary file): 321 MB at 220,000 and 509 MB at
-        # 660,000 with a whole-video proofread .slp (427 MB at 220,000 when the keypoints were
-        # columns), within the margin.
+        # once), by their frames, positions and track numbers; their keypoints, other columns and
+        # the tracks' columns are kept in temporary files and the outputs written a block of rows or
+        # a column at a time, so the skeleton does not add to it. Measured as each job logs its
+        # peak: ~0.05 KB an instance-frame (long_video.py --track-rss, 2 flies with 24 keypoints:
+        # 253 MB at 22,000 instance-frames, 265 MB at 220,000, 286 MB at 660,000; 255, 291 and 389
+        # MB with the instances' and tracks' columns in memory; --rss-scaling --tiled, 4 animals, no
+        # keypoints: 247 MB at 10,000 frames, 253 MB at 100,000). A video with a proofread file has
+        # its corrections applied to the tracks in memory, and holds the person's instances' frames,
+        # tracks and flags too (their keypoints are kept in a temporary file): 318 MB at 220,000 and
+        # 500 MB at 660,000 with a whole-video proofread .slp (427 MB at 220,000 when the keypoints
+        # were columns); 0.5 KB asked for it, doubled by the margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,
@@ -249,10 +249,11 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # for the pose scores each prediction's OKS matches (28 bytes); each labelled keypoint's
         # error is kept in a temporary file (8 bytes a keypoint on disk). Measured: 300 frames
         # in ~9 s, peak RSS 185 MB; a whole video's ground truth (long_video.py --track-rss, 2
-        # flies, 24 nodes): 265 MB at 11,000 frames, 318 MB at 110,000, 365 MB at 330,000
-        # (272, 429 and 780 MB with the errors in memory; 534, 3,193 and 8,641 MB when
-        # py-motmetrics kept its events and pycocotools a dict per instance). 0.3 KB an
-        # instance-frame asked, doubled by the margin.
+        # flies, 24 nodes): 254 MB at 11,000 frames, 288 MB at 110,000, 337 MB at 330,000
+        # (265, 318 and 365 MB before it gave freed arrays back; 272, 429 and 780 MB with the
+        # errors in memory; 534, 3,193 and 8,641 MB when py-motmetrics kept its events and
+        # pycocotools a dict per instance). 0.3 KB an instance-frame asked, doubled by the
+        # margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=0.0003 * expected_animals(config), seconds_per_frame=0.04
         )
