@@ -110,15 +110,15 @@ def _measured(keypoints: Rows, stored: bool = False) -> tuple[Rows, Rows, Rows]:
     for start in range(0, n, rows):
         points = keypoints[start : start + rows]
         _, long_side, short_side, axis = keypoint_boxes(points)
-        for measures, values in (
+        for target, values in (
             (visible, np.isfinite(points).all(axis=2).sum(axis=1)),
             (box, bounding_boxes(points)),
             (extent, np.column_stack([long_side, short_side, axis])),
         ):
             if stored:
-                measures.write(start, values)
+                target.write(start, values)
             else:
-                measures[start : start + len(points)] = values
+                target[start : start + len(points)] = values
     return visible, box, extent
 
 
@@ -177,17 +177,7 @@ def from_tables(
     columns = _instance_columns(ordered)
     n = len(ordered)
     frame, det_id = columns["frame"], columns["det_id"]
-    if isinstance(poses, pd.DataFrame):
-        if len(poses):
-            nodes = list(nodes) if nodes else node_order(poses)
-            keypoints, keypoint_score = _keypoints_in_memory(poses, frame, det_id, nodes)
-        else:
-            nodes, keypoints, keypoint_score = [], np.zeros((n, 0, 2)), np.zeros((n, 0))
-    elif poses is not None:
-        nodes = _nodes_of_parts(nodes)
-        keypoints, keypoint_score = _stored_keypoints(poses, frame, det_id, nodes)
-    else:
-        nodes, keypoints, keypoint_score = [], np.zeros((n, 0, 2)), np.zeros((n, 0))
+    nodes, keypoints, keypoint_score = _keypoints(poses, frame, det_id, nodes, stored=False)
     return Instances(
         frame,
         det_id,
@@ -241,10 +231,31 @@ def _instance_columns(table: pd.DataFrame) -> dict[str, np.ndarray | None]:
     }
 
 
-def _nodes_of_parts(nodes: list[str] | None) -> list[str]:
+def _keypoints(
+    poses: pd.DataFrame | Iterable[pd.DataFrame] | None,
+    frame: np.ndarray,
+    det_id: Rows,
+    nodes: list[str] | None,
+    stored: bool,
+) -> tuple[list[str], Rows, Rows]:
+    """The nodes, keypoints and keypoint scores of the instances (``frame``, ``det_id``) from
+    ``poses`` (see :func:`from_tables`): a whole poses table's in memory unless ``stored``,
+    parts' in temporary files."""
+    n = len(frame)
+    if isinstance(poses, pd.DataFrame):
+        if not len(poses):
+            poses = None
+        else:
+            nodes = list(nodes) if nodes else node_order(poses)
+            if not stored:
+                return nodes, *_keypoints_in_memory(poses, frame, det_id, nodes)
+            poses = [poses]
+    if poses is None:
+        return [], np.zeros((n, 0, 2)), np.zeros((n, 0))
     if not nodes:
         raise ValueError("poses in parts need their nodes")
-    return list(nodes)
+    nodes = list(nodes)
+    return nodes, *_stored_keypoints(poses, frame, det_id, nodes)
 
 
 def _from_parts(
@@ -282,34 +293,24 @@ def _from_parts(
     frame = np.concatenate(frames) if frames else np.zeros(0, dtype=np.int64)
     xy = np.concatenate(xys) if xys else np.zeros((0, 2))
     del frames, xys
-    n = len(frame)
+    n, lacking = len(frame), lacking or set()
     if not in_order:
         # Rare (our tables are written in order): each column read whole once to reorder it.
         order = np.lexsort((stored["det_id"][:], frame))
         frame, xy = frame[order], xy[order]
         for name, rows in stored.items():
-            if name not in (lacking or set()):
+            if name not in lacking:
                 reordered = StoredRows(n, rows.row_shape, rows.dtype)
                 reordered.write(0, rows[:][order])
                 stored[name] = reordered
         del order
     det_id = stored["det_id"]
-    if isinstance(poses, pd.DataFrame):
-        nodes = list(nodes) if nodes else node_order(poses)
-        poses = [poses] if len(poses) else None
-    if poses is not None:
-        nodes = _nodes_of_parts(nodes)
-        keypoints, keypoint_score = _stored_keypoints(poses, frame, det_id, nodes)
-    else:
-        nodes, keypoints, keypoint_score = [], np.zeros((n, 0, 2)), np.zeros((n, 0))
+    nodes, keypoints, keypoint_score = _keypoints(poses, frame, det_id, nodes, stored=True)
     return Instances(
         frame,
         det_id,
         xy,
-        *(
-            _or_default(None if name in (lacking or set()) else stored[name], name, n)
-            for name in _STORED
-        ),
+        *(_or_default(None if name in lacking else stored[name], name, n) for name in _STORED),
         nodes,
         keypoints,
         keypoint_score,

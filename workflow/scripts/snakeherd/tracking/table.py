@@ -62,10 +62,8 @@ class TrackTable:
 
     def select(self, columns: list[str], rows: slice | np.ndarray = slice(None)) -> pd.DataFrame:
         """Some columns of ``light`` (those it has), at ``rows`` (positions), in memory."""
-        columns = [name for name in columns if name in self.light]
-        return pd.DataFrame(
-            {name: self.column(name)[rows] for name in columns}, copy=False
-        ).reset_index(drop=True)
+        present = [name for name in columns if name in self.light]
+        return rows_of(self.light, rows, present).reset_index(drop=True)
 
     def in_memory(self) -> TrackTable:
         """This table with ``light`` in memory (for work that changes it as a whole)."""
