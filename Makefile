@@ -3,7 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PIP := $(BIN)/python -m pip --disable-pip-version-check
+# No wheel cache: where pip downloads torch and its CUDA libraries (~4 GB) a cache would keep a
+# second copy of them on disk, and a CI machine's disk can be small.
+PIP_FLAGS := --disable-pip-version-check --no-cache-dir
+PIP := $(BIN)/python -m pip $(PIP_FLAGS)
 # uv installs the demo's wheels in parallel, a tenth of pip's CPU time. It leaves bytecode to be
 # compiled at first import, as Python does by default: compiling every module of the demo's
 # packages at install costs more than the demo compiling only what it imports. Pinned; it comes
@@ -34,16 +37,19 @@ $(VENV)/.test-installed: requirements/test.txt $(VENV)/.demo-installed
 	$(PIP) install --quiet -r requirements/test.txt
 	touch $@
 
-$(SLEAP_VENV)/.installed: requirements/sleap.txt
+# The SLEAP environment pins the main one's torch build: its files (~5 GB with the CUDA
+# libraries) are hard-linked from .venv rather than installed twice (tools/link-packages.py).
+$(SLEAP_VENV)/.installed: requirements/sleap.txt | $(VENV)/.test-installed
 	$(PYTHON) -m venv $(SLEAP_VENV)
-	$(SLEAP_VENV)/bin/python -m pip --disable-pip-version-check install --quiet -r requirements/sleap.txt
+	$(PYTHON) tools/link-packages.py $(VENV) $(SLEAP_VENV) torch torchvision
+	$(SLEAP_VENV)/bin/python -m pip $(PIP_FLAGS) install --quiet -r requirements/sleap.txt
 	touch $@
 
 sleap-env: $(SLEAP_VENV)/.installed
 
 $(ONNX_CUDA_VENV)/.installed: requirements/onnx-cuda.txt
 	$(PYTHON) -m venv $(ONNX_CUDA_VENV)
-	$(ONNX_CUDA_VENV)/bin/python -m pip --disable-pip-version-check install --quiet -r requirements/onnx-cuda.txt
+	$(ONNX_CUDA_VENV)/bin/python -m pip $(PIP_FLAGS) install --quiet -r requirements/onnx-cuda.txt
 	touch $@
 
 onnx-cuda-env: $(ONNX_CUDA_VENV)/.installed
