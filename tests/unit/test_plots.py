@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -48,7 +50,12 @@ def test_a_video_without_detections_still_gets_every_plot(tmp_path):
 
 
 def test_runs_and_paths_split_where_frames_are_missing():
-    assert plots._runs(np.array([0, 1, 2, 4, 10, 11])) == [(0, 3), (4, 1), (10, 2)]
+    tracks = pd.DataFrame(
+        {"frame": [0, 1, 2, 4, 10, 11], "track_id": 3, "interpolated": [0, 0, 1, 1, 1, 1]}
+    )
+    firsts, lengths, interpolated = plots._track_runs(lambda: [tracks])[3]
+    assert firsts.tolist() == [0, 2, 4, 10] and lengths.tolist() == [2, 1, 1, 2]
+    assert interpolated.tolist() == [False, True, True, True]
     x, _ = plots._broken_at_gaps(np.array([3, 4, 10]), np.array([1.0, 2.0, 3.0]), np.zeros(3))
     np.testing.assert_array_equal(np.isnan(x), [False, False, True, False])
 
@@ -57,15 +64,53 @@ def test_tracks_are_drawn_from_their_rows_by_frame_whatever_the_tables_order():
     tracks = pd.DataFrame(
         {"frame": [5, 1, 3, 1, 2], "track_id": [7, 7, 2, 2, 7], "x": [5.0, 1.0, 3.0, 1.5, 2.0]}
     )
-    by_track = plots._ByTrack(tracks, ["x"])
-    assert [(int(t), by_track.frame[rows].tolist()) for t, rows in by_track] == [
-        (2, [1, 3]),
-        (7, [1, 2, 5]),
-    ]
-    np.testing.assert_array_equal(by_track.x, [1.5, 3.0, 1.0, 2.0, 5.0])
-    assert list(plots._ByTrack(tracks.iloc[:0], ["x"])) == []
-    counts = plots._per_frame(tracks["frame"].to_numpy(), pd.Index([1, 2, 4, 5]))
+    ordered = plots._in_frame_order(tracks)
+    drawn = [(track, rows.tolist(), x.tolist()) for part in ordered()
+             for track, rows, (x,) in plots._by_track(part, ["x"])]  # fmt: skip
+    assert drawn == [(2, [1, 3], [1.5, 3.0]), (7, [1, 2, 5], [1.0, 2.0, 5.0])]
+    assert plots._last_rows(ordered, ["x"]) == {2: (3.0,), 7: (5.0,)}
+    assert plots._track_runs(lambda: [tracks.iloc[:0].assign(interpolated=0)]) == {}
+    counts, rows = plots._per_frame(tracks, pd.Index([1, 2, 4, 5]))
     np.testing.assert_array_equal(counts, [2, 1, 0, 1])  # frame 3 was not processed
+    assert rows == 5
+    with pytest.raises(ValueError, match="sorted by frame"):
+        list(plots._in_frame_order(lambda: [tracks])())
+
+
+def test_plots_of_tracks_in_parts_are_the_plots_of_the_whole_table(tmp_path):
+    """A long video's plots read its tables a batch at a time: the same runs, counts and
+    errors, so the same bytes; the paths, drawn a part at a time from where the last part
+    ended, differ only where two parts' strokes meet."""
+    from matplotlib import image
+
+    from snakeherd.evaluation import frame_errors
+
+    detections, tracks, _ = tables()
+    frames = np.r_[0:20, 30:40]
+    keep = np.isin(tracks["frame"], frames)
+    detections, tracks = detections[keep], tracks[keep].sort_values(["frame", "track_id"])
+    cuts = [0, 7, 8, 40, 41, 42, 75, len(tracks)]  # parts of one row, cut inside a frame
+    parts = [tracks.iloc[start:stop] for start, stop in itertools.pairwise(cuts)]
+    detection_parts = [detections.iloc[:50], detections.iloc[50:]]
+    truth = tracks[["frame", "track_id", "x", "y"]]
+    background = np.full((SCENE.height, SCENE.width), 128, np.uint8)
+    for name, given, detected in (
+        ("whole", tracks, detections),
+        ("parts", lambda: iter(parts), lambda: iter(detection_parts)),
+    ):
+        folder = tmp_path / name
+        errors = frame_errors(given if name == "whole" else given(), truth, frames, 5)
+        n_tracks = plots.trajectories(given, background, (SCENE.width, SCENE.height),
+                                      folder / "t.png")  # fmt: skip
+        assert n_tracks == 3
+        plots.timeline(given, frames, folder / "l.png", errors)
+        plots.animal_counts(detected, given, frames, 3, folder / "c.png")
+    for name in ("l.png", "c.png"):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "parts" / name).read_bytes()
+    whole, in_parts = (image.imread(tmp_path / name / "t.png") for name in ("whole", "parts"))
+    assert whole.shape == in_parts.shape
+    differ = np.abs(whole - in_parts).max(axis=2) > 0.02
+    assert 0 < differ.sum() < 0.001 * differ.size  # drawn (the paths are seen) and the same
 
 
 def test_timeline_shows_the_errors_against_the_ground_truth(tmp_path):

@@ -3,6 +3,8 @@ distributions, as PNG files, and its provenance record as an HTML page (for the 
 
 from pathlib import Path
 
+import numpy as np
+
 from snakeherd import io, plots
 from snakeherd.evaluation import frame_errors, load_ground_truth
 from snakeherd.overlay import frame_selection_of
@@ -18,12 +20,18 @@ PLOTTED_COLUMNS = ["frame", "track_id", "x", "y", "interpolated"]
 
 def main(smk):
     give_back_large_arrays()  # a whole video's arrays, made and freed one after the other
-    # The columns the plots draw: a long video's keypoint columns stay unread, and its
-    # keypoint scores (a row per keypoint) are summed up a batch at a time.
-    detections = io.read_columns(smk.input.detections, "detections", ["frame", "score"])
+    # The tables are read a batch at a time by each plot (the tracks' in frame order): a long
+    # video's columns are never held whole, and its keypoint columns stay unread.
     detection_stage = io.read_metadata(smk.input.detections)["stage"]
-    tracks = io.read_columns(smk.input.tracks, "tracks", PLOTTED_COLUMNS)
     tracks_stage = io.read_metadata(smk.input.tracks)["stage"]
+
+    def detections():
+        return io.iter_columns(smk.input.detections, "detections", ["frame", "score"])
+
+    tracks = io.in_frame_order(smk.input.tracks, "tracks", PLOTTED_COLUMNS)
+    detection_scores = plots.ScoreHistogram.of(
+        lambda: (part["score"].to_numpy(float) for part in detections())
+    )
     keypoint_scores = None
     if smk.input.get("poses"):
         keypoint_scores = plots.ScoreHistogram.of(
@@ -43,27 +51,27 @@ def main(smk):
         size = (info.width, info.height)
     else:
         # A track-only video given without its file: the extent of the positions instead.
-        frames = detections["frame"].drop_duplicates().sort_values().to_numpy()
-        size = (
-            int(max(tracks["x"].max(), 1)) + 1 if len(tracks) else 1,
-            int(max(tracks["y"].max(), 1)) + 1 if len(tracks) else 1,
-        )
-    plots.trajectories(tracks, background, size, smk.output.trajectories)
+        frames = np.unique(np.concatenate([np.zeros(0, np.int64)] + [
+            np.unique(part["frame"].to_numpy()) for part in detections()
+        ]))  # fmt: skip
+        largest = np.ones(2)
+        for part in tracks():
+            if len(part):
+                largest = np.fmax(largest, part[["x", "y"]].max().to_numpy(float))
+        size = (int(largest[0]) + 1, int(largest[1]) + 1)
+    n_tracks = plots.trajectories(tracks, background, size, smk.output.trajectories)
     errors = None
     if smk.input.get("ground_truth"):
         ground_truth = load_ground_truth(smk.input.ground_truth)
-        errors = frame_errors(tracks, ground_truth, frames, smk.params.match_distance)
+        errors = frame_errors(tracks(), ground_truth, frames, smk.params.match_distance)
     suspects = io.read_table(smk.input.suspects, "suspects") if smk.input.get("suspects") else None
     plots.timeline(tracks, frames, smk.output.timeline, errors, suspects)
     expected = expected_count(tracks_stage, detection_stage)
     plots.animal_counts(detections, tracks, frames, expected, smk.output.counts)
-    plots.score_distributions(detections, keypoint_scores, smk.output.scores)
+    plots.score_distributions(detection_scores, keypoint_scores, smk.output.scores)
     write_provenance_page(smk.input.provenance, smk.output.provenance)
     logger.info(
-        "plots of %d tracks over %d frames (expected animals: %s)",
-        tracks["track_id"].nunique(),
-        len(frames),
-        expected,
+        "plots of %d tracks over %d frames (expected animals: %s)", n_tracks, len(frames), expected
     )
 
 

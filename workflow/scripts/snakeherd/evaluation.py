@@ -185,13 +185,14 @@ def score_frames(frames: Iterable[Frame], match_distance: float, with_hota: bool
 
 
 def frame_errors(
-    tracks: pd.DataFrame,
+    tracks: pd.DataFrame | Iterable[pd.DataFrame],
     ground_truth: pd.DataFrame,
     frames: np.ndarray,
     match_distance: float,
 ) -> pd.DataFrame:
     """Per frame of ``frames``: misses, false positives and ID switches, as
-    :func:`evaluate_tracks` counts them (for plots of where the errors are)."""
+    :func:`evaluate_tracks` counts them (for plots of where the errors are). The tracks may come
+    in parts, as :func:`frames_of` takes them."""
     score = ClearMot(match_distance, record_frames=True)
     for frame in frames_of(tracks, ground_truth, frames):
         score.update(*frame)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -276,25 +276,48 @@ def iter_columns(path: str | os.PathLike, table: str, columns: list[str]) -> Ite
     return iter_table(path, table, [name for name in columns if name in names])
 
 
+def in_frame_order(
+    path: str | os.PathLike, table: str, columns: list[str]
+) -> Callable[[], Iterator[pd.DataFrame]]:
+    """:func:`iter_columns` of a table, afresh at each call, in parts sorted by frame: the file's
+    batches when its rows are (a snakeherd tracks table's are), else the table read whole and
+    sorted once (a frame's rows in the file's order)."""
+    try:
+        for _ in sorted_by_frame(iter_columns(path, table, ["frame"]), table):
+            pass
+    except ValueError:
+        whole = read_columns(path, table, columns).sort_values("frame", kind="stable")
+        return lambda: iter([whole])
+    return lambda: iter_columns(path, table, columns)
+
+
+def sorted_by_frame(parts: Iterable[pd.DataFrame], what: str) -> Iterator[pd.DataFrame]:
+    """``parts`` as they are read; one whose frames go back (within it or from the part before)
+    is refused: ValueError, "``what`` must be sorted by frame"."""
+    latest = -np.inf
+    for part in parts:
+        if len(part):
+            frames = part["frame"].to_numpy()
+            if frames[0] < latest or (np.diff(frames) < 0).any():
+                raise ValueError(f"{what} must be sorted by frame")
+            latest = frames[-1]
+        yield part
+
+
 def frame_aligned(*tables: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, ...]]:
     """Tables sorted by frame, each given in parts (e.g. :func:`iter_table`'s batches), read side
     by side: at each step the rows of the same frames from every table (an empty table where
     one has none of them), a frame's rows never split between steps; every row once, in order.
     A table whose rows go back in frame is refused (ValueError)."""
-    parts = [iter(table) for table in tables]
+    parts = [sorted_by_frame(table, "tables read side by side") for table in tables]
     held = [pd.DataFrame() for _ in tables]
     done = [False] * len(tables)
-    last_read = [-np.inf] * len(tables)
 
     def read(i: int) -> None:
         part = next(parts[i], None)
         if part is None:
             done[i] = True
         elif len(part):
-            frames = part["frame"].to_numpy()
-            if frames[0] < last_read[i] or (np.diff(frames) < 0).any():
-                raise ValueError("tables read side by side must be sorted by frame")
-            last_read[i] = frames[-1]
             held[i] = part if held[i].empty else pd.concat([held[i], part], ignore_index=True)
 
     while True:

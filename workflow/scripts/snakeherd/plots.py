@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import ranks
+from .io import sorted_by_frame
 from .overlay import track_color
 from .ranks import ValueParts
 
@@ -39,6 +40,11 @@ WIDTH_IN = 8.0
 
 SUSPECT_COLOR = "tab:orange"
 
+# A table read in parts (e.g. :func:`snakeherd.io.iter_table`'s batches; a tracks table's
+# sorted by frame), afresh at each call: each plot holds a part at a time and what it draws
+# of the parts before, not a long video's whole table.
+TableParts = Callable[[], Iterable[pd.DataFrame]]
+
 
 def rgb(track_id: int) -> tuple[float, float, float]:
     """A track's colour for matplotlib (the overlay's BGR colour, as RGB in 0..1)."""
@@ -47,8 +53,12 @@ def rgb(track_id: int) -> tuple[float, float, float]:
 
 
 @contextmanager
-def _figure(path: str | os.PathLike, height_in: float, **subplots) -> Iterator[tuple]:
-    """A figure in the fixed style, saved to ``path`` without metadata when the block ends."""
+def _figure(
+    path: str | os.PathLike, height_in: float, *, drawn: bool = False, **subplots
+) -> Iterator[tuple]:
+    """A figure in the fixed style, saved to ``path`` without metadata when the block ends.
+    ``drawn``: the block laid the figure out and drew onto its canvas itself (see
+    :func:`trajectories`); the canvas is saved as drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -61,10 +71,18 @@ def _figure(path: str | os.PathLike, height_in: float, **subplots) -> Iterator[t
         figure, axes = plt.subplots(figsize=(WIDTH_IN, height_in), **subplots)
         try:
             yield figure, axes
-            figure.tight_layout()
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            # No "Software" (matplotlib's version) or creation time: reruns give the same bytes.
-            figure.savefig(path, format="png", metadata={"Software": None})
+            if drawn:
+                # savefig would draw the figure's artists anew, without what was drawn onto
+                # the canvas alone. Pillow writes no metadata: reruns give the same bytes.
+                from PIL import Image
+
+                pixels = np.asarray(figure.canvas.buffer_rgba())
+                Image.fromarray(pixels).save(path, format="png")
+            else:
+                figure.tight_layout()
+                # No "Software" (matplotlib's version) or creation time: the same bytes again.
+                figure.savefig(path, format="png", metadata={"Software": None})
         finally:
             plt.close(figure)
 
@@ -74,16 +92,25 @@ def _say_empty(axes, text: str) -> None:
 
 
 def trajectories(
-    tracks: pd.DataFrame,
+    tracks: pd.DataFrame | TableParts,
     background: np.ndarray | None,
     size: tuple[int, int],
     path,
-) -> None:
+) -> int:
     """Each track's path (x-y, its own colour) over the video's first processed frame; a path
-    breaks where the track has no position or the run skipped frames."""
+    breaks where the track has no position or the run skipped frames. Returns how many tracks
+    there are.
+
+    Each part's paths are drawn onto the canvas and let go: a long video's figure holds no
+    line of a million points (matplotlib kept ~100 bytes a point until the figure was saved)."""
+    parts = _in_frame_order(tracks)
+    ends = _last_rows(parts, ["x", "y"])
     width, height = size
     aspect = height / width if width else 1.0
-    with _figure(path, height_in=min(max(WIDTH_IN * aspect, 3.0), 12.0)) as (_, axes):
+    with _figure(path, height_in=min(max(WIDTH_IN * aspect, 3.0), 12.0), drawn=True) as (
+        figure,
+        axes,
+    ):
         if background is not None:
             axes.imshow(background, cmap="gray", extent=(0, width, height, 0), vmin=0, vmax=255)
         axes.set_xlim(0, width)
@@ -92,41 +119,77 @@ def trajectories(
         axes.set_xlabel("x (px)")
         axes.set_ylabel("y (px)")
         axes.grid(False)
-        if not len(tracks):
+        if not len(ends):
             _say_empty(axes, "no tracks")
-        by_track = _ByTrack(tracks, ["x", "y"])
-        for track_id, rows in by_track:
-            frames, x, y = by_track.frame[rows], by_track.x[rows], by_track.y[rows]
-            axes.plot(*_broken_at_gaps(frames, x, y), color=rgb(track_id), linewidth=0.8,
-                      alpha=0.9)  # fmt: skip
-            axes.annotate(
-                str(int(track_id)), (x[-1], y[-1]), color=rgb(track_id), fontsize=7,
+        axes.set_title(f"Trajectories: {len(ends)} tracks")
+        figure.tight_layout()
+        figure.canvas.draw()
+        _draw_paths(axes, parts)
+        # Labels over every path, as matplotlib orders texts above lines.
+        for track_id, (x, y) in ends.items():
+            label = axes.annotate(
+                str(int(track_id)), (x, y), color=rgb(track_id), fontsize=7,
                 xytext=(3, 3), textcoords="offset points",
             )  # fmt: skip
-        axes.set_title(f"Trajectories: {len(by_track.track_ids)} tracks")
+            axes.draw_artist(label)
+    return len(ends)
 
 
-class _ByTrack:
-    """A tracks table's ``frame`` and ``columns`` as arrays sorted by track, then frame, and
-    each track's rows among them (iterating gives track id and slice, in track order): one
-    copy of the columns drawn, where a group per track and its sorted copy were two of every
-    column."""
+def _draw_paths(axes, parts: TableParts) -> None:
+    """Each part's stretch of each track's path, drawn onto the (drawn) canvas from the last
+    point of the track before it, then removed from the figure."""
+    from matplotlib.lines import Line2D
 
-    def __init__(self, tracks: pd.DataFrame, columns: list[str]):
-        frames, track_ids = tracks["frame"].to_numpy(), tracks["track_id"].to_numpy()
-        order = np.lexsort((frames, track_ids))
-        self.frame = frames[order]
-        for column in columns:
-            setattr(self, column, tracks[column].to_numpy(float)[order])
-        sorted_ids = track_ids[order]
-        starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]][: len(order)])
-        self.track_ids = sorted_ids[starts]
-        self._stops = np.r_[starts[1:], len(order)][: len(starts)]
-        self._starts = starts
+    last: dict[int, tuple[int, float, float]] = {}  # per track: frame, x, y of its last row
+    for part in parts():
+        for track_id, frames, columns in _by_track(part, ["x", "y"]):
+            x, y = columns
+            if track_id in last:
+                before_frame, before_x, before_y = last[track_id]
+                frames = np.r_[before_frame, frames]
+                x, y = np.r_[before_x, x], np.r_[before_y, y]
+            last[track_id] = (int(frames[-1]), float(x[-1]), float(y[-1]))
+            path = Line2D(*_broken_at_gaps(frames, x, y), color=rgb(track_id), linewidth=0.8,
+                          alpha=0.9)  # fmt: skip
+            axes.add_line(path)
+            axes.draw_artist(path)
+            path.remove()
 
-    def __iter__(self):
-        for track_id, start, stop in zip(self.track_ids, self._starts, self._stops, strict=True):
-            yield track_id, slice(int(start), int(stop))
+
+def _in_frame_order(tracks: pd.DataFrame | TableParts) -> TableParts:
+    """Tracks as parts in frame order (a table is sorted once; its rows of a frame keep their
+    order); parts that go back in frame are refused (ValueError) as they are read."""
+    if isinstance(tracks, pd.DataFrame):
+        if not tracks["frame"].is_monotonic_increasing:
+            tracks = tracks.sort_values("frame", kind="stable")
+        return lambda: [tracks]
+    return lambda: sorted_by_frame(tracks(), "tracks read in parts")
+
+
+def _by_track(
+    part: pd.DataFrame, columns: list[str]
+) -> Iterator[tuple[int, np.ndarray, list[np.ndarray]]]:
+    """A part's tracks in track order: id, frames and ``columns`` (as floats) of its rows, in
+    frame order."""
+    track_ids = part["track_id"].to_numpy()
+    order = np.argsort(track_ids, kind="stable")  # a track's rows stay in frame order
+    sorted_ids = track_ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]][: len(order)])
+    stops = np.r_[starts[1:], len(order)][: len(starts)]
+    frames = part["frame"].to_numpy()[order]
+    values = [part[column].to_numpy(float)[order] for column in columns]
+    for start, stop in zip(starts, stops, strict=True):
+        rows = slice(int(start), int(stop))
+        yield int(sorted_ids[start]), frames[rows], [column[rows] for column in values]
+
+
+def _last_rows(parts: TableParts, columns: list[str]) -> dict[int, tuple]:
+    """Each track's ``columns`` at its last row, by track id in order."""
+    last: dict[int, tuple] = {}
+    for part in parts():
+        for track_id, _, values in _by_track(part, columns):
+            last[track_id] = tuple(float(column[-1]) for column in values)
+    return dict(sorted(last.items()))
 
 
 def _broken_at_gaps(frames: np.ndarray, x: np.ndarray, y: np.ndarray):
@@ -136,16 +199,35 @@ def _broken_at_gaps(frames: np.ndarray, x: np.ndarray, y: np.ndarray):
     return np.insert(x, breaks, np.nan), np.insert(y, breaks, np.nan)
 
 
-def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
-    """Runs of consecutive frames among sorted ``frames``, as (start, length)."""
-    if not len(frames):
-        return []
-    breaks = np.flatnonzero(np.diff(frames) != 1) + 1
-    return [(int(run[0]), len(run)) for run in np.split(frames, breaks)]
+def _track_runs(parts: TableParts) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each track's runs of consecutive frames of one kind, detected or interpolated: their
+    first frames, lengths and kinds (True: interpolated) in frame order, by track id in order.
+    A run that goes on into the next part is one run."""
+    held: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for part in parts():
+        if "interpolated" not in part:
+            part = part.assign(interpolated=False)
+        for track_id, frames, (interpolated,) in _by_track(part, ["interpolated"]):
+            kinds = interpolated != 0
+            breaks = np.flatnonzero((np.diff(frames) != 1) | (kinds[1:] != kinds[:-1])) + 1
+            starts, stops = np.r_[0, breaks], np.r_[breaks, len(frames)]
+            firsts, lengths, kinds = frames[starts], stops - starts, kinds[starts]
+            runs = held.setdefault(track_id, [])
+            if runs:
+                last_firsts, last_lengths, last_kinds = runs[-1]
+                if last_kinds[-1] == kinds[0] and last_firsts[-1] + last_lengths[-1] == firsts[0]:
+                    last_lengths[-1] += lengths[0]
+                    firsts, lengths, kinds = firsts[1:], lengths[1:], kinds[1:]
+            if len(firsts):
+                runs.append((firsts, lengths, kinds))
+    return {
+        track_id: tuple(np.concatenate(column) for column in zip(*held[track_id], strict=True))
+        for track_id in sorted(held)
+    }
 
 
 def timeline(
-    tracks: pd.DataFrame,
+    tracks: pd.DataFrame | TableParts,
     processed_frames: np.ndarray,
     path,
     errors: pd.DataFrame | None = None,
@@ -156,7 +238,8 @@ def timeline(
     (:func:`snakeherd.evaluation.frame_errors`), a panel below shows the misses, false positives
     and ID switches against the ground truth on the same frames. With ``suspects``
     (:mod:`snakeherd.proofreading.suspects`), a band marks each suspect stretch."""
-    track_ids = sorted(tracks["track_id"].unique()) if len(tracks) else []
+    runs = _track_runs(_in_frame_order(tracks))
+    track_ids = list(runs)
     rows = max(len(track_ids), 1)
     height = min(1.2 + 0.22 * rows, 14.0)
     panels = {}
@@ -176,21 +259,18 @@ def timeline(
             axes.set_xlim(processed_frames[0] - 0.5, processed_frames[-1] + 0.5)
         if not track_ids:
             _say_empty(axes, "no tracks")
-        if "interpolated" not in tracks:
-            tracks = tracks.assign(interpolated=False)
-        by_track = _ByTrack(tracks, ["interpolated"])
-        for row, (track_id, span) in enumerate(by_track):
+        for row, (track_id, (firsts, lengths, interpolated)) in enumerate(runs.items()):
             color = rgb(track_id)
-            frames, interpolated = by_track.frame[span], by_track.interpolated[span] != 0
             for kind, alpha in ((False, 1.0), (True, 0.35)):
-                runs = _runs(frames[interpolated == kind])
-                if runs:
+                of_kind = interpolated == kind
+                if of_kind.any():
+                    bars = zip(firsts[of_kind] - 0.5, lengths[of_kind], strict=True)
                     axes.broken_barh(
-                        [(start - 0.5, length) for start, length in runs], (row - 0.35, 0.7),
+                        [(float(start), int(length)) for start, length in bars], (row - 0.35, 0.7),
                         facecolors=[color], alpha=alpha, linewidth=0,
                     )  # fmt: skip
-            axes.plot(frames[0], row, marker=">", color="black", markersize=4)
-            axes.plot(frames[-1], row, marker="s", color="black", markersize=3)
+            axes.plot(firsts[0], row, marker=">", color="black", markersize=4)
+            axes.plot(firsts[-1] + lengths[-1] - 1, row, marker="s", color="black", markersize=3)
         axes.set_yticks(range(len(track_ids)))
         axes.set_yticklabels([str(int(t)) for t in track_ids], fontsize=7 if rows > 30 else 9)
         axes.set_ylim(rows - 0.5, -0.5)
@@ -238,8 +318,8 @@ def _shade_gaps(axes, processed_frames: np.ndarray) -> None:
 
 
 def animal_counts(
-    detections: pd.DataFrame,
-    tracks: pd.DataFrame,
+    detections: pd.DataFrame | TableParts,
+    tracks: pd.DataFrame | TableParts,
     processed_frames: np.ndarray,
     expected: int | None,
     path,
@@ -247,11 +327,11 @@ def animal_counts(
     """Animals detected and tracked per processed frame, against the expected count."""
     with _figure(path, height_in=3.2) as (_, axes):
         index = pd.Index(processed_frames, name="frame")
-        detected = _per_frame(detections["frame"].to_numpy(), index)
+        detected, n_detections = _per_frame(detections, index)
         axes.step(index, detected, where="mid", color="tab:blue", label="detected")
-        if len(tracks):
+        tracked, n_tracked = _per_frame(tracks, index)
+        if n_tracked:
             # Interpolated positions count: the track holds the animal there.
-            tracked = _per_frame(tracks["frame"].to_numpy(), index)
             axes.step(
                 index, tracked, where="mid", color="tab:orange", label="tracked", linewidth=0.9,
             )  # fmt: skip
@@ -261,18 +341,25 @@ def animal_counts(
         axes.set_xlabel("frame")
         axes.set_ylabel("animals")
         axes.set_ylim(bottom=0)
-        if not len(detections):
+        if not n_detections:
             _say_empty(axes, "no detections")
         axes.legend(loc="lower right", fontsize=8)
         axes.set_title("Animals per frame")
 
 
-def _per_frame(frames: np.ndarray, processed: pd.Index) -> np.ndarray:
-    """Rows in each of the ``processed`` frames (sorted), counted without a group per frame."""
-    at = np.searchsorted(processed, frames)
-    inside = at < len(processed)
-    inside[inside] = processed.to_numpy()[at[inside]] == frames[inside]
-    return np.bincount(at[inside], minlength=len(processed)).astype(np.int64)
+def _per_frame(table: pd.DataFrame | TableParts, processed: pd.Index) -> tuple[np.ndarray, int]:
+    """A table's rows in each of the ``processed`` frames (sorted), counted without a group per
+    frame, and its rows in all."""
+    parts = table if callable(table) else (lambda: [table])
+    counts, rows = np.zeros(len(processed), dtype=np.int64), 0
+    for part in parts():
+        frames = part["frame"].to_numpy()
+        at = np.searchsorted(processed, frames)
+        inside = at < len(processed)
+        inside[inside] = processed.to_numpy()[at[inside]] == frames[inside]
+        counts += np.bincount(at[inside], minlength=len(processed))
+        rows += len(frames)
+    return counts, rows
 
 
 SCORE_BINS = 40
