@@ -4,7 +4,10 @@ refused with their name and the fix."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pandas as pd
 import pytest
 import sleap_io
 
@@ -12,7 +15,8 @@ from snakeherd import slp
 from snakeherd.errors import InputFileError
 from snakeherd.evaluation import evaluate_tracks, load_ground_truth
 from snakeherd.proofreading import corrections
-from snakeherd.tracking import TrackerParams, track
+from snakeherd.stored import StoredColumns
+from snakeherd.tracking import TrackerParams, TrackTable, track
 from tests.support.proofreading import FLY_TRACKS, fly_tracks, inject_errors
 
 FLY_VIDEO = "tracking/centered_pair_low_quality.mp4"
@@ -69,6 +73,63 @@ def test_the_ground_truth_as_corrections_gives_the_ground_truth(shared_data):
     row = evaluate_tracks(fixed, truth, frames, match_distance=1.0).iloc[0]
     assert row["IDF1"] == 1.0 and row["id_switches"] == 0 and row["misses"] == 0
     assert len(fixed) == (truth["frame"] < 500).sum()
+
+
+def in_temporary_files(tracks: TrackTable) -> TrackTable:
+    """``tracks`` with its light columns kept as the track job keeps a long video's."""
+    light = StoredColumns(len(tracks.light))
+    for name in tracks.light.columns:
+        light[name] = tracks.light[name].to_numpy()
+    return replace(tracks, light=light)
+
+
+def test_tracks_kept_in_temporary_files_are_corrected_as_tracks_in_memory(
+    flies, shared_data, tmp_path
+):
+    """The track job corrects a long video's tracks where they are kept, a column at a time:
+    the same tracks of record as in memory, with identities carried, a keypoint moved and an
+    animal removed (the fly clip), and with every frame a person's (the ground truth of the
+    courtship clip)."""
+    clean, fly_nodes = flies
+    clean = clean[clean["frame"] < 400].reset_index(drop=True)
+    swapped, _ = inject_errors(clean, swaps=[200], drops=[(300, 10)], low_scores=[])
+    video = shared_data / FLY_VIDEO
+    write(swapped, fly_nodes, tmp_path / "tracks.slp", video)
+    labels = sleap_io.load_slp(str(tmp_path / "tracks.slp"), open_videos=False)
+    for frame in labels.labeled_frames:
+        if frame.frame_idx == 200:
+            first, second = frame.instances
+            first.track, second.track = second.track, first.track
+        if frame.frame_idx == 100:
+            frame.instances[0].points["xy"][3] += 4.0
+        if frame.frame_idx == 250:
+            frame.instances.pop()
+    sleap_io.save_slp(labels, str(tmp_path / "proofread.slp"), verbose=False)
+    fly_fixes = corrections.read(str(tmp_path / "proofread.slp"), fly_nodes, 1100, str(video))
+    clip = shared_data / "tracking" / "sleap_clip"
+    clip_frames = np.arange(300)
+    predictions = slp.read_predictions(
+        str(clip / "clip.predictions.slp"), "clip", frames=clip_frames
+    )
+    clip_tracks = track(
+        predictions.detections, predictions.poses, TrackerParams(max_tracks=2), clip_frames,
+        predictions.nodes,
+    )  # fmt: skip
+    truth = corrections.read(
+        str(clip / "clip.2node.slp"), predictions.nodes, 1500, str(clip / "clip.mp4")
+    )
+    for tracks, fixes, nodes, frames, corrected_frames in (
+        (swapped, fly_fixes, fly_nodes, None, 3),
+        (clip_tracks, truth, predictions.nodes, clip_frames, 300),
+    ):
+        table = TrackTable.from_frame(tracks, nodes)
+        in_memory, corrected = corrections.apply_table(table, fixes, 40.0, frames)
+        stored, stored_corrected = corrections.apply_table(
+            in_temporary_files(table), fixes, 40.0, frames
+        )
+        assert isinstance(stored.light, StoredColumns)
+        assert len(corrected) == corrected_frames and stored_corrected == corrected
+        pd.testing.assert_frame_equal(stored.whole(), in_memory.whole(), check_exact=True)
 
 
 def test_bad_corrections_files_are_refused_with_their_name(flies, shared_data, tmp_path):

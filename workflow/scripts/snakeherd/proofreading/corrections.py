@@ -27,7 +27,7 @@ from ..errors import InputFileError
 from ..keypoints import block_rows, from_columns, keypoint_boxes
 from ..provenance import sha256_file
 from ..slp import CENTROID_NODE
-from ..stored import StoredRows
+from ..stored import StoredColumns, StoredRows, Table, column_of
 from ..tracking import heading as headings
 from ..tracking.table import BLEND, TrackTable, keypoint_columns
 from . import xanylabeling
@@ -205,10 +205,10 @@ def apply_table(
     person = corrections.instances
     if frames is not None:
         person = person[person["frame"].isin(frames)]
-    ours = _by_frame_and_track(tracks.in_memory())  # its rows are renamed, replaced, sorted
-    frame_of = ours.light["frame"].to_numpy()
+    ours = _by_frame_and_track(tracks)  # its rows are renamed, replaced, sorted
+    frame_of = ours.column("frame")
     person_centre = _centres(person, corrections)
-    untouched = _untouched_frames(ours, person, person_centre, corrections, max_distance)
+    untouched = _untouched_frames(ours, frame_of, person, person_centre, corrections, max_distance)
     corrected, renames = [], {}
     for frame, mine in person[~person["frame"].isin(untouched)].groupby("frame", sort=True):
         low, high = np.searchsorted(frame_of, [frame, frame + 1])
@@ -232,13 +232,17 @@ def apply_table(
             renames[frame] = mapping
     if not corrected:
         return ours, corrected
-    track_of = ours.light["track_id"].to_numpy()
+    track_of = ours.column("track_id")
     new_ids = track_of.copy()
     for start, end in zip(corrected, [*corrected[1:], np.inf], strict=True):
         permutation = _complete(renames[start])
-        span = (frame_of > start) & (frame_of < end)
+        # The rows after this corrected frame, up to the next: the table is sorted by frame.
+        low = int(np.searchsorted(frame_of, start, side="right"))
+        high = int(np.searchsorted(frame_of, end, side="left"))
+        span_ids, span_new = track_of[low:high], new_ids[low:high]
         for old, new in permutation.items():
-            new_ids[span & (track_of == old)] = new
+            span_new[span_ids == old] = new
+    del track_of
     # Corrected frames: the person's instances, as they are. Their keypoints are kept apart:
     # a row's keypoint source row is -1 - its place among them.
     light_columns = [column for column in ours.light.columns if column not in BLEND]
@@ -250,17 +254,34 @@ def apply_table(
     people_light = people[light_columns].assign(
         from_row=-1 - np.arange(len(people)), to_row=-1 - np.arange(len(people)), weight=0.0
     )
-    kept = ours.light.assign(track_id=new_ids)[~np.isin(frame_of, corrected)]
-    light = pd.concat([kept, people_light], ignore_index=True)
-    light = light.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
+    kept = ~np.isin(frame_of, corrected)
+    light = _kept_and_people(ours.light, kept, new_ids, people_light)
     points_of = None
     if ours.nodes:
         points_of = _with_people(ours.points_of, *from_columns(people, ours.nodes))
     return TrackTable(light, ours.nodes, points_of, ours.animal_count), corrected
 
 
+def _kept_and_people(
+    light: Table, kept: np.ndarray, track_ids: np.ndarray, people: pd.DataFrame
+) -> Table:
+    """The rows ``kept`` of ``light`` (with ``track_ids``) and the person's rows after them,
+    sorted by frame, then track (stably), made a column at a time: in temporary files like
+    ``light`` when it is there (a long video's tracks), else in memory."""
+    frames = np.concatenate([column_of(light, "frame")[kept], people["frame"].to_numpy()])
+    ids = np.concatenate([track_ids[kept], people["track_id"].to_numpy()])
+    order = np.lexsort((ids, frames))
+    del frames, ids
+    merged = StoredColumns(len(order)) if isinstance(light, StoredColumns) else {}
+    for name in light.columns:
+        values = track_ids if name == "track_id" else column_of(light, name)
+        merged[name] = np.concatenate([values[kept], people[name].to_numpy()])[order]
+    return merged if isinstance(merged, StoredColumns) else pd.DataFrame(merged)
+
+
 def _untouched_frames(
     ours: TrackTable,
+    frame_of: np.ndarray,
     person: pd.DataFrame,
     person_centre: np.ndarray,
     corrections: Corrections,
@@ -276,7 +297,7 @@ def _untouched_frames(
     such distance below the nearest two of the tracks' rows: any other pairing costs more), and
     nothing moved (as :func:`_moved` says). The other frames get the frame-by-frame check. The
     frames are taken a block of rows at a time (a whole video's rows and keypoints at once
-    would be many times the tracks' light columns)."""
+    would be many times the tracks' light columns); ``frame_of``: the tracks' frame column."""
     order = np.lexsort((person["track_id"].to_numpy(), person["frame"].to_numpy()))
     sorted_frames = person["frame"].to_numpy()[order]
     step = block_rows(len(ours.nodes))
@@ -289,7 +310,9 @@ def _untouched_frames(
         )
         rows = order[low:high]
         found.append(
-            _untouched_in(ours, person.iloc[rows], person_centre[rows], corrections, max_distance)
+            _untouched_in(
+                ours, frame_of, person.iloc[rows], person_centre[rows], corrections, max_distance
+            )
         )
         low = high
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
@@ -297,15 +320,15 @@ def _untouched_frames(
 
 def _untouched_in(
     ours: TrackTable,
+    frame_of: np.ndarray,
     person: pd.DataFrame,
     person_centre: np.ndarray,
     corrections: Corrections,
     max_distance: float,
 ) -> np.ndarray:
     """:func:`_untouched_frames` of some of the person's frames (``person``: their rows, sorted
-    by frame, then track; ``person_centre``: theirs)."""
-    light = ours.light
-    frame_of, track_of = light["frame"].to_numpy(), light["track_id"].to_numpy()
+    by frame, then track; ``person_centre``: theirs). Only the tracks' rows of those frames
+    are read, of the columns compared."""
     frames, first, count = np.unique(
         person["frame"].to_numpy(), return_index=True, return_counts=True
     )
@@ -317,19 +340,21 @@ def _untouched_in(
     # Row k of a frame's person rows (by track) pairs with row k of its tracks' rows (by track).
     paired = np.flatnonzero(ok[frame_index])
     rows = paired - first[frame_index[paired]] + ours_first[frame_index[paired]]
+    checked = ok.copy()  # the frames of the paired rows, each frame's in a run of them
+    light = ours.select(["track_id", "x", "y", "angle", "heading"], rows)
     theirs = person.iloc[paired]
     at = frame_index[paired]
-    bad = track_of[rows] != theirs["track_id"].to_numpy()
-    xy = np.column_stack([light["x"].to_numpy(float)[rows], light["y"].to_numpy(float)[rows]])
+    bad = light["track_id"].to_numpy() != theirs["track_id"].to_numpy()
+    xy = light[["x", "y"]].to_numpy(float)
     distance = np.hypot(*(xy - person_centre[paired]).T)
     bad |= ~(distance <= max_distance)
     if "x" in theirs:  # a box the person moved, turned or flipped (X-AnyLabeling)
         boxed = np.isfinite(theirs["x"].to_numpy(float))
         box_moved = np.hypot(*(theirs[["x", "y"]].to_numpy(float) - xy).T) > MOVED_PX
-        turn = theirs["angle"].to_numpy(float) - light["angle"].to_numpy(float)[rows]
+        turn = theirs["angle"].to_numpy(float) - light["angle"].to_numpy(float)
         box_moved |= np.abs(np.angle(np.exp(2j * turn))) > MOVED_RAD
         ahead = theirs["heading"].to_numpy(float)
-        before = light["heading"].to_numpy(float)[rows] if "heading" in light else np.nan
+        before = light["heading"].to_numpy(float) if "heading" in light else np.nan
         with np.errstate(invalid="ignore"):
             box_moved |= np.isfinite(ahead) & np.isfinite(before) & (np.cos(ahead - before) < 0)
         bad |= boxed & box_moved
@@ -347,15 +372,18 @@ def _untouched_in(
     # apart the tracks' rows of the frame are.
     largest = np.zeros(len(frames))
     np.maximum.at(largest, at, distance)
-    ok &= (ours_count + 1) * largest < _nearest_pair(light, ours_first, ours_count)
+    nearest = np.full(len(frames), np.inf)
+    runs = count[checked]
+    nearest[checked] = _nearest_pair(xy, np.cumsum(runs) - runs, runs)
+    ok &= (ours_count + 1) * largest < nearest
     return frames[ok]
 
 
-def _nearest_pair(light: pd.DataFrame, first: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Per frame (its rows ``first`` .. ``first + count`` of ``light``), the distance between its
-    two nearest rows (inf with fewer than two)."""
+def _nearest_pair(xy: np.ndarray, first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Per frame (its rows ``first`` .. ``first + count`` of positions ``xy``), the distance
+    between its two nearest rows (inf with fewer than two)."""
     nearest = np.full(len(first), np.inf)
-    x, y = light["x"].to_numpy(float), light["y"].to_numpy(float)
+    x, y = xy[:, 0], xy[:, 1]
     widest = int(count.max()) if len(count) else 0
     for offset in range(widest):  # a frame's row `offset` against each later row of it
         for k in range(1, widest - offset):
@@ -367,12 +395,20 @@ def _nearest_pair(light: pd.DataFrame, first: np.ndarray, count: np.ndarray) -> 
 
 
 def _by_frame_and_track(tracks: TrackTable) -> TrackTable:
-    """``tracks`` with its rows sorted by frame, then track (stably; as they are when sorted)."""
-    light = tracks.light
-    order = np.lexsort((light["track_id"].to_numpy(), light["frame"].to_numpy()))
-    if (order == np.arange(len(order))).all():
+    """``tracks`` with its rows sorted by frame, then track (stably; as they are when sorted:
+    the tracker's are, and stay where they are kept)."""
+    frame, track = tracks.column("frame"), tracks.column("track_id")
+    if _sorted_pairs(frame, track):
         return tracks
+    light = tracks.in_memory().light
+    order = np.lexsort((track, frame))
     return replace(tracks, light=light.iloc[order].reset_index(drop=True))
+
+
+def _sorted_pairs(frame: np.ndarray, track: np.ndarray) -> bool:
+    """Are the rows sorted by ``frame``, then ``track``?"""
+    frame_step, track_step = np.diff(frame), np.diff(track)
+    return bool(((frame_step > 0) | ((frame_step == 0) & (track_step >= 0))).all())
 
 
 def _with_people(points_of, people_points: np.ndarray, people_scores: np.ndarray):
