@@ -185,3 +185,28 @@ def test_a_score_histogram_read_in_parts_is_numpys_histogram_and_median(values, 
         assert summary.median == np.median(scores)
     else:
         assert np.isnan(summary.median)
+
+
+def test_a_long_step_series_is_drawn_from_its_pixel_columns_and_looks_the_same(tmp_path):
+    """110,000 frames of animal counts: the figure holds at most four points per column, and
+    the picture is the full step line's but for the antialiased edges of a few strokes."""
+    from matplotlib import image
+
+    rng = np.random.default_rng(0)
+    frames = np.arange(110_000)
+    frames = frames[frames % 20_000 < 18_000]  # frames the run skipped
+    counts = np.full(len(frames), 2)
+    for start in rng.integers(0, len(frames), 300):  # animals lost or doubled a while
+        counts[start : start + rng.integers(1, 40)] += rng.choice([-1, 1, -2])
+    pixels = {}
+    for reduced in (True, False):
+        with plots._figure(tmp_path / f"{reduced}.png", 3.2) as (_, axes):
+            if reduced:
+                plots._step(axes, frames, counts, color="tab:blue")
+                (line,) = axes.get_lines()
+                assert len(line.get_xdata()) <= plots.STEP_POINTS < len(frames)
+            else:
+                axes.step(frames, counts, where="mid", color="tab:blue")
+        pixels[reduced] = image.imread(tmp_path / f"{reduced}.png")
+    differ = np.abs(pixels[True] - pixels[False]).max(axis=2) > 0.3
+    assert differ.sum() < 0.005 * differ.size

@@ -289,10 +289,9 @@ def timeline(
 
 def _errors_panel(axes, errors: pd.DataFrame, processed_frames: np.ndarray) -> None:
     frames = errors["frame"].to_numpy()
-    axes.step(frames, errors["misses"], where="mid", color="tab:red", label="misses",
-              linewidth=0.9)  # fmt: skip
-    axes.step(frames, errors["false_positives"], where="mid", color="tab:purple",
-              label="false positives", linewidth=0.9)  # fmt: skip
+    _step(axes, frames, errors["misses"], color="tab:red", label="misses", linewidth=0.9)
+    _step(axes, frames, errors["false_positives"], color="tab:purple", label="false positives",
+          linewidth=0.9)  # fmt: skip
     switches = frames[errors["id_switches"].to_numpy() > 0]
     if len(switches):
         axes.vlines(switches, 0, 1, transform=axes.get_xaxis_transform(), color="black",
@@ -308,6 +307,37 @@ def _errors_panel(axes, errors: pd.DataFrame, processed_frames: np.ndarray) -> N
         f"{int(errors['id_switches'].sum())} ID switches",
         fontsize=9,
     )
+
+
+# A step series of more points than this is drawn reduced to pixel columns (see _step): more
+# columns than the widest axes has pixels, four points each.
+STEP_COLUMNS = 2000
+STEP_POINTS = 4 * STEP_COLUMNS
+
+
+def _step(axes, x, y, **style) -> None:
+    """``axes.step(x, y, where="mid", **style)`` of sorted ``x``. A longer series than
+    :data:`STEP_POINTS` (a long video's frames) is drawn from each of :data:`STEP_COLUMNS`
+    columns' first, lowest, highest and last vertex of its steps: the line a full series draws
+    at that width (the M4 reduction), where the figure would hold every frame's two vertices
+    (~40 MB for 330,000 frames in two panels)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) <= STEP_POINTS:
+        axes.step(x, y, where="mid", **style)
+        return
+    # The vertices matplotlib's "steps-mid" draws: each value from the midpoint before it to
+    # the midpoint after it.
+    middle = (x[1:] + x[:-1]) / 2
+    step_x = np.concatenate([[x[0]], np.repeat(middle, 2), [x[-1]]])
+    step_y = np.repeat(y, 2)
+    column = ((step_x - x[0]) / (x[-1] - x[0]) * STEP_COLUMNS).astype(np.int64)
+    column = np.minimum(column, STEP_COLUMNS - 1)
+    starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+    stops = np.r_[starts[1:], len(column)] - 1
+    lowest = np.lexsort((step_y, column))[starts]  # the first of each column's lowest
+    highest = np.lexsort((-step_y, column))[starts]
+    kept = np.unique(np.concatenate([starts, stops, lowest, highest]))
+    axes.plot(step_x[kept], step_y[kept], **style)
 
 
 def _shade_gaps(axes, processed_frames: np.ndarray) -> None:
@@ -328,13 +358,11 @@ def animal_counts(
     with _figure(path, height_in=3.2) as (_, axes):
         index = pd.Index(processed_frames, name="frame")
         detected, n_detections = _per_frame(detections, index)
-        axes.step(index, detected, where="mid", color="tab:blue", label="detected")
+        _step(axes, index, detected, color="tab:blue", label="detected")
         tracked, n_tracked = _per_frame(tracks, index)
         if n_tracked:
             # Interpolated positions count: the track holds the animal there.
-            axes.step(
-                index, tracked, where="mid", color="tab:orange", label="tracked", linewidth=0.9,
-            )  # fmt: skip
+            _step(axes, index, tracked, color="tab:orange", label="tracked", linewidth=0.9)
         if expected is not None:
             axes.axhline(expected, color="black", linestyle="--", linewidth=1, label="expected")
         _shade_gaps(axes, processed_frames)
