@@ -233,10 +233,10 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # 253 MB at 22,000 instance-frames, 265 MB at 220,000, 286 MB at 660,000; 255, 291 and 389
         # MB with the instances' and tracks' columns in memory; --rss-scaling --tiled, 4 animals, no
         # keypoints: 247 MB at 10,000 frames, 253 MB at 100,000). A video with a proofread file has
-        # its corrections applied to the tracks in memory, and holds the person's instances' frames,
-        # tracks and flags too (their keypoints are kept in a temporary file): 318 MB at 220,000 and
-        # 500 MB at 660,000 with a whole-video proofread .slp (427 MB at 220,000 when the keypoints
-        # were columns); 0.5 KB asked for it, doubled by the margin.
+        # its corrections applied where the tracks are kept, a column at a time, and holds the
+        # person's instances' frames, tracks, flags and centres too (their keypoints are kept in a
+        # temporary file): 282 MB at 220,000 and 333 MB at 660,000 with a whole-video proofread
+        # .slp (318 and 500 MB when applied in memory); 0.5 KB asked for it, doubled by the margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,
@@ -273,13 +273,14 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
             seconds_per_megapixel=0.06,
         )
     if rule == "plots":
-        # matplotlib (~60 MB more than the stack) and one decoded frame; the timeline draws one
-        # bar per run of frames; the keypoint scores are summed up a batch at a time. Measured
-        # on the demo: ~4 s, peak RSS ~250 MB; on the fly predictions repeated (2 flies, 24
-        # nodes, a whole-video ground truth's errors panel): 270 MB at 11,000 frames, 313 MB
-        # at 110,000, 416 MB at 330,000 (272, 337 and 484 MB before the tracks were drawn from
-        # one by-track copy and each figure collected before the next; 263 and 408 MB at the
-        # first two when the poses table's scores were read whole).
+        # matplotlib (~60 MB more than the stack) and one decoded frame; the tables are read a
+        # batch at a time, each batch's paths drawn onto the canvas and let go, the timeline
+        # one bar per run of frames, a long step series reduced to 2,000 columns. Measured on
+        # the demo: ~4 s, peak RSS ~250 MB; on the fly predictions repeated (2 flies, 24
+        # nodes, a whole-video ground truth's errors panel, which it holds): 275 MB at 11,000
+        # frames, 292 MB at 110,000, 344 MB at 330,000 (270, 313 and 416 MB with the tables
+        # and the figures' lines whole; 272, 337 and 484 MB before the tracks were drawn from
+        # one by-track copy and each figure collected before the next).
         return Cost(
             base_mem_mb=JOB_PROCESS_MB + PYTHON_STACK_MB + 100,
             mem_mb_per_megapixel=10,
