@@ -35,7 +35,8 @@ def required(distribution: metadata.Distribution, extras: set[str]) -> list[tupl
         if needs_extra and needs_extra.group(1) not in extras:
             continue
         name, asked = re.match(r"\s*([A-Za-z0-9._-]+)\s*(?:\[([^\]]*)\])?", requirement).groups()
-        found.append((normalized(name), {extra.strip() for extra in (asked or "").split(",")}))
+        extras_asked = {extra.strip() for extra in (asked or "").split(",")} - {""}
+        found.append((normalized(name), extras_asked))
     return found
 
 
