@@ -54,7 +54,26 @@ wait_for() { # wait_for DESCRIPTION COMMAND...: poll until COMMAND succeeds or W
     say "$what: ok"
 }
 
-pid_alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file is trusted only while its process is that daemon: a machine restored from a snapshot
+# keeps /run's stale pid files, and their numbers may belong to other processes by now.
+pid_alive() { # pid_alive PIDFILE NAME
+    [[ -s $1 ]] && [[ $(cat "/proc/$(cat "$1")/comm" 2>/dev/null) == "$2" ]]
+}
+
+# A daemon started over a stale pid file may act on that number: slurmctld sends SIGTERM to the
+# process its pid file names, taking it for an old slurmctld.
+start_daemon() { # start_daemon NAME PIDFILE COMMAND...: start unless running, over no stale file
+    local name=$1 pidfile=$2
+    shift 2
+    pid_alive "$pidfile" "$name" && return 0
+    rm -f "$pidfile"
+    say "starting $name"
+    "$@"
+}
+
+log_tail() { # log_tail LOG: its last lines, for an error message read where the log is not
+    [[ -s $1 ]] && { echo "last lines of $1:"; tail -n 15 "$1"; } >&2 || true
+}
 
 install_packages() {
     local missing=()
@@ -151,10 +170,7 @@ start_munge() {
     [[ -s /etc/munge/munge.key ]] || runuser -u munge -- mungekey --create
     chown munge:munge /etc/munge/munge.key
     chmod 0400 /etc/munge/munge.key
-    if ! pid_alive /run/munge/munged.pid; then
-        say "starting munged"
-        runuser -u munge -- /usr/sbin/munged
-    fi
+    start_daemon munged /run/munge/munged.pid runuser -u munge -- /usr/sbin/munged
     wait_for "munge" bash -c 'munge -n | unmunge' || die "munged does not answer (see /var/log/munge/)"
 }
 
@@ -178,7 +194,7 @@ EOF
 }
 
 stop_pidfile() { # stop_pidfile NAME PIDFILE
-    if pid_alive "$2"; then
+    if pid_alive "$2" "$1"; then
         say "stopping $1"
         local pid deadline=$((SECONDS + 30))
         pid=$(cat "$2")
@@ -194,32 +210,32 @@ start_slurm() {
         stop_pidfile slurmctld /run/slurmctld.pid
         stop_pidfile slurmdbd /run/slurmdbd.pid
     fi
-    if ! pid_alive /run/slurmdbd.pid; then
-        say "starting slurmdbd"
-        /usr/sbin/slurmdbd
-    fi
-    wait_for "slurmdbd" sacctmgr -i -n list cluster ||
+    start_daemon slurmdbd /run/slurmdbd.pid /usr/sbin/slurmdbd
+    wait_for "slurmdbd" sacctmgr -i -n list cluster || {
+        log_tail "$LOG_DIR/slurmdbd.log"
         die "slurmdbd does not answer (see $LOG_DIR/slurmdbd.log)"
-    if ! pid_alive /run/slurmctld.pid; then
-        say "starting slurmctld"
-        /usr/sbin/slurmctld -i
-    fi
-    wait_for "slurmctld" scontrol ping || die "slurmctld does not answer (see $LOG_DIR/slurmctld.log)"
-    if ! pid_alive /run/slurmd.pid; then
-        say "starting slurmd"
-        /usr/sbin/slurmd -N "$NODE"
-    fi
+    }
+    start_daemon slurmctld /run/slurmctld.pid /usr/sbin/slurmctld -i
+    wait_for "slurmctld" scontrol ping || {
+        log_tail "$LOG_DIR/slurmctld.log"
+        die "slurmctld does not answer (see $LOG_DIR/slurmctld.log)"
+    }
+    start_daemon slurmd /run/slurmd.pid /usr/sbin/slurmd -N "$NODE"
     # A node left DOWN/DRAINED by an earlier run (e.g. the machine restarted) is resumed.
     local state
     state=$(sinfo -h -n "$NODE" -o %T 2>/dev/null || true)
     if [[ $state == down* || $state == drain* ]]; then
         scontrol update NodeName="$NODE" State=RESUME || true
     fi
-    wait_for "node $NODE idle" node_ready ||
+    wait_for "node $NODE idle" node_ready || {
+        log_tail "$LOG_DIR/slurmd.log"
         die "node $NODE is not idle: $(sinfo -h -N -o '%T %E'; true) (see $LOG_DIR/slurmd.log)"
+    }
     # The cluster registers itself with slurmdbd once slurmctld connects; sacct then answers.
-    wait_for "accounting (sacct)" bash -c "sacctmgr -n -P list cluster format=cluster | grep -qx $CLUSTER && sacct -n -X -S now" ||
+    wait_for "accounting (sacct)" bash -c "sacctmgr -n -P list cluster format=cluster | grep -qx $CLUSTER && sacct -n -X -S now" || {
+        log_tail "$LOG_DIR/slurmctld.log"
         die "sacct does not answer (see $LOG_DIR/slurmdbd.log and $LOG_DIR/slurmctld.log)"
+    }
 }
 
 node_ready() {
@@ -253,7 +269,7 @@ down() {
 status() {
     for daemon in munge/munged slurmdbd slurmctld slurmd; do
         local name=${daemon#*/}
-        if pid_alive "/run/$daemon.pid"; then echo "$name: running"; else echo "$name: stopped"; fi
+        if pid_alive "/run/$daemon.pid" "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
     done
     if mariadb-admin ping >/dev/null 2>&1; then echo "mariadb: running"; else echo "mariadb: stopped"; fi
     sinfo -N -o '%N %P %T %c %m' 2>/dev/null || true
