@@ -19,6 +19,7 @@ from snakeherd.evaluation import (
     format_summary,
     frame_errors,
     frames_side_by_side,
+    ground_truth_parts,
     hota,
     load_ground_truth,
     score_frames,
@@ -105,6 +106,48 @@ def test_ground_truth_tables(tmp_path):
         load_ground_truth(str(tmp_path / "gt.txt"))
     with pytest.raises(InputFileError, match="not found"):
         load_ground_truth(str(tmp_path / "missing.slp"))
+    # In parts (the evaluate and plots jobs read them so): sorted by frame, the same rows; the
+    # path and format checked before anything is read.
+    shuffled = truth.sample(frac=1, random_state=0)
+    shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
+    parts = list(ground_truth_parts(str(tmp_path / "shuffled.csv"))())
+    pd.testing.assert_frame_equal(
+        pd.concat(parts).reset_index(drop=True),
+        shuffled.sort_values("frame", kind="stable").reset_index(drop=True),
+    )
+    for name, message in (("gt.txt", "unknown format"), ("missing.slp", "not found")):
+        with pytest.raises(InputFileError, match=message):
+            ground_truth_parts(str(tmp_path / name))
+
+
+def test_a_slp_ground_truth_read_in_parts_is_the_whole_one_in_frame_order(
+    shared_data, tmp_path, monkeypatch
+):
+    """A whole video's proofread .slp is read a block of labelled frames at a time: the blocks
+    are its rows in frame order, and a file without tracked instances is named when read."""
+    import sleap_io
+
+    from snakeherd import slp
+
+    path = shared_data / "tracking" / "sleap_clip" / "clip.slp"
+    whole = load_ground_truth(str(path))
+    monkeypatch.setattr(slp, "POSE_ROWS", 24 * 7)  # blocks of ~7 instances
+    parts = list(ground_truth_parts(str(path))())
+    assert len(parts) > 10
+    joined = pd.concat(parts, ignore_index=True)
+    assert joined["frame"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(
+        joined, whole.sort_values("frame", kind="stable").reset_index(drop=True), check_exact=True
+    )
+    labels = sleap_io.load_slp(str(path))
+    for labelled in labels.labeled_frames:
+        for instance in labelled.instances:
+            instance.track = None
+    untracked = tmp_path / "untracked.slp"
+    labels.save(str(untracked))
+    read = ground_truth_parts(str(untracked))  # checked for path and format only
+    with pytest.raises(InputFileError, match="no tracked instances"):
+        list(read())
 
 
 def test_ground_truth_from_a_real_slp(shared_data):
@@ -258,6 +301,14 @@ def test_tracks_read_in_parts_score_as_the_whole_table_hota_included():
         pd.testing.assert_frame_equal(evaluate_tracks(parts, truth, frames, 5), whole)
     with pytest.raises(ValueError, match="must increase"):
         evaluate_tracks(iter([tracks]), truth, frames[::-1], 5)
+    # The ground truth in parts too, with the tracks whole or in parts.
+    for size in (1, 7, 1000):
+        truth_parts = [truth.iloc[start : start + size] for start in range(0, len(truth), size)]
+        for predicted in (tracks, iter([tracks.iloc[:50], tracks.iloc[50:]])):
+            scored = evaluate_tracks(predicted, iter(truth_parts), frames, 5)
+            pd.testing.assert_frame_equal(scored, whole)
+        errors = frame_errors(tracks, iter(truth_parts), frames, 5)
+        pd.testing.assert_frame_equal(errors, frame_errors(tracks, truth, frames, 5))
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from snakeherd import io, plots
-from snakeherd.evaluation import frame_errors, load_ground_truth
+from snakeherd.evaluation import frame_errors, ground_truth_parts
 from snakeherd.overlay import frame_selection_of
 from snakeherd.proofreading.suspects import expected_count
 from snakeherd.report import write_provenance_page
@@ -62,8 +62,8 @@ def main(smk):
     n_tracks = plots.trajectories(tracks, background, size, smk.output.trajectories)
     errors = None
     if smk.input.get("ground_truth"):
-        ground_truth = load_ground_truth(smk.input.ground_truth)
-        errors = frame_errors(tracks(), ground_truth, frames, smk.params.match_distance)
+        ground_truth = ground_truth_parts(smk.input.ground_truth)
+        errors = frame_errors(tracks(), ground_truth(), frames, smk.params.match_distance)
     suspects = io.read_table(smk.input.suspects, "suspects") if smk.input.get("suspects") else None
     plots.timeline(tracks, frames, smk.output.timeline, errors, suspects)
     expected = expected_count(tracks_stage, detection_stage)

@@ -87,24 +87,45 @@ def load_ground_truth(path: str) -> pd.DataFrame:
     Accepts a table (``.parquet``, ``.csv``, ``.tsv``) with those columns, or a SLEAP ``.slp``
     file with tracks, whose animal position is the mean of each instance's visible keypoints.
     """
+    suffix = _format_of(path)
+    if suffix == ".slp":
+        return pd.concat(list(_ground_truth_from_slp(path)), ignore_index=True)
+    return _ground_truth_table(path, suffix)
+
+
+def ground_truth_parts(path: str) -> Callable[[], Iterator[pd.DataFrame]]:
+    """:func:`load_ground_truth`'s rows afresh at each call, in parts sorted by frame: a
+    ``.slp``'s a block of labelled frames at a time, so a whole video's proofread file is never
+    held (its positions alone are 32 bytes an instance); a table's read whole and sorted once.
+    The file's path and format are checked now, a ``.slp`` without tracked instances when read."""
+    suffix = _format_of(path)
+    if suffix == ".slp":
+        return lambda: _ground_truth_from_slp(path)
+    table = _ground_truth_table(path, suffix).sort_values("frame", kind="stable")
+    return lambda: iter([table])
+
+
+def _format_of(path: str) -> str:
     suffix = Path(path).suffix.lower()
     if not Path(path).is_file():
         raise InputFileError(
             f"ground truth file not found: {path}",
             "fix the `ground_truth` path of this video in the config or sample sheet.",
         )
-    if suffix == ".slp":
-        return _ground_truth_from_slp(path)
-    if suffix == ".parquet":
-        table = pd.read_parquet(path)
-    elif suffix in (".csv", ".tsv"):
-        table = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-    else:
+    if suffix not in (".slp", ".parquet", ".csv", ".tsv"):
         raise InputFileError(
             f"ground truth {path}: unknown format '{suffix}'",
             "give a SLEAP .slp file with tracks, or a .parquet/.csv/.tsv table with columns "
             "frame, track_id, x, y.",
         )
+    return suffix
+
+
+def _ground_truth_table(path: str, suffix: str) -> pd.DataFrame:
+    if suffix == ".parquet":
+        table = pd.read_parquet(path)
+    else:
+        table = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
     missing = {"frame", "track_id", "x", "y"} - set(table.columns)
     if missing:
         raise InputFileError(
@@ -116,37 +137,36 @@ def load_ground_truth(path: str) -> pd.DataFrame:
     )
 
 
-def _ground_truth_from_slp(path: str) -> pd.DataFrame:
+def _ground_truth_from_slp(path: str) -> Iterator[pd.DataFrame]:
     """A tracked .slp's instances (of its first skeleton) as ``frame, track_id, x, y``, the
     position the mean of each instance's visible keypoints and ``track_id`` the track's number
-    in the file, read as arrays a block at a time (a whole video's proofread file as sleap-io's
-    objects took ~3 KB an instance)."""
+    in the file, read as arrays a block at a time in frame order (a whole video's proofread file
+    as sleap-io's objects took ~3 KB an instance); InputFileError at the end when none is
+    tracked."""
     _, skeletons, _, _ = slp.read_records(path, slp.GROUND_TRUTH)
     n_nodes = len(skeletons[0].nodes) if skeletons else 0
-    parts = []
+    found = False
     for block in slp.iter_instances(path, n_nodes, slp.GROUND_TRUTH):
-        points = block.points[block.track >= 0]
+        tracked = block.track >= 0
+        points = block.points[tracked]
         visible = ~np.isnan(points).any(axis=2)
         # Each instance's visible points summed in node order (as numpy's mean sums them).
         centre = np.where(visible[..., None], points, 0.0).sum(axis=1)
         centre /= visible.sum(axis=1)[:, None]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "frame": block.frame_idx[block.track >= 0],
-                    "track_id": block.track[block.track >= 0],
-                    "x": centre[:, 0],
-                    "y": centre[:, 1],
-                }
-            )
+        found |= bool(tracked.any())
+        yield pd.DataFrame(
+            {
+                "frame": block.frame_idx[tracked],
+                "track_id": block.track[tracked],
+                "x": centre[:, 0],
+                "y": centre[:, 1],
+            }
         )
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if table.empty:
+    if not found:
         raise InputFileError(
             f"ground truth {path} has no tracked instances",
             "give a .slp whose instances are assigned to tracks (proofread in SLEAP).",
         )
-    return table
 
 
 Frame = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -155,14 +175,14 @@ Frame = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 def evaluate_tracks(
     tracks: pd.DataFrame | Iterable[pd.DataFrame],
-    ground_truth: pd.DataFrame,
+    ground_truth: pd.DataFrame | Iterable[pd.DataFrame],
     frames: np.ndarray,
     match_distance: float,
     with_hota: bool = True,
 ) -> pd.DataFrame:
     """One-row table of tracking metrics over ``frames`` (see :data:`METRICS`), and HOTA's
-    (:data:`HOTA_METRICS`) unless ``with_hota`` is False. ``tracks`` whole, or in parts sorted
-    by frame (a long video's: see :func:`frames_of`)."""
+    (:data:`HOTA_METRICS`) unless ``with_hota`` is False. ``tracks`` and ``ground_truth`` whole,
+    or in parts sorted by frame (a long video's: see :func:`frames_of`)."""
     return score_frames(frames_of(tracks, ground_truth, frames), match_distance, with_hota)
 
 
@@ -186,13 +206,13 @@ def score_frames(frames: Iterable[Frame], match_distance: float, with_hota: bool
 
 def frame_errors(
     tracks: pd.DataFrame | Iterable[pd.DataFrame],
-    ground_truth: pd.DataFrame,
+    ground_truth: pd.DataFrame | Iterable[pd.DataFrame],
     frames: np.ndarray,
     match_distance: float,
 ) -> pd.DataFrame:
     """Per frame of ``frames``: misses, false positives and ID switches, as
-    :func:`evaluate_tracks` counts them (for plots of where the errors are). The tracks may come
-    in parts, as :func:`frames_of` takes them."""
+    :func:`evaluate_tracks` counts them (for plots of where the errors are). The tracks and the
+    ground truth may come in parts, as :func:`frames_of` takes them."""
     score = ClearMot(match_distance, record_frames=True)
     for frame in frames_of(tracks, ground_truth, frames):
         score.update(*frame)
@@ -208,24 +228,27 @@ def frame_errors(
 
 
 def frames_of(
-    tracks: pd.DataFrame | Iterable[pd.DataFrame], ground_truth: pd.DataFrame, frames: np.ndarray
+    tracks: pd.DataFrame | Iterable[pd.DataFrame],
+    ground_truth: pd.DataFrame | Iterable[pd.DataFrame],
+    frames: np.ndarray,
 ) -> Iterator[Frame]:
     """The :data:`Frame`\\ s ``frames`` (in their order) of the tracks and the ground truth.
-    With the tracks in parts sorted by frame (e.g. :func:`snakeherd.io.iter_table`'s batches),
-    ``frames`` must increase, and only a batch of the tracks is held at a time."""
-    if isinstance(tracks, pd.DataFrame):
+    With either in parts sorted by frame (e.g. :func:`snakeherd.io.iter_table`'s batches,
+    :func:`ground_truth_parts`), ``frames`` must increase, and only a batch of each is held at a
+    time."""
+    whole = [isinstance(table, pd.DataFrame) for table in (tracks, ground_truth)]
+    if all(whole):
         yield from _frames(_FrameRows(ground_truth), _FrameRows(tracks), frames)
         return
     frames = np.asarray(frames, dtype=np.int64)
     if (np.diff(frames) <= 0).any():
-        raise ValueError("frames scored against tracks read in parts must increase")
-    truth = ground_truth
-    if not truth["frame"].is_monotonic_increasing:  # a .slp's is: no copy of a long one
-        truth = truth.sort_values("frame", kind="stable")
-    starts = range(0, len(truth), ROWS_AT_ONCE)
-    truth_parts = (truth.iloc[start : start + ROWS_AT_ONCE] for start in starts)
+        raise ValueError("frames scored against tables read in parts must increase")
+    tracks, ground_truth = (
+        _slices_by_frame(table) if is_whole else table
+        for table, is_whole in zip((tracks, ground_truth), whole, strict=True)
+    )
     done = 0
-    for truth_part, predicted in frame_aligned(truth_parts, tracks):
+    for truth_part, predicted in frame_aligned(ground_truth, tracks):
         truth_rows, predicted_rows = _FrameRows(truth_part), _FrameRows(predicted)
         last = max(rows.frames[-1] for rows in (truth_rows, predicted_rows) if len(rows.frames))
         stop = int(np.searchsorted(frames, last, side="right"))
@@ -233,6 +256,15 @@ def frames_of(
         done = stop
     nothing = _FrameRows(pd.DataFrame())
     yield from _frames(nothing, nothing, frames[done:])
+
+
+def _slices_by_frame(table: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """A whole table as parts sorted by frame: slices of it, where it is so sorted (a .slp's
+    is: no copy of a long one)."""
+    if not table["frame"].is_monotonic_increasing:
+        table = table.sort_values("frame", kind="stable")
+    for start in range(0, len(table), ROWS_AT_ONCE):
+        yield table.iloc[start : start + ROWS_AT_ONCE]
 
 
 def frames_side_by_side(
