@@ -130,6 +130,46 @@ def test_tracks_kept_in_temporary_files_are_corrected_as_tracks_in_memory(
         assert isinstance(stored.light, StoredColumns)
         assert len(corrected) == corrected_frames and stored_corrected == corrected
         pd.testing.assert_frame_equal(stored.whole(), in_memory.whole(), check_exact=True)
+        # The person's instances as a .slp's are kept (in temporary files, read a part of
+        # whole frames at a time) and as one table in memory: the same tracks of record.
+        assert isinstance(fixes.instances, StoredColumns)
+        whole_fixes = replace(fixes, instances=fixes.instances.frame(), points=fixes.points[:])
+        from_memory, memory_corrected = corrections.apply_table(table, whole_fixes, 40.0, frames)
+        assert memory_corrected == corrected
+        pd.testing.assert_frame_equal(from_memory.whole(), in_memory.whole(), check_exact=True)
+
+
+def test_a_proofread_slp_is_read_in_parts_of_whole_frames(flies, shared_data, monkeypatch):
+    """A whole video's proofread file is applied a part of whole frames at a time: with parts
+    of a few rows (a frame's two instances often split by the part's end, a frame larger than
+    a part), every row once, in order, and the same tracks of record as the table whole."""
+    clip = shared_data / "tracking" / "sleap_clip"
+    frames = np.arange(300)
+    predictions = slp.read_predictions(str(clip / "clip.predictions.slp"), "clip", frames=frames)
+    tracks = track(
+        predictions.detections, predictions.poses, TrackerParams(max_tracks=2), frames,
+        predictions.nodes,
+    )  # fmt: skip
+    truth = corrections.read(
+        str(clip / "clip.2node.slp"), predictions.nodes, 1500, str(clip / "clip.mp4")
+    )
+    whole = truth.instances.frame()
+    table = TrackTable.from_frame(tracks, predictions.nodes)
+    expected, expected_frames = corrections.apply_table(table, truth, 40.0, frames)
+    for rows in (1, 3):
+        monkeypatch.setattr(corrections, "block_rows", lambda n_nodes, rows=rows: rows)
+        parts = list(truth.blocks())
+        assert len(parts) > len(whole) / 4
+        joined = pd.concat(parts)
+        assert joined.index.tolist() == list(range(len(whole)))
+        pd.testing.assert_frame_equal(joined, whole)
+        last_frames = [part["frame"].iat[-1] for part in parts[:-1]]
+        first_frames = [part["frame"].iat[0] for part in parts[1:]]
+        assert all(a < b for a, b in zip(last_frames, first_frames, strict=True))
+        fixed, corrected = corrections.apply_table(table, truth, 40.0, frames)
+        assert corrected == expected_frames
+        pd.testing.assert_frame_equal(fixed.whole(), expected.whole(), check_exact=True)
+    assert truth.placed_by_a_person() == len(whole)
 
 
 def test_bad_corrections_files_are_refused_with_their_name(flies, shared_data, tmp_path):

@@ -199,7 +199,7 @@ def apply_corrections(smk, tracks, nodes, detection_stage, params, frames):
         "proofread %s: %d corrected frames (%d instances placed by a person)",
         proofread,
         len(corrected),
-        int(fixes.instances["user"].sum()),
+        fixes.placed_by_a_person(),
     )
     return fixed, fixes
 

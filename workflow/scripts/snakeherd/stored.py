@@ -146,6 +146,17 @@ class StoredColumns:
         stored.write(0, values)
         self._columns[name] = stored
 
+    def append(self, part: pd.DataFrame) -> None:
+        """Store ``part``'s rows after the last (for a table whose length is not known before
+        it is read); the first rows appended to an empty table name its columns."""
+        if not self._columns and not self.length:
+            self._columns = {
+                name: StoredRows(0, (), part[name].to_numpy().dtype) for name in part.columns
+            }
+        for name, column in self._columns.items():
+            column.append(part[name].to_numpy())
+        self.length += len(part)
+
     def insert(self, position: int, name: str, value) -> None:
         """Column ``name`` at ``position``, ``value`` in every row (not stored: one value)."""
         names = [*self._columns]

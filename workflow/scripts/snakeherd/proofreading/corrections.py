@@ -15,6 +15,7 @@ end. Frames the person did not touch keep the predictions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -47,10 +48,11 @@ class Corrections:
     """The person's instances: one row per instance (``frame``, ``track_id`` the person's,
     ``user`` whether a person placed it, the box ``x``, ``y``, ``angle``, ``heading`` when the
     source has boxes (NaN where an instance has none)), their keypoints ``(n, K, 2)`` (row i:
-    the instance labelled i; in a temporary file when read from a .slp, which holds a whole
-    video's), the node names, the source and its SHA-256 (of the file; of a folder's JSONs)."""
+    the instance labelled i), the node names, the source and its SHA-256 (of the file; of a
+    folder's JSONs). Read from a .slp, which holds a whole video's, the instances (sorted by
+    frame) and their keypoints are kept in temporary files and read by :meth:`blocks`."""
 
-    instances: pd.DataFrame
+    instances: pd.DataFrame | StoredColumns
     points: np.ndarray | StoredRows
     nodes: list[str]
     path: str
@@ -59,6 +61,33 @@ class Corrections:
     def points_of(self, instances: pd.DataFrame) -> np.ndarray:
         """The keypoints of some of :attr:`instances` (rows of it, in their order)."""
         return self.points[instances.index.to_numpy()]
+
+    def blocks(self) -> Iterator[pd.DataFrame]:
+        """:attr:`instances` in parts of whole frames, each indexed by its rows' numbers (as
+        :meth:`points_of` takes them): a table in memory whole, a stored one (sorted by frame)
+        about a block of keypoint rows at a time."""
+        table = self.instances
+        if isinstance(table, pd.DataFrame):
+            yield table
+            return
+        step, low = block_rows(len(self.nodes)), 0
+        while low < len(table):
+            high = min(low + step, len(table))
+            part = table.take(slice(low, high))
+            if high < len(table):  # the last frame's rows may go on: they start the next part
+                frames = part["frame"].to_numpy()
+                cut = int(np.searchsorted(frames, frames[-1]))
+                if not cut:  # one frame fills the part: read further
+                    step *= 2
+                    continue
+                part = part.iloc[:cut]
+            part.index = pd.RangeIndex(low, low + len(part))
+            yield part
+            low += len(part)
+
+    def placed_by_a_person(self) -> int:
+        """How many of the instances a person placed (a user instance in SLEAP)."""
+        return sum(int(part["user"].sum()) for part in self.blocks())
 
 
 def read(
@@ -104,8 +133,8 @@ def read_xanylabeling(folder: str, nodes: list[str], n_frames: int, video_id: st
 def read_slp(path: str, nodes: list[str], n_frames: int, video: str | None = None) -> Corrections:
     """The proofread SLEAP file ``path``, checked against the video's skeleton ``nodes``, its
     length ``n_frames`` and its file name (``video``; embedded packages name their source
-    video). Its instances are read as arrays, a block at a time: a whole video's file saved
-    from SLEAP holds every frame."""
+    video). Its instances are read as arrays, a block at a time, and kept in temporary files: a
+    whole video's file saved from SLEAP holds every frame."""
     videos, skeletons, tracks, labelled_frames = slp.read_records(path, PROOFREAD)
     if not labelled_frames:
         raise InputFileError(f"proofread file {path} holds no labelled frames.", FIX + ".")
@@ -124,7 +153,7 @@ def read_slp(path: str, nodes: list[str], n_frames: int, video: str | None = Non
             )
     numbers = _track_numbers(tracks)
     track_number = np.array([numbers[id(track)] for track in tracks], dtype=np.int64)
-    parts, points = [], StoredRows(0, (len(nodes), 2))
+    table, points = StoredColumns(0), StoredRows(0, (len(nodes), 2))
     for block in slp.iter_instances(path, len(nodes), PROOFREAD):
         outside = (block.frame_idx < 0) | (block.frame_idx >= n_frames)
         if outside.any():
@@ -135,18 +164,17 @@ def read_slp(path: str, nodes: list[str], n_frames: int, video: str | None = Non
                 FIX + ", of this video.",
             )
         tracked = block.track >= 0
-        parts.append(
+        table.append(
             pd.DataFrame(
                 {
-                    "frame": block.frame_idx[tracked],
+                    "frame": block.frame_idx[tracked].astype(np.int64),
                     "track_id": track_number[block.track[tracked]],
-                    "user": block.user[tracked],
+                    "user": block.user[tracked].astype(bool),
                 }
             )
         )
         points.append(block.points[tracked])
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if table.empty:
+    if not len(table):
         raise InputFileError(f"proofread file {path} has no instances with a track.", FIX + ".")
     return Corrections(table, points, list(nodes), str(path), sha256_file(path))
 
@@ -202,15 +230,11 @@ def apply_table(
     keypoint columns are made only for the rows at hand), and the corrected frames: the
     predictions' keypoints are read only on the frames the person saved, and the person's
     instances keep theirs beside the table's source."""
-    person = corrections.instances
-    if frames is not None:
-        person = person[person["frame"].isin(frames)]
     ours = _by_frame_and_track(tracks)  # its rows are renamed, replaced, sorted
     frame_of = ours.column("frame")
-    person_centre = _centres(person, corrections)
-    untouched = _untouched_frames(ours, frame_of, person, person_centre, corrections, max_distance)
+    person, person_centre = _touched(ours, frame_of, corrections, max_distance, frames)
     corrected, renames = [], {}
-    for frame, mine in person[~person["frame"].isin(untouched)].groupby("frame", sort=True):
+    for frame, mine in person.groupby("frame", sort=True):
         low, high = np.searchsorted(frame_of, [frame, frame + 1])
         predicted = ours.part(low, high)
         pairs = _match(
@@ -260,6 +284,29 @@ def apply_table(
     if ours.nodes:
         points_of = _with_people(ours.points_of, *from_columns(people, ours.nodes))
     return TrackTable(light, ours.nodes, points_of, ours.animal_count), corrected
+
+
+def _touched(
+    ours: TrackTable,
+    frame_of: np.ndarray,
+    corrections: Corrections,
+    max_distance: float,
+    frames: np.ndarray | None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The person's instances on the processed ``frames`` (None: all) but the frames
+    :func:`_untouched_frames` finds untouched, and their centres: a part of whole frames at a
+    time, so a whole video's proofread file is never held (mostly untouched: only the frames
+    the person changed are kept)."""
+    touched, centres = [], []
+    for person in corrections.blocks():
+        if frames is not None:
+            person = person[person["frame"].isin(frames)]
+        centre = _centres(person, corrections)
+        untouched = _untouched_frames(ours, frame_of, person, centre, corrections, max_distance)
+        changed = ~person["frame"].isin(untouched).to_numpy()
+        touched.append(person[changed])
+        centres.append(centre[changed])
+    return pd.concat(touched), np.concatenate(centres)
 
 
 def _kept_and_people(
