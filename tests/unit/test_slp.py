@@ -186,14 +186,16 @@ def _written_by_sleap_io(tracks: pd.DataFrame, path, nodes: list[str]) -> None:
     sio.save_slp(labels, str(path), verbose=False)
 
 
-@pytest.mark.parametrize("block_rows", [65536, 7], ids=["one block", "blocks of 7 rows"])
+@pytest.mark.parametrize(
+    "block_rows", [65536, 7, 1], ids=["one block", "blocks of 7 rows", "a frame over blocks"]
+)
 @pytest.mark.parametrize("nodes", [["head", "thorax", "tail"], []], ids=["keypoints", "boxes"])
 def test_tracks_slp_holds_what_sleap_io_writes_from_its_objects(
     tmp_path, monkeypatch, nodes, block_rows
 ):
     """The instance arrays are built from the table's columns, not through sleap-io's objects
-    (a long video's memory), the points a block of rows at a time: the file must hold the very
-    arrays sleap-io's writer gives."""
+    (a long video's memory), the points and frames a block of rows at a time (a frame's rows
+    split between blocks): the file must hold the very arrays sleap-io's writer gives."""
     import h5py
 
     monkeypatch.setattr(keypoints, "BLOCK_POINTS", block_rows * max(len(nodes), 1))

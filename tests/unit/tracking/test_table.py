@@ -108,6 +108,23 @@ def test_a_table_stored_a_column_at_a_time_reads_what_was_written():
         table["y"] = np.zeros(49)
 
 
+def test_a_table_stored_as_its_parts_are_read_reads_them_one_after_another():
+    """A proofread .slp's instances are stored a block at a time, their number unknown before."""
+    rng = np.random.default_rng(2)
+    expected = pd.DataFrame(
+        {"frame": np.arange(40, dtype=np.int64), "user": rng.uniform(size=40) < 0.5}
+    )
+    table = StoredColumns(0)
+    for start, stop in ((0, 0), (0, 7), (7, 8), (8, 40)):
+        table.append(expected.iloc[start:stop])
+    assert len(table) == 40 and table.columns == ["frame", "user"]
+    assert table["user"].dtype == bool
+    pd.testing.assert_frame_equal(table.frame(), expected)
+    pd.testing.assert_frame_equal(
+        table.take(slice(5, 9)), expected.iloc[5:9].reset_index(drop=True)
+    )
+
+
 def test_a_subset_of_stored_rows_reads_its_own_rows(stored):
     values, rows = stored
     chosen = np.array([3, 10, 400, 401, 999])

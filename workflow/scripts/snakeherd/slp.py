@@ -556,7 +556,8 @@ def write_tracks(
         sio.save_slp(labels, str(temporary), verbose=False)
         _write_predicted_instances(
             temporary,
-            column_of(tracks, "frame").astype(np.int64, copy=False),
+            len(tracks),
+            lambda rows: rows_of(tracks, rows, ["frame"])["frame"].to_numpy(np.int64),
             instances_of,
             len(nodes),
             points_of or points_of_columns,
@@ -568,26 +569,35 @@ def write_tracks(
 
 def _write_predicted_instances(
     path: Path,
-    frame_of: np.ndarray,
+    rows: int,
+    frames_of: Callable[[slice], np.ndarray],
     instances_of: Callable[[slice], tuple[np.ndarray, np.ndarray]],
     n_nodes: int,
     points_of: Callable[[slice], tuple[np.ndarray, np.ndarray]],
 ) -> None:
     """Replace a .slp's (empty) ``frames``, ``instances`` and ``pred_points`` with predicted
-    instances of video 0 and skeleton 0: one per row in frame order (``frame_of``), asked for
-    :func:`~snakeherd.keypoints.block_rows` rows at a time: ``instances_of(rows)`` their index
-    in the file's tracks and their scores, ``points_of(rows)`` their points (rows, nodes, 2) and
-    point scores (rows, nodes). The dtypes and values are those sleap-io's ``write_lfs`` gives
-    the same instances (a point is visible when its x is not NaN; tracking score 1)."""
+    instances of video 0 and skeleton 0: one per row of ``rows`` in frame order, asked for
+    :func:`~snakeherd.keypoints.block_rows` rows at a time: ``frames_of(rows)`` their frames,
+    ``instances_of(rows)`` their index in the file's tracks and their scores, ``points_of(rows)``
+    their points (rows, nodes, 2) and point scores (rows, nodes). The dtypes and values are
+    those sleap-io's ``write_lfs`` gives the same instances (a point is visible when its x is
+    not NaN; tracking score 1). The labelled frames are written a block at a time too: a long
+    video's frame column and frame records (~70 bytes a row with their transients) are never
+    held whole."""
     import h5py
 
-    rows = len(frame_of)
-    starts = np.flatnonzero(np.diff(frame_of, prepend=-1) != 0) if rows else np.zeros(0, int)
-    frames = np.zeros(len(starts), dtype=FRAME_DTYPE)
-    frames["frame_id"] = np.arange(len(starts))
-    frames["frame_idx"] = frame_of[starts]
-    frames["instance_id_start"] = starts
-    frames["instance_id_end"] = np.r_[starts[1:], rows]
+    block = block_rows(n_nodes)
+    spans = [(start, min(start + block, rows)) for start in range(0, rows, block)]
+
+    def begins(frame: np.ndarray, previous: int) -> np.ndarray:
+        """Whether each row begins a frame (the rows come after one of frame ``previous``)."""
+        return np.diff(frame, prepend=previous) != 0
+
+    previous, n_frames = -1, 0  # a first pass: how many labelled frames
+    for start, stop in spans:
+        frame = frames_of(slice(start, stop))
+        n_frames += int(begins(frame, previous).sum())
+        previous = int(frame[-1])
     with h5py.File(path, "a") as handle:
         for name, dtype in (
             ("frames", FRAME_DTYPE),
@@ -601,28 +611,44 @@ def _write_predicted_instances(
                     "install the sleap-io that requirements/demo.txt pins.",
                 )
             del handle[name]
-        handle.create_dataset("frames", data=frames, dtype=FRAME_DTYPE)
-        # A whole video's instances are written a block at a time, as their points are.
+        frames = handle.create_dataset("frames", shape=(n_frames,), dtype=FRAME_DTYPE)
         instances = handle.create_dataset("instances", shape=(rows,), dtype=INSTANCE_DTYPE)
         predicted = handle.create_dataset(
             "pred_points", shape=(rows * n_nodes,), dtype=PREDICTED_POINT_DTYPE
         )
-        block = block_rows(n_nodes)
-        for start in range(0, rows, block):
-            stop = min(start + block, rows)
+        previous, written = -1, 0  # frame records written or begun
+        open_frame = None  # the last frame begun: its record is written once its rows end
+        for start, stop in spans:
+            frame = frames_of(slice(start, stop))
+            is_new = begins(frame, previous)
+            new = np.flatnonzero(is_new)
+            previous = int(frame[-1])
+            row_frame_id = written - 1 + np.cumsum(is_new)
+            if len(new):
+                if open_frame is not None:
+                    open_frame["instance_id_end"] = start + new[0]
+                    frames[written - 1 : written] = open_frame
+                records = np.zeros(len(new), dtype=FRAME_DTYPE)
+                records["frame_id"] = written + np.arange(len(new))
+                records["frame_idx"] = frame[new]
+                records["instance_id_start"] = start + new
+                records["instance_id_end"] = np.r_[start + new[1:], stop]
+                if len(new) > 1:
+                    frames[written : written + len(new) - 1] = records[:-1]
+                open_frame, written = records[-1:], written + len(new)
             ids = np.arange(start, stop)
             track_index, scores = instances_of(slice(start, stop))
-            records = np.zeros(stop - start, dtype=INSTANCE_DTYPE)
-            records["instance_id"] = ids
-            records["instance_type"] = PREDICTED_INSTANCE
-            records["frame_id"] = np.searchsorted(starts, ids, side="right") - 1
-            records["track"] = track_index
-            records["from_predicted"] = -1
-            records["score"] = scores
-            records["point_id_start"] = ids * n_nodes
-            records["point_id_end"] = (ids + 1) * n_nodes
-            records["tracking_score"] = 1.0
-            instances[start:stop] = records
+            row_records = np.zeros(stop - start, dtype=INSTANCE_DTYPE)
+            row_records["instance_id"] = ids
+            row_records["instance_type"] = PREDICTED_INSTANCE
+            row_records["frame_id"] = row_frame_id
+            row_records["track"] = track_index
+            row_records["from_predicted"] = -1
+            row_records["score"] = scores
+            row_records["point_id_start"] = ids * n_nodes
+            row_records["point_id_end"] = (ids + 1) * n_nodes
+            row_records["tracking_score"] = 1.0
+            instances[start:stop] = row_records
             points, point_scores = points_of(slice(start, stop))
             point_records = np.zeros(points.shape[0] * n_nodes, dtype=PREDICTED_POINT_DTYPE)
             point_records["x"] = points[:, :, 0].ravel()
@@ -630,6 +656,9 @@ def _write_predicted_instances(
             point_records["visible"] = ~np.isnan(points[:, :, 0]).ravel()
             point_records["score"] = np.nan_to_num(point_scores, nan=0.0).ravel()
             predicted[start * n_nodes : start * n_nodes + len(point_records)] = point_records
+        if open_frame is not None:
+            open_frame["instance_id_end"] = rows
+            frames[written - 1 : written] = open_frame
 
 
 def import_predictions(
