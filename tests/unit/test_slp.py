@@ -311,6 +311,44 @@ def test_predictions_read_in_blocks_and_out_of_order_are_the_same(
     assert firsts == sorted(firsts) and sum(len(d) for d, _ in parts) == 2200
 
 
+@pytest.mark.parametrize("frame_records", [1, 5, 2**16])
+def test_labelled_frames_read_a_window_at_a_time_give_the_same_blocks(
+    shared_data, predictions_path, tmp_path, monkeypatch, frame_records
+):
+    """A long video's labelled-frame records are read a window at a time where the file keeps
+    them in frame order: the same blocks (each the same instances) as the records read whole,
+    a block going on over windows; with frames chosen too; a file stored backwards (read whole
+    and sorted) the same as forwards."""
+    backwards = tmp_path / "backwards.slp"
+    labels = sio.load_slp(str(predictions_path), open_videos=False)
+    labels.labeled_frames = labels.labeled_frames[::-1]
+    sio.save_slp(labels, str(backwards), verbose=False)
+    courtship = shared_data / "tracking" / "sleap_clip" / "clip.predictions.slp"
+    cases = [(predictions_path, None), (courtship, None), (courtship, np.arange(3, 900, 4))]
+
+    def blocks(path, wanted):
+        n_nodes = len(slp.read_records(str(path))[1][0].nodes)
+        monkeypatch.setattr(slp, "POSE_ROWS", 5 * n_nodes)  # blocks of 2-3 frames' instances
+        return [
+            (block.frame_idx, block.det_ids, block.points, block.track)
+            for block in slp.iter_instances(str(path), n_nodes, wanted=wanted)
+        ]
+
+    expected = {}
+    for path, wanted in cases:
+        monkeypatch.setattr(slp, "FRAME_RECORDS", 2**20)
+        expected[path, wanted is None] = blocks(path, wanted)
+        monkeypatch.setattr(slp, "FRAME_RECORDS", frame_records)
+        found = blocks(path, wanted)
+        assert len(found) == len(expected[path, wanted is None]) > 50
+        for ours, theirs in zip(found, expected[path, wanted is None], strict=True):
+            for a, b in zip(ours, theirs, strict=True):
+                np.testing.assert_array_equal(a, b)
+    for ours, theirs in zip(blocks(backwards, None), expected[predictions_path, True], strict=True):
+        np.testing.assert_array_equal(ours[0], theirs[0])
+        np.testing.assert_array_equal(ours[2], theirs[2])
+
+
 def test_some_rows_of_the_tracks_as_a_slp_keep_every_track(tmp_path):
     """The proofreading package is made from the suspect frames' rows alone, their keypoints
     from elsewhere (points_of): the file still lists every track, in the same order."""

@@ -65,6 +65,8 @@ PREDICTED_INSTANCE = 1  # sleap-io's InstanceType.PREDICTED
 POSE_ROWS = 2**17
 # Rows of a dataset read through rather than apart when reading scattered rows.
 READ_THROUGH_ROWS = 4096
+# A .slp's labelled-frame records read at once (32 bytes each).
+FRAME_RECORDS = 2**16
 # Values of the analysis HDF5's largest array filled at once (4 MB).
 ANALYSIS_BLOCK_VALUES = 2**19
 
@@ -340,21 +342,75 @@ def _instance_blocks(
     file's points at once.
     """
     format_id = float(handle["metadata"].attrs["format_id"])
-    frames = handle["frames"][()]
-    keep_frame = np.ones(len(frames), dtype=bool)
-    if video_index is not None:
-        keep_frame &= frames["video"] == video_index
-    if wanted is not None:
-        keep_frame &= np.isin(frames["frame_idx"].astype(np.int64), wanted)
-    records = np.flatnonzero(keep_frame)
-    records = records[np.argsort(frames["frame_idx"][records], kind="stable")]
-    first_instance = frames["instance_id_start"].astype(np.int64)[records]
-    counts = frames["instance_id_end"].astype(np.int64)[records] - first_instance
-    # Labelled frames grouped into blocks by where their instances start in the block order.
-    block_of = (np.cumsum(counts) - counts) // block
-    bounds = np.flatnonzero(np.r_[True, np.diff(block_of) != 0, True])
+    # Labelled frames grouped into blocks by where their instances start in the block order;
+    # the last block of a window of them may go on in the next.
+    empty = np.zeros(0, dtype=np.int64)
+    pending, before = (empty, empty, empty), 0  # instances of the frames before pending's
+    for window in itertools.chain(_chosen_frames(handle, video_index, wanted), [None]):
+        if window is None:
+            frame_idx, first_instance, counts = pending
+        else:
+            frame_idx, first_instance, counts = (
+                np.concatenate(pair) for pair in zip(pending, window, strict=True)
+            )
+        block_of = (before + np.cumsum(counts) - counts) // block
+        done = len(block_of)
+        if window is not None and len(block_of):
+            done = int(np.searchsorted(block_of, block_of[-1]))
+        before += int(counts[:done].sum())
+        pending = (frame_idx[done:], first_instance[done:], counts[done:])
+        yield from _blocks_of(
+            handle, format_id, n_nodes, frame_idx[:done], first_instance[:done], counts[:done],
+            block_of[:done],
+        )  # fmt: skip
+
+
+def _chosen_frames(
+    handle, video_index: int | None, wanted: np.ndarray | None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Frame index, first instance and instance count of the labelled frames
+    :func:`_instance_blocks` reads, in frame order: a window of the file's records at a time
+    where they are so ordered (as SLEAP saves them: a long video's labelled frames are never
+    held whole), else all at once, sorted."""
+    dataset = handle["frames"]
+    spans = [
+        (start, min(start + FRAME_RECORDS, len(dataset)))
+        for start in range(0, len(dataset), FRAME_RECORDS)
+    ]
+
+    def window(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        records = dataset[start:stop]
+        frame_idx = records["frame_idx"].astype(np.int64)
+        keep = np.ones(len(records), dtype=bool)
+        if video_index is not None:
+            keep &= records["video"] == video_index
+        if wanted is not None:
+            keep &= np.isin(frame_idx, wanted)
+        first = records["instance_id_start"].astype(np.int64)[keep]
+        return frame_idx[keep], first, records["instance_id_end"].astype(np.int64)[keep] - first
+
+    latest = -1
+    for start, stop in spans:  # a first pass: are they in frame order?
+        frame_idx = window(start, stop)[0]
+        if len(frame_idx) and (frame_idx[0] < latest or (np.diff(frame_idx) < 0).any()):
+            parts = [window(start, stop) for start, stop in spans]
+            frame_idx, first, counts = (np.concatenate(part) for part in zip(*parts, strict=True))
+            order = np.argsort(frame_idx, kind="stable")
+            yield frame_idx[order], first[order], counts[order]
+            return
+        latest = frame_idx[-1] if len(frame_idx) else latest
+    for start, stop in spans:
+        yield window(start, stop)
+
+
+def _blocks_of(
+    handle, format_id: float, n_nodes: int, frame_idx, first_instance, counts, block_of
+) -> Iterator[InstanceBlock]:
+    """:func:`_instance_blocks`' blocks of some labelled frames (``frame_idx``, their
+    ``first_instance`` and instance ``counts``; ``block_of``: each one's block)."""
+    bounds = np.flatnonzero(np.r_[True, np.diff(block_of) != 0, True]) if len(block_of) else []
     for low, high in itertools.pairwise(bounds):
-        record_of = np.repeat(records[low:high], counts[low:high])
+        record_of = np.repeat(np.arange(low, high), counts[low:high])
         instances = _take(handle["instances"], _ranges(first_instance[low:high], counts[low:high]))
         chosen = instances["skeleton"] == 0
         record_of, instances = record_of[chosen], instances[chosen]
@@ -387,7 +443,7 @@ def _instance_blocks(
             run_start, np.diff(np.r_[run_start, len(first)])
         )
         yield InstanceBlock(
-            frame_idx=frames["frame_idx"].astype(np.int64)[record_of],
+            frame_idx=frame_idx[record_of],
             det_ids=det_ids.astype(np.int64),
             scores=scores,
             points=points,
