@@ -75,6 +75,22 @@ def test_the_ground_truth_as_corrections_gives_the_ground_truth(shared_data):
     assert len(fixed) == (truth["frame"] < 500).sum()
 
 
+def courtship_with_its_truth(shared_data, n_frames: int = 300):
+    """The courtship clip's first frames tracked from its predictions, its proofread ground
+    truth as corrections (every frame a person's), the nodes and the frames."""
+    clip = shared_data / "tracking" / "sleap_clip"
+    frames = np.arange(n_frames)
+    predictions = slp.read_predictions(str(clip / "clip.predictions.slp"), "clip", frames=frames)
+    tracks = track(
+        predictions.detections, predictions.poses, TrackerParams(max_tracks=2), frames,
+        predictions.nodes,
+    )  # fmt: skip
+    truth = corrections.read(
+        str(clip / "clip.2node.slp"), predictions.nodes, 1500, str(clip / "clip.mp4")
+    )
+    return tracks, truth, predictions.nodes, frames
+
+
 def in_temporary_files(tracks: TrackTable) -> TrackTable:
     """``tracks`` with its light columns kept as the track job keeps a long video's."""
     light = StoredColumns(len(tracks.light))
@@ -106,21 +122,10 @@ def test_tracks_kept_in_temporary_files_are_corrected_as_tracks_in_memory(
             frame.instances.pop()
     sleap_io.save_slp(labels, str(tmp_path / "proofread.slp"), verbose=False)
     fly_fixes = corrections.read(str(tmp_path / "proofread.slp"), fly_nodes, 1100, str(video))
-    clip = shared_data / "tracking" / "sleap_clip"
-    clip_frames = np.arange(300)
-    predictions = slp.read_predictions(
-        str(clip / "clip.predictions.slp"), "clip", frames=clip_frames
-    )
-    clip_tracks = track(
-        predictions.detections, predictions.poses, TrackerParams(max_tracks=2), clip_frames,
-        predictions.nodes,
-    )  # fmt: skip
-    truth = corrections.read(
-        str(clip / "clip.2node.slp"), predictions.nodes, 1500, str(clip / "clip.mp4")
-    )
+    clip_tracks, truth, clip_nodes, clip_frames = courtship_with_its_truth(shared_data)
     for tracks, fixes, nodes, frames, corrected_frames in (
         (swapped, fly_fixes, fly_nodes, None, 3),
-        (clip_tracks, truth, predictions.nodes, clip_frames, 300),
+        (clip_tracks, truth, clip_nodes, clip_frames, 300),
     ):
         table = TrackTable.from_frame(tracks, nodes)
         in_memory, corrected = corrections.apply_table(table, fixes, 40.0, frames)
@@ -139,22 +144,13 @@ def test_tracks_kept_in_temporary_files_are_corrected_as_tracks_in_memory(
         pd.testing.assert_frame_equal(from_memory.whole(), in_memory.whole(), check_exact=True)
 
 
-def test_a_proofread_slp_is_read_in_parts_of_whole_frames(flies, shared_data, monkeypatch):
+def test_a_proofread_slp_is_read_in_parts_of_whole_frames(shared_data, monkeypatch):
     """A whole video's proofread file is applied a part of whole frames at a time: with parts
     of a few rows (a frame's two instances often split by the part's end, a frame larger than
     a part), every row once, in order, and the same tracks of record as the table whole."""
-    clip = shared_data / "tracking" / "sleap_clip"
-    frames = np.arange(300)
-    predictions = slp.read_predictions(str(clip / "clip.predictions.slp"), "clip", frames=frames)
-    tracks = track(
-        predictions.detections, predictions.poses, TrackerParams(max_tracks=2), frames,
-        predictions.nodes,
-    )  # fmt: skip
-    truth = corrections.read(
-        str(clip / "clip.2node.slp"), predictions.nodes, 1500, str(clip / "clip.mp4")
-    )
+    tracks, truth, nodes, frames = courtship_with_its_truth(shared_data)
     whole = truth.instances.frame()
-    table = TrackTable.from_frame(tracks, predictions.nodes)
+    table = TrackTable.from_frame(tracks, nodes)
     expected, expected_frames = corrections.apply_table(table, truth, 40.0, frames)
     for rows in (1, 3):
         monkeypatch.setattr(corrections, "block_rows", lambda n_nodes, rows=rows: rows)
