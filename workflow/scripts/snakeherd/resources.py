@@ -214,9 +214,10 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
     if rule == "import_predictions":
         # Reading a SLEAP predictions file into the detection and the long pose tables, a
         # part of 2^17 pose rows at a time. Measured (long_video.py --track-rss, 2 flies, 24
-        # nodes): 228 MB at 22,000 instance-frames, 236 MB at 220,000 (the file's frame and
-        # video records); whole tables had taken 319 and 1,148 MB, through sleap-io's objects
-        # 358 and 1,504 MB.
+        # nodes): 225 MB at 22,000 instance-frames, 230 MB at 220,000, 234 MB at 660,000, the
+        # file's labelled-frame records read a window at a time where in frame order (229, 237
+        # and 255 MB holding them whole); whole tables had taken 319 and 1,148 MB, through
+        # sleap-io's objects 358 and 1,504 MB.
         return _cpu_rule_cost(
             mem_mb_per_frame=IMPORT_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.01,
@@ -233,10 +234,12 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # 253 MB at 22,000 instance-frames, 265 MB at 220,000, 286 MB at 660,000; 255, 291 and 389
         # MB with the instances' and tracks' columns in memory; --rss-scaling --tiled, 4 animals, no
         # keypoints: 247 MB at 10,000 frames, 253 MB at 100,000). A video with a proofread file has
-        # its corrections applied where the tracks are kept, a column at a time, and holds the
-        # person's instances' frames, tracks, flags and centres too (their keypoints are kept in a
-        # temporary file): 282 MB at 220,000 and 333 MB at 660,000 with a whole-video proofread
-        # .slp (318 and 500 MB when applied in memory); 0.5 KB asked for it, doubled by the margin.
+        # its corrections applied where the tracks are kept, a column at a time, the person's
+        # instances and keypoints kept in temporary files and read a part of whole frames at a
+        # time (only the frames the person changed are held): 273 MB at 220,000 and 321 MB at
+        # 660,000 with a whole-video proofread .slp (282 and 333 MB holding the person's frames,
+        # tracks and flags; 318 and 500 MB applied in memory); 0.5 KB asked for it, doubled by
+        # the margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,
@@ -244,13 +247,14 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         )
     if rule == "evaluate":
         # The tracks read a batch at a time and scored as they come (CLEAR-MOT and IDF1 as
-        # running tallies); what grows with the ground truth's instances: HOTA's inputs in flat
-        # arrays (~40 bytes an instance-frame), the ground truth's positions (32 bytes), and
-        # for the pose scores each prediction's OKS matches (28 bytes); each labelled keypoint's
+        # running tallies), the ground truth a block of labelled frames at a time; what grows
+        # with its instances: HOTA's inputs in flat arrays (~40 bytes an instance-frame) and for
+        # the pose scores each prediction's OKS matches (28 bytes); each labelled keypoint's
         # error is kept in a temporary file (8 bytes a keypoint on disk). Measured: 300 frames
         # in ~9 s, peak RSS 185 MB; a whole video's ground truth (long_video.py --track-rss, 2
-        # flies, 24 nodes): 254 MB at 11,000 frames, 288 MB at 110,000, 337 MB at 330,000
-        # (265, 318 and 365 MB before it gave freed arrays back; 272, 429 and 780 MB with the
+        # flies, 24 nodes): 262 MB at 11,000 frames, 283 MB at 110,000, 315 MB at 330,000
+        # (254, 288 and 337 MB holding the ground truth's positions; 265, 318 and 365 MB before
+        # it gave freed arrays back; 272, 429 and 780 MB with the
         # errors in memory; 534, 3,193 and 8,641 MB when py-motmetrics kept its events and
         # pycocotools a dict per instance). 0.3 KB an instance-frame asked, doubled by the
         # margin.
@@ -277,8 +281,9 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # batch at a time, each batch's paths drawn onto the canvas and let go, the timeline
         # one bar per run of frames, a long step series reduced to 2,000 columns. Measured on
         # the demo: ~4 s, peak RSS ~250 MB; on the fly predictions repeated (2 flies, 24
-        # nodes, a whole-video ground truth's errors panel, which it holds): 275 MB at 11,000
-        # frames, 292 MB at 110,000, 344 MB at 330,000 (270, 313 and 416 MB with the tables
+        # nodes, a whole-video ground truth's errors panel, read a block of labelled frames at a
+        # time): 275 MB at 11,000 frames, 284 MB at 110,000, 322 MB at 330,000 (292 and 344 MB
+        # at the last two holding the ground truth; 270, 313 and 416 MB with the tables
         # and the figures' lines whole; 272, 337 and 484 MB before the tracks were drawn from
         # one by-track copy and each figure collected before the next).
         return Cost(
