@@ -55,7 +55,8 @@ def checked_model_path(path: str | os.PathLike, key: str) -> str:
 
 
 def load(path: str | os.PathLike, task: str, key: str):
-    """Load an Ultralytics model (``.pt`` or ``.engine``) and check it does ``task``."""
+    """Load an Ultralytics model (``.pt`` or ``.engine``) and check it does ``task``. Errors
+    name ``path`` as the config gave it (a folder reached through a link is not resolved)."""
     from ultralytics import YOLO
 
     model_path = checked_model_path(path, key)
@@ -64,20 +65,20 @@ def load(path: str | os.PathLike, task: str, key: str):
     except Exception as error:  # Ultralytics/torch raise many types for a bad file
         if "references types outside" in str(error):  # its safe loader's refusal
             raise InputFileError(
-                f"{key}: {model_path} names code that an Ultralytics model does not hold; "
+                f"{key}: {path} names code that an Ultralytics model does not hold; "
                 "loading it could run that code, so it was not loaded.",
                 "use a model trained or exported by Ultralytics; if you trust this file and its "
                 "source, set `trust_model_files: true` in the config.",
             ) from None
         raise InputFileError(
-            f"{key}: {model_path} cannot be loaded as an Ultralytics model "
+            f"{key}: {path} cannot be loaded as an Ultralytics model "
             f"({type(error).__name__}: {error}).",
             "check the file is a complete Ultralytics checkpoint (re-copy it; `python -c "
             "\"from ultralytics import YOLO; YOLO('model.pt')\"` must load it).",
         ) from None
     if model.task != task:
         raise InputFileError(
-            f"{key}: {model_path} is a {TASK_LABELS.get(model.task, model.task)} model, but "
+            f"{key}: {path} is a {TASK_LABELS.get(model.task, model.task)} model, but "
             f"this stage needs a {TASK_LABELS[task]} model.",
             "point detection.model at your YOLO-OBB model and pose.models at your YOLO-pose model.",
         )
