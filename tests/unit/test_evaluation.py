@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.testing import assert_allclose, assert_array_equal
 
 from snakeherd.clear_mot import ClearMot
 from snakeherd.errors import InputFileError
@@ -311,11 +312,13 @@ def test_tracks_read_in_parts_score_as_the_whole_table_hota_included():
         pd.testing.assert_frame_equal(errors, frame_errors(tracks, truth, frames, 5))
 
 
+@pytest.mark.parametrize("frames_at_once", [1, 3, 8192])
 @pytest.mark.parametrize("seed", range(6))
-def test_hota_inputs_kept_flat_give_trackevals_hota_of_per_frame_lists(seed):
+def test_hota_inputs_kept_in_files_give_trackevals_hota_of_per_frame_lists(seed, frames_at_once):
     from trackeval.metrics import HOTA
 
-    inputs, lists = HotaInputs(8.0), {"gt_ids": [], "tracker_ids": [], "similarity_scores": []}
+    inputs = HotaInputs(8.0, frames_at_once)
+    lists = {"gt_ids": [], "tracker_ids": [], "similarity_scores": []}
     truth_index, predicted_index = {}, {}
     for _, truth_ids, truth_xy, track_ids, track_xy in messy_sequence(seed):
         placed = np.isfinite(truth_xy).all(axis=1)  # TrackEval's matching takes no NaN
@@ -335,6 +338,11 @@ def test_hota_inputs_kept_flat_give_trackevals_hota_of_per_frame_lists(seed):
         "num_tracker_dets": sum(map(len, lists["tracker_ids"])),
     }
     expected = HOTA().eval_sequence(lists)
+    data = inputs.data()  # read back a window of frames at a time, in order and out of it
+    for t in [*range(data["num_timesteps"]), *range(data["num_timesteps"])[::-5]]:
+        assert_array_equal(data["gt_ids"][t], lists["gt_ids"][t])
+        assert_array_equal(data["tracker_ids"][t], lists["tracker_ids"][t])
+        assert_allclose(data["similarity_scores"][t], lists["similarity_scores"][t], rtol=1e-12)
     got = hota(inputs)
     for name in HOTA_METRICS:
         assert got[name] == pytest.approx(float(np.mean(expected[name])), rel=1e-12), name

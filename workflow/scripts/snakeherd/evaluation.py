@@ -4,7 +4,8 @@ A predicted position matches a ground-truth animal when it lies within ``match_d
 per frame, matches are solved as py-motmetrics solves them (Hungarian, keeping earlier
 correspondences), counting misses, false positives and identity switches; IDF1 comes from the
 global identity matching. The counts are kept as running tallies (:mod:`.clear_mot`), so a long
-video is scored in memory that does not grow with its frames (HOTA aside).
+video is scored in memory that does not grow with its frames (HOTA's inputs wait in temporary
+files for TrackEval's two passes).
 HOTA (with DetA, AssA, LocA) comes from TrackEval, with the similarity of a prediction to a
 ground-truth animal ``max(0, 1 - distance / match_distance)`` (points have no boxes to overlap), so
 HOTA's localisation thresholds 0.05-0.95 correspond to distances of 0.95-0.05 × ``match_distance``.
@@ -25,9 +26,12 @@ from . import slp
 from .clear_mot import ClearMot
 from .errors import InputFileError
 from .io import frame_aligned
+from .stored import StoredRows
 
 # Rows of a whole table given to frame_aligned as one part (slices of it, not copies).
 ROWS_AT_ONCE = 65536
+# Frames of HOTA's inputs gathered before they are stored, and read back at once.
+HOTA_FRAMES_AT_ONCE = 8192
 
 METRICS = {
     "mota": "MOTA",
@@ -188,8 +192,8 @@ def evaluate_tracks(
 
 def score_frames(frames: Iterable[Frame], match_distance: float, with_hota: bool = True):
     """:func:`evaluate_tracks`'s table from frames given one at a time, in frame order. Without
-    HOTA (which TrackEval scores from every frame at once: :class:`HotaInputs`), nothing is
-    kept per frame."""
+    HOTA (whose inputs TrackEval reads twice: :class:`HotaInputs` keeps them in temporary files),
+    nothing is kept per frame."""
     score = ClearMot(match_distance)
     hota_inputs = HotaInputs(match_distance)
     for frame in frames:
@@ -304,51 +308,107 @@ class _FrameRows:
 
 
 class HotaInputs:
-    """TrackEval's per-frame HOTA inputs, gathered a frame at a time (:meth:`add`) into a few
-    flat arrays: the ids numbered from 0 in order of appearance, and the similarity of each
-    ground-truth animal to each prediction, ``max(0, 1 - distance / match_distance)``. Three
-    small arrays per frame took ~0.5 KB an instance-frame; these take ~40 bytes with two
-    animals. :meth:`data` gives TrackEval's per-sequence dict, its per-frame lists as views."""
+    """TrackEval's per-frame HOTA inputs, gathered a frame at a time (:meth:`add`): the ids
+    numbered from 0 in order of appearance, and the similarity of each ground-truth animal to
+    each prediction, ``max(0, 1 - distance / match_distance)``. TrackEval reads every frame
+    twice, in order; the frames are kept in temporary files (~40 bytes an instance-frame with
+    two animals: 26 MB at 660,000) and :meth:`data`'s per-frame lists read them back
+    ``frames_at_once`` frames at a time."""
 
-    def __init__(self, match_distance: float):
+    def __init__(self, match_distance: float, frames_at_once: int = HOTA_FRAMES_AT_ONCE):
         self.match_distance = match_distance
+        self.frames_at_once = frames_at_once
         self.truth_index: dict = {}
         self.predicted_index: dict = {}
-        self.truth, self.predicted = array("q"), array("q")
-        self.similarity = array("d")
-        self.ends = array("q")  # per frame, where its truth, predicted and similarity end
+        # Per frame, where its truth, predicted and similarity end.
+        self._stored = _StoredFrames(frames_at_once)
+        self._added = [array("q"), array("q"), array("d"), array("q")]
+        self._ends = [0, 0, 0]
 
     def add(self, truth_ids, truth_xy, predicted_ids, predicted_xy) -> None:
-        self.truth.extend(self.truth_index.setdefault(t, len(self.truth_index)) for t in truth_ids)
-        self.predicted.extend(
+        truth, predicted, similarity, ends = self._added
+        truth.extend(self.truth_index.setdefault(t, len(self.truth_index)) for t in truth_ids)
+        predicted.extend(
             self.predicted_index.setdefault(t, len(self.predicted_index)) for t in predicted_ids
         )
         distance = np.sqrt(((truth_xy[:, None, :] - predicted_xy[None, :, :]) ** 2).sum(axis=2))
-        similarity = np.clip(1.0 - distance / self.match_distance, 0.0, 1.0)
-        self.similarity.frombytes(np.ascontiguousarray(similarity, dtype=np.float64).tobytes())
-        self.ends.extend((len(self.truth), len(self.predicted), len(self.similarity)))
+        scores = np.clip(1.0 - distance / self.match_distance, 0.0, 1.0)
+        similarity.frombytes(np.ascontiguousarray(scores, dtype=np.float64).tobytes())
+        self._ends[0] += len(truth_ids)
+        self._ends[1] += len(predicted_ids)
+        self._ends[2] += scores.size
+        ends.extend(self._ends)
+        if len(ends) >= 3 * self.frames_at_once:
+            self._store()
+
+    def _store(self) -> None:
+        self._stored.append(*(np.frombuffer(added, added.typecode) for added in self._added))
+        self._added = [array(added.typecode) for added in self._added]
 
     def data(self) -> dict:
-        ends = np.frombuffer(self.ends, dtype=np.int64).reshape(-1, 3)
-        starts = np.vstack([np.zeros((1, 3), dtype=np.int64), ends[:-1]])
-        truth = np.frombuffer(self.truth, dtype=np.int64)
-        predicted = np.frombuffer(self.predicted, dtype=np.int64)
-        similarity = np.frombuffer(self.similarity, dtype=np.float64)
+        self._store()
+        stored = self._stored
+        length = len(stored)
         return {
-            "gt_ids": _PerFrame(lambda t: truth[starts[t, 0] : ends[t, 0]], len(ends)),
-            "tracker_ids": _PerFrame(lambda t: predicted[starts[t, 1] : ends[t, 1]], len(ends)),
-            "similarity_scores": _PerFrame(
-                lambda t: similarity[starts[t, 2] : ends[t, 2]].reshape(
-                    ends[t, 0] - starts[t, 0], ends[t, 1] - starts[t, 1]
-                ),
-                len(ends),
-            ),
-            "num_timesteps": len(ends),
+            "gt_ids": _PerFrame(lambda t: stored.frame(t)[0], length),
+            "tracker_ids": _PerFrame(lambda t: stored.frame(t)[1], length),
+            "similarity_scores": _PerFrame(lambda t: stored.frame(t)[2], length),
+            "num_timesteps": length,
             "num_gt_ids": len(self.truth_index),
             "num_tracker_ids": len(self.predicted_index),
-            "num_gt_dets": len(truth),
-            "num_tracker_dets": len(predicted),
+            "num_gt_dets": self._ends[0],
+            "num_tracker_dets": self._ends[1],
         }
+
+
+class _StoredFrames:
+    """:class:`HotaInputs`' frames in temporary files, read back a window of
+    ``frames_at_once`` frames at a time (TrackEval asks for them in order)."""
+
+    def __init__(self, frames_at_once: int):
+        self.frames_at_once = frames_at_once
+        self._truth, self._predicted = StoredRows(0, (), np.int64), StoredRows(0, (), np.int64)
+        self._similarity = StoredRows(0, (), np.float64)
+        self._ends = StoredRows(0, (3,), np.int64)
+        self._window_start, self._window = -1, None
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def append(self, truth, predicted, similarity, ends) -> None:
+        for stored, values in zip(
+            (self._truth, self._predicted, self._similarity, self._ends),
+            (truth, predicted, similarity, ends.reshape(-1, 3)),
+            strict=True,
+        ):
+            stored.append(values)
+        self._window_start, self._window = -1, None
+
+    def frame(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frame ``t``'s ground-truth ids, predicted ids and similarity matrix."""
+        start = t - t % self.frames_at_once
+        if start != self._window_start:
+            self._window_start, self._window = start, self._read_window(start)
+        bounds, truth, predicted, similarity = self._window
+        first, last = bounds[t - start] - bounds[0], bounds[t - start + 1] - bounds[0]
+        return (
+            truth[first[0] : last[0]],
+            predicted[first[1] : last[1]],
+            similarity[first[2] : last[2]].reshape(last[0] - first[0], last[1] - first[1]),
+        )
+
+    def _read_window(self, start: int):
+        """The window's frame bounds (its first frame's start, then each frame's end) and the
+        stored values of its frames."""
+        ends = self._ends[start : start + self.frames_at_once]
+        before = self._ends[start - 1] if start else np.zeros(3, dtype=np.int64)
+        bounds = np.vstack([before[None, :], ends])
+        return (
+            bounds,
+            self._truth[bounds[0, 0] : bounds[-1, 0]],
+            self._predicted[bounds[0, 1] : bounds[-1, 1]],
+            self._similarity[bounds[0, 2] : bounds[-1, 2]],
+        )
 
 
 class _PerFrame(Sequence):
