@@ -154,11 +154,15 @@ def pycocotools_oks_map(truth_frames, truth_points, frames, points, scores, sigm
     return [max(value, 0.0) for value in evaluator.stats[:3]]
 
 
+@pytest.mark.parametrize("run_length, merged_rows", [(1 << 16, 1 << 16), (7, 12), (1, 1)])
 @pytest.mark.parametrize("seed", range(25))
-def test_oks_map_is_pycocotools_figures(seed):
+def test_oks_map_is_pycocotools_figures(seed, run_length, merged_rows, monkeypatch):
     """Frames of up to 25 animals (more predictions than COCO's 20 kept per image), missing
     keypoints on both sides, ground truth without a visible keypoint (ignored), tied and
-    missing scores, predictions on frames without ground truth and frames without any."""
+    missing scores, predictions on frames without ground truth and frames without any. The
+    predictions ranked in memory, or by merging runs of 7 or of 1 (ties across runs)."""
+    monkeypatch.setattr(pose_evaluation, "RUN_LENGTH", run_length)
+    monkeypatch.setattr(pose_evaluation, "MERGED_ROWS", merged_rows)
     rng = np.random.default_rng(seed)
     n_nodes = int(rng.integers(1, 6))
     truth_frames = np.repeat(np.arange(30), rng.integers(1, 25 if seed % 5 == 0 else 4, 30))
@@ -180,6 +184,13 @@ def test_oks_map_is_pycocotools_figures(seed):
     order = rng.permutation(len(frames))  # predictions in any order
     frames, points, scores = frames[order], points[order], scores[order]
     got = oks_map(truth_frames, truth_points, frames, points, scores, 0.05, areas)
+    # Given a few frames at a time (as a long video's are), ranked across batches.
+    in_batches = KeypointScores(0.05)
+    for first in range(0, 40, 3):
+        truth, predicted = (np.isin(f, range(first, first + 3)) for f in (truth_frames, frames))
+        in_batches.add(truth_frames[truth], truth_points[truth], areas[truth],
+                       frames[predicted], points[predicted], scores[predicted])  # fmt: skip
+    assert in_batches.oks() == got
     expected = pycocotools_oks_map(truth_frames, truth_points, frames, points, scores, 0.05, areas)
     assert [got["pose_oks_map"], got["pose_oks_ap50"], got["pose_oks_ap75"]] == expected
 

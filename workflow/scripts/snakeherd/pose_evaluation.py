@@ -124,7 +124,7 @@ class KeypointScores:
 
     def __init__(self, sigma: float):
         self.sigma = float(sigma)
-        self.scores, self.matched, self.ignored = [], [], []  # per batch, of kept predictions
+        self.ranked = _RankedPredictions()  # the kept predictions
         self.counted = 0  # ground-truth instances not ignored
         self.errors = StoredRows(0, ())
 
@@ -173,19 +173,13 @@ class KeypointScores:
             scores[at], matched[:, at], ignored[:, at] = found[:3]
             self.counted += found[3]
             self.errors.append(_keypoint_errors(truth_points[truth], predicted_points[predicted]))
-        self.scores.append(scores)
-        self.matched.append(matched)
-        self.ignored.append(ignored)
+        self.ranked.add(scores, matched, ignored)
 
     def oks(self) -> dict[str, float]:
         """COCO keypoint mAP@[.5:.95], AP50 and AP75 (0 without predictions)."""
-        scores = np.concatenate([np.zeros(0), *self.scores])
-        if not len(scores):
+        if not len(self.ranked):
             return {"pose_oks_map": 0.0, "pose_oks_ap50": 0.0, "pose_oks_ap75": 0.0}
-        precision = _precision(
-            scores, np.concatenate(self.matched, axis=1), np.concatenate(self.ignored, axis=1),
-            self.counted,
-        )  # fmt: skip
+        precision = _precision(self.ranked.in_order(), self.counted)
         return {
             "pose_oks_map": max(_mean_precision(precision), 0.0),
             "pose_oks_ap50": max(_mean_precision(precision, 0.5), 0.0),
@@ -210,7 +204,94 @@ class KeypointScores:
         return result
 
 
-ERROR_BLOCK = 1 << 20  # errors read back at once
+ERROR_BLOCK = 1 << 18  # errors read back at once
+# Kept predictions sorted in memory at once into a run, and read at once from all runs.
+RUN_LENGTH = 1 << 16
+MERGED_ROWS = 1 << 14
+
+
+class _RankedPredictions:
+    """The kept predictions' scores and, per OKS threshold, whether each matched and whether it
+    is ignored, kept in temporary files (12 bytes a prediction) and given back in
+    COCOeval.accumulate's order: highest score first, ties in the order added. An external
+    merge sort: every ``RUN_LENGTH`` predictions added are sorted into a run, and the runs are
+    merged reading ``MERGED_ROWS`` rows of them at a time."""
+
+    def __init__(self):
+        # The runs one after another, each sorted; where each ends.
+        self._scores, self._flags = StoredRows(0, (), np.float64), StoredRows(0, (), np.uint32)
+        self._run_ends: list[int] = []
+        self._added: list[tuple[np.ndarray, np.ndarray]] = []  # since the last run
+        self._pending = 0
+
+    def __len__(self) -> int:
+        return len(self._scores) + self._pending
+
+    def add(self, scores: np.ndarray, matched: np.ndarray, ignored: np.ndarray) -> None:
+        """Predictions' ``scores`` and their ``matched`` and ``ignored`` (thresholds, n)."""
+        bits = _threshold_bits()
+        flags = (matched * bits).sum(axis=0, dtype=np.uint32)
+        flags |= (ignored * (bits << len(OKS_THRESHOLDS))).sum(axis=0, dtype=np.uint32)
+        self._added.append((np.asarray(scores, dtype=np.float64), flags))
+        self._pending += len(flags)
+        if self._pending >= RUN_LENGTH:
+            self._store_run()
+
+    def _store_run(self) -> None:
+        if not self._pending:
+            return
+        scores, flags = (np.concatenate(values) for values in zip(*self._added, strict=True))
+        order = np.argsort(-scores, kind="mergesort")
+        self._scores.append(scores[order])
+        self._flags.append(flags[order])
+        self._run_ends.append(len(self._scores))
+        self._added, self._pending = [], 0
+
+    def in_order(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Blocks of (matched, ignored), each (thresholds, rows), in rank order."""
+        self._store_run()
+        bits = _threshold_bits()
+        for flags in self._merged():
+            yield (flags & bits) != 0, (flags & (bits << len(OKS_THRESHOLDS))) != 0
+
+    def _merged(self) -> Iterator[np.ndarray]:
+        """The runs' flags in rank order. Each round, the loaded rows up to the smallest last
+        key of a run with rows still unread are ranked and given (the key: the score negated,
+        then the run): no row yet unread comes before them. That run's block is used up, and
+        it loads its next."""
+        ends = self._run_ends
+        read = [0, *ends[:-1]]  # each run's next row
+        block = max(MERGED_ROWS // max(len(ends), 1), 1)
+        loaded = [(np.zeros(0), np.zeros(0, dtype=np.uint32)) for _ in ends]
+        while True:
+            for r, end in enumerate(ends):
+                if not len(loaded[r][0]) and read[r] < end:
+                    stop = min(read[r] + block, end)
+                    loaded[r] = (-self._scores[read[r] : stop], self._flags[read[r] : stop])
+                    read[r] = stop
+            unread = [r for r, end in enumerate(ends) if read[r] < end]
+            bound, bound_run = min(((loaded[r][0][-1], r) for r in unread), default=(None, -1))
+            keys, given = [], []
+            for r, (key, flags) in enumerate(loaded):
+                if bound is None or r == bound_run:
+                    taken = len(key)
+                else:  # ties go to the earlier run
+                    side = "right" if r < bound_run else "left"
+                    taken = int(np.searchsorted(key, bound, side=side))
+                keys.append(key[:taken])
+                given.append(flags[:taken])
+                loaded[r] = (key[taken:], flags[taken:])
+            keys = np.concatenate([np.zeros(0), *keys])
+            if not len(keys):
+                return
+            # Stable: equal keys stay in run order, and in a run in row order.
+            yield np.concatenate(given)[np.argsort(keys, kind="stable")]
+
+
+def _threshold_bits() -> np.ndarray:
+    """Each OKS threshold's bit in a prediction's flags (its ignored bit: shifted by their
+    number), as a column."""
+    return (1 << np.arange(len(OKS_THRESHOLDS), dtype=np.uint32))[:, None]
 
 
 def _keypoint_errors(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -300,27 +381,34 @@ def _oks(truth_points, truth_boxes, truth_areas, placed, variances) -> np.ndarra
     return oks
 
 
-def _precision(scores, matched, ignored, counted) -> np.ndarray:
+def _precision(ranked: Iterable[tuple[np.ndarray, np.ndarray]], counted: int) -> np.ndarray:
     """COCOeval.accumulate for one category, area and detection limit: precision (thresholds,
-    recall thresholds), -1 where no ground truth counts."""
-    precision = -np.ones((len(OKS_THRESHOLDS), len(RECALL_THRESHOLDS)))
+    recall thresholds), -1 where no ground truth counts. ``ranked``: blocks of the predictions'
+    (matched, ignored), each (thresholds, rows), highest score first."""
+    thresholds = len(OKS_THRESHOLDS)
     if not counted:
-        return precision
-    order = np.argsort(-scores, kind="mergesort")
-    # A threshold at a time: every threshold's running sums at once were 160 bytes a prediction.
-    for t in range(len(OKS_THRESHOLDS)):
-        hit, skipped = matched[t, order], ignored[t, order]
-        tp = np.cumsum(hit & ~skipped).astype(float)
-        fp = np.cumsum(~hit & ~skipped).astype(float)
-        recall = tp / counted
-        # Precision made non-increasing from the right (pycocotools' loop, as one pass).
-        envelope = np.maximum.accumulate((tp / (fp + tp + np.spacing(1)))[::-1])[::-1]
-        at = np.searchsorted(recall, RECALL_THRESHOLDS, side="left")
-        # Recall thresholds never reached keep precision 0.
-        reached = at < len(envelope)
-        row = np.zeros(len(RECALL_THRESHOLDS))
-        row[reached] = envelope[at[reached]]
-        precision[t] = row
+        return -np.ones((thresholds, len(RECALL_THRESHOLDS)))
+    # COCO's precision at a recall threshold is the highest precision of any rank from the first
+    # that reaches it on (precision made non-increasing from the right): kept here per
+    # threshold and per number of recall thresholds reached, then the highest from each on.
+    highest = np.full((thresholds, len(RECALL_THRESHOLDS) + 1), -np.inf)
+    tp_before = np.zeros((thresholds, 1), dtype=np.int64)
+    fp_before = np.zeros((thresholds, 1), dtype=np.int64)
+    for matched, ignored in ranked:
+        tp = (tp_before + np.cumsum(matched & ~ignored, axis=1)).astype(float)
+        fp = (fp_before + np.cumsum(~matched & ~ignored, axis=1)).astype(float)
+        tp_before, fp_before = tp[:, -1:].astype(np.int64), fp[:, -1:].astype(np.int64)
+        for t in range(thresholds):
+            reached = np.searchsorted(RECALL_THRESHOLDS, tp[t] / counted, side="right")
+            precision = tp[t] / (fp[t] + tp[t] + np.spacing(1))
+            # Recall never falls: each number reached is a run of ranks.
+            starts = np.flatnonzero(np.r_[True, np.diff(reached) != 0])
+            runs = reached[starts]
+            highest[t, runs] = np.maximum(highest[t, runs], np.maximum.reduceat(precision, starts))
+    from_each_on = np.maximum.accumulate(highest[:, ::-1], axis=1)[:, ::-1]
+    # At recall threshold k: the ranks that reach more than k thresholds. Never reached: 0.
+    precision = from_each_on[:, 1:]
+    precision[precision == -np.inf] = 0.0
     return precision
 
 

@@ -14,7 +14,7 @@ time, or an array kept in a temporary file)."""
 # Bins of each pass of the search for a rank's value, which holds the values themselves only
 # once at most HELD_VALUES of them are left.
 MEDIAN_BINS = 4096
-HELD_VALUES = 2**20
+HELD_VALUES = 2**18
 
 
 def median(parts: ValueParts, extent: tuple[int, float, float] | None = None) -> float:
