@@ -210,3 +210,33 @@ def test_a_long_step_series_is_drawn_from_its_pixel_columns_and_looks_the_same(t
         pixels[reduced] = image.imread(tmp_path / f"{reduced}.png")
     differ = np.abs(pixels[True] - pixels[False]).max(axis=2) > 0.3
     assert differ.sum() < 0.005 * differ.size
+
+
+def whole_step_columns(x, y):
+    """Each pixel column's first, lowest, highest and last step vertex, all vertices at once:
+    the oracle of the reduction a chunk at a time."""
+    middle = (x[1:] + x[:-1]) / 2
+    step_x = np.concatenate([[x[0]], np.repeat(middle, 2), [x[-1]]])
+    step_y = np.repeat(y, 2)
+    column = ((step_x - x[0]) / (x[-1] - x[0]) * plots.STEP_COLUMNS).astype(np.int64)
+    column = np.minimum(column, plots.STEP_COLUMNS - 1)
+    starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+    stops = np.r_[starts[1:], len(column)] - 1
+    lowest = np.lexsort((step_y, column))[starts]
+    highest = np.lexsort((-step_y, column))[starts]
+    kept = np.unique(np.concatenate([starts, stops, lowest, highest]))
+    return step_x[kept], step_y[kept]
+
+
+@pytest.mark.parametrize("chunk", [7, 1000, 1 << 16])
+@pytest.mark.parametrize("seed", range(3))
+def test_step_columns_found_a_chunk_at_a_time_are_those_of_all_vertices(seed, chunk, monkeypatch):
+    """Columns over chunks, ties within a column (counts), frames skipped, fewer frames than
+    columns' vertices and many more."""
+    monkeypatch.setattr(plots, "STEP_CHUNK", chunk)
+    rng = np.random.default_rng(seed)
+    frames = np.sort(rng.choice(50_000, [900, 9_000, 30_000][seed], replace=False)).astype(float)
+    counts = rng.integers(0, 4, len(frames)).astype(float)
+    got, expected = plots._step_columns(frames, counts), whole_step_columns(frames, counts)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
