@@ -247,19 +247,19 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         )
     if rule == "evaluate":
         # The tracks read a batch at a time and scored as they come (CLEAR-MOT and IDF1 as
-        # running tallies), the ground truth a block of labelled frames at a time; what grows
-        # with its instances: HOTA's inputs in flat arrays (~40 bytes an instance-frame) and for
-        # the pose scores each prediction's OKS matches (28 bytes); each labelled keypoint's
-        # error is kept in a temporary file (8 bytes a keypoint on disk). Measured: 300 frames
-        # in ~9 s, peak RSS 185 MB; a whole video's ground truth (long_video.py --track-rss, 2
-        # flies, 24 nodes): 262 MB at 11,000 frames, 283 MB at 110,000, 315 MB at 330,000
-        # (254, 288 and 337 MB holding the ground truth's positions; 265, 318 and 365 MB before
-        # it gave freed arrays back; 272, 429 and 780 MB with the
-        # errors in memory; 534, 3,193 and 8,641 MB when py-motmetrics kept its events and
-        # pycocotools a dict per instance). 0.3 KB an instance-frame asked, doubled by the
-        # margin.
+        # running tallies), the ground truth a block of labelled frames at a time; HOTA's inputs
+        # (~40 bytes an instance-frame), the OKS matches of the predictions (12 bytes, ranked by
+        # an external merge sort) and each labelled keypoint's error (8 bytes a keypoint) are
+        # kept in temporary files. Measured: 300 frames in ~9 s, peak RSS 185 MB; a whole
+        # video's ground truth (long_video.py --track-rss, 2 flies, 24 nodes): 262 MB at 11,000
+        # frames, 268 MB at 110,000, 275 MB at 330,000 (283 and 315 MB at the last two holding
+        # HOTA's inputs and the OKS matches; 288 and 337 MB holding the ground truth's
+        # positions; 318 and 365 MB before it gave freed arrays back; 429 and 780 MB with the
+        # errors in memory; 3,193 and 8,641 MB when py-motmetrics kept its events and
+        # pycocotools a dict per instance). 0.05 KB an instance-frame asked (a frame's number,
+        # and room for the id pairs TrackEval counts), doubled by the margin.
         return _cpu_rule_cost(
-            mem_mb_per_frame=0.0003 * expected_animals(config), seconds_per_frame=0.04
+            mem_mb_per_frame=0.00005 * expected_animals(config), seconds_per_frame=0.04
         )
     if rule == "provenance":
         # Without tracking: checksums of the video and the results, ~300 MB/s.
@@ -282,10 +282,12 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # one bar per run of frames, a long step series reduced to 2,000 columns. Measured on
         # the demo: ~4 s, peak RSS ~250 MB; on the fly predictions repeated (2 flies, 24
         # nodes, a whole-video ground truth's errors panel, read a block of labelled frames at a
-        # time): 275 MB at 11,000 frames, 284 MB at 110,000, 322 MB at 330,000 (292 and 344 MB
-        # at the last two holding the ground truth; 270, 313 and 416 MB with the tables
-        # and the figures' lines whole; 272, 337 and 484 MB before the tracks were drawn from
-        # one by-track copy and each figure collected before the next).
+        # time, a long step series reduced a chunk of vertices at a time): 276 MB at 11,000
+        # frames, 284 MB at 110,000, 297 MB at 330,000 (322 MB at the last reducing every
+        # vertex at once; 292 and 344 MB at the last two holding the ground truth; 270, 313
+        # and 416 MB with the tables and the figures' lines whole; 272, 337 and 484 MB before
+        # the tracks were drawn from one by-track copy and each figure collected before the
+        # next).
         return Cost(
             base_mem_mb=JOB_PROCESS_MB + PYTHON_STACK_MB + 100,
             mem_mb_per_megapixel=10,
