@@ -258,11 +258,12 @@ def test_analysis_h5_is_what_sleap_io_writes_from_the_whole_tracks(tmp_path, mon
     (through sleap-io's objects a long video took ~3 KB per instance-frame): every dataset,
     its chunks, compression and attributes, and the file's attributes, are those sleap-io
     writes from the whole tracks; also when a long video's arrays are filled a chunk of
-    frames at a time (2,000 frames here)."""
+    frames at a time (2,000 frames here), its labelled-frame records read 7 at a time."""
     import h5py
     import sleap_io as sio
 
     monkeypatch.setattr(slp, "ANALYSIS_BLOCK_VALUES", 1)
+    monkeypatch.setattr(slp, "FRAME_RECORDS", 7)
     once = tracks_table()
     tracks = pd.concat(
         [once.assign(frame=once["frame"] + N_FRAMES * i) for i in range(repeats)],
@@ -333,3 +334,36 @@ def test_tracks_without_instances_still_get_an_analysis_file(tmp_path):
 def test_keypoint_names_nwb_forbids_become_distinct_object_names():
     names = nwb.object_names(["head", "A$(touch /tmp/x)", "l:wing", "l_wing", "left wing"])
     assert names == ["head", "A$(touch _tmp_x)", "l_wing", "l_wing_2", "left wing"]
+
+
+@pytest.mark.parametrize("window", [1, 3, 7, 65536])
+@pytest.mark.parametrize("frames_asked", [1, 5, 13])
+def test_analysis_instances_read_a_window_of_frame_records_at_a_time(
+    tmp_path, monkeypatch, window, frames_asked
+):
+    """The instance records of each range of frames, asked for in order, are those the whole
+    frames dataset names, whatever window of its records is read at a time."""
+    import h5py
+
+    monkeypatch.setattr(slp, "FRAME_RECORDS", window)
+    tracks = tracks_table()
+    tracks = tracks[tracks["frame"] % 4 != 1]  # frames without instances
+    tracks_slp = str(tmp_path / "tracks.slp")
+    slp.write_tracks(tracks, tracks_slp, "clip.mp4", NODES, n_frames=N_FRAMES)
+    with h5py.File(tracks_slp) as handle:
+        frames = handle["frames"][()]
+        instances = handle["instances"][()]
+    with slp._InstanceRecords(tracks_slp) as records:
+        assert records.n_instances == len(tracks) == len(instances)
+        assert records.last_frame == tracks["frame"].max()
+        for first in range(0, N_FRAMES + frames_asked, frames_asked):
+            got, got_frames = records.instances_of(first, first + frames_asked)
+            asked = (frames["frame_idx"] >= first) & (frames["frame_idx"] < first + frames_asked)
+            starts, ends = (
+                frames[name][asked].astype(int) for name in ("instance_id_start", "instance_id_end")
+            )
+            rows = np.concatenate([np.zeros(0, dtype=int)] + [
+                np.arange(start, end) for start, end in zip(starts, ends, strict=True)
+            ])  # fmt: skip
+            assert got.tobytes() == instances[rows].tobytes()
+            assert (got_frames == np.repeat(frames["frame_idx"][asked], ends - starts)).all()

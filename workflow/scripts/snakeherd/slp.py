@@ -851,19 +851,20 @@ def write_analysis_h5(tracks_slp: str, path: str) -> None:
 class _InstanceRecords:
     """A tracks .slp's frame and instance records (not its points), open for
     :func:`_analysis_arrays`: written by :func:`write_tracks`, so its instances are predicted
-    ones, each with a track, at most one per track and frame."""
+    ones, each with a track, at most one per track and frame. Its labelled-frame records are
+    read a window at a time (:func:`_chosen_frames`), as :meth:`instances_of` asks for later
+    frames: a long video's are never held whole (~70 bytes a frame with its sorting)."""
 
     def __init__(self, path: str):
         import h5py
 
         self.handle = h5py.File(path, "r")
-        frames = self.handle["frames"][()]
-        order = np.argsort(frames["frame_idx"], kind="stable")
-        self.frame_idx = frames["frame_idx"].astype(np.int64)[order]
-        self.starts = frames["instance_id_start"].astype(np.int64)[order]
-        self.stops = frames["instance_id_end"].astype(np.int64)[order]
-        self.n_instances = int((self.stops - self.starts).sum())
-        self.last_frame = int(self.frame_idx[-1]) if len(self.frame_idx) else -1
+        self.n_instances, self.last_frame = 0, -1
+        for frame_idx, _, counts in _chosen_frames(self.handle, None, None):
+            self.n_instances += int(counts.sum())
+            self.last_frame = int(frame_idx[-1]) if len(frame_idx) else self.last_frame
+        self._windows = _chosen_frames(self.handle, None, None)
+        self._pending = _NO_FRAMES
 
     def __enter__(self):
         return self
@@ -872,11 +873,26 @@ class _InstanceRecords:
         self.handle.close()
 
     def instances_of(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """The instance records of video frames ``first`` .. ``stop`` - 1 and their frames."""
-        low, high = np.searchsorted(self.frame_idx, [first, stop])
-        counts = self.stops[low:high] - self.starts[low:high]
-        rows = _ranges(self.starts[low:high], counts)
-        return _take(self.handle["instances"], rows), np.repeat(self.frame_idx[low:high], counts)
+        """The instance records of video frames ``first`` .. ``stop`` - 1 and their frames;
+        asked for in frame order (the frames before ``first`` not asked for are passed over)."""
+        parts = []
+        while True:
+            frame_idx = self._pending[0]
+            low, high = np.searchsorted(frame_idx, [first, stop])
+            parts.append([values[low:high] for values in self._pending])
+            if high < len(frame_idx):
+                self._pending = tuple(values[high:] for values in self._pending)
+                break
+            self._pending = next(self._windows, None)
+            if self._pending is None:
+                self._pending = _NO_FRAMES
+                break
+        frame_idx, starts, counts = (np.concatenate(part) for part in zip(*parts, strict=True))
+        rows = _ranges(starts, counts)
+        return _take(self.handle["instances"], rows), np.repeat(frame_idx, counts)
+
+
+_NO_FRAMES = (np.zeros(0, dtype=np.int64),) * 3
 
 
 def _analysis_arrays(path: Path, records: _InstanceRecords, n_tracks: int, n_frames: int) -> None:
