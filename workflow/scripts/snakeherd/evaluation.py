@@ -320,10 +320,10 @@ class HotaInputs:
         self.frames_at_once = frames_at_once
         self.truth_index: dict = {}
         self.predicted_index: dict = {}
-        # Per frame, where its truth, predicted and similarity end.
         self._stored = _StoredFrames(frames_at_once)
+        # Added since last stored: the ids, the similarities, and per frame where each ends.
         self._added = [array("q"), array("q"), array("d"), array("q")]
-        self._ends = [0, 0, 0]
+        self._ends = [0, 0, 0]  # the totals so far
 
     def add(self, truth_ids, truth_xy, predicted_ids, predicted_xy) -> None:
         truth, predicted, similarity, ends = self._added
