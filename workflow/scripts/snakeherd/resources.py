@@ -298,8 +298,10 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # pynwb and sleap-io imports (~4 s), then one NWB file per track and the analysis HDF5,
         # each written empty and filled a block of frames at a time. Measured on the fly clip
         # (1100 frames, 2 tracks, 6 nodes): ~6 s, peak RSS ~250 MB; its clean predictions
-        # repeated (long_video.py --track-rss, 24 nodes): 333 MB at 11,000 frames, 369 MB at
-        # 110,000 (583 MB when each NWB file's arrays were built whole).
+        # repeated (long_video.py --track-rss, 24 nodes): 263 MB at 11,000 frames, 278 MB at
+        # 110,000, 297 MB at 330,000 (306 MB at the last holding tracks.slp's frame records;
+        # 369 MB at 110,000 before it gave freed arrays back, 583 MB when each NWB file's
+        # arrays were built whole).
         return _cpu_rule_cost(mem_mb_per_frame=0.002, base_seconds=30, seconds_per_frame=0.002)
     if rule == "xanylabeling_export":
         # One decoded frame at a time, written as PNG with a small JSON (at most
