@@ -118,9 +118,10 @@ class KeypointScores:
     on arrays: pycocotools keeps a Python dict per instance and per image (~15 KB a ground-truth
     instance with 24 nodes: a whole video's proofread file took gigabytes); here each kept
     prediction keeps its score and, per OKS threshold, whether it matched and whether it is
-    ignored. PCK keeps each ground-truth visible keypoint's error (inf: missed) in a temporary
-    file, read back a block at a time for the PCK counts and the exact median (8 bytes a
-    keypoint: 190 bytes an instance of 24 nodes, most of a long video's evaluation in memory)."""
+    ignored, in temporary files, ranked by an external merge sort (:class:`_RankedPredictions`).
+    PCK keeps each ground-truth visible keypoint's error (inf: missed) in a temporary file, read
+    back a block at a time for the PCK counts and the exact median (8 bytes a keypoint: 190
+    bytes an instance of 24 nodes, most of a long video's evaluation in memory)."""
 
     def __init__(self, sigma: float):
         self.sigma = float(sigma)
