@@ -400,9 +400,10 @@ class _StoredFrames:
     def _read_window(self, start: int):
         """The window's frame bounds (its first frame's start, then each frame's end) and the
         stored values of its frames."""
-        ends = self._ends[start : start + self.frames_at_once]
-        before = self._ends[start - 1] if start else np.zeros(3, dtype=np.int64)
-        bounds = np.vstack([before[None, :], ends])
+        # With the frame before's end, in one read (the first frame starts at 0).
+        bounds = self._ends[max(start - 1, 0) : start + self.frames_at_once]
+        if not start:
+            bounds = np.vstack([np.zeros((1, 3), dtype=np.int64), bounds])
         return (
             bounds,
             self._truth[bounds[0, 0] : bounds[-1, 0]],
