@@ -396,9 +396,10 @@ def _precision(ranked: Iterable[tuple[np.ndarray, np.ndarray]], counted: int) ->
     tp_before = np.zeros((thresholds, 1), dtype=np.int64)
     fp_before = np.zeros((thresholds, 1), dtype=np.int64)
     for matched, ignored in ranked:
-        tp = (tp_before + np.cumsum(matched & ~ignored, axis=1)).astype(float)
-        fp = (fp_before + np.cumsum(~matched & ~ignored, axis=1)).astype(float)
-        tp_before, fp_before = tp[:, -1:].astype(np.int64), fp[:, -1:].astype(np.int64)
+        tp_count = tp_before + np.cumsum(matched & ~ignored, axis=1)
+        fp_count = fp_before + np.cumsum(~matched & ~ignored, axis=1)
+        tp_before, fp_before = tp_count[:, -1:], fp_count[:, -1:]
+        tp, fp = tp_count.astype(float), fp_count.astype(float)
         for t in range(thresholds):
             reached = np.searchsorted(RECALL_THRESHOLDS, tp[t] / counted, side="right")
             precision = tp[t] / (fp[t] + tp[t] + np.spacing(1))
