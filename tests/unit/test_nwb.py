@@ -258,12 +258,14 @@ def test_analysis_h5_is_what_sleap_io_writes_from_the_whole_tracks(tmp_path, mon
     (through sleap-io's objects a long video took ~3 KB per instance-frame): every dataset,
     its chunks, compression and attributes, and the file's attributes, are those sleap-io
     writes from the whole tracks; also when a long video's arrays are filled a chunk of
-    frames at a time (2,000 frames here), its labelled-frame records read 7 at a time."""
+    frames at a time (2,000 frames here), its labelled-frame records read 7 at a time and its
+    points 3 instances at a time."""
     import h5py
     import sleap_io as sio
 
     monkeypatch.setattr(slp, "ANALYSIS_BLOCK_VALUES", 1)
     monkeypatch.setattr(slp, "FRAME_RECORDS", 7)
+    monkeypatch.setattr(slp, "ANALYSIS_POINT_ROWS", 3 * len(NODES) + 1)
     once = tracks_table()
     tracks = pd.concat(
         [once.assign(frame=once["frame"] + N_FRAMES * i) for i in range(repeats)],

@@ -69,6 +69,8 @@ READ_THROUGH_ROWS = 4096
 FRAME_RECORDS = 2**16
 # Values of the analysis HDF5's largest array filled at once (4 MB).
 ANALYSIS_BLOCK_VALUES = 2**19
+# Point records of a .slp read at once while the analysis HDF5 is filled (~3.4 MB).
+ANALYSIS_POINT_ROWS = 2**17
 
 
 @dataclass
@@ -941,15 +943,19 @@ def _analysis_arrays(path: Path, records: _InstanceRecords, n_tracks: int, n_fra
             instance_scores = np.full((n_tracks, block), np.nan)
             tracking_scores = np.full((n_tracks, block), np.nan)
             occupancy = np.zeros((block, n_tracks), dtype=np.uint8)
-            if instances.size:
-                taken = _points_of(points, instances, n_nodes)
+            instance_scores[slot, at] = instances["score"]
+            tracking_scores[slot, at] = instances["tracking_score"]
+            occupancy[at, slot] = 1
+            # The block's points a window of instances at a time: read whole, with the arrays
+            # made of them, they were ~2.5 KB an instance of a 24-node skeleton.
+            window = max(1, ANALYSIS_POINT_ROWS // max(n_nodes, 1))
+            for start in range(0, len(instances), window):
+                part = slice(start, start + window)
+                taken = _points_of(points, instances[part], n_nodes)
                 visible = taken["visible"]
-                locations[slot, 0, :, at] = np.where(visible, taken["x"], np.nan)
-                locations[slot, 1, :, at] = np.where(visible, taken["y"], np.nan)
-                point_scores[slot, :, at] = taken["score"]
-                instance_scores[slot, at] = instances["score"]
-                tracking_scores[slot, at] = instances["tracking_score"]
-                occupancy[at, slot] = 1
+                locations[slot[part], 0, :, at[part]] = np.where(visible, taken["x"], np.nan)
+                locations[slot[part], 1, :, at[part]] = np.where(visible, taken["y"], np.nan)
+                point_scores[slot[part], :, at[part]] = taken["score"]
             layouts["tracks"][..., first:stop] = locations
             layouts["point_scores"][..., first:stop] = point_scores
             layouts["instance_scores"][:, first:stop] = instance_scores
