@@ -1,5 +1,6 @@
-"""The median of values read in parts (a long video's scores or errors, many times what a job
-may hold), found exactly by passes over them, without holding them."""
+"""The median (and other percentiles) of values read in parts (a long video's scores or
+errors, many times what a job may hold), found exactly by passes over them, without holding
+them."""
 
 from __future__ import annotations
 
@@ -17,23 +18,46 @@ MEDIAN_BINS = 4096
 HELD_VALUES = 2**18
 
 
-def median(parts: ValueParts, extent: tuple[int, float, float] | None = None) -> float:
-    """np.median of the values ``parts()`` gives (NaN without any); ``extent``: their count,
-    smallest and largest when known (saves a pass)."""
-    if extent is None:
-        count, smallest, largest = 0, np.inf, -np.inf
-        for part in parts():
-            if len(part):
-                count += len(part)
-                smallest, largest = min(smallest, part.min()), max(largest, part.max())
-    else:
-        count, smallest, largest = extent
+def extent(parts: ValueParts) -> tuple[int, float, float]:
+    """How many values ``parts()`` gives, the smallest and the largest (inf, -inf: none)."""
+    count, smallest, largest = 0, np.inf, -np.inf
+    for part in parts():
+        if len(part):
+            count += len(part)
+            smallest, largest = min(smallest, part.min()), max(largest, part.max())
+    return count, smallest, largest
+
+
+def median(parts: ValueParts, known: tuple[int, float, float] | None = None) -> float:
+    """np.median of the values ``parts()`` gives (NaN without any); ``known``: their
+    :func:`extent` when known (saves a pass)."""
+    count, smallest, largest = extent(parts) if known is None else known
     if not count:
         return float("nan")
     middle = [
         value_at_rank(parts, rank, smallest, largest) for rank in ((count - 1) // 2, count // 2)
     ]
     return float((middle[0] + middle[1]) / 2)
+
+
+def percentile(parts: ValueParts, q: float, known: tuple[int, float, float] | None = None) -> float:
+    """np.percentile of the values ``parts()`` gives at ``q`` (its default, linear
+    interpolation between the two nearest ranks, computed as NumPy does); NaN without any."""
+    count, smallest, largest = extent(parts) if known is None else known
+    if not count:
+        return float("nan")
+    virtual = np.float64(count - 1) * np.true_divide(q, 100)
+    previous = min(int(np.floor(virtual)), count - 1)
+    below = value_at_rank(parts, previous, smallest, largest)
+    if previous == count - 1:  # at the largest value (NumPy takes it alone there too)
+        return float(below)
+    above = value_at_rank(parts, previous + 1, smallest, largest)
+    weight = virtual - previous
+    difference = np.float64(above) - np.float64(below)
+    # NumPy's interpolation: from the nearer rank, so that it is exact at both ends.
+    if weight >= 0.5:
+        return float(np.float64(above) - difference * (1 - weight))
+    return float(np.float64(below) + difference * weight)
 
 
 def value_at_rank(parts: ValueParts, rank: int, low: float, high: float) -> float:
