@@ -113,6 +113,8 @@ class StoredRows:
         """File rows ``start:stop`` (fewer past the end)."""
         stop = min(stop, self._stored)
         values = np.empty((max(stop - start, 0), *self.row_shape), dtype=self.dtype)
+        if not values.size:  # nothing to read (a memoryview of no rows cannot be cast)
+            return values
         self._file.seek(start * self._row_bytes)
         self._file.readinto(memoryview(values).cast("B"))
         return values
@@ -145,6 +147,13 @@ class StoredColumns:
         stored = StoredRows(self.length, values.shape[1:], values.dtype)
         stored.write(0, values)
         self._columns[name] = stored
+
+    def new_column(self, name: str, dtype) -> StoredRows:
+        """Column ``name`` (in place of the one it names), stored empty: the caller writes its
+        rows, a range at a time (:meth:`StoredRows.write`)."""
+        stored = StoredRows(self.length, (), dtype)
+        self._columns[name] = stored
+        return stored
 
     def append(self, part: pd.DataFrame) -> None:
         """Store ``part``'s rows after the last (for a table whose length is not known before
