@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from snakeherd.proofreading import suspects as suspects_module
 from snakeherd.proofreading.suspects import (
     COLUMNS,
     SuspectParams,
@@ -19,6 +20,7 @@ from snakeherd.proofreading.suspects import (
     find,
     flagged_frames,
 )
+from snakeherd.stored import StoredColumns
 from tests.support.paths import REPO
 from tests.support.proofreading import (
     FLY_TRACKS,
@@ -117,6 +119,25 @@ def test_the_tracks_stage_says_whether_the_tracks_are_classes():
     named = context_for(walking(), frames, {"identities": {"0": "female", "1": "male"}})
     assert named.identity_classes
     assert not context_for(walking(), frames, {"identities": {}}).identity_classes
+
+
+def test_the_frame_size_is_the_detection_stages_and_the_body_length_comes_in_parts(tmp_path):
+    """A long video is not opened again to measure it (its container's index of every frame
+    would be read): the size its detection stage (or a track-only import) recorded is used,
+    even with the video file beside it; the body length of detections in parts is that of the
+    whole table."""
+    frames, video = np.arange(5), tmp_path / "clip.mp4"
+    video.write_bytes(b"not opened")
+    measured = {"video": {"path": str(video), "n_frames": 5, "width": 640, "height": 480}}
+    imported = {"video": str(video), "frame_size": [320, 240]}
+    assert context_for(walking(), frames, {}, measured, str(video)).frame_size == (640, 480)
+    assert context_for(walking(), frames, {}, imported, str(video)).frame_size == (320, 240)
+    assert context_for(walking(), frames, {}, {"video": "gone.mp4"}).frame_size is None
+    boxes = walking().assign(w=np.arange(120) % 7 + 10.0, h=np.arange(120) % 5 + 1.0)
+    boxes.loc[3, "w"] = np.nan
+    parts = [boxes.iloc[at : at + 13] for at in range(0, len(boxes), 13)]
+    assert body_length(lambda: iter(parts)) == body_length(boxes) == 13.0
+    assert body_length(lambda: iter([walking()])) == 1.0  # boxes of unknown size
 
 
 def walking(n_frames=60, animals=2, spacing=100.0):
@@ -240,3 +261,58 @@ def test_a_video_with_nothing_tracked_is_one_count_stretch_and_writes(tmp_path):
         io.write_table(table, tmp_path / "suspects.parquet", "suspects", {})
         read = io.read_table(tmp_path / "suspects.parquet", "suspects")
         assert list(read.columns) == COLUMNS and len(read) == len(table)
+
+
+def messy(tracks: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The fly tracks with every reason's errors scattered over them: holes filled in, rows
+    dropped, jumps, heading flips, missing scores, and short extra tracks crossing the flies."""
+    rng = np.random.default_rng(seed)
+    broken, _ = inject_random_errors(tracks, seed)
+    broken = broken.copy()
+    broken.loc[rng.random(len(broken)) < 0.05, "interpolated"] = True
+    broken.loc[rng.random(len(broken)) < 0.02, "score"] = np.nan
+    broken.loc[broken.index[rng.integers(len(broken), size=3)], "x"] += 400.0
+    broken.loc[rng.random(len(broken)) < 0.03, "heading"] = rng.uniform(-3, 3)
+    broken = broken[rng.random(len(broken)) > 0.05]
+    extra = broken.sample(frac=0.1, random_state=seed)
+    extra = extra.assign(
+        track_id=2 + 2 * (extra["frame"] // 250) + extra["track_id"], y=extra["y"] + 3.0
+    )
+    return pd.concat([broken, extra]).sort_values(["frame", "track_id"], kind="stable")
+
+
+def stored(tracks: pd.DataFrame) -> StoredColumns:
+    table = StoredColumns(len(tracks))
+    for name in tracks.columns:
+        table[name] = tracks[name].to_numpy()
+    return table
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("block", [3, 64, 1000])
+def test_the_checks_read_a_block_of_rows_at_a_time_and_find_what_they_find_at_once(
+    flies, seed, block, monkeypatch
+):
+    """A long video's tracks are read :data:`CHECK_ROWS` rows at a time (runs of filled-in
+    rows, holes, steps and frames over two blocks), from temporary files, with the keypoints'
+    mean score made a block at a time; the medians and the speeds' 99th percentile found by
+    passes over them (:mod:`snakeherd.ranks`, tested on its own): the same stretches as all
+    rows at once. Also given unsorted (sorted in memory first), and as multi-class tracks."""
+    tracks, context = flies
+    table = messy(tracks, seed)
+    point_scores = [name for name in table.columns if name.endswith(".score")]
+    light = table.drop(columns=[c for c in table.columns if c.endswith((".x", ".y", ".score"))])
+    mean = np.nanmean(table[point_scores].to_numpy(float), axis=1)
+    params = SuspectParams(min_interpolated_gap=2, merge_gap=1, max_per_video=10_000)
+    classes = dataclasses.replace(context, identity_classes=True)
+    expected = [find(table, c, params, "flies") for c in (context, classes)]
+    assert set(expected[1]["reason"]) == set(suspects_module.REASONS)  # every check finds some
+    monkeypatch.setattr(suspects_module, "CHECK_ROWS", block)
+    for c, whole in zip((context, classes), expected, strict=True):
+        pd.testing.assert_frame_equal(find(table, c, params, "flies"), whole)
+    if block in (64, 1000):
+        unsorted = table.sample(frac=1, random_state=seed)
+        pd.testing.assert_frame_equal(find(unsorted, classes, params, "flies"), expected[1])
+        pd.testing.assert_frame_equal(
+            find(stored(light), classes, params, "flies", lambda rows: mean[rows]), expected[1]
+        )

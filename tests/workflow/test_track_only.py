@@ -92,6 +92,7 @@ def test_track_only_provenance_names_the_predictions(track_only):
     stages = record["runtime"]["stages"]
     assert stages["detections"]["method"] == "predictions"
     assert stages["detections"]["existing_tracks"] == "ignored"
+    assert stages["detections"]["frame_size"] == [384, 384]  # measured once, at the import
     assert stages["tracks"]["params"]["max_tracks"] == 2
 
 

@@ -51,9 +51,7 @@ def main(smk):
         size = (info.width, info.height)
     else:
         # A track-only video given without its file: the extent of the positions instead.
-        frames = np.unique(np.concatenate([np.zeros(0, np.int64)] + [
-            np.unique(part["frame"].to_numpy()) for part in detections()
-        ]))  # fmt: skip
+        frames = io.distinct_frames(detections())
         largest = np.ones(2)
         for part in tracks():
             if len(part):

@@ -208,20 +208,21 @@ def write_suspects(smk, tracks, detection_stage, frames, video) -> list[int]:
     """The video's suspect stretches as tables; their representative frames (for tracks.slp's
     labelling suggestions)."""
     tracks_stage = io.read_metadata(smk.output.table)["stage"]
-    # Read for the video's context alone and freed before the checks copy the tracks.
-    detections = io.read_columns(smk.input.detections, "detections", CHECKED_COLUMNS)
+
+    def detections():  # read for the video's context alone, a batch at a time
+        return io.iter_columns(smk.input.detections, "detections", CHECKED_COLUMNS)
+
     if frames is None:
-        frames = np.unique(detections["frame"].to_numpy())
+        frames = io.distinct_frames(detections())
     context = suspect_frames.context_for(detections, frames, tracks_stage, detection_stage, video)
-    del detections
     params = suspect_frames.SuspectParams.from_config(smk.params.proofreading)
     found = suspect_frames.find(
         tracks.light,
         context,
         params,
         smk.wildcards.video,
-        # Not kept here: the checks store it beside the tracks.
-        tracks.keypoint_score_mean() if tracks.nodes else None,
+        # Made a block at a time as the checks store it beside the tracks.
+        tracks.keypoint_score_mean if tracks.nodes else None,
     )
     io.write_table(
         found,

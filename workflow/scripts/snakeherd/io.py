@@ -276,6 +276,12 @@ def iter_columns(path: str | os.PathLike, table: str, columns: list[str]) -> Ite
     return iter_table(path, table, [name for name in columns if name in names])
 
 
+def distinct_frames(parts: Iterable[pd.DataFrame]) -> np.ndarray:
+    """The frames a table's ``parts`` hold rows of, sorted, once each."""
+    found = [np.unique(part["frame"].to_numpy(dtype=np.int64)) for part in parts]
+    return np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *found]))
+
+
 def in_frame_order(
     path: str | os.PathLike, table: str, columns: list[str]
 ) -> Callable[[], Iterator[pd.DataFrame]]:

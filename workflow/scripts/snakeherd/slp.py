@@ -735,12 +735,13 @@ def import_predictions(
     selection = FrameSelection.parse(frames)
     source = open_predictions(path, video_path)
     reference = video_path or source.video_path
-    n_frames = None
+    n_frames = frame_size = None
     if reference and Path(reference).is_file():
         try:
-            n_frames = probe(reference).n_frames
+            info = probe(reference)
+            n_frames, frame_size = info.n_frames, [info.width, info.height]
         except VideoError:
-            n_frames = None
+            pass
     if n_frames is None:
         n_frames = source.n_frames
     if n_frames is None:
@@ -762,6 +763,8 @@ def import_predictions(
         "source": str(path),
         "video": reference,
         "n_frames": n_frames,
+        # Measured here, where the video is opened anyway: the suspect checks need it.
+        "frame_size": frame_size,
         "frame_selection": str(resolved),
         "skeleton": {"nodes": source.nodes, "edges": [list(e) for e in source.edges]},
         "existing_tracks": "ignored",

@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..keypoints import BLOCK_ROWS
-from ..stored import StoredColumns, Table, column_of
+from .. import ranks
+from ..stored import StoredColumns, Table, rows_of
 
 REASONS = (
     "count",
@@ -75,6 +76,12 @@ CHECKED = {
 }
 ACROSS_TRACKS = ("count", "jump", "heading_flip")
 """Reasons whose flags of different tracks join into one stretch."""
+CHECK_ROWS = 2**16
+"""Rows of the tracks a check reads at once: a long video's are never held whole (the checks'
+whole columns and their arrays were ~60 MB of the track job at 660,000 rows)."""
+
+KeypointScores = np.ndarray | Callable[[slice], np.ndarray] | None
+"""Each row's mean keypoint score: an array, or rows -> theirs (made a block at a time)."""
 
 
 @dataclass(frozen=True)
@@ -114,13 +121,21 @@ class VideoContext:
     identity_classes: bool = False  # the tracks are a multi-class model's identity classes
 
 
-def body_length(detections: pd.DataFrame) -> float:
-    """px: the median long side of the video's detection boxes (1 when there are none)."""
-    if detections.empty or "w" not in detections:
-        return 1.0
-    sides = np.maximum(detections["w"].to_numpy(float), detections["h"].to_numpy(float))
-    sides = sides[np.isfinite(sides) & (sides > 0)]
-    return float(np.median(sides)) if len(sides) else 1.0
+def body_length(detections: pd.DataFrame | Callable[[], Iterable[pd.DataFrame]]) -> float:
+    """px: the median long side of the video's detection boxes (1 when there are none);
+    ``detections`` may come in parts, afresh at each call (a long video's, read a batch at a
+    time: the median is found by passes over them)."""
+    parts = detections if callable(detections) else (lambda: [detections])
+
+    def long_sides() -> Iterator[np.ndarray]:
+        for part in parts():
+            if part.empty or "w" not in part:
+                continue
+            sides = np.maximum(part["w"].to_numpy(float), part["h"].to_numpy(float))
+            yield sides[np.isfinite(sides) & (sides > 0)]
+
+    median = ranks.median(long_sides)
+    return median if np.isfinite(median) else 1.0
 
 
 def expected_count(tracks_stage: dict, detection_stage: dict | None = None) -> int | None:
@@ -136,17 +151,18 @@ def expected_count(tracks_stage: dict, detection_stage: dict | None = None) -> i
 
 
 def context_for(
-    detections: pd.DataFrame,
+    detections: pd.DataFrame | Callable[[], Iterable[pd.DataFrame]],
     frames: np.ndarray,
     tracks_stage: dict,
     detection_stage: dict | None = None,
     video: str | None = None,
 ) -> VideoContext:
-    """What the checks need to know of a video: from its detections, the processed ``frames``,
-    the tracks' and detections' stage records and the video file (its frame size; ``None`` or a
-    missing file: the border is not known)."""
-    frame_size = None
-    if video and Path(video).is_file():
+    """What the checks need to know of a video: from its detections (whole or in parts, see
+    :func:`body_length`), the processed ``frames``, the tracks' and detections' stage records
+    and its frame size: as the detection stage recorded it, else measured from the video file
+    (``None`` or a missing file: the border is not known)."""
+    frame_size = recorded_frame_size(detection_stage)
+    if frame_size is None and video and Path(video).is_file():
         from ..video import probe  # OpenCV: only when a video is there to measure
 
         info = probe(video)
@@ -160,32 +176,46 @@ def context_for(
     )
 
 
+def recorded_frame_size(detection_stage: dict | None) -> tuple[int, int] | None:
+    """The video's (width, height) as its detection stage recorded it, or None. Opening a long
+    video to measure it again reads the container's index of every frame (~70 bytes a frame
+    for an MP4)."""
+    stage = detection_stage or {}
+    video = stage.get("video")
+    if isinstance(video, dict) and video.get("width") and video.get("height"):
+        return int(video["width"]), int(video["height"])
+    size = stage.get("frame_size")
+    return (int(size[0]), int(size[1])) if size else None
+
+
 def find(
     tracks: Table,
     context: VideoContext,
     params: SuspectParams,
     video_id: str = "",
-    keypoint_score: np.ndarray | None = None,
+    keypoint_score: KeypointScores = None,
 ) -> pd.DataFrame:
     """The suspect stretches of one video's tracks (:data:`COLUMNS`), sorted by frame; ``rank``
     1 is the most severe. ``keypoint_score``: each row's mean keypoint score, when the tracks'
     keypoint columns are not in ``tracks`` (a long video's track job makes them a block at a
-    time, and keeps the other columns in temporary files: ``tracks`` may be those)."""
-    tracks = _by_track(tracks, keypoint_score)
+    time, and keeps the other columns in temporary files: ``tracks`` may be those). Tracks
+    sorted by frame, then track (a track table's order) are read :data:`CHECK_ROWS` rows at a
+    time; others are sorted in memory first."""
+    checked = _checked(tracks, keypoint_score)
     del keypoint_score  # stored with the tracks
     frames = np.asarray(context.frames, dtype=np.int64)
     flags = [
-        _count(tracks, frames, context.expected_count),
-        _low_scores(tracks, params),
-        _starts_and_ends(tracks, frames, context, params),
-        _interpolated(tracks, params),
-        _gaps(tracks, frames),
-        _close(tracks, context.body_length * params.close_distance),
-        *_motion(tracks, frames, context.body_length, params),
+        _count(checked, frames, context.expected_count),
+        _low_scores(checked, params),
+        _starts_and_ends(checked, frames, context, params),
+        _interpolated(checked, params),
+        _gaps(checked, frames),
+        _close(checked, context.body_length * params.close_distance),
+        *_motion(checked, frames, context.body_length, params),
     ]
     if context.identity_classes:
         limit = context.body_length * params.identity_motion
-        flags.append(_identity_motion(tracks, frames, limit, params.merge_gap))
+        flags.append(_identity_motion(checked.by_track, frames, limit, params.merge_gap))
     flags = [flag for flag in flags if len(flag)]
     if not flags:
         return pd.DataFrame({name: pd.Series(dtype=_dtype(name)) for name in COLUMNS})
@@ -198,29 +228,109 @@ def find(
     return stretches.sort_values(["frame", "rank"], kind="stable")[COLUMNS].reset_index(drop=True)
 
 
-def _by_track(tracks: Table, keypoint_score: np.ndarray | None) -> StoredColumns:
-    """What the checks read of the tracks, sorted by track, then frame: the keypoints' columns
-    are summed up in ``keypoint_score`` (mean of a row's keypoint scores; or given as that
-    column or argument). Kept in temporary files, a column at a time: each check reads the
-    columns it needs, so a long video's tracks are held only a few columns at a time."""
-    point_scores = [name for name in tracks.columns if name.endswith(".score")]
-    if keypoint_score is None and point_scores:
-        keypoint_score = np.empty(len(tracks))
-        with warnings.catch_warnings():  # rows without any keypoint score: NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            for start in range(0, len(tracks), BLOCK_ROWS):
-                part = tracks.iloc[start : start + BLOCK_ROWS][point_scores]
-                keypoint_score[start : start + BLOCK_ROWS] = np.nanmean(
-                    part.to_numpy(float), axis=1
-                )
-    order = np.lexsort((column_of(tracks, "frame"), column_of(tracks, "track_id")))
-    by_track = StoredColumns(len(order))
-    for name, dtype in CHECKED.items():
-        if name == "keypoint_score" and keypoint_score is not None:
-            by_track[name] = np.asarray(keypoint_score, dtype=dtype)[order]
-        elif name in tracks.columns:
-            by_track[name] = column_of(tracks, name).astype(dtype, copy=False)[order]
-    return by_track
+@dataclass(frozen=True)
+class _CheckedTracks:
+    """What the checks read of a video's tracks (:data:`CHECKED`), in two orders: ``by_frame``
+    sorted by frame, then track (the tracks as given, when they are); ``by_track`` sorted by
+    track, then frame, in temporary files, the keypoint columns summed up in
+    ``keypoint_score``. ``track_bounds``: where each track's rows begin in ``by_track``, then
+    its length; ``widest``: the most rows a frame holds."""
+
+    by_frame: Table
+    by_track: StoredColumns
+    track_bounds: np.ndarray
+    widest: int
+
+    def __len__(self) -> int:
+        return len(self.by_track)
+
+
+def _blocks(table: Table, columns: list[str]) -> Iterator[dict[str, np.ndarray]]:
+    """``columns`` of ``table`` (as :data:`CHECKED` types them), :data:`CHECK_ROWS` rows at a
+    time, in order."""
+    for start in range(0, len(table), CHECK_ROWS):
+        part = rows_of(table, slice(start, start + CHECK_ROWS), columns)
+        yield {name: part[name].to_numpy(dtype=CHECKED[name]) for name in columns}
+
+
+def _in_frame_order(tracks: Table, keypoint_score: KeypointScores) -> tuple[Table, KeypointScores]:
+    """``tracks`` (and ``keypoint_score``) sorted by frame, then track: as they are when they
+    are (checked a block at a time), else sorted in memory (rows of one track and frame keep
+    their order)."""
+    before = None  # the last (frame, track) of the blocks before
+    ordered = True
+    for part in _blocks(tracks, ["frame", "track_id"]):
+        frame, track_id = part["frame"], part["track_id"]
+        if before is not None:
+            frame, track_id = np.r_[before[0], frame], np.r_[before[1], track_id]
+        step = np.diff(frame)
+        if ((step < 0) | ((step == 0) & (np.diff(track_id) < 0))).any():
+            ordered = False
+            break
+        before = frame[-1], track_id[-1]
+    if ordered:
+        return tracks, keypoint_score
+    whole = rows_of(tracks, slice(None))
+    order = np.lexsort((whole["track_id"].to_numpy(), whole["frame"].to_numpy()))
+    if callable(keypoint_score):
+        keypoint_score = keypoint_score(slice(None))
+    if keypoint_score is not None:
+        keypoint_score = np.asarray(keypoint_score)[order]
+    return whole.iloc[order].reset_index(drop=True), keypoint_score
+
+
+def _checked(tracks: Table, keypoint_score: KeypointScores) -> _CheckedTracks:
+    """:class:`_CheckedTracks` of ``tracks``: ``by_track`` made by a counting sort, a block of
+    rows at a time (each track's rows written at the next of the rows its count leaves it)."""
+    tracks, keypoint_score = _in_frame_order(tracks, keypoint_score)
+    point_scores = [name for name in tracks.columns if str(name).endswith(".score")]
+    # A pass over the frames and tracks: the rows of each track, and of the widest frame.
+    track_ids, counts = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    widest, last_frame, last_run = 0, None, 0
+    for part in _blocks(tracks, ["frame", "track_id"]):
+        found, found_counts = np.unique(part["track_id"], return_counts=True)
+        merged, at = np.unique(np.r_[track_ids, found], return_inverse=True)
+        counts = np.bincount(at, weights=np.r_[counts, found_counts], minlength=len(merged))
+        track_ids, counts = merged, counts.astype(np.int64)
+        frame = part["frame"]
+        begins = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]])
+        runs = np.diff(np.r_[begins, len(frame)])
+        if frame[0] == last_frame:  # a frame's rows over two blocks
+            runs[0] += last_run
+        widest, last_frame, last_run = max(widest, int(runs.max())), frame[-1], int(runs[-1])
+    bounds = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    by_track = StoredColumns(len(tracks))
+    read = [name for name in CHECKED if name in tracks.columns]
+    if keypoint_score is not None or point_scores:
+        read = [name for name in read if name != "keypoint_score"]
+    stored = {name: by_track.new_column(name, CHECKED[name]) for name in read}
+    if keypoint_score is not None or point_scores:
+        stored["keypoint_score"] = by_track.new_column("keypoint_score", np.float64)
+    following = bounds[:-1].copy()  # each track's next row in by_track
+    for start in range(0, len(tracks), CHECK_ROWS):
+        rows = slice(start, start + CHECK_ROWS)
+        part = rows_of(tracks, rows, read + point_scores)
+        values = {name: part[name].to_numpy(dtype=CHECKED[name]) for name in read}
+        if callable(keypoint_score):
+            values["keypoint_score"] = keypoint_score(rows)
+        elif keypoint_score is not None:
+            values["keypoint_score"] = np.asarray(keypoint_score[rows], dtype=np.float64)
+        elif point_scores:
+            with warnings.catch_warnings():  # rows without any keypoint score: NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                values["keypoint_score"] = np.nanmean(part[point_scores].to_numpy(float), axis=1)
+        del part
+        order = np.argsort(values["track_id"], kind="stable")
+        owner = values["track_id"][order]
+        begins = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        ends = np.r_[begins[1:], len(owner)]
+        which = np.searchsorted(track_ids, owner[begins])
+        for name, column in stored.items():
+            ordered = values[name][order]
+            for track, first, stop in zip(which, begins, ends, strict=True):
+                column.write(int(following[track]), ordered[first:stop])
+        following[which] += ends - begins
+    return _CheckedTracks(tracks, by_track, bounds, widest)
 
 
 def flagged_frames(suspects: pd.DataFrame) -> np.ndarray:
@@ -253,14 +363,15 @@ def _flags(frame, track_ids, reason, severity, detail) -> pd.DataFrame:
     )
 
 
-def _count(tracks: StoredColumns, frames: np.ndarray, expected: int | None) -> pd.DataFrame:
-    detected = tracks["frame"][~tracks["interpolated"]]
-    # Detected rows per processed frame (a row of another frame is not counted).
-    at = np.searchsorted(frames, detected)
-    counted = at < len(frames)
-    counted[counted] = frames[at[counted]] == detected[counted]
-    counts = np.bincount(at[counted], minlength=len(frames))
-    del detected, at, counted
+def _count(tracks: _CheckedTracks, frames: np.ndarray, expected: int | None) -> pd.DataFrame:
+    counts = np.zeros(len(frames), dtype=np.int64)
+    for part in _blocks(tracks.by_track, ["frame", "interpolated"]):
+        detected = part["frame"][~part["interpolated"]]
+        # Detected rows per processed frame (a row of another frame is not counted).
+        at = np.searchsorted(frames, detected)
+        counted = at < len(frames)
+        counted[counted] = frames[at[counted]] == detected[counted]
+        counts += np.bincount(at[counted], minlength=len(frames))
     if expected is None:
         if not len(counts):
             return _flags([], "", "count", [], "")
@@ -276,51 +387,74 @@ def _count(tracks: StoredColumns, frames: np.ndarray, expected: int | None) -> p
     )
 
 
-def _low_scores(tracks: StoredColumns, params: SuspectParams) -> pd.DataFrame:
-    detected = ~tracks["interpolated"]
+def _low_scores(tracks: _CheckedTracks, params: SuspectParams) -> pd.DataFrame:
     measures = [("score", "score", params.score_floor)]
-    if "keypoint_score" in tracks:
+    if "keypoint_score" in tracks.by_track:
         measures.append(("keypoint score", "keypoint_score", params.keypoint_score_floor))
     found = []
     for name, column, floor in measures:
-        values = tracks[column][detected]
-        finite = values[np.isfinite(values)]
-        if len(finite) < 2:
+        threshold = _low_threshold(tracks, column, floor, params.score_robust_sd)
+        if threshold is None:
             continue
-        median = float(np.median(finite))
-        spread = 1.4826 * float(np.median(np.abs(finite - median)))
-        threshold = max(floor, median - params.score_robust_sd * spread)
-        low = np.isfinite(values) & (values < threshold)
-        if not low.any():
+        parts = []
+        for part in _detected(tracks, ["frame", "track_id", column]):
+            low = np.isfinite(part[column]) & (part[column] < threshold)
+            parts.append({key: values[low] for key, values in part.items()})
+        frame, track_ids, values = _joined(parts, ("frame", "track_id", column))
+        if not len(values):
             continue
-        severity = threshold / np.maximum(values[low], threshold / MAX_SEVERITY)
+        severity = threshold / np.maximum(values, threshold / MAX_SEVERITY)
         found.append(
             _flags(
-                tracks["frame"][detected][low],
-                _names(tracks["track_id"][detected][low]),
+                frame,
+                _names(track_ids),
                 "low_score",
                 severity,
-                [f"{name} {v:.3g} < {threshold:.3g}" for v in values[low]],
+                [f"{name} {v:.3g} < {threshold:.3g}" for v in values],
             )
         )
     return pd.concat(found, ignore_index=True) if found else _flags([], "", "low_score", [], "")
 
 
+def _detected(tracks: _CheckedTracks, columns: list[str]) -> Iterator[dict[str, np.ndarray]]:
+    """``columns`` of the rows that are not filled in, a block at a time (by track)."""
+    for part in _blocks(tracks.by_track, [*columns, "interpolated"]):
+        kept = ~part.pop("interpolated")
+        yield {key: values[kept] for key, values in part.items()}
+
+
+def _low_threshold(
+    tracks: _CheckedTracks, column: str, floor: float, robust_sd: float
+) -> float | None:
+    """Below what a detected row's ``column`` is low: ``robust_sd`` robust standard deviations
+    (from the median absolute deviation) below the median, or ``floor``; None with fewer than
+    two values."""
+
+    def finite() -> Iterator[np.ndarray]:
+        for part in _detected(tracks, [column]):
+            yield part[column][np.isfinite(part[column])]
+
+    known = ranks.extent(finite)
+    if known[0] < 2:
+        return None
+    median = ranks.median(finite, known)
+    spread = 1.4826 * ranks.median(lambda: (np.abs(values - median) for values in finite()))
+    return max(floor, median - robust_sd * spread)
+
+
 def _starts_and_ends(
-    tracks: StoredColumns, frames: np.ndarray, context: VideoContext, params: SuspectParams
+    tracks: _CheckedTracks, frames: np.ndarray, context: VideoContext, params: SuspectParams
 ) -> pd.DataFrame:
     if not len(tracks) or not len(frames):
         return _flags([], "", "track_start", [], "")
-    # Each track's rows are one run (sorted by track, then frame): its first and last row.
-    track_ids = tracks["track_id"]
-    bounds = np.flatnonzero(track_ids[1:] != track_ids[:-1]) + 1
-    del track_ids
+    # Each track's rows are one run of by_track (sorted by track, then frame).
+    bounds = tracks.track_bounds
     found = []
     for reason, rows, video_end in (
-        ("track_start", np.concatenate([[0], bounds]), frames[0]),
-        ("track_end", np.concatenate([bounds - 1, [len(tracks) - 1]]), frames[-1]),
+        ("track_start", bounds[:-1], frames[0]),
+        ("track_end", bounds[1:] - 1, frames[-1]),
     ):
-        pick = tracks.take(rows, ["frame", "track_id", "x", "y"])
+        pick = tracks.by_track.take(rows, ["frame", "track_id", "x", "y"])
         inside = pick["frame"].to_numpy() != video_end
         if context.frame_size is not None:
             margin = params.edge_margin * context.body_length
@@ -340,65 +474,79 @@ def _starts_and_ends(
     return pd.concat(found, ignore_index=True)
 
 
-def _runs(values: np.ndarray) -> list[np.ndarray]:
-    """Index runs of consecutive True in ``values``."""
-    where = np.flatnonzero(values)
-    if not len(where):
-        return []
-    return np.split(where, np.flatnonzero(np.diff(where) != 1) + 1)
-
-
-def _interpolated(tracks: StoredColumns, params: SuspectParams) -> pd.DataFrame:
-    filled = tracks["interpolated"]
-    track_ids = tracks["track_id"]
-    frame = tracks["frame"]
-    found_frames, found_tracks, severity, detail = [], [], [], []
-    for run in _runs(filled):
-        # A run of filled rows of one track (rows are sorted by track, then frame).
-        for piece in np.split(run, np.flatnonzero(np.diff(track_ids[run]) != 0) + 1):
-            if len(piece) < params.min_interpolated_gap:
-                continue
-            found_frames += list(frame[piece])
-            found_tracks += [str(track_ids[piece[0]])] * len(piece)
-            severity += [len(piece) / max(params.min_interpolated_gap, 1)] * len(piece)
-            detail += [f"{len(piece)} frames filled in"] * len(piece)
-    return _flags(found_frames, found_tracks, "interpolated", severity, detail)
-
-
-def _gaps(tracks: StoredColumns, frames: np.ndarray) -> pd.DataFrame:
-    """Where a track resumes after processed frames it has no row in."""
-    frame, track_ids = tracks["frame"], tracks["track_id"]
-    position = np.searchsorted(frames, frame)
-    same = track_ids[1:] == track_ids[:-1]
-    missing = np.diff(position) - 1
-    del position
-    after = np.flatnonzero(same & (missing > 0)) + 1
-    holes = missing[after - 1]
+def _interpolated(tracks: _CheckedTracks, params: SuspectParams) -> pd.DataFrame:
+    # Runs of filled rows of one track (rows are sorted by track, then frame): the row each
+    # begins at in by_track, and its length; a run may go on over blocks.
+    first_rows, lengths = [], np.zeros(0, dtype=np.int64)
+    before_filled, before_track, start = False, -1, 0  # the last row read
+    for part in _blocks(tracks.by_track, ["track_id", "interpolated"]):
+        filled, track_ids = part["interpolated"], part["track_id"]
+        goes_on = (
+            filled
+            & np.r_[before_filled, filled[:-1]]
+            & (track_ids == np.r_[before_track, track_ids[:-1]])
+        )
+        begins = filled & ~goes_on
+        first_rows.append(start + np.flatnonzero(begins))
+        run = np.cumsum(begins) + len(lengths) - 1  # each filled row's run
+        lengths = np.r_[lengths, np.zeros(int(begins.sum()), dtype=np.int64)]
+        lengths += np.bincount(run[filled], minlength=len(lengths))
+        before_filled, before_track, start = filled[-1], track_ids[-1], start + len(filled)
+    first_rows = np.concatenate(first_rows) if first_rows else np.zeros(0, dtype=np.int64)
+    long = lengths >= params.min_interpolated_gap
+    first_rows, lengths = first_rows[long], lengths[long]
+    rows = np.repeat(first_rows - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+    found = tracks.by_track.take(rows + np.arange(len(rows)), ["frame", "track_id"])
     return _flags(
-        frame[after],
-        _names(track_ids[after]),
+        found["frame"].to_numpy(),
+        _names(found["track_id"].to_numpy()),
+        "interpolated",
+        np.repeat(lengths / max(params.min_interpolated_gap, 1), lengths),
+        np.repeat(np.array([f"{n} frames filled in" for n in lengths], dtype=object), lengths),
+    )
+
+
+def _gaps(tracks: _CheckedTracks, frames: np.ndarray) -> pd.DataFrame:
+    """Where a track resumes after processed frames it has no row in."""
+    found_frames, found_tracks, holes = [], [], []
+    before = None  # the last row read: its frame's place among the processed frames, its track
+    for part in _blocks(tracks.by_track, ["frame", "track_id"]):
+        frame, track_ids = part["frame"], part["track_id"]
+        position = np.searchsorted(frames, frame)
+        if before is not None:
+            position, track_ids = np.r_[before[0], position], np.r_[before[1], track_ids]
+            frame = np.r_[-1, frame]
+        same = track_ids[1:] == track_ids[:-1]
+        missing = np.diff(position) - 1
+        after = np.flatnonzero(same & (missing > 0)) + 1
+        found_frames.append(frame[after])
+        found_tracks.append(track_ids[after])
+        holes.append(missing[after - 1])
+        before = position[-1], track_ids[-1]
+    holes = np.concatenate(holes) if holes else np.zeros(0, dtype=np.int64)
+    return _flags(
+        np.concatenate(found_frames) if found_frames else [],
+        _names(np.concatenate(found_tracks) if found_tracks else np.zeros(0, dtype=np.int64)),
         "gap",
         1.0 + np.log2(1.0 + holes),
         [f"resumes after {h} missing frames" for h in holes],
     )
 
 
-def _close(tracks: StoredColumns, distance: float) -> pd.DataFrame:
-    """Pairs of tracks closer than ``distance`` px in a frame, found :data:`BLOCK_ROWS` rows
+def _close(tracks: _CheckedTracks, distance: float) -> pd.DataFrame:
+    """Pairs of tracks closer than ``distance`` px in a frame, found :data:`CHECK_ROWS` rows
     at a time (every pair of a long video at once would be many times its tracks: 45 a frame
     with 10 animals)."""
-    frame = tracks["frame"]
-    track_id, x, y = (tracks[name] for name in ("track_id", "x", "y"))
-    # Rows by frame, and within a frame by track (the tracks come sorted by track, then frame):
-    # a frame's pairs are rows k apart, k below the most rows a frame holds.
-    order = np.argsort(frame, kind="stable")
-    widest = int(np.unique(frame, return_counts=True)[1].max()) if len(frame) else 0
+    # Rows by frame, and within a frame by track: a frame's pairs are rows k apart, k below the
+    # most rows a frame holds.
+    widest, by_frame = tracks.widest, tracks.by_frame
+    columns = ["frame", "track_id", "x", "y"]
     found = []
-    for low in range(0, len(order), BLOCK_ROWS):
-        rows = order[low : low + BLOCK_ROWS + widest - 1]
-        f, t, px, py = frame[rows], track_id[rows], x[rows], y[rows]
+    for low in range(0, len(by_frame), CHECK_ROWS):
+        part = rows_of(by_frame, slice(low, low + CHECK_ROWS + widest - 1), columns)
+        f, t, px, py = (part[name].to_numpy(dtype=CHECKED[name]) for name in columns)
         for k in range(1, widest):
-            a = np.arange(min(BLOCK_ROWS, len(rows) - k))  # pairs whose first row is this block's
+            a = np.arange(min(CHECK_ROWS, len(f) - k))  # pairs whose first row is this block's
             a = a[(f[a] == f[a + k]) & (t[a] < t[a + k])]
             apart = np.hypot(px[a] - px[a + k], py[a] - py[a + k])
             near = apart < distance
@@ -423,53 +571,89 @@ def _names(track_ids: np.ndarray) -> np.ndarray:
 
 
 def _motion(
-    tracks: StoredColumns, frames: np.ndarray, body: float, params: SuspectParams
+    tracks: _CheckedTracks, frames: np.ndarray, body: float, params: SuspectParams
 ) -> list[pd.DataFrame]:
     """Jumps and heading flips between a track's consecutive detected rows (a hole in the frame
     selection is no step: the animal moved unseen)."""
-    detected = ~tracks["interpolated"]
-    frame = tracks["frame"][detected]
-    position = np.searchsorted(frames, frame)
-    track_ids = tracks["track_id"][detected]
-    same = track_ids[1:] == track_ids[:-1]
-    elapsed = np.diff(frame)
-    step = same & (np.diff(position) == elapsed) & (elapsed > 0)
-    del position  # a long video's checks hold a few arrays of its rows at a time
-    x, y = (tracks[name][detected] for name in ("x", "y"))
-    speed = np.hypot(np.diff(x), np.diff(y)) / np.maximum(elapsed, 1)
-    del x, y
-    steps = np.flatnonzero(step & np.isfinite(speed))
-    del step
+    headed = "heading" in tracks.by_track
     found = []
-    if len(steps):
+
+    def finite_speeds() -> Iterator[np.ndarray]:
+        for part in _steps(tracks, frames, headed):
+            yield part["speed"][part["step"]]
+
+    known = ranks.extent(finite_speeds)
+    if known[0]:
         # Never below a tenth of a body length a frame: resting animals jitter by a pixel.
-        limit = max(params.jump_factor * np.percentile(speed[steps], 99), 0.1 * body)
-        jumps = steps[speed[steps] > limit]
+        limit = max(params.jump_factor * ranks.percentile(finite_speeds, 99, known), 0.1 * body)
+        jumps = [
+            {key: part[key][part["step"] & (part["speed"] > limit)] for key in part}
+            for part in _steps(tracks, frames, headed)
+        ]
+        frame, track_ids, speed = _joined(jumps, ("frame", "track_id", "speed"))
         found.append(
             _flags(
-                frame[jumps + 1],
-                _names(track_ids[jumps + 1]),
+                frame,
+                _names(track_ids),
                 "jump",
-                speed[jumps] / limit,
-                [f"moves {s:.0f} px/frame (plausible: up to {limit:.0f})" for s in speed[jumps]],
+                speed / limit,
+                [f"moves {s:.0f} px/frame (plausible: up to {limit:.0f})" for s in speed],
             )
         )
-    del speed, steps
-    if "heading" in tracks:
-        change = np.diff(tracks["heading"][detected])
-        turn = np.abs(np.angle(np.exp(1j * change)))
-        del change
-        flips = np.flatnonzero(same & (elapsed == 1) & (turn > params.heading_flip))
+    if headed:
+        flips = [
+            {key: part[key][part["next_frame"] & (part["turn"] > params.heading_flip)]
+             for key in ("frame", "track_id", "turn")}
+            for part in _steps(tracks, frames, headed)
+        ]  # fmt: skip
+        frame, track_ids, turn = _joined(flips, ("frame", "track_id", "turn"))
         found.append(
             _flags(
-                frame[flips + 1],
-                _names(track_ids[flips + 1]),
+                frame,
+                _names(track_ids),
                 "heading_flip",
-                turn[flips] / params.heading_flip,
-                [f"heading turns {np.degrees(t):.0f}° in one frame" for t in turn[flips]],
+                turn / params.heading_flip,
+                [f"heading turns {np.degrees(t):.0f}° in one frame" for t in turn],
             )
         )
     return found
+
+
+def _joined(parts: list[dict[str, np.ndarray]], keys: tuple[str, ...]) -> list[np.ndarray]:
+    """Each of ``keys``' arrays of ``parts`` joined (empty ones without parts)."""
+    return [np.concatenate([part[key] for part in parts]) if parts else np.zeros(0) for key in keys]
+
+
+def _steps(tracks: _CheckedTracks, frames: np.ndarray, headed: bool) -> Iterator[dict]:
+    """Each detected row after the one before it in its track, a block of rows at a time: its
+    ``frame`` and ``track_id``, the ``speed`` since (px/frame), whether that is a ``step`` (the
+    frames between were processed; a finite speed), whether it is the ``next_frame``, and with
+    ``headed`` the ``turn`` of the heading since (rad)."""
+    columns = ["frame", "track_id", "x", "y", "interpolated", *(["heading"] if headed else [])]
+    before = None  # the last detected row read
+    for part in _blocks(tracks.by_track, columns):
+        detected = ~part.pop("interpolated")
+        rows = {key: values[detected] for key, values in part.items()}
+        rows["position"] = np.searchsorted(frames, rows["frame"])
+        if before is not None:
+            rows = {key: np.r_[before[key], values] for key, values in rows.items()}
+        if not len(rows["frame"]):
+            continue
+        before = {key: values[-1:] for key, values in rows.items()}
+        same = rows["track_id"][1:] == rows["track_id"][:-1]
+        elapsed = np.diff(rows["frame"])
+        speed = np.hypot(np.diff(rows["x"]), np.diff(rows["y"])) / np.maximum(elapsed, 1)
+        step = same & (np.diff(rows["position"]) == elapsed) & (elapsed > 0)
+        result = {
+            "frame": rows["frame"][1:],
+            "track_id": rows["track_id"][1:],
+            "speed": speed,
+            "step": step & np.isfinite(speed),
+            "next_frame": same & (elapsed == 1),
+        }
+        if headed:
+            result["turn"] = np.abs(np.angle(np.exp(1j * np.diff(rows["heading"]))))
+        yield result
 
 
 def _identity_motion(

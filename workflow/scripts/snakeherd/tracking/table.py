@@ -133,11 +133,19 @@ class TrackTable:
         table.attrs["animal_count"] = self.animal_count
         return table
 
-    def keypoint_score_mean(self) -> np.ndarray:
-        """Each row's mean keypoint score (NaN without any)."""
-        mean = np.full(len(self), np.nan)
+    def keypoint_score_mean(self, rows: slice = slice(None)) -> np.ndarray:
+        """Each row's mean keypoint score (NaN without any), of the rows ``rows``."""
+        first, stop, _ = rows.indices(len(self))
+        mean = np.full(max(stop - first, 0), np.nan)
         if not self.nodes:
             return mean
+        with warnings.catch_warnings():  # rows without any keypoint score: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            block = block_rows(len(self.nodes))
+            for start in range(first, stop, block):
+                _, scores = self.points(slice(start, min(start + block, stop)))
+                mean[start - first : start - first + len(scores)] = np.nanmean(scores, axis=1)
+        return mean
         with warnings.catch_warnings():  # rows without any keypoint score: NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             rows = block_rows(len(self.nodes))
