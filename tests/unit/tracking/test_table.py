@@ -191,6 +191,8 @@ def test_tracks_made_in_blocks_are_the_whole_table(shared_data, tmp_path, monkey
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(expected[[f"{n}.score" for n in nodes]].to_numpy(), axis=1)
     np.testing.assert_array_equal(table.keypoint_score_mean(), mean)
+    for rows in (slice(3, 40), slice(len(expected) - 5, None), slice(0, 0)):  # over blocks too
+        np.testing.assert_array_equal(table.keypoint_score_mean(rows), mean[rows])
     # An interpolated row's keypoints lie between its neighbours'.
     filled = np.flatnonzero(expected["interpolated"].to_numpy())[:3]
     points, _ = table.points(filled)
