@@ -231,14 +231,16 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # the tracks' columns are kept in temporary files and the outputs written a block of rows or
         # a column at a time, so the skeleton does not add to it. Measured as each job logs its
         # peak: ~0.05 KB an instance-frame (long_video.py --track-rss, 2 flies with 24 keypoints:
-        # 253 MB at 22,000 instance-frames, 265 MB at 220,000, 286 MB at 660,000; 255, 291 and 389
-        # MB with the instances' and tracks' columns in memory; --rss-scaling --tiled, 4 animals, no
+        # 247 MB at 22,000 instance-frames, 256 MB at 220,000, 285 MB at 660,000, where the
+        # proofreading package opens the video (FFmpeg reads an MP4's index of every frame); 253,
+        # 265 and 286 MB with the suspect checks' columns read whole; 255, 291 and 389 MB with
+        # the instances' and tracks' columns in memory; --rss-scaling --tiled, 4 animals, no
         # keypoints: 247 MB at 10,000 frames, 253 MB at 100,000). A video with a proofread file has
         # its corrections applied where the tracks are kept, a column at a time, the person's
         # instances and keypoints kept in temporary files and read a part of whole frames at a
-        # time (only the frames the person changed are held): 273 MB at 220,000 and 321 MB at
-        # 660,000 with a whole-video proofread .slp (282 and 333 MB holding the person's frames,
-        # tracks and flags; 318 and 500 MB applied in memory); 0.5 KB asked for it, doubled by
+        # time (only the frames the person changed are held): 273 MB at 220,000 and 294 MB at
+        # 660,000 with a whole-video proofread .slp (321 MB at 660,000 with the suspect checks'
+        # columns read whole; 282 and 333 MB holding the person's frames, tracks and flags; 318 and 500 MB applied in memory); 0.5 KB asked for it, doubled by
         # the margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
@@ -298,8 +300,9 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # pynwb and sleap-io imports (~4 s), then one NWB file per track and the analysis HDF5,
         # each written empty and filled a block of frames at a time. Measured on the fly clip
         # (1100 frames, 2 tracks, 6 nodes): ~6 s, peak RSS ~250 MB; its clean predictions
-        # repeated (long_video.py --track-rss, 24 nodes): 263 MB at 11,000 frames, 278 MB at
-        # 110,000, 297 MB at 330,000 (306 MB at the last holding tracks.slp's frame records;
+        # repeated (long_video.py --track-rss, 24 nodes): 255 MB at 11,000 frames, 264 MB at
+        # 110,000, 275 MB at 330,000 (297 MB at the last reading a block's points at once, 306
+        # MB holding tracks.slp's frame records;
         # 369 MB at 110,000 before it gave freed arrays back, 583 MB when each NWB file's
         # arrays were built whole).
         return _cpu_rule_cost(mem_mb_per_frame=0.002, base_seconds=30, seconds_per_frame=0.002)
