@@ -316,3 +316,15 @@ def test_the_checks_read_a_block_of_rows_at_a_time_and_find_what_they_find_at_on
         pd.testing.assert_frame_equal(
             find(stored(light), classes, params, "flies", lambda rows: mean[rows]), expected[1]
         )
+
+
+def test_a_frame_over_two_blocks_is_counted_whole_for_its_close_pairs(monkeypatch):
+    """The widest frame's rows over two blocks: its pairs up to its last row apart are
+    compared (a third animal, present in one frame, beside the first)."""
+    tracks = walking(n_frames=10)
+    third = tracks[(tracks["frame"] == 5) & (tracks["track_id"] == 0)].assign(track_id=2, y=101.0)
+    tracks = pd.concat([tracks, third]).sort_values(["frame", "track_id"], kind="stable")
+    monkeypatch.setattr(suspects_module, "CHECK_ROWS", 2)  # frame 5: rows 10, 11 | 12
+    close = find(tracks, context_of(tracks, expected_count=None), SuspectParams())
+    close = close[close["reason"] == "close"]
+    assert close[["frame", "track_ids"]].values.tolist() == [[5, "0,2"]]

@@ -240,8 +240,8 @@ def rule_cost(rule: str, config: dict, runtime: str | None = None, batch: int = 
         # instances and keypoints kept in temporary files and read a part of whole frames at a
         # time (only the frames the person changed are held): 273 MB at 220,000 and 294 MB at
         # 660,000 with a whole-video proofread .slp (321 MB at 660,000 with the suspect checks'
-        # columns read whole; 282 and 333 MB holding the person's frames, tracks and flags; 318 and 500 MB applied in memory); 0.5 KB asked for it, doubled by
-        # the margin.
+        # columns read whole; 282 and 333 MB holding the person's frames, tracks and flags; 318
+        # and 500 MB applied in memory); 0.5 KB asked for it, doubled by the margin.
         return _cpu_rule_cost(
             mem_mb_per_frame=TRACK_MB_PER_INSTANCE_FRAME * expected_animals(config),
             seconds_per_frame=0.02,
