@@ -11,11 +11,12 @@ from snakeherd.overlay import (
     frame_selection_of,
     render_overlay,
 )
-from snakeherd.scripting import logger, run_rule
+from snakeherd.scripting import give_back_large_arrays, logger, run_rule
 from snakeherd.video import probe
 
 
 def main(smk):
+    give_back_large_arrays()  # each batch of the tables, freed once its frames are drawn
     # The tables are read in batches as the frames are drawn (they are in frame order): a long
     # video's are never held whole.
     detections = io.iter_table(smk.input.detections, "detections", BOX_COLUMNS)
