@@ -146,10 +146,3 @@ class TrackTable:
                 _, scores = self.points(slice(start, min(start + block, stop)))
                 mean[start - first : start - first + len(scores)] = np.nanmean(scores, axis=1)
         return mean
-        with warnings.catch_warnings():  # rows without any keypoint score: NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            rows = block_rows(len(self.nodes))
-            for start in range(0, len(self), rows):
-                _, scores = self.points(slice(start, start + rows))
-                mean[start : start + len(scores)] = np.nanmean(scores, axis=1)
-        return mean
